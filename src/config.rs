@@ -1,0 +1,132 @@
+//! Engine configuration: per-channel thresholds and parsing options (TOML).
+//!
+//! ```toml
+//! [email]
+//! tag = 5.0          # spam threshold ("required")
+//! quarantine = 10.0  # optional
+//! reject = 15.0      # optional; omit or set very high to never reject
+//!
+//! [sms]
+//! tag = 5.0
+//!
+//! [parse]
+//! trusted_hops = 1          # Received headers added by your own site
+//! max_body_bytes = 524288   # decoded text kept for matching
+//! ```
+
+use crate::message::{Channel, EmailOptions};
+use crate::verdict::Thresholds;
+use serde::Deserialize;
+use std::path::Path;
+
+/// Everything the engine needs besides rules.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Thresholds per channel, indexed by [`Channel::index`].
+    pub thresholds: [Thresholds; 3],
+    /// How email is parsed.
+    pub email: EmailOptions,
+}
+
+/// A configuration problem, with its place.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct ConfigError {
+    /// File name.
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    email: Option<toml::Spanned<Thresholds>>,
+    #[serde(default)]
+    sms: Option<toml::Spanned<Thresholds>>,
+    #[serde(default)]
+    im: Option<toml::Spanned<Thresholds>>,
+    #[serde(default)]
+    parse: Option<RawParse>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParse {
+    trusted_hops: Option<usize>,
+    max_body_bytes: Option<usize>,
+}
+
+impl Config {
+    /// Thresholds of a channel.
+    pub fn thresholds(&self, channel: Channel) -> &Thresholds {
+        &self.thresholds[channel.index()]
+    }
+
+    /// Read a TOML configuration file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Config::from_toml(&file, &text)
+    }
+
+    /// Parse configuration text; `file` names it in errors.
+    pub fn from_toml(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let line_of = |off: usize| text[..off.min(text.len())].matches('\n').count() + 1;
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            file: file.into(),
+            line: e.span().map_or(0, |s| line_of(s.start)),
+            message: e.message().trim().to_string(),
+        })?;
+        let mut cfg = Config::default();
+        for (ch, t) in [(Channel::Email, raw.email), (Channel::Sms, raw.sms), (Channel::Im, raw.im)] {
+            if let Some(t) = t {
+                let line = line_of(t.span().start);
+                let t = t.into_inner();
+                t.validate().map_err(|message| ConfigError {
+                    file: file.into(),
+                    line,
+                    message: format!("[{ch}] {message}"),
+                })?;
+                cfg.thresholds[ch.index()] = t;
+            }
+        }
+        if let Some(p) = raw.parse {
+            if let Some(h) = p.trusted_hops {
+                cfg.email.trusted_hops = h;
+            }
+            if let Some(m) = p.max_body_bytes {
+                cfg.email.max_body_bytes = m;
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_thresholds() {
+        let c = Config::from_toml("t.toml", "[sms]\ntag = 4.0\nreject = 9.0\n[parse]\ntrusted_hops = 2\n").unwrap();
+        assert_eq!(c.thresholds(Channel::Sms).tag, 4.0);
+        assert_eq!(c.thresholds(Channel::Email).tag, 5.0);
+        assert_eq!(c.email.trusted_hops, 2);
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = Config::from_toml("t.toml", "[email]\ntag = 5.0\n\n[im]\ntag = 6.0\nreject = 2.0\n").unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("t.toml", 4), "{e}");
+        let e = Config::from_toml("t.toml", "[email]\ntga = 1\n").unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:2:"), "{e}");
+    }
+}

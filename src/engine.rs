@@ -1,0 +1,141 @@
+//! The engine: rules and configuration compiled once, shared by reference.
+
+use crate::config::{Config, ConfigError};
+use crate::message::{self, Channel, Message, ShortMessageError};
+use crate::rules::{LoadError, RuleSet};
+use crate::verdict::{Hit, Verdict};
+use std::path::{Path, PathBuf};
+
+/// Why an engine could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Rule files had problems.
+    #[error("{0}")]
+    Rules(#[from] LoadError),
+    /// The configuration file had a problem.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+}
+
+/// Builds an [`Engine`] from rule files and a configuration.
+#[derive(Debug, Default)]
+pub struct EngineBuilder {
+    rules_dir: Option<PathBuf>,
+    config_file: Option<PathBuf>,
+    config: Option<Config>,
+}
+
+impl EngineBuilder {
+    /// Load rules from this directory instead of the embedded defaults.
+    pub fn rules_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.rules_dir = Some(dir.into());
+        self
+    }
+
+    /// Read thresholds and options from this TOML file.
+    pub fn config_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.config_file = Some(file.into());
+        self
+    }
+
+    /// Use this configuration (overridden by [`config_file`](Self::config_file)).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// Compile everything.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        let rules = match &self.rules_dir {
+            Some(dir) => RuleSet::from_dir(dir)?,
+            None => RuleSet::defaults()?,
+        };
+        let config = match &self.config_file {
+            Some(f) => Config::from_file(f)?,
+            None => self.config.unwrap_or_default(),
+        };
+        Ok(Engine { rules, config })
+    }
+}
+
+/// The filter: immutable, `Send + Sync`, built once and shared (`Arc<Engine>`).
+#[derive(Debug)]
+pub struct Engine {
+    rules: RuleSet,
+    config: Config,
+}
+
+impl Engine {
+    /// Start building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The engine with the embedded default rules and configuration.
+    pub fn with_defaults() -> Result<Engine, EngineError> {
+        Engine::builder().build()
+    }
+
+    /// An engine with rules from a directory and the default configuration.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Engine, EngineError> {
+        Engine::builder().rules_dir(dir.as_ref()).build()
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Parse raw email with this engine's parse options.
+    pub fn parse_email(&self, raw: &[u8]) -> Message {
+        message::email::parse(raw, &self.config.email)
+    }
+
+    /// Parse one SMS/IM JSON object, expecting `channel` if given.
+    pub fn parse_json(&self, json: &str, channel: Option<Channel>) -> Result<Message, ShortMessageError> {
+        message::short::parse(json, channel)
+    }
+
+    /// Classify a message. Pure: no I/O, no locks.
+    pub fn classify(&self, msg: &Message) -> Verdict {
+        let hit_set = self.rules.run(msg);
+        let rules = self.rules.rules();
+        let mut hits: Vec<Hit> = hit_set
+            .iter()
+            .map(|i| &rules[i])
+            .filter(|r| r.reported)
+            .map(|r| Hit {
+                id: r.id.clone(),
+                score: r.score,
+                description: r.description.clone(),
+            })
+            .collect();
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        let raw: f64 = hits.iter().map(|h| h.score).sum();
+        let score = (raw * 10.0).round() / 10.0;
+        let t = self.config.thresholds(msg.channel);
+        Verdict {
+            channel: msg.channel,
+            score,
+            threshold: t.tag,
+            action: t.action(score),
+            hits,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Engine>();
+    }
+}

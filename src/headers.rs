@@ -1,0 +1,199 @@
+//! SpamAssassin-compatible result headers, and rewriting a raw message to
+//! carry them while keeping every other byte as it came.
+
+use crate::verdict::Verdict;
+
+/// The header fields that report a verdict, in the order they are added.
+pub fn result_headers(v: &Verdict) -> Vec<(&'static str, String)> {
+    let mut out = Vec::with_capacity(3);
+    if v.is_spam() {
+        out.push(("X-Spam-Flag", "YES".to_string()));
+    }
+    out.push(("X-Spam-Score", format!("{:.1}", v.score)));
+    out.push((
+        "X-Spam-Status",
+        format!(
+            "{}, score={:.1} required={:.1} tests={}",
+            if v.is_spam() { "Yes" } else { "No" },
+            v.score,
+            v.threshold,
+            if v.hits.is_empty() { "NONE".to_string() } else { v.tests() }
+        ),
+    ));
+    out
+}
+
+/// Why a byte string cannot be given headers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAMessage {
+    /// The first line is not a header field.
+    #[error("input does not start with a header field (not an RFC 5322 message)")]
+    NoHeader,
+    /// The header block holds NUL bytes.
+    #[error("header block contains NUL bytes")]
+    NulInHeaders,
+}
+
+/// Where the parts of a raw message are.
+struct Layout {
+    /// Bytes of an mbox `From ` line kept first (0 if none).
+    mbox_line: usize,
+    /// End of the header block (start of the blank line, or end of input).
+    headers_end: usize,
+    /// Line ending to use for added fields.
+    crlf: bool,
+}
+
+fn layout(raw: &[u8]) -> Result<Layout, NotAMessage> {
+    let mbox_line = if raw.starts_with(b"From ") {
+        raw.iter().position(|&b| b == b'\n').map_or(raw.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let mut pos = mbox_line;
+    let mut crlf = false;
+    let mut first = true;
+    while pos < raw.len() {
+        let end = raw[pos..].iter().position(|&b| b == b'\n').map_or(raw.len(), |i| pos + i + 1);
+        let line = &raw[pos..end];
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content_nocr = content.strip_suffix(b"\r").unwrap_or(content);
+        if content_nocr.is_empty() {
+            break;
+        }
+        if first {
+            crlf = content.ends_with(b"\r");
+            if !is_field_start(content_nocr) {
+                return Err(NotAMessage::NoHeader);
+            }
+            first = false;
+        }
+        if line.contains(&0) {
+            return Err(NotAMessage::NulInHeaders);
+        }
+        pos = end;
+    }
+    if first {
+        return Err(NotAMessage::NoHeader);
+    }
+    Ok(Layout {
+        mbox_line,
+        headers_end: pos,
+        crlf,
+    })
+}
+
+/// `Name: ...` with a printable, colon-free, space-free name.
+fn is_field_start(line: &[u8]) -> bool {
+    match line.iter().position(|&b| b == b':') {
+        Some(0) | None => false,
+        Some(i) => line[..i].iter().all(|&b| (33..=126).contains(&b)),
+    }
+}
+
+fn is_result_field(line: &[u8]) -> bool {
+    line.len() >= 7 && line[..7].eq_ignore_ascii_case(b"x-spam-")
+}
+
+/// Fold a header at commas so no line grows past about 78 characters.
+fn fold(name: &str, value: &str, eol: &str) -> String {
+    let mut out = format!("{name}: ");
+    let mut line_len = out.len();
+    let mut first = true;
+    for (i, piece) in value.split_inclusive(',').enumerate() {
+        if !first && line_len + piece.len() > 78 && i > 0 {
+            out.push_str(eol);
+            out.push('\t');
+            line_len = 1;
+        }
+        out.push_str(piece);
+        line_len += piece.len();
+        first = false;
+    }
+    out.push_str(eol);
+    out
+}
+
+/// Return the message with result headers added first (after an mbox
+/// `From ` line, if any) and any existing `X-Spam-*` fields removed, so a
+/// message cannot carry its own verdict in. Everything else is unchanged.
+pub fn rewrite(raw: &[u8], verdict: &Verdict) -> Result<Vec<u8>, NotAMessage> {
+    let l = layout(raw)?;
+    let eol = if l.crlf { "\r\n" } else { "\n" };
+    let mut out = Vec::with_capacity(raw.len() + 256);
+    out.extend_from_slice(&raw[..l.mbox_line]);
+    for (name, value) in result_headers(verdict) {
+        out.extend_from_slice(fold(name, &value, eol).as_bytes());
+    }
+    // Copy header fields, skipping X-Spam-* fields with their continuation lines.
+    let mut pos = l.mbox_line;
+    let mut skipping = false;
+    while pos < l.headers_end {
+        let end = raw[pos..l.headers_end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(l.headers_end, |i| pos + i + 1);
+        let line = &raw[pos..end];
+        let continuation = matches!(line.first(), Some(b' ' | b'\t'));
+        if !continuation {
+            skipping = is_result_field(line);
+        }
+        if !skipping {
+            out.extend_from_slice(line);
+        }
+        pos = end;
+    }
+    out.extend_from_slice(&raw[l.headers_end..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{Action, Hit};
+    use crate::Channel;
+
+    fn verdict(score: f64, action: Action) -> Verdict {
+        Verdict {
+            channel: Channel::Email,
+            score,
+            threshold: 5.0,
+            action,
+            hits: vec![Hit { id: "B_RULE".into(), score, description: "".into() }],
+        }
+    }
+
+    #[test]
+    fn prepends_and_strips() {
+        let raw = b"Subject: hi\r\nX-Spam-Flag: YES\r\nX-Spam-Status: No,\r\n\ttests=FAKE\r\nTo: a@b\r\n\r\nbody X-Spam-Flag: kept\r\n";
+        let out = rewrite(raw, &verdict(1.0, Action::Ham)).unwrap();
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(
+            s,
+            "X-Spam-Score: 1.0\r\nX-Spam-Status: No, score=1.0 required=5.0 tests=B_RULE\r\n\
+             Subject: hi\r\nTo: a@b\r\n\r\nbody X-Spam-Flag: kept\r\n"
+        );
+    }
+
+    #[test]
+    fn keeps_mbox_line_first() {
+        let raw = b"From x@y Mon\nSubject: s\n\nb\n";
+        let s = String::from_utf8(rewrite(raw, &verdict(9.0, Action::Tag)).unwrap()).unwrap();
+        assert!(s.starts_with("From x@y Mon\nX-Spam-Flag: YES\nX-Spam-Score: 9.0\n"), "{s}");
+        assert!(s.ends_with("Subject: s\n\nb\n"));
+    }
+
+    #[test]
+    fn refuses_non_messages() {
+        assert_eq!(rewrite(b"garbage\0\xff", &verdict(0.0, Action::Ham)), Err(NotAMessage::NoHeader));
+        assert_eq!(rewrite(b"", &verdict(0.0, Action::Ham)), Err(NotAMessage::NoHeader));
+        assert_eq!(rewrite(b"A: b\0\n\n", &verdict(0.0, Action::Ham)), Err(NotAMessage::NulInHeaders));
+    }
+
+    #[test]
+    fn folds_long_test_lists() {
+        let f = fold("X-Spam-Status", &format!("Yes, tests={}", vec!["SOME_LONG_RULE_NAME"; 10].join(",")), "\n");
+        assert!(f.lines().all(|l| l.len() <= 100), "{f}");
+        assert!(f.lines().count() > 1);
+    }
+}

@@ -1,0 +1,264 @@
+//! Email: the mail-parser adapter that turns raw RFC 5322 bytes into a [`Message`].
+
+use super::identity::{client_ip, normalise_address};
+use super::uri::{find_in_html, find_in_text};
+use super::{Channel, Facts, Header, Mailbox, Message};
+use mail_parser::decoders::html::html_to_text;
+use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, PartType};
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+/// How email is read.
+#[derive(Debug, Clone)]
+pub struct EmailOptions {
+    /// Received headers at the top added by the receiving site itself; the
+    /// client IP is taken from the first public address below them.
+    pub trusted_hops: usize,
+    /// Decoded body text kept for matching; the rest is ignored (as
+    /// SpamAssassin does), so a huge message cannot stall the filter.
+    pub max_body_bytes: usize,
+}
+
+impl Default for EmailOptions {
+    fn default() -> Self {
+        EmailOptions {
+            trusted_hops: 0,
+            max_body_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// Nested message/rfc822 parts are read to this depth.
+const MAX_NESTING: u32 = 3;
+
+/// Parse raw email bytes. Never fails: what mail-parser cannot read is
+/// salvaged as plain text and [`Facts::parse_failed`] is set.
+pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
+    let content = strip_mbox_from_line(raw);
+    let mut msg = Message {
+        channel: Channel::Email,
+        size: raw.len(),
+        ..Message::default()
+    };
+    let Some(parsed) = MessageParser::default().parse(content) else {
+        salvage(content, opts, &mut msg);
+        return msg;
+    };
+
+    read_headers(&parsed, content, &mut msg);
+    read_identities(&parsed, opts, &mut msg);
+    read_parts(&parsed, opts, &mut msg, 0);
+    finish_body(opts, &mut msg);
+    msg
+}
+
+/// Skip the mbox `From ` separator line that some stores keep first.
+fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        match raw.iter().position(|&b| b == b'\n') {
+            Some(i) => &raw[i + 1..],
+            None => &raw[raw.len()..],
+        }
+    } else {
+        raw
+    }
+}
+
+fn salvage(content: &[u8], opts: &EmailOptions, msg: &mut Message) {
+    msg.facts.parse_failed = true;
+    let limit = content.len().min(opts.max_body_bytes);
+    msg.body = String::from_utf8_lossy(&content[..limit]).into_owned();
+    find_in_text(&msg.body, &mut msg.uris);
+}
+
+fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Message) {
+    for h in parsed.headers() {
+        let raw_value = content
+            .get(h.offset_start as usize..h.offset_end as usize)
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
+        let value = match &h.value {
+            HeaderValue::Text(t) => t.to_string(),
+            HeaderValue::TextList(list) => list.join(", "),
+            HeaderValue::Address(a) => format_address(a).unwrap_or_else(|| unfold(&raw_value)),
+            _ => unfold(&raw_value),
+        };
+        msg.headers.push(Header {
+            name: h.name.as_str().to_string(),
+            value,
+        });
+    }
+    msg.subject = parsed.subject().unwrap_or_default().to_string();
+
+    let date_present = msg.header("Date").is_some();
+    msg.facts.has_date = date_present;
+    match parsed.date().filter(|d| d.is_valid()) {
+        Some(d) => msg.time = chrono::DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok(),
+        None => msg.facts.bad_date = date_present,
+    }
+
+    let id_form = parsed.header_raw(HeaderName::MessageId).map(str::trim).map(|raw_id| {
+        raw_id.len() > 2
+            && raw_id.starts_with('<')
+            && raw_id.ends_with('>')
+            && raw_id[1..raw_id.len() - 1].contains('@')
+            && !raw_id.contains(' ')
+    });
+    if let Some(well_formed) = id_form {
+        msg.facts.has_message_id = true;
+        msg.facts.bad_message_id = !well_formed;
+    }
+    msg.message_id = parsed.message_id().map(str::to_string);
+}
+
+fn format_address(a: &Address<'_>) -> Option<String> {
+    let parts: Vec<String> = a
+        .iter()
+        .map(|addr| match (addr.name(), addr.address()) {
+            (Some(n), Some(e)) => format!("{n} <{e}>"),
+            (None, Some(e)) => e.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        })
+        .collect();
+    if parts.is_empty() { None } else { Some(parts.join(", ")) }
+}
+
+fn unfold(raw: &str) -> String {
+    raw.split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn mailbox(a: Option<&Address<'_>>) -> Option<Mailbox> {
+    let first = a?.first()?;
+    Some(Mailbox {
+        name: first.name().map(str::to_string),
+        address: first.address().map(normalise_address),
+    })
+}
+
+fn read_identities(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: &mut Message) {
+    msg.from = mailbox(parsed.from());
+    msg.reply_to = mailbox(parsed.reply_to());
+    msg.return_path = parsed.return_address().map(normalise_address);
+    msg.sender = msg
+        .from
+        .as_ref()
+        .and_then(|m| m.address.clone())
+        .unwrap_or_default();
+    for a in [parsed.to(), parsed.cc()].into_iter().flatten() {
+        msg.recipients
+            .extend(a.iter().filter_map(|x| x.address()).map(normalise_address));
+    }
+    let hops: Vec<Option<IpAddr>> = parsed
+        .header_values(HeaderName::Received)
+        .map(|v| v.as_received().and_then(|r| r.from_ip))
+        .collect();
+    msg.client_ip = client_ip(&hops, opts.trusted_hops);
+}
+
+fn read_parts(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: &mut Message, depth: u32) {
+    for part in &parsed.parts {
+        if part.is_encoding_problem {
+            msg.facts.encoding_problem = true;
+        }
+        if msg.body.len() >= opts.max_body_bytes {
+            // Still count structure, but read no more text.
+            count_part(&part.body, &mut msg.facts);
+            continue;
+        }
+        match &part.body {
+            PartType::Text(text) => {
+                msg.facts.text_parts += 1;
+                find_in_text(text, &mut msg.uris);
+                push_text(&mut msg.body, text);
+            }
+            PartType::Html(html) => {
+                msg.facts.html_parts += 1;
+                msg.facts.html_bytes += html.len() as u64;
+                msg.facts.html_images += find_in_html(html, &mut msg.uris, &mut msg.links);
+                push_text(&mut msg.body, &html_to_text(html));
+            }
+            PartType::Binary(_) | PartType::InlineBinary(_) => msg.facts.attachments += 1,
+            PartType::Message(inner) => {
+                msg.facts.attachments += 1;
+                if depth < MAX_NESTING {
+                    read_parts(inner, opts, msg, depth + 1);
+                }
+            }
+            PartType::Multipart(_) => {}
+        }
+    }
+}
+
+fn count_part(body: &PartType<'_>, facts: &mut Facts) {
+    match body {
+        PartType::Text(_) => facts.text_parts += 1,
+        PartType::Html(_) => facts.html_parts += 1,
+        PartType::Binary(_) | PartType::InlineBinary(_) | PartType::Message(_) => {
+            facts.attachments += 1
+        }
+        PartType::Multipart(_) => {}
+    }
+}
+
+fn push_text(body: &mut String, text: &str) {
+    if !body.is_empty() {
+        body.push('\n');
+    }
+    body.push_str(text);
+}
+
+fn finish_body(opts: &EmailOptions, msg: &mut Message) {
+    if msg.body.len() > opts.max_body_bytes {
+        let mut cut = opts.max_body_bytes;
+        while !msg.body.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        msg.body.truncate(cut);
+    }
+    let mut seen = HashSet::with_capacity(msg.uris.len());
+    msg.uris.retain(|u| seen.insert(u.url.clone()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SIMPLE: &[u8] = b"From sender@example.com  Mon Jan  1 00:00:00 2002\n\
+Received: from mx.example.net (mx.example.net [10.0.0.2]) by mail.example.org\n\
+Received: from client.example.com (client.example.com [203.0.113.5]) by mx.example.net\n\
+From: \"Alice\" <alice@Example.COM>\n\
+To: bob@example.org\n\
+Subject: =?utf-8?q?Hello_there?=\n\
+Date: Mon, 1 Jan 2002 10:00:00 +0000\n\
+Message-ID: <1@example.com>\n\
+\n\
+Visit http://www.example.com/page now.\n";
+
+    #[test]
+    fn reads_headers_identities_and_body() {
+        let m = parse(SIMPLE, &EmailOptions::default());
+        assert_eq!(m.subject, "Hello there");
+        assert_eq!(m.sender, "alice@example.com");
+        assert_eq!(m.sender_domain(), Some("example.com"));
+        assert_eq!(m.from.as_ref().and_then(|f| f.name.as_deref()), Some("Alice"));
+        assert_eq!(m.client_ip, Some("203.0.113.5".parse().unwrap()));
+        assert_eq!(m.recipients, ["bob@example.org"]);
+        assert_eq!(m.uris[0].host, "www.example.com");
+        assert!(m.facts.has_date && !m.facts.bad_date);
+        assert!(m.facts.has_message_id && !m.facts.bad_message_id);
+        assert!(m.body.contains("Visit"));
+        assert_eq!(m.headers[0].name, "Received");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for raw in [&b""[..], b"\0\xff\xfe", b"From \n", b"Subject: x\n\n\xff\xff", b":::\n\n"] {
+            let _ = parse(raw, &EmailOptions::default());
+        }
+    }
+}

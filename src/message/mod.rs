@@ -1,0 +1,207 @@
+//! The one normalised view of a message, whatever its channel.
+//!
+//! Email is parsed by [`mail-parser`](mail_parser) in [`email`]; SMS and IM
+//! arrive as JSON objects and are read in [`short`]. Everything downstream
+//! (rules, reputation, statistics) sees only [`Message`].
+
+pub mod email;
+pub mod identity;
+pub mod short;
+pub mod uri;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+pub use email::EmailOptions;
+pub use short::ShortMessageError;
+pub use uri::Uri;
+
+/// The channel a message came in on.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// Internet mail (RFC 5322).
+    #[default]
+    Email,
+    /// Mobile short message.
+    Sms,
+    /// Instant message (chat, group, comment).
+    Im,
+}
+
+impl Channel {
+    /// All channels, in a fixed order.
+    pub const ALL: [Channel; 3] = [Channel::Email, Channel::Sms, Channel::Im];
+
+    /// The lower-case name used in rule files, JSON and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Im => "im",
+        }
+    }
+
+    /// Index into per-channel arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Channel {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "email" | "mail" => Ok(Channel::Email),
+            "sms" => Ok(Channel::Sms),
+            "im" => Ok(Channel::Im),
+            other => Err(format!("unknown channel {other:?} (expected email, sms or im)")),
+        }
+    }
+}
+
+/// One header field, decoded (RFC 2047 words, folding removed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// Field name as it appeared.
+    pub name: String,
+    /// Decoded, unfolded value.
+    pub value: String,
+}
+
+/// An anchor in HTML: the text a reader sees and where it really goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// Visible anchor text, whitespace collapsed.
+    pub text: String,
+    /// The `href` target.
+    pub href: String,
+}
+
+/// A mailbox: optional display name and address.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mailbox {
+    /// Display name, if any.
+    pub name: Option<String>,
+    /// Address (`local@domain`), lower-cased domain.
+    pub address: Option<String>,
+}
+
+impl Mailbox {
+    /// The domain part of the address, lower-case.
+    pub fn domain(&self) -> Option<&str> {
+        self.address
+            .as_deref()
+            .and_then(|a| a.rsplit_once('@'))
+            .map(|(_, d)| d)
+            .filter(|d| !d.is_empty())
+    }
+}
+
+/// The normalised message every check reads.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Message {
+    /// Channel it came in on.
+    pub channel: Channel,
+    /// Sender identity: email From address, SMS number, IM account.
+    pub sender: String,
+    /// Recipients: envelope or To/Cc addresses, SMS number, IM account or room.
+    pub recipients: Vec<String>,
+    /// All header fields in order (email only).
+    pub headers: Vec<Header>,
+    /// Subject (email only).
+    pub subject: String,
+    /// Decoded text of every text part, HTML converted to text; the SMS/IM text.
+    pub body: String,
+    /// URIs found in text and HTML.
+    pub uris: Vec<Uri>,
+    /// HTML anchors (text and target), for link-mismatch tests.
+    pub links: Vec<Link>,
+    /// From mailbox (email).
+    pub from: Option<Mailbox>,
+    /// Reply-To mailbox (email).
+    pub reply_to: Option<Mailbox>,
+    /// Return-Path address (email).
+    pub return_path: Option<String>,
+    /// Message-ID (email), without angle brackets.
+    pub message_id: Option<String>,
+    /// Client IP of the first untrusted Received hop (email), or the
+    /// connecting address when a front end (milter) knows it.
+    pub client_ip: Option<IpAddr>,
+    /// Send time, when known (RFC 3339 for SMS/IM, Date header for email).
+    pub time: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Size of the raw input in bytes.
+    pub size: usize,
+    /// Facts about the structure of the message that eval tests read.
+    pub facts: Facts,
+}
+
+/// Structural facts gathered while parsing, for built-in eval tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Facts {
+    /// Number of text/plain parts.
+    pub text_parts: u32,
+    /// Number of text/html parts.
+    pub html_parts: u32,
+    /// Number of attachments.
+    pub attachments: u32,
+    /// A Date header is present.
+    pub has_date: bool,
+    /// The Date header is present but could not be parsed.
+    pub bad_date: bool,
+    /// A Message-ID header is present.
+    pub has_message_id: bool,
+    /// The Message-ID is present but not of the form `<left@right>`.
+    pub bad_message_id: bool,
+    /// mail-parser could not parse the message; what is here was salvaged.
+    pub parse_failed: bool,
+    /// A body part had an encoding problem.
+    pub encoding_problem: bool,
+    /// Number of images referenced in HTML.
+    pub html_images: u32,
+    /// Bytes of raw HTML across html parts.
+    pub html_bytes: u64,
+}
+
+impl Message {
+    /// Parse a raw email with default options.
+    pub fn from_email(raw: &[u8]) -> Message {
+        email::parse(raw, &EmailOptions::default())
+    }
+
+    /// Parse one SMS or IM JSON object.
+    pub fn from_json(json: &str) -> Result<Message, ShortMessageError> {
+        short::parse(json, None)
+    }
+
+    /// All values of the header fields named `name` (case-insensitive).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// The first value of the header field `name`, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    /// The domain of the sender identity (email From domain).
+    pub fn sender_domain(&self) -> Option<&str> {
+        self.from.as_ref().and_then(Mailbox::domain)
+    }
+}

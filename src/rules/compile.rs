@@ -1,0 +1,448 @@
+//! Loading rule files and compiling them into a [`RuleSet`].
+
+use super::eval::EvalTest;
+use super::field::Field;
+use super::format::{RawRule, RuleFile};
+use super::matcher::{FieldMatcher, PhraseMatcher, RegexMatcher};
+use super::meta::{self, Expr};
+use super::{ChannelRules, LoadError, Rule, RuleError, RuleSet};
+use crate::message::Channel;
+use aho_corasick::{AhoCorasick, MatchKind};
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Most bytes a single compiled regex may take (guards against patterns that
+/// explode, e.g. huge counted repetitions).
+const REGEX_SIZE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Load every `*.toml` file of `dir`, in name order.
+pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
+    let fail = |message: String| LoadError {
+        errors: vec![RuleError {
+            file: dir.display().to_string(),
+            line: 0,
+            rule: None,
+            message,
+        }],
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| fail(format!("cannot read rule directory: {e}")))?;
+    let mut paths: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(fail("no *.toml rule files in directory".into()));
+    }
+    let mut sources = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        match std::fs::read_to_string(&p) {
+            Ok(text) => sources.push((p.display().to_string(), text)),
+            Err(e) => errors.push(RuleError {
+                file: p.display().to_string(),
+                line: 0,
+                rule: None,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadError { errors });
+    }
+    load_sources(sources)
+}
+
+/// What a checked rule matches with.
+enum Matcher {
+    Phrases { field: Field, phrases: Vec<String>, whole_word: bool },
+    Regex { field: Field, regex: String },
+    Eval(EvalTest),
+    Meta(Expr<String>),
+}
+
+struct Checked {
+    rule: Rule,
+    file: String,
+    line: usize,
+    matcher: Matcher,
+}
+
+/// Compile rule files given as `(name, text)` pairs. Every problem in every
+/// file is reported, each with file, line and rule id.
+pub fn load_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<RuleSet, LoadError> {
+    let mut errors = Vec::new();
+    let mut checked: Vec<Checked> = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+
+    for (file, text) in sources {
+        let parsed: RuleFile = match toml::from_str(&text) {
+            Ok(p) => p,
+            Err(e) => {
+                let line = e.span().map_or(0, |s| line_of(&text, s.start));
+                errors.push(RuleError {
+                    file: file.clone(),
+                    line,
+                    rule: None,
+                    message: e.message().trim().to_string(),
+                });
+                continue;
+            }
+        };
+        for spanned in parsed.rule {
+            let line = line_of(&text, spanned.span().start);
+            let raw = spanned.into_inner();
+            let id = raw.id.clone();
+            let err = |message: String| RuleError {
+                file: file.clone(),
+                line,
+                rule: Some(id.clone()),
+                message,
+            };
+            match check_rule(raw, &file, line) {
+                Ok(c) => {
+                    if let Some(first) = seen.get(&*c.rule.id) {
+                        errors.push(err(format!("duplicate rule id (first defined at {first})")));
+                    } else {
+                        seen.insert(c.rule.id.to_string(), c.rule.origin.clone());
+                        checked.push(c);
+                    }
+                }
+                Err(msgs) => errors.extend(msgs.into_iter().map(err)),
+            }
+        }
+    }
+
+    let index: HashMap<&str, usize> = checked.iter().enumerate().map(|(i, c)| (&*c.rule.id, i)).collect();
+    let metas = resolve_metas(&checked, &index, &mut errors);
+    if !errors.is_empty() {
+        return Err(LoadError { errors });
+    }
+    build(checked, metas).map_err(|errors| LoadError { errors })
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+fn valid_id(id: &str) -> bool {
+    let body = id.strip_prefix("__").unwrap_or(id);
+    body.starts_with(|c: char| c.is_ascii_uppercase())
+        && body.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<String>> {
+    let mut errs = Vec::new();
+    if !valid_id(&raw.id) {
+        errs.push("id must be UPPER_SNAKE_CASE (A-Z, 0-9, _), optionally starting with __".to_string());
+    }
+    if !raw.score.is_finite() {
+        errs.push("score must be a finite number".into());
+    }
+    let channels = match &raw.channels {
+        None => Channel::ALL.to_vec(),
+        Some(list) => {
+            let mut v = Vec::new();
+            for c in list {
+                match c.parse::<Channel>() {
+                    Ok(ch) => v.push(ch),
+                    Err(e) => errs.push(e),
+                }
+            }
+            if list.is_empty() {
+                errs.push("channels is empty".into());
+            }
+            v
+        }
+    };
+    let kinds = [raw.phrases.is_some(), raw.regex.is_some(), raw.eval.is_some(), raw.meta.is_some()];
+    let n_kinds = kinds.iter().filter(|k| **k).count();
+    if n_kinds != 1 {
+        errs.push(format!(
+            "a rule needs exactly one of phrases, regex, eval, meta (found {n_kinds})"
+        ));
+        return Err(errs);
+    }
+    let field = match (&raw.field, raw.phrases.is_some() || raw.regex.is_some()) {
+        (Some(f), true) => match Field::parse(f) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        },
+        (None, true) => {
+            errs.push("phrases and regex rules need a field".into());
+            None
+        }
+        (Some(_), false) => {
+            errs.push("field is only for phrases and regex rules".into());
+            None
+        }
+        (None, false) => None,
+    };
+    if raw.whole_word && raw.phrases.is_none() {
+        errs.push("whole_word is only for phrases rules".into());
+    }
+    if raw.threshold.is_some() && raw.eval.is_none() {
+        errs.push("threshold is only for eval rules".into());
+    }
+    let matcher = if let Some(phrases) = raw.phrases {
+        if phrases.is_empty() {
+            errs.push("phrases is empty".into());
+        }
+        if phrases.iter().any(|p| p.trim().is_empty()) {
+            errs.push("phrases contains an empty phrase".into());
+        }
+        field.map(|field| Matcher::Phrases {
+            field,
+            phrases: phrases.iter().map(|p| p.to_lowercase()).collect(),
+            whole_word: raw.whole_word,
+        })
+    } else if let Some(regex) = raw.regex {
+        if let Err(e) = regex::RegexBuilder::new(&regex).size_limit(REGEX_SIZE_LIMIT).build() {
+            errs.push(format!("invalid regex: {}", one_line(&e.to_string())));
+        }
+        field.map(|field| Matcher::Regex { field, regex })
+    } else if let Some(name) = raw.eval {
+        match EvalTest::new(&name, raw.threshold) {
+            Ok(t) => Some(Matcher::Eval(t)),
+            Err(e) => {
+                errs.push(e);
+                None
+            }
+        }
+    } else if let Some(expr) = raw.meta {
+        match meta::parse(&expr) {
+            Ok(e) => Some(Matcher::Meta(e)),
+            Err(e) => {
+                errs.push(format!("invalid meta expression {expr:?}: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    match (errs.is_empty(), matcher) {
+        (true, Some(matcher)) => Ok(Checked {
+            rule: Rule {
+                reported: !raw.id.starts_with("__"),
+                origin: format!("{file}:{line}"),
+                id: Arc::from(raw.id),
+                description: Arc::from(raw.description),
+                score: raw.score,
+                channels,
+            },
+            file: file.to_string(),
+            line,
+            matcher,
+        }),
+        _ => Err(errs),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Resolve meta references to rule indices, reject unknown ids and cycles,
+/// and return the meta rules in evaluation (dependency) order.
+fn resolve_metas(
+    checked: &[Checked],
+    index: &HashMap<&str, usize>,
+    errors: &mut Vec<RuleError>,
+) -> Vec<(usize, Expr<usize>)> {
+    let mut resolved: HashMap<usize, Expr<usize>> = HashMap::new();
+    for (i, c) in checked.iter().enumerate() {
+        let Matcher::Meta(expr) = &c.matcher else { continue };
+        let mut unknown = Vec::new();
+        let r = expr.clone().map(&mut |name: String| match index.get(name.as_str()) {
+            Some(&j) => Ok::<usize, ()>(j),
+            None => {
+                unknown.push(name);
+                Ok(usize::MAX)
+            }
+        });
+        if !unknown.is_empty() {
+            errors.push(rule_error(c, format!("meta refers to unknown rule(s): {}", unknown.join(", "))));
+        } else if let Ok(e) = r {
+            resolved.insert(i, e);
+        }
+    }
+    // Depth-first topological sort; a back edge is a cycle.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    let mut mark = vec![Mark::New; checked.len()];
+    let mut order = Vec::new();
+    fn visit(
+        i: usize,
+        resolved: &HashMap<usize, Expr<usize>>,
+        mark: &mut [Mark],
+        order: &mut Vec<usize>,
+        path: &mut Vec<usize>,
+    ) -> Option<Vec<usize>> {
+        match mark[i] {
+            Mark::Done => return None,
+            Mark::Active => {
+                let start = path.iter().position(|&p| p == i).unwrap_or(0);
+                return Some(path[start..].to_vec());
+            }
+            Mark::New => {}
+        }
+        let Some(expr) = resolved.get(&i) else {
+            mark[i] = Mark::Done;
+            return None;
+        };
+        mark[i] = Mark::Active;
+        path.push(i);
+        let mut refs = Vec::new();
+        expr.refs(&mut refs);
+        for r in refs {
+            if let Some(cycle) = visit(r, resolved, mark, order, path) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        mark[i] = Mark::Done;
+        order.push(i);
+        None
+    }
+    let mut keys: Vec<usize> = resolved.keys().copied().collect();
+    keys.sort_unstable();
+    for i in keys {
+        let mut path = Vec::new();
+        if let Some(cycle) = visit(i, &resolved, &mut mark, &mut order, &mut path) {
+            let names: Vec<&str> = cycle.iter().map(|&j| &*checked[j].rule.id).collect();
+            errors.push(rule_error(
+                &checked[cycle[0]],
+                format!("meta rules form a cycle: {} -> {}", names.join(" -> "), names[0]),
+            ));
+            for &j in &cycle {
+                mark[j] = Mark::Done;
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|i| resolved.remove(&i).map(|e| (i, e)))
+        .collect()
+}
+
+fn rule_error(c: &Checked, message: String) -> RuleError {
+    RuleError {
+        file: c.file.clone(),
+        line: c.line,
+        rule: Some(c.rule.id.to_string()),
+        message,
+    }
+}
+
+/// Build the per-channel automata and regex sets.
+fn build(checked: Vec<Checked>, metas: Vec<(usize, Expr<usize>)>) -> Result<RuleSet, Vec<RuleError>> {
+    let mut channels: [ChannelRules; 3] = Default::default();
+    let mut errors = Vec::new();
+    for ch in Channel::ALL {
+        let applies = |c: &Checked| c.rule.channels.contains(&ch);
+        // Fields in first-use order, so matching order is stable.
+        let mut fields: Vec<Field> = Vec::new();
+        for c in checked.iter().filter(|c| applies(c)) {
+            if let Matcher::Phrases { field, .. } | Matcher::Regex { field, .. } = &c.matcher
+                && !fields.contains(field)
+            {
+                fields.push(field.clone());
+            }
+        }
+        let out = &mut channels[ch.index()];
+        for field in fields {
+            let mut patterns: Vec<&str> = Vec::new();
+            let mut pattern_rule = Vec::new();
+            let mut whole = Vec::new();
+            let mut regexes: Vec<&str> = Vec::new();
+            let mut set_rule = Vec::new();
+            for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
+                match &c.matcher {
+                    Matcher::Phrases { field: f, phrases, whole_word } if *f == field => {
+                        for p in phrases {
+                            patterns.push(p);
+                            pattern_rule.push(i as u32);
+                            whole.push(*whole_word);
+                        }
+                    }
+                    Matcher::Regex { field: f, regex } if *f == field => {
+                        regexes.push(regex);
+                        set_rule.push(i as u32);
+                    }
+                    _ => {}
+                }
+            }
+            let phrases = if patterns.is_empty() {
+                None
+            } else {
+                match AhoCorasick::builder()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                {
+                    Ok(automaton) => Some(PhraseMatcher {
+                        automaton,
+                        pattern_rule,
+                        whole_word: whole,
+                    }),
+                    Err(e) => {
+                        errors.push(RuleError {
+                            file: "<rule set>".into(),
+                            line: 0,
+                            rule: None,
+                            message: format!("cannot build phrase automaton for field {field}: {e}"),
+                        });
+                        None
+                    }
+                }
+            };
+            let regexes = if regexes.is_empty() {
+                None
+            } else {
+                match regex::RegexSetBuilder::new(&regexes)
+                    .size_limit(REGEX_SIZE_LIMIT * 8)
+                    .build()
+                {
+                    Ok(set) => Some(RegexMatcher { set, set_rule }),
+                    Err(e) => {
+                        errors.push(RuleError {
+                            file: "<rule set>".into(),
+                            line: 0,
+                            rule: None,
+                            message: format!("cannot build regex set for field {field}: {}", one_line(&e.to_string())),
+                        });
+                        None
+                    }
+                }
+            };
+            out.fields.push(FieldMatcher { field, phrases, regexes });
+        }
+        for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
+            if let Matcher::Eval(t) = &c.matcher {
+                out.evals.push((i, *t));
+            }
+        }
+        out.metas = metas
+            .iter()
+            .filter(|(i, _)| applies(&checked[*i]))
+            .cloned()
+            .collect();
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(RuleSet {
+        rules: checked.into_iter().map(|c| c.rule).collect(),
+        channels,
+    })
+}

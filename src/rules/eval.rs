@@ -1,0 +1,236 @@
+//! Built-in tests implemented in code (`eval = "NAME"` in rule files).
+
+use crate::message::uri::link_text_mismatch;
+use crate::message::{Channel, Message};
+
+/// A built-in test and its numeric parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalTest {
+    kind: EvalKind,
+    threshold: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EvalKind {
+    MissingDate,
+    BadDate,
+    MissingMessageId,
+    BadMessageId,
+    MissingSubject,
+    MissingFrom,
+    HtmlOnly,
+    HtmlImagesFewWords,
+    LinkTextMismatch,
+    FromNameSpoof,
+    ReplyToDiffers,
+    SubjectAllCaps,
+    BodyCapsRatio,
+    Exclamations,
+    SubjectExclamations,
+    BareIpUri,
+    UriCount,
+    ParseFailed,
+    EncodingProblem,
+    ShortBody,
+    SenderShortCode,
+    SenderAlphanumeric,
+    MixedScriptWords,
+    EmojiCount,
+}
+
+/// `(name, kind, default threshold, what it tests)`.
+const TESTS: &[(&str, EvalKind, f64, &str)] = &[
+    ("missing_date", EvalKind::MissingDate, 0.0, "no Date header"),
+    ("bad_date", EvalKind::BadDate, 0.0, "Date header present but unparseable"),
+    ("missing_message_id", EvalKind::MissingMessageId, 0.0, "no Message-ID header"),
+    ("bad_message_id", EvalKind::BadMessageId, 0.0, "Message-ID not of the form <left@right>"),
+    ("missing_subject", EvalKind::MissingSubject, 0.0, "no or empty Subject"),
+    ("missing_from", EvalKind::MissingFrom, 0.0, "no From address"),
+    ("html_only", EvalKind::HtmlOnly, 0.0, "HTML body without a text/plain alternative"),
+    ("html_images_few_words", EvalKind::HtmlImagesFewWords, 20.0, "HTML with images and fewer than THRESHOLD words of text"),
+    ("link_text_mismatch", EvalKind::LinkTextMismatch, 0.0, "an anchor shows one host and links to another"),
+    ("from_name_spoof", EvalKind::FromNameSpoof, 0.0, "From display name holds an address in another domain"),
+    ("reply_to_differs", EvalKind::ReplyToDiffers, 0.0, "Reply-To domain differs from From domain"),
+    ("subject_all_caps", EvalKind::SubjectAllCaps, 8.0, "Subject has at least THRESHOLD letters, all upper-case"),
+    ("body_caps_ratio", EvalKind::BodyCapsRatio, 0.5, "at least THRESHOLD of the body's letters are upper-case (30+ letters)"),
+    ("exclamations", EvalKind::Exclamations, 5.0, "body has at least THRESHOLD exclamation marks"),
+    ("subject_exclamations", EvalKind::SubjectExclamations, 2.0, "Subject has at least THRESHOLD exclamation marks"),
+    ("bare_ip_uri", EvalKind::BareIpUri, 0.0, "a URI whose host is a bare IP address"),
+    ("uri_count", EvalKind::UriCount, 10.0, "at least THRESHOLD distinct URIs"),
+    ("parse_failed", EvalKind::ParseFailed, 0.0, "the message could not be parsed as email"),
+    ("encoding_problem", EvalKind::EncodingProblem, 0.0, "a body part had a broken transfer encoding or charset"),
+    ("short_body", EvalKind::ShortBody, 10.0, "body text shorter than THRESHOLD characters"),
+    ("sender_short_code", EvalKind::SenderShortCode, 0.0, "sender is a 3-6 digit short code"),
+    ("sender_alphanumeric", EvalKind::SenderAlphanumeric, 0.0, "SMS sender id contains letters"),
+    ("mixed_script_words", EvalKind::MixedScriptWords, 2.0, "at least THRESHOLD words mix Latin and Cyrillic letters"),
+    ("emoji_count", EvalKind::EmojiCount, 5.0, "at least THRESHOLD emoji / pictographs"),
+];
+
+impl EvalTest {
+    /// Look up a test by name; `threshold` overrides its default parameter.
+    pub fn new(name: &str, threshold: Option<f64>) -> Result<EvalTest, String> {
+        let (_, kind, default, _) = TESTS.iter().find(|(n, ..)| *n == name).ok_or_else(|| {
+            let names: Vec<&str> = TESTS.iter().map(|t| t.0).collect();
+            format!("unknown eval test {name:?} (known: {})", names.join(", "))
+        })?;
+        Ok(EvalTest {
+            kind: *kind,
+            threshold: threshold.unwrap_or(*default),
+        })
+    }
+
+    /// Names and descriptions of all built-in tests.
+    pub fn catalogue() -> impl Iterator<Item = (&'static str, &'static str)> {
+        TESTS.iter().map(|(n, _, _, d)| (*n, *d))
+    }
+
+    /// Run the test on a message.
+    pub fn check(&self, m: &Message) -> bool {
+        let t = self.threshold;
+        let email = m.channel == Channel::Email;
+        match self.kind {
+            EvalKind::MissingDate => email && !m.facts.has_date && !m.facts.parse_failed,
+            EvalKind::BadDate => email && m.facts.bad_date,
+            EvalKind::MissingMessageId => email && !m.facts.has_message_id && !m.facts.parse_failed,
+            EvalKind::BadMessageId => email && m.facts.bad_message_id,
+            EvalKind::MissingSubject => email && m.subject.trim().is_empty(),
+            EvalKind::MissingFrom => email && m.sender.is_empty(),
+            EvalKind::HtmlOnly => m.facts.html_parts > 0 && m.facts.text_parts == 0,
+            EvalKind::HtmlImagesFewWords => {
+                m.facts.html_images > 0 && (m.body.split_whitespace().count() as f64) < t
+            }
+            EvalKind::LinkTextMismatch => m.links.iter().any(link_text_mismatch),
+            EvalKind::FromNameSpoof => from_name_spoof(m),
+            EvalKind::ReplyToDiffers => {
+                let from = m.sender_domain();
+                let reply = m.reply_to.as_ref().and_then(|r| r.domain());
+                matches!((from, reply), (Some(f), Some(r)) if !same_org(f, r))
+            }
+            EvalKind::SubjectAllCaps => {
+                let (letters, upper) = letter_counts(&m.subject);
+                letters as f64 >= t && upper == letters
+            }
+            EvalKind::BodyCapsRatio => {
+                let (letters, upper) = letter_counts(&m.body);
+                letters >= 30 && upper as f64 >= t * letters as f64
+            }
+            EvalKind::Exclamations => count_char(&m.body, b'!') as f64 >= t,
+            EvalKind::SubjectExclamations => count_char(&m.subject, b'!') as f64 >= t,
+            EvalKind::BareIpUri => m.uris.iter().any(|u| u.host_ip().is_some()),
+            EvalKind::UriCount => m.uris.len() as f64 >= t,
+            EvalKind::ParseFailed => m.facts.parse_failed,
+            EvalKind::EncodingProblem => m.facts.encoding_problem,
+            EvalKind::ShortBody => (m.body.trim().chars().count() as f64) < t,
+            EvalKind::SenderShortCode => {
+                let s = m.sender.trim_start_matches('+');
+                (3..=6).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+            }
+            EvalKind::SenderAlphanumeric => {
+                m.channel == Channel::Sms && m.sender.chars().any(char::is_alphabetic)
+            }
+            EvalKind::MixedScriptWords => mixed_script_words(&m.body) as f64 >= t,
+            EvalKind::EmojiCount => m.body.chars().filter(|c| is_pictograph(*c)).count() as f64 >= t,
+        }
+    }
+}
+
+fn letter_counts(s: &str) -> (usize, usize) {
+    let mut letters = 0;
+    let mut upper = 0;
+    for c in s.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        if c.is_uppercase() {
+            upper += 1;
+        }
+    }
+    (letters, upper)
+}
+
+fn count_char(s: &str, b: u8) -> usize {
+    s.bytes().filter(|&x| x == b).count()
+}
+
+/// Registrable-ish comparison: the last two labels agree.
+fn same_org(a: &str, b: &str) -> bool {
+    fn tail(d: &str) -> &str {
+        let mut dots = d.rmatch_indices('.');
+        match (dots.next(), dots.next()) {
+            (Some(_), Some((i, _))) => &d[i + 1..],
+            _ => d,
+        }
+    }
+    tail(&a.to_ascii_lowercase()) == tail(&b.to_ascii_lowercase())
+}
+
+fn from_name_spoof(m: &Message) -> bool {
+    let Some(from) = &m.from else { return false };
+    let (Some(name), Some(domain)) = (from.name.as_deref(), from.domain()) else {
+        return false;
+    };
+    name.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')' | '\''))
+        .filter_map(|w| w.rsplit_once('@'))
+        .any(|(_, d)| {
+            let d = d.trim_end_matches(['.', ',']);
+            d.contains('.') && !same_org(d, domain)
+        })
+}
+
+fn mixed_script_words(s: &str) -> usize {
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| {
+            let latin = w.chars().any(|c| c.is_ascii_alphabetic());
+            let cyr = w.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c));
+            latin && cyr
+        })
+        .count()
+}
+
+fn is_pictograph(c: char) -> bool {
+    matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF | 0x1F000..=0x1F2FF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Mailbox;
+
+    #[test]
+    fn unknown_test_lists_known_ones() {
+        let e = EvalTest::new("nope", None).unwrap_err();
+        assert!(e.contains("missing_date"));
+    }
+
+    #[test]
+    fn subject_caps() {
+        let t = EvalTest::new("subject_all_caps", None).unwrap();
+        let mut m = Message { subject: "FREE MONEY NOW".into(), ..Message::default() };
+        assert!(t.check(&m));
+        m.subject = "Free money now".into();
+        assert!(!t.check(&m));
+        m.subject = "OK".into();
+        assert!(!t.check(&m));
+    }
+
+    #[test]
+    fn display_name_spoof() {
+        let t = EvalTest::new("from_name_spoof", None).unwrap();
+        let mut m = Message {
+            from: Some(Mailbox {
+                name: Some("service@paypal.com".into()),
+                address: Some("x@evil.example".into()),
+            }),
+            ..Message::default()
+        };
+        assert!(t.check(&m));
+        m.from = Some(Mailbox {
+            name: Some("bob@mail.evil.example".into()),
+            address: Some("x@evil.example".into()),
+        });
+        assert!(!t.check(&m));
+    }
+
+    #[test]
+    fn mixed_scripts() {
+        assert_eq!(mixed_script_words("зaработок дома, прибыль"), 1);
+    }
+}

@@ -1,0 +1,64 @@
+//! The serde types of rule files (TOML), as written by people.
+//!
+//! ```toml
+//! [[rule]]
+//! id = "PRIZE_CLAIM"
+//! description = "Tells the reader they won a prize"
+//! score = 2.5
+//! channels = ["email", "sms"]
+//! field = "body"
+//! phrases = ["you have won", "claim your prize"]
+//! whole_word = true
+//! ```
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// One rule file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    /// The rules, in file order, each with its position in the file.
+    #[serde(default)]
+    pub rule: Vec<Spanned<RawRule>>,
+}
+
+/// One rule as written. Exactly one of `phrases`, `regex`, `eval`, `meta`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// UPPER_SNAKE identifier; a leading `__` marks a helper used only by
+    /// meta rules and never reported.
+    pub id: String,
+    /// What the rule detects, shown with every hit.
+    #[serde(default)]
+    pub description: String,
+    /// Points added when the rule hits (may be negative).
+    #[serde(default)]
+    pub score: f64,
+    /// Channels the rule applies to; all when omitted.
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    /// Field read by phrase and regex rules: `subject`, `body`, `uri`,
+    /// `uri_host`, `from`, `from_name`, `sender`, `headers`, `header:NAME`.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Literal phrases, matched case-insensitively.
+    #[serde(default)]
+    pub phrases: Option<Vec<String>>,
+    /// Phrases must start and end at word boundaries.
+    #[serde(default)]
+    pub whole_word: bool,
+    /// A regular expression (Rust `regex` syntax).
+    #[serde(default)]
+    pub regex: Option<String>,
+    /// Name of a built-in test.
+    #[serde(default)]
+    pub eval: Option<String>,
+    /// Numeric parameter of a built-in test (its meaning depends on the test).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// Boolean expression over other rule ids.
+    #[serde(default)]
+    pub meta: Option<String>,
+}

@@ -1,0 +1,157 @@
+//! Running compiled matchers over a message: one Aho-Corasick automaton and
+//! one RegexSet per (channel, field), and the set of rules that hit.
+
+use super::field::Field;
+use crate::message::Message;
+use aho_corasick::AhoCorasick;
+use regex::RegexSet;
+
+/// Which rules hit, by rule index.
+#[derive(Debug, Clone)]
+pub struct HitSet {
+    words: Vec<u64>,
+}
+
+impl HitSet {
+    /// An empty set for `n` rules.
+    pub fn new(n: usize) -> HitSet {
+        HitSet {
+            words: vec![0; n.div_ceil(64)],
+        }
+    }
+    /// Mark rule `i` as hit.
+    #[inline]
+    pub fn set(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+    /// Whether rule `i` hit.
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        self.words[i / 64] & (1 << (i % 64)) != 0
+    }
+    /// Indices of the rules that hit, ascending.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut b = bits;
+            std::iter::from_fn(move || {
+                if b == 0 {
+                    return None;
+                }
+                let t = b.trailing_zeros() as usize;
+                b &= b - 1;
+                Some(w * 64 + t)
+            })
+        })
+    }
+}
+
+/// All literal phrases of the rules on one field, in one automaton.
+#[derive(Debug)]
+pub struct PhraseMatcher {
+    pub(super) automaton: AhoCorasick,
+    /// Rule index of each pattern.
+    pub(super) pattern_rule: Vec<u32>,
+    /// Whether each pattern must match whole words.
+    pub(super) whole_word: Vec<bool>,
+}
+
+/// All regexes of the rules on one field, in one RegexSet.
+#[derive(Debug)]
+pub struct RegexMatcher {
+    pub(super) set: RegexSet,
+    /// Rule index of each regex.
+    pub(super) set_rule: Vec<u32>,
+}
+
+/// The matchers of one field for one channel.
+#[derive(Debug)]
+pub struct FieldMatcher {
+    pub(super) field: Field,
+    pub(super) phrases: Option<PhraseMatcher>,
+    pub(super) regexes: Option<RegexMatcher>,
+}
+
+impl FieldMatcher {
+    /// Run every matcher of this field over `msg`, recording hits.
+    pub fn run(&self, msg: &Message, hits: &mut HitSet) {
+        self.field.for_each_value(msg, |value| {
+            if value.is_empty() {
+                return true;
+            }
+            if let Some(p) = &self.phrases {
+                p.run(value, hits);
+            }
+            if let Some(r) = &self.regexes {
+                for i in r.set.matches(value).iter() {
+                    hits.set(r.set_rule[i] as usize);
+                }
+            }
+            true
+        });
+    }
+}
+
+impl PhraseMatcher {
+    fn run(&self, value: &str, hits: &mut HitSet) {
+        // Patterns are lower-case and the automaton is ASCII case-insensitive;
+        // other scripts need the text lower-cased (only then do we allocate).
+        if value.is_ascii() {
+            self.scan(value, hits);
+        } else {
+            self.scan(&value.to_lowercase(), hits);
+        }
+    }
+
+    fn scan(&self, text: &str, hits: &mut HitSet) {
+        for m in self.automaton.find_overlapping_iter(text) {
+            let p = m.pattern().as_usize();
+            let rule = self.pattern_rule[p] as usize;
+            if hits.get(rule) {
+                continue;
+            }
+            if self.whole_word[p] && !at_word_boundaries(text, m.start(), m.end()) {
+                continue;
+            }
+            hits.set(rule);
+        }
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Whether `text[start..end]` is not glued to word characters on either side.
+/// Boundaries are only checked where the phrase itself begins or ends with a
+/// word character, so phrases like `$$$` or `!!!` still work.
+fn at_word_boundaries(text: &str, start: usize, end: usize) -> bool {
+    let inner = &text[start..end];
+    let first_is_word = inner.chars().next().is_some_and(is_word_char);
+    let last_is_word = inner.chars().next_back().is_some_and(is_word_char);
+    let before_ok = !first_is_word || !text[..start].chars().next_back().is_some_and(is_word_char);
+    let after_ok = !last_is_word || !text[end..].chars().next().is_some_and(is_word_char);
+    before_ok && after_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hitset_iterates_in_order() {
+        let mut h = HitSet::new(130);
+        for i in [129, 0, 64, 3] {
+            h.set(i);
+        }
+        assert_eq!(h.iter().collect::<Vec<_>>(), [0, 3, 64, 129]);
+        assert!(h.get(64) && !h.get(65));
+    }
+
+    #[test]
+    fn word_boundaries() {
+        assert!(at_word_boundaries("free money", 0, 4));
+        assert!(!at_word_boundaries("carefree money", 4, 8));
+        assert!(at_word_boundaries("win $$$ now", 4, 7));
+        assert!(at_word_boundaries("cash!", 0, 4));
+    }
+}

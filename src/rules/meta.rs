@@ -1,0 +1,244 @@
+//! Meta rules: boolean expressions over other rules.
+//!
+//! Grammar (`||` binds loosest):
+//! ```text
+//! expr    := and ( "||" and )*
+//! and     := unary ( "&&" unary )*
+//! unary   := "!" unary | primary
+//! primary := RULE_ID | "(" expr ")" | N "of" "(" expr ( "," expr )* ")"
+//! ```
+
+/// A parsed expression; rule references are by name until resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr<R> {
+    /// True when the rule hit.
+    Rule(R),
+    /// Negation.
+    Not(Box<Expr<R>>),
+    /// All must hold.
+    And(Vec<Expr<R>>),
+    /// Any must hold.
+    Or(Vec<Expr<R>>),
+    /// At least N of the list hold.
+    AtLeast(usize, Vec<Expr<R>>),
+}
+
+impl<R> Expr<R> {
+    /// Every rule reference, in order.
+    pub fn refs(&self, out: &mut Vec<R>)
+    where
+        R: Clone,
+    {
+        match self {
+            Expr::Rule(r) => out.push(r.clone()),
+            Expr::Not(e) => e.refs(out),
+            Expr::And(v) | Expr::Or(v) | Expr::AtLeast(_, v) => v.iter().for_each(|e| e.refs(out)),
+        }
+    }
+
+    /// Replace references using `f`.
+    pub fn map<S, E>(self, f: &mut impl FnMut(R) -> Result<S, E>) -> Result<Expr<S>, E> {
+        Ok(match self {
+            Expr::Rule(r) => Expr::Rule(f(r)?),
+            Expr::Not(e) => Expr::Not(Box::new(e.map(f)?)),
+            Expr::And(v) => Expr::And(v.into_iter().map(|e| e.map(f)).collect::<Result<_, _>>()?),
+            Expr::Or(v) => Expr::Or(v.into_iter().map(|e| e.map(f)).collect::<Result<_, _>>()?),
+            Expr::AtLeast(n, v) => {
+                Expr::AtLeast(n, v.into_iter().map(|e| e.map(f)).collect::<Result<_, _>>()?)
+            }
+        })
+    }
+
+    /// Evaluate with `hit` telling whether a referenced rule hit.
+    pub fn eval(&self, hit: &impl Fn(&R) -> bool) -> bool {
+        match self {
+            Expr::Rule(r) => hit(r),
+            Expr::Not(e) => !e.eval(hit),
+            Expr::And(v) => v.iter().all(|e| e.eval(hit)),
+            Expr::Or(v) => v.iter().any(|e| e.eval(hit)),
+            Expr::AtLeast(n, v) => v.iter().filter(|e| e.eval(hit)).take(*n).count() >= *n,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Ident(String),
+    Number(usize),
+    Of,
+    And,
+    Or,
+    Not,
+    Open,
+    Close,
+    Comma,
+}
+
+fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+    let mut out = Vec::new();
+    let mut chars = s.char_indices().peekable();
+    while let Some(&(i, c)) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '(' | ')' | ',' | '!' => {
+                chars.next();
+                out.push(match c {
+                    '(' => Token::Open,
+                    ')' => Token::Close,
+                    ',' => Token::Comma,
+                    _ => Token::Not,
+                });
+            }
+            '&' | '|' => {
+                chars.next();
+                match chars.next() {
+                    Some((_, d)) if d == c => out.push(if c == '&' { Token::And } else { Token::Or }),
+                    _ => return Err(format!("expected {c}{c} at position {i}")),
+                }
+            }
+            c if c.is_ascii_alphanumeric() || c == '_' => {
+                let mut end = i;
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_ascii_alphanumeric() || d == '_' {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                let word = &s[i..end];
+                if word == "of" {
+                    out.push(Token::Of);
+                } else if word.bytes().all(|b| b.is_ascii_digit()) {
+                    let n = word.parse().map_err(|_| format!("number {word} too large"))?;
+                    out.push(Token::Number(n));
+                } else {
+                    out.push(Token::Ident(word.to_string()));
+                }
+            }
+            other => return Err(format!("unexpected character {other:?} at position {i}")),
+        }
+    }
+    Ok(out)
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.pos)
+    }
+    fn next(&mut self) -> Option<Token> {
+        let t = self.tokens.get(self.pos).cloned();
+        self.pos += 1;
+        t
+    }
+    fn expect(&mut self, t: Token, what: &str) -> Result<(), String> {
+        match self.next() {
+            Some(ref got) if *got == t => Ok(()),
+            Some(got) => Err(format!("expected {what}, found {got:?}")),
+            None => Err(format!("expected {what}, found end of expression")),
+        }
+    }
+    fn or(&mut self) -> Result<Expr<String>, String> {
+        let mut v = vec![self.and()?];
+        while self.peek() == Some(&Token::Or) {
+            self.next();
+            v.push(self.and()?);
+        }
+        Ok(if v.len() == 1 { v.remove(0) } else { Expr::Or(v) })
+    }
+    fn and(&mut self) -> Result<Expr<String>, String> {
+        let mut v = vec![self.unary()?];
+        while self.peek() == Some(&Token::And) {
+            self.next();
+            v.push(self.unary()?);
+        }
+        Ok(if v.len() == 1 { v.remove(0) } else { Expr::And(v) })
+    }
+    fn unary(&mut self) -> Result<Expr<String>, String> {
+        if self.peek() == Some(&Token::Not) {
+            self.next();
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        self.primary()
+    }
+    fn primary(&mut self) -> Result<Expr<String>, String> {
+        match self.next() {
+            Some(Token::Ident(id)) => Ok(Expr::Rule(id)),
+            Some(Token::Open) => {
+                let e = self.or()?;
+                self.expect(Token::Close, "')'")?;
+                Ok(e)
+            }
+            Some(Token::Number(n)) => {
+                self.expect(Token::Of, "'of' after a number")?;
+                self.expect(Token::Open, "'(' after 'of'")?;
+                let mut v = vec![self.or()?];
+                while self.peek() == Some(&Token::Comma) {
+                    self.next();
+                    v.push(self.or()?);
+                }
+                self.expect(Token::Close, "')' closing the 'of' list")?;
+                if n == 0 || n > v.len() {
+                    return Err(format!("{n} of a list of {} can never be meaningful", v.len()));
+                }
+                Ok(Expr::AtLeast(n, v))
+            }
+            Some(t) => Err(format!("unexpected {t:?}")),
+            None => Err("unexpected end of expression".into()),
+        }
+    }
+}
+
+/// Parse a meta expression; rule references stay as names.
+pub fn parse(s: &str) -> Result<Expr<String>, String> {
+    let tokens = tokenize(s)?;
+    if tokens.is_empty() {
+        return Err("empty meta expression".into());
+    }
+    let mut p = Parser { tokens, pos: 0 };
+    let e = p.or()?;
+    if let Some(t) = p.peek() {
+        return Err(format!("unexpected {t:?} after a complete expression"));
+    }
+    Ok(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(expr: &str, hits: &[&str]) -> bool {
+        parse(expr).unwrap().eval(&|r: &String| hits.contains(&r.as_str()))
+    }
+
+    #[test]
+    fn precedence_and_negation() {
+        assert!(eval("A || B && C", &["A"]));
+        assert!(!eval("(A || B) && C", &["A"]));
+        assert!(eval("A && !B", &["A"]));
+        assert!(!eval("A && !B", &["A", "B"]));
+        assert!(eval("!!A", &["A"]));
+    }
+
+    #[test]
+    fn n_of() {
+        assert!(eval("2 of (A, B, C)", &["A", "C"]));
+        assert!(!eval("2 of (A, B, C)", &["B"]));
+        assert!(eval("2 of (A, B && C, D) || E", &["E"]));
+        assert!(eval("2 of (A, B && C, D)", &["B", "C", "D"]));
+    }
+
+    #[test]
+    fn errors() {
+        for bad in ["", "A &&", "A & B", "(A", "A B", "3 of (A, B)", "2 (A, B)", "A + B", "0 of (A)"] {
+            assert!(parse(bad).is_err(), "{bad:?} should not parse");
+        }
+    }
+}

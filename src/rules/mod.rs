@@ -1,0 +1,150 @@
+//! Rule sets: loading TOML rule files, compiling them into per-channel
+//! matchers, and running them.
+//!
+//! See [`format`] for the file format. A [`RuleSet`] is immutable once built.
+
+pub mod compile;
+pub mod eval;
+pub mod field;
+pub mod format;
+pub mod matcher;
+pub mod meta;
+
+use crate::message::{Channel, Message};
+use eval::EvalTest;
+use matcher::{FieldMatcher, HitSet};
+use meta::Expr;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use compile::{load_dir, load_sources};
+
+/// The default rule files, embedded in the binary so an installed
+/// `spamsift` works from any directory.
+pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
+    ("email-content.toml", include_str!("../../rules/email-content.toml")),
+    ("email-headers.toml", include_str!("../../rules/email-headers.toml")),
+    ("email-uri.toml", include_str!("../../rules/email-uri.toml")),
+    ("sms.toml", include_str!("../../rules/sms.toml")),
+    ("im.toml", include_str!("../../rules/im.toml")),
+];
+
+/// One compiled rule's identity and score.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// The rule id.
+    pub id: Arc<str>,
+    /// What it detects.
+    pub description: Arc<str>,
+    /// Points it adds.
+    pub score: f64,
+    /// Channels it applies to.
+    pub channels: Vec<Channel>,
+    /// Where it was defined (`file:line`).
+    pub origin: String,
+    /// `false` for `__` helper rules, which only feed meta rules.
+    pub reported: bool,
+}
+
+/// One problem found while loading rules, with its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleError {
+    /// File name as given.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// The rule concerned, when known.
+    pub rule: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.file, self.line)?;
+        if let Some(r) = &self.rule {
+            write!(f, "rule {r}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found while loading a rule set.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct LoadError {
+    /// The problems, in file order.
+    pub errors: Vec<RuleError>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        writeln!(f, "{n} error{} in rule files:", if n == 1 { "" } else { "s" })?;
+        for e in &self.errors {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The compiled checks of one channel.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelRules {
+    pub(crate) fields: Vec<FieldMatcher>,
+    pub(crate) evals: Vec<(usize, EvalTest)>,
+    /// Meta rules in dependency order.
+    pub(crate) metas: Vec<(usize, Expr<usize>)>,
+}
+
+/// A compiled, immutable rule set.
+#[derive(Debug)]
+pub struct RuleSet {
+    pub(crate) rules: Vec<Rule>,
+    pub(crate) channels: [ChannelRules; 3],
+}
+
+impl RuleSet {
+    /// The embedded default rules.
+    pub fn defaults() -> Result<RuleSet, LoadError> {
+        load_sources(DEFAULT_RULE_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())))
+    }
+
+    /// Load every `*.toml` file of a directory.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<RuleSet, LoadError> {
+        load_dir(dir.as_ref())
+    }
+
+    /// All rules, in load order.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Number of rules that apply to a channel.
+    pub fn count_for(&self, channel: Channel) -> usize {
+        self.rules
+            .iter()
+            .filter(|r| r.reported && r.channels.contains(&channel))
+            .count()
+    }
+
+    /// Run every rule of the message's channel; returns the hit set.
+    pub fn run(&self, msg: &Message) -> HitSet {
+        let rules = &self.channels[msg.channel.index()];
+        let mut hits = HitSet::new(self.rules.len());
+        for fm in &rules.fields {
+            fm.run(msg, &mut hits);
+        }
+        for (i, test) in &rules.evals {
+            if test.check(msg) {
+                hits.set(*i);
+            }
+        }
+        for (i, expr) in &rules.metas {
+            if expr.eval(&|r: &usize| hits.get(*r)) {
+                hits.set(*i);
+            }
+        }
+        hits
+    }
+}
