@@ -25,3 +25,4 @@ pub use config::Config;
 pub use engine::{Engine, EngineBuilder, EngineError};
 pub use message::{Channel, Message};
 pub use verdict::{Action, Hit, Thresholds, Verdict};
+pub mod corpus;

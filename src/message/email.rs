@@ -4,7 +4,7 @@ use super::identity::{client_ip, normalise_address};
 use super::uri::{find_in_html, find_in_text};
 use super::{Channel, Facts, Header, Mailbox, Message};
 use mail_parser::decoders::html::html_to_text;
-use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, PartType};
+use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
 use std::collections::HashSet;
 use std::net::IpAddr;
 
@@ -77,11 +77,17 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
             .get(h.offset_start as usize..h.offset_end as usize)
             .map(String::from_utf8_lossy)
             .unwrap_or_default();
-        let value = match &h.value {
-            HeaderValue::Text(t) => t.to_string(),
-            HeaderValue::TextList(list) => list.join(", "),
-            HeaderValue::Address(a) => format_address(a).unwrap_or_else(|| unfold(&raw_value)),
-            _ => unfold(&raw_value),
+        // Keep the raw (unfolded) form unless it holds RFC 2047 encoded
+        // words, so ids, dates and addresses keep their structure.
+        let value = if !raw_value.contains("=?") {
+            unfold(&raw_value)
+        } else {
+            match &h.value {
+                HeaderValue::Text(t) => t.to_string(),
+                HeaderValue::TextList(list) => list.join(", "),
+                HeaderValue::Address(a) => format_address(a).unwrap_or_else(|| unfold(&raw_value)),
+                _ => unfold(&raw_value),
+            }
         };
         msg.headers.push(Header {
             name: h.name.as_str().to_string(),
@@ -160,10 +166,27 @@ fn read_identities(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: 
     msg.client_ip = client_ip(&hops, opts.trusted_hops);
 }
 
+/// Most MIME parts whose Content-Type is recorded.
+const MAX_PART_TYPES: usize = 64;
+
 fn read_parts(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: &mut Message, depth: u32) {
     for part in &parsed.parts {
         if part.is_encoding_problem {
             msg.facts.encoding_problem = true;
+        }
+        if msg.part_types.len() < MAX_PART_TYPES
+            && let Some(ct) = part.content_type()
+        {
+            let mut t = ct.c_type.to_ascii_lowercase();
+            if let Some(sub) = &ct.c_subtype {
+                t.push('/');
+                t.push_str(&sub.to_ascii_lowercase());
+            }
+            if let Some(cs) = ct.attribute("charset") {
+                t.push_str("; charset=");
+                t.push_str(&cs.to_ascii_lowercase());
+            }
+            msg.part_types.push(t);
         }
         if msg.body.len() >= opts.max_body_bytes {
             // Still count structure, but read no more text.
@@ -180,6 +203,9 @@ fn read_parts(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: &mut 
                 msg.facts.html_parts += 1;
                 msg.facts.html_bytes += html.len() as u64;
                 msg.facts.html_images += find_in_html(html, &mut msg.uris, &mut msg.links);
+                if msg.html.len() < opts.max_body_bytes {
+                    push_text(&mut msg.html, html);
+                }
                 push_text(&mut msg.body, &html_to_text(html));
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => msg.facts.attachments += 1,

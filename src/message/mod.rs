@@ -123,6 +123,10 @@ pub struct Message {
     pub subject: String,
     /// Decoded text of every text part, HTML converted to text; the SMS/IM text.
     pub body: String,
+    /// Raw HTML of the text/html parts (bounded), for rules on markup.
+    pub html: String,
+    /// Content-Type of every MIME part, lower-case (`text/html; charset=big5`).
+    pub part_types: Vec<String>,
     /// URIs found in text and HTML.
     pub uris: Vec<Uri>,
     /// HTML anchors (text and target), for link-mismatch tests.

@@ -119,6 +119,19 @@ pub fn into_message(
     Ok(msg)
 }
 
+/// Build an SMS or IM [`Message`] from its text and sender.
+pub fn from_text(channel: Channel, from: &str, text: &str) -> Message {
+    let mut msg = Message {
+        channel,
+        sender: from.trim().to_string(),
+        body: text.to_string(),
+        size: text.len(),
+        ..Message::default()
+    };
+    find_in_text(&msg.body, &mut msg.uris);
+    msg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,8 @@ enum EvalKind {
     SenderAlphanumeric,
     MixedScriptWords,
     EmojiCount,
+    SubjectRandomToken,
+    MailerRandom,
 }
 
 /// `(name, kind, default threshold, what it tests)`.
@@ -64,6 +66,8 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
     ("sender_alphanumeric", EvalKind::SenderAlphanumeric, 0.0, "SMS sender id contains letters"),
     ("mixed_script_words", EvalKind::MixedScriptWords, 2.0, "at least THRESHOLD words mix Latin and Cyrillic letters"),
     ("emoji_count", EvalKind::EmojiCount, 5.0, "at least THRESHOLD emoji / pictographs"),
+    ("subject_random_token", EvalKind::SubjectRandomToken, 10.0, "Subject ends in a random-looking token of THRESHOLD+ letters and digits"),
+    ("mailer_random", EvalKind::MailerRandom, 10.0, "X-Mailer is one random-looking token of THRESHOLD+ characters"),
 ];
 
 impl EvalTest {
@@ -130,6 +134,15 @@ impl EvalTest {
             }
             EvalKind::MixedScriptWords => mixed_script_words(&m.body) as f64 >= t,
             EvalKind::EmojiCount => m.body.chars().filter(|c| is_pictograph(*c)).count() as f64 >= t,
+            EvalKind::SubjectRandomToken => m
+                .subject
+                .split_whitespace()
+                .next_back()
+                .is_some_and(|w| looks_random(w, t as usize)),
+            EvalKind::MailerRandom => m
+                .header("X-Mailer")
+                .map(str::trim)
+                .is_some_and(|v| !v.contains(' ') && looks_random(v, t as usize)),
         }
     }
 }
@@ -144,6 +157,16 @@ fn letter_counts(s: &str) -> (usize, usize) {
         }
     }
     (letters, upper)
+}
+
+/// A token of at least `min_len` ASCII letters and digits mixing lower case,
+/// upper case and digits, like machine-made tracking ids (`K26kT5buE4AdbAD2c`).
+fn looks_random(token: &str, min_len: usize) -> bool {
+    token.len() >= min_len
+        && token.bytes().all(|b| b.is_ascii_alphanumeric())
+        && token.bytes().any(|b| b.is_ascii_lowercase())
+        && token.bytes().any(|b| b.is_ascii_uppercase())
+        && token.bytes().any(|b| b.is_ascii_digit())
 }
 
 fn count_char(s: &str, b: u8) -> usize {
@@ -227,6 +250,13 @@ mod tests {
             address: Some("x@evil.example".into()),
         });
         assert!(!t.check(&m));
+    }
+
+    #[test]
+    fn random_tokens() {
+        assert!(looks_random("K26kT5buE4AdbAD2c", 10));
+        assert!(!looks_random("Thunderbird", 10));
+        assert!(!looks_random("ABC123DEF456", 10));
     }
 
     #[test]

@@ -10,6 +10,10 @@ pub enum Field {
     Subject,
     /// Decoded body text (all channels).
     Body,
+    /// Raw HTML markup (email).
+    Html,
+    /// Content-Type of each MIME part (email).
+    PartType,
     /// Each URI.
     Uri,
     /// Each URI host.
@@ -40,6 +44,8 @@ impl Field {
         Ok(match s {
             "subject" => Field::Subject,
             "body" => Field::Body,
+            "html" => Field::Html,
+            "part_type" => Field::PartType,
             "uri" => Field::Uri,
             "uri_host" => Field::UriHost,
             "from" => Field::From,
@@ -48,8 +54,8 @@ impl Field {
             "headers" => Field::Headers,
             other => {
                 return Err(format!(
-                    "unknown field {other:?} (expected subject, body, uri, uri_host, from, \
-                     from_name, sender, headers or header:NAME)"
+                    "unknown field {other:?} (expected subject, body, html, part_type, uri, \
+                     uri_host, from, from_name, sender, headers or header:NAME)"
                 ));
             }
         })
@@ -63,6 +69,16 @@ impl Field {
             }
             Field::Body => {
                 f(&msg.body);
+            }
+            Field::Html => {
+                f(&msg.html);
+            }
+            Field::PartType => {
+                for t in &msg.part_types {
+                    if !f(t) {
+                        return;
+                    }
+                }
             }
             Field::Uri => {
                 for u in &msg.uris {
@@ -107,6 +123,8 @@ impl fmt::Display for Field {
         match self {
             Field::Subject => f.write_str("subject"),
             Field::Body => f.write_str("body"),
+            Field::Html => f.write_str("html"),
+            Field::PartType => f.write_str("part_type"),
             Field::Uri => f.write_str("uri"),
             Field::UriHost => f.write_str("uri_host"),
             Field::From => f.write_str("from"),

@@ -39,7 +39,7 @@ pub struct RawRule {
     /// Channels the rule applies to; all when omitted.
     #[serde(default)]
     pub channels: Option<Vec<String>>,
-    /// Field read by phrase and regex rules: `subject`, `body`, `uri`,
+    /// Field read by phrase and regex rules: `subject`, `body`, `html`, `part_type`, `uri`,
     /// `uri_host`, `from`, `from_name`, `sender`, `headers`, `header:NAME`.
     #[serde(default)]
     pub field: Option<String>,

@@ -25,6 +25,7 @@ pub use compile::{load_dir, load_sources};
 pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
     ("email-content.toml", include_str!("../../rules/email-content.toml")),
     ("email-headers.toml", include_str!("../../rules/email-headers.toml")),
+    ("email-html.toml", include_str!("../../rules/email-html.toml")),
     ("email-uri.toml", include_str!("../../rules/email-uri.toml")),
     ("sms.toml", include_str!("../../rules/sms.toml")),
     ("im.toml", include_str!("../../rules/im.toml")),

@@ -1,0 +1,82 @@
+//! Command-line interface.
+
+mod check;
+mod eval;
+mod rules;
+
+use clap::{Parser, Subcommand};
+use spamsift::{Engine, EngineError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// spamsift: anti-spam filtering for email, SMS and instant messages.
+#[derive(Debug, Parser)]
+#[command(name = "spamsift", version, about, long_about = None)]
+struct Cli {
+    /// Load rules from this directory instead of the built-in rule sets.
+    #[arg(long, global = true, value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Thresholds and options (TOML).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// More log output on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Filter one message from stdin: add X-Spam-* headers (email) or print a verdict.
+    Check(check::CheckArgs),
+    /// Classify labelled corpora and report accuracy and per-rule statistics.
+    Eval(eval::EvalArgs),
+    /// List the loaded rules, or validate a rule directory.
+    Rules(rules::RulesArgs),
+}
+
+/// Options every command uses to build the engine.
+#[derive(Debug, Clone)]
+pub struct EngineOpts {
+    rules: Option<PathBuf>,
+    config: Option<PathBuf>,
+}
+
+impl EngineOpts {
+    /// Build the engine these options describe.
+    pub fn build(&self) -> Result<Engine, EngineError> {
+        let mut b = Engine::builder();
+        if let Some(r) = &self.rules {
+            b = b.rules_dir(r);
+        }
+        if let Some(c) = &self.config {
+            b = b.config_file(c);
+        }
+        b.build()
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let opts = EngineOpts {
+        rules: cli.rules,
+        config: cli.config,
+    };
+    match cli.command {
+        Command::Check(a) => check::run(&opts, a),
+        Command::Eval(a) => eval::run(&opts, a),
+        Command::Rules(a) => rules::run(&opts, a),
+    }
+}
