@@ -22,6 +22,7 @@ ap.add_argument("--ham-cost", type=float, default=8.0)
 ap.add_argument("--l2", type=float, default=0.02)
 ap.add_argument("--max-score", type=float, default=4.5)
 ap.add_argument("--write", action="store_true")
+ap.add_argument("--quiet", action="store_true")
 a = ap.parse_args()
 
 files = sorted(pathlib.Path(a.rules_dir).glob("*.toml"))
@@ -54,8 +55,6 @@ w = np.round(w, 1)
 s = X @ w
 tp = int(((s >= a.threshold) & (y == 1)).sum()); fp = int(((s >= a.threshold) & (y == 0)).sum())
 print(f"train: recall {tp / y.sum():.4f}  FPR {fp / (1 - y).sum():.4f}  ({fp} FP)")
-for k, old, new in sorted(zip(ids, w0, w), key=lambda t: -abs(t[2] - t[1])):
-    if old != new: print(f"  {k:28} {old:5.1f} -> {new:5.1f}")
 if a.write:
     for k, new in zip(ids, w):
         f = where[k]; text = f.read_text()
@@ -63,3 +62,5 @@ if a.write:
                       lambda m: m.group(1) + f"{new:.1f}", text, count=1, flags=re.M)
         f.write_text(text)
     print("scores written")
+for k, old, new in ([] if a.quiet else sorted(zip(ids, w0, w), key=lambda t: -abs(t[2] - t[1]))):
+    if old != new: print(f"  {k:28} {old:5.1f} -> {new:5.1f}")

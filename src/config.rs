@@ -86,7 +86,11 @@ impl Config {
             message: e.message().trim().to_string(),
         })?;
         let mut cfg = Config::default();
-        for (ch, t) in [(Channel::Email, raw.email), (Channel::Sms, raw.sms), (Channel::Im, raw.im)] {
+        for (ch, t) in [
+            (Channel::Email, raw.email),
+            (Channel::Sms, raw.sms),
+            (Channel::Im, raw.im),
+        ] {
             if let Some(t) = t {
                 let line = line_of(t.span().start);
                 let t = t.into_inner();
@@ -116,7 +120,11 @@ mod tests {
 
     #[test]
     fn reads_thresholds() {
-        let c = Config::from_toml("t.toml", "[sms]\ntag = 4.0\nreject = 9.0\n[parse]\ntrusted_hops = 2\n").unwrap();
+        let c = Config::from_toml(
+            "t.toml",
+            "[sms]\ntag = 4.0\nreject = 9.0\n[parse]\ntrusted_hops = 2\n",
+        )
+        .unwrap();
         assert_eq!(c.thresholds(Channel::Sms).tag, 4.0);
         assert_eq!(c.thresholds(Channel::Email).tag, 5.0);
         assert_eq!(c.email.trusted_hops, 2);
@@ -124,7 +132,11 @@ mod tests {
 
     #[test]
     fn errors_name_file_and_line() {
-        let e = Config::from_toml("t.toml", "[email]\ntag = 5.0\n\n[im]\ntag = 6.0\nreject = 2.0\n").unwrap_err();
+        let e = Config::from_toml(
+            "t.toml",
+            "[email]\ntag = 5.0\n\n[im]\ntag = 6.0\nreject = 2.0\n",
+        )
+        .unwrap_err();
         assert_eq!((e.file.as_str(), e.line), ("t.toml", 4), "{e}");
         let e = Config::from_toml("t.toml", "[email]\ntga = 1\n").unwrap_err();
         assert!(e.to_string().starts_with("t.toml:2:"), "{e}");

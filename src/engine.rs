@@ -97,7 +97,11 @@ impl Engine {
     }
 
     /// Parse one SMS/IM JSON object, expecting `channel` if given.
-    pub fn parse_json(&self, json: &str, channel: Option<Channel>) -> Result<Message, ShortMessageError> {
+    pub fn parse_json(
+        &self,
+        json: &str,
+        channel: Option<Channel>,
+    ) -> Result<Message, ShortMessageError> {
         message::short::parse(json, channel)
     }
 
@@ -117,7 +121,8 @@ impl Engine {
             .collect();
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         let raw: f64 = hits.iter().map(|h| h.score).sum();
-        let score = (raw * 10.0).round() / 10.0;
+        // Adding 0.0 turns -0.0 into 0.0.
+        let score = (raw * 10.0).round() / 10.0 + 0.0;
         let t = self.config.thresholds(msg.channel);
         Verdict {
             channel: msg.channel,

@@ -1,6 +1,7 @@
 //! SpamAssassin-compatible result headers, and rewriting a raw message to
 //! carry them while keeping every other byte as it came.
 
+use crate::message::email::is_field_start;
 use crate::verdict::Verdict;
 
 /// The header fields that report a verdict, in the order they are added.
@@ -17,7 +18,11 @@ pub fn result_headers(v: &Verdict) -> Vec<(&'static str, String)> {
             if v.is_spam() { "Yes" } else { "No" },
             v.score,
             v.threshold,
-            if v.hits.is_empty() { "NONE".to_string() } else { v.tests() }
+            if v.hits.is_empty() {
+                "NONE".to_string()
+            } else {
+                v.tests()
+            }
         ),
     ));
     out
@@ -46,7 +51,9 @@ struct Layout {
 
 fn layout(raw: &[u8]) -> Result<Layout, NotAMessage> {
     let mbox_line = if raw.starts_with(b"From ") {
-        raw.iter().position(|&b| b == b'\n').map_or(raw.len(), |i| i + 1)
+        raw.iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| i + 1)
     } else {
         0
     };
@@ -54,7 +61,10 @@ fn layout(raw: &[u8]) -> Result<Layout, NotAMessage> {
     let mut crlf = false;
     let mut first = true;
     while pos < raw.len() {
-        let end = raw[pos..].iter().position(|&b| b == b'\n').map_or(raw.len(), |i| pos + i + 1);
+        let end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i + 1);
         let line = &raw[pos..end];
         let content = line.strip_suffix(b"\n").unwrap_or(line);
         let content_nocr = content.strip_suffix(b"\r").unwrap_or(content);
@@ -81,14 +91,6 @@ fn layout(raw: &[u8]) -> Result<Layout, NotAMessage> {
         headers_end: pos,
         crlf,
     })
-}
-
-/// `Name: ...` with a printable, colon-free, space-free name.
-fn is_field_start(line: &[u8]) -> bool {
-    match line.iter().position(|&b| b == b':') {
-        Some(0) | None => false,
-        Some(i) => line[..i].iter().all(|&b| (33..=126).contains(&b)),
-    }
 }
 
 fn is_result_field(line: &[u8]) -> bool {
@@ -150,8 +152,8 @@ pub fn rewrite(raw: &[u8], verdict: &Verdict) -> Result<Vec<u8>, NotAMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Action, Hit};
     use crate::Channel;
+    use crate::verdict::{Action, Hit};
 
     fn verdict(score: f64, action: Action) -> Verdict {
         Verdict {
@@ -159,7 +161,11 @@ mod tests {
             score,
             threshold: 5.0,
             action,
-            hits: vec![Hit { id: "B_RULE".into(), score, description: "".into() }],
+            hits: vec![Hit {
+                id: "B_RULE".into(),
+                score,
+                description: "".into(),
+            }],
         }
     }
 
@@ -179,20 +185,36 @@ mod tests {
     fn keeps_mbox_line_first() {
         let raw = b"From x@y Mon\nSubject: s\n\nb\n";
         let s = String::from_utf8(rewrite(raw, &verdict(9.0, Action::Tag)).unwrap()).unwrap();
-        assert!(s.starts_with("From x@y Mon\nX-Spam-Flag: YES\nX-Spam-Score: 9.0\n"), "{s}");
+        assert!(
+            s.starts_with("From x@y Mon\nX-Spam-Flag: YES\nX-Spam-Score: 9.0\n"),
+            "{s}"
+        );
         assert!(s.ends_with("Subject: s\n\nb\n"));
     }
 
     #[test]
     fn refuses_non_messages() {
-        assert_eq!(rewrite(b"garbage\0\xff", &verdict(0.0, Action::Ham)), Err(NotAMessage::NoHeader));
-        assert_eq!(rewrite(b"", &verdict(0.0, Action::Ham)), Err(NotAMessage::NoHeader));
-        assert_eq!(rewrite(b"A: b\0\n\n", &verdict(0.0, Action::Ham)), Err(NotAMessage::NulInHeaders));
+        assert_eq!(
+            rewrite(b"garbage\0\xff", &verdict(0.0, Action::Ham)),
+            Err(NotAMessage::NoHeader)
+        );
+        assert_eq!(
+            rewrite(b"", &verdict(0.0, Action::Ham)),
+            Err(NotAMessage::NoHeader)
+        );
+        assert_eq!(
+            rewrite(b"A: b\0\n\n", &verdict(0.0, Action::Ham)),
+            Err(NotAMessage::NulInHeaders)
+        );
     }
 
     #[test]
     fn folds_long_test_lists() {
-        let f = fold("X-Spam-Status", &format!("Yes, tests={}", vec!["SOME_LONG_RULE_NAME"; 10].join(",")), "\n");
+        let f = fold(
+            "X-Spam-Status",
+            &format!("Yes, tests={}", ["SOME_LONG_RULE_NAME"; 10].join(",")),
+            "\n",
+        );
         assert!(f.lines().all(|l| l.len() <= 100), "{f}");
         assert!(f.lines().count() > 1);
     }

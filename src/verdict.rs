@@ -106,7 +106,9 @@ impl Thresholds {
         if all.iter().flatten().any(|v| !v.is_finite()) {
             return Err("thresholds must be finite numbers".into());
         }
-        if self.quarantine.is_some_and(|q| q < self.tag) || self.reject.is_some_and(|r| r < self.tag) {
+        if self.quarantine.is_some_and(|q| q < self.tag)
+            || self.reject.is_some_and(|r| r < self.tag)
+        {
             return Err("quarantine and reject thresholds must not be below tag".into());
         }
         if let (Some(q), Some(r)) = (self.quarantine, self.reject)
@@ -158,11 +160,23 @@ mod tests {
 
     #[test]
     fn actions_by_threshold() {
-        let t = Thresholds { tag: 5.0, quarantine: Some(8.0), reject: Some(12.0) };
+        let t = Thresholds {
+            tag: 5.0,
+            quarantine: Some(8.0),
+            reject: Some(12.0),
+        };
         assert_eq!(t.action(4.9), Action::Ham);
         assert_eq!(t.action(5.0), Action::Tag);
         assert_eq!(t.action(8.0), Action::Quarantine);
         assert_eq!(t.action(30.0), Action::Reject);
-        assert!(Thresholds { tag: 5.0, quarantine: None, reject: Some(3.0) }.validate().is_err());
+        assert!(
+            Thresholds {
+                tag: 5.0,
+                quarantine: None,
+                reject: Some(3.0)
+            }
+            .validate()
+            .is_err()
+        );
     }
 }

@@ -60,14 +60,32 @@ pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
         }
     };
     let mut sources = Vec::new();
-    sources.extend(args.email_dirs.iter().map(|p| Source::EmailDir { path: p.clone(), label: None }));
-    sources.extend(args.tsv.iter().map(|p| Source::Tsv { path: p.clone(), channel: args.channel }));
-    sources.extend(args.csv.iter().map(|p| Source::Csv { path: p.clone(), channel: args.channel }));
-    for (paths, label) in [(&args.spam_lines, Label::Spam), (&args.ham_lines, Label::Ham)] {
-        sources.extend(paths.iter().map(|p| Source::Lines { path: p.clone(), channel: args.channel, label }));
+    sources.extend(args.email_dirs.iter().map(|p| Source::EmailDir {
+        path: p.clone(),
+        label: None,
+    }));
+    sources.extend(args.tsv.iter().map(|p| Source::Tsv {
+        path: p.clone(),
+        channel: args.channel,
+    }));
+    sources.extend(args.csv.iter().map(|p| Source::Csv {
+        path: p.clone(),
+        channel: args.channel,
+    }));
+    for (paths, label) in [
+        (&args.spam_lines, Label::Spam),
+        (&args.ham_lines, Label::Ham),
+    ] {
+        sources.extend(paths.iter().map(|p| Source::Lines {
+            path: p.clone(),
+            channel: args.channel,
+            label,
+        }));
     }
     if sources.is_empty() {
-        eprintln!("spamsift: eval needs at least one corpus (--email-dir, --tsv, --csv, --spam-lines, --ham-lines)");
+        eprintln!(
+            "spamsift: eval needs at least one corpus (--email-dir, --tsv, --csv, --spam-lines, --ham-lines)"
+        );
         return ExitCode::from(2);
     }
     let mut corpus = Corpus::default();
@@ -81,7 +99,10 @@ pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
     let outcomes: Vec<Outcome> = corpus
         .items
         .par_iter()
-        .map(|item| Outcome { item, verdict: classify(&engine, item) })
+        .map(|item| Outcome {
+            item,
+            verdict: classify(&engine, item),
+        })
         .collect();
     let elapsed = start.elapsed();
     let bytes: usize = corpus.items.iter().map(Item::size).sum();
@@ -134,7 +155,10 @@ fn classify(engine: &Engine, item: &Item) -> Verdict {
 fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &EvalArgs) {
     let (mut tp, mut fp, mut tn, mut fn_) = (0usize, 0usize, 0usize, 0usize);
     let mut per_rule: BTreeMap<&str, (usize, usize, f64)> = BTreeMap::new();
-    let spam_total = outcomes.iter().filter(|o| o.item.label == Label::Spam).count();
+    let spam_total = outcomes
+        .iter()
+        .filter(|o| o.item.label == Label::Spam)
+        .count();
     let ham_total = outcomes.len() - spam_total;
     for o in outcomes {
         match (o.item.label, o.verdict.is_spam()) {
@@ -145,13 +169,21 @@ fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &E
         }
         for h in &o.verdict.hits {
             let e = per_rule.entry(&h.id).or_insert((0, 0, h.score));
-            if o.item.label == Label::Spam { e.0 += 1 } else { e.1 += 1 }
+            if o.item.label == Label::Spam {
+                e.0 += 1
+            } else {
+                e.1 += 1
+            }
         }
     }
     let recall = tp as f64 / (tp + fn_).max(1) as f64;
     let fpr = fp as f64 / (fp + tn).max(1) as f64;
     let precision = tp as f64 / (tp + fp).max(1) as f64;
-    let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+    let f1 = if precision + recall > 0.0 {
+        2.0 * precision * recall / (precision + recall)
+    } else {
+        0.0
+    };
     println!("\n== {ch}: {} spam, {} ham", spam_total, ham_total);
     println!("   TP {tp}  FN {fn_}  FP {fp}  TN {tn}");
     println!(
@@ -164,8 +196,11 @@ fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &E
     );
     if args.rule_stats {
         let mut rows: Vec<_> = per_rule.into_iter().collect();
-        rows.sort_by(|a, b| (b.1.0 + b.1.1).cmp(&(a.1.0 + a.1.1)));
-        println!("   {:28} {:>6} {:>7} {:>7} {:>6}", "rule", "score", "spam%", "ham%", "S/O");
+        rows.sort_by_key(|r| std::cmp::Reverse(r.1.0 + r.1.1));
+        println!(
+            "   {:28} {:>6} {:>7} {:>7} {:>6}",
+            "rule", "score", "spam%", "ham%", "S/O"
+        );
         for (id, (s, h, score)) in rows {
             let sp = s as f64 * 100.0 / spam_total.max(1) as f64;
             let hp = h as f64 * 100.0 / ham_total.max(1) as f64;
@@ -174,13 +209,26 @@ fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &E
         }
     }
     if args.show_errors > 0 {
-        for (label, want_spam, what) in [(Label::Ham, true, "FALSE POSITIVE"), (Label::Spam, false, "MISSED SPAM")] {
-            for o in outcomes.iter().filter(|o| o.item.label == label && o.verdict.is_spam() == want_spam).take(args.show_errors) {
+        for (label, want_spam, what) in [
+            (Label::Ham, true, "FALSE POSITIVE"),
+            (Label::Spam, false, "MISSED SPAM"),
+        ] {
+            for o in outcomes
+                .iter()
+                .filter(|o| o.item.label == label && o.verdict.is_spam() == want_spam)
+                .take(args.show_errors)
+            {
                 let snippet = match &o.item.payload {
                     Payload::Text { text, .. } => text.chars().take(160).collect::<String>(),
                     Payload::Email(_) => String::new(),
                 };
-                println!("   {what} {:.1} {} [{}] {}", o.verdict.score, o.item.origin, o.verdict.tests(), snippet);
+                println!(
+                    "   {what} {:.1} {} [{}] {}",
+                    o.verdict.score,
+                    o.item.origin,
+                    o.verdict.tests(),
+                    snippet
+                );
             }
         }
     }

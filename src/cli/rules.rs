@@ -36,12 +36,22 @@ pub fn run(opts: &EngineOpts, args: RulesArgs) -> ExitCode {
             continue;
         }
         let chans: Vec<&str> = r.channels.iter().map(|c| c.as_str()).collect();
-        println!("{:28} {:>6.1}  {:14} {}", r.id, r.score, chans.join(","), r.description);
+        println!(
+            "{:28} {:>6.1}  {:14} {}",
+            r.id,
+            r.score,
+            chans.join(","),
+            r.description
+        );
     }
     let counts: Vec<String> = Channel::ALL
         .iter()
         .map(|c| format!("{c} {}", rules.count_for(*c)))
         .collect();
-    eprintln!("{} rules loaded ({})", rules.rules().len(), counts.join(", "));
+    eprintln!(
+        "{} rules loaded ({})",
+        rules.rules().len(),
+        counts.join(", ")
+    );
     ExitCode::SUCCESS
 }

@@ -56,7 +56,9 @@ impl std::str::FromStr for Split {
             "all" => Ok(Split::All),
             "even" | "train" => Ok(Split::Even),
             "odd" | "test" => Ok(Split::Odd),
-            other => Err(format!("unknown split {other:?} (expected all, even or odd)")),
+            other => Err(format!(
+                "unknown split {other:?} (expected all, even or odd)"
+            )),
         }
     }
 }
@@ -66,8 +68,8 @@ impl Split {
     pub fn keeps(self, index: usize) -> bool {
         match self {
             Split::All => true,
-            Split::Even => index % 2 == 0,
-            Split::Odd => index % 2 == 1,
+            Split::Even => index.is_multiple_of(2),
+            Split::Odd => !index.is_multiple_of(2),
         }
     }
 }
@@ -104,7 +106,9 @@ impl Item {
     pub fn message(&self, email_opts: &EmailOptions) -> Message {
         match &self.payload {
             Payload::Email(raw) => email::parse(raw, email_opts),
-            Payload::Text { text, from } => short::from_text(self.channel, from.as_deref().unwrap_or(""), text),
+            Payload::Text { text, from } => {
+                short::from_text(self.channel, from.as_deref().unwrap_or(""), text)
+            }
         }
     }
 
@@ -168,11 +172,17 @@ impl Source {
     pub fn load(&self, split: Split, into: &mut Corpus) {
         match self {
             Source::EmailDir { path, label } => load_email_dir(path, *label, split, into),
-            Source::Lines { path, channel, label } => load_lines(path, *channel, split, into, |line| {
+            Source::Lines {
+                path,
+                channel,
+                label,
+            } => load_lines(path, *channel, split, into, |line| {
                 Ok((*label, line.to_string()))
             }),
             Source::Tsv { path, channel } => load_lines(path, *channel, split, into, |line| {
-                let (label, text) = line.split_once('\t').ok_or("no TAB between label and text")?;
+                let (label, text) = line
+                    .split_once('\t')
+                    .ok_or("no TAB between label and text")?;
                 let label = Label::parse(label).ok_or("label is not spam/ham")?;
                 Ok((label, text.to_string()))
             }),
@@ -195,7 +205,10 @@ fn label_from_dir_name(path: &Path) -> Option<Label> {
 fn load_email_dir(path: &Path, label: Option<Label>, split: Split, into: &mut Corpus) {
     let origin = path.display().to_string();
     let Some(label) = label.or_else(|| label_from_dir_name(path)) else {
-        into.unreadable.push((origin, "cannot tell the label from the folder name; pass --ham or --spam".into()));
+        into.unreadable.push((
+            origin,
+            "cannot tell the label from the folder name; pass --ham or --spam".into(),
+        ));
         return;
     };
     let entries = match std::fs::read_dir(path) {
@@ -205,7 +218,11 @@ fn load_email_dir(path: &Path, label: Option<Label>, split: Split, into: &mut Co
             return;
         }
     };
-    let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     for (i, f) in files.into_iter().enumerate() {
         if !split.keeps(i) {
@@ -273,9 +290,19 @@ fn load_csv(path: &Path, channel: Channel, split: Split, into: &mut Corpus) {
             return;
         }
     };
-    let find = |names: &[&str]| headers.iter().position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)));
-    let (Some(text_col), Some(label_col)) = (find(&["content", "text", "message"]), find(&["label", "class"])) else {
-        into.unreadable.push((origin, "CSV needs a text column (CONTENT/text) and a label column (label/CLASS)".into()));
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
+    };
+    let (Some(text_col), Some(label_col)) = (
+        find(&["content", "text", "message"]),
+        find(&["label", "class"]),
+    ) else {
+        into.unreadable.push((
+            origin,
+            "CSV needs a text column (CONTENT/text) and a label column (label/CLASS)".into(),
+        ));
         return;
     };
     let author_col = find(&["author", "from"]);
@@ -302,7 +329,9 @@ fn load_csv(path: &Path, channel: Channel, split: Split, into: &mut Corpus) {
                     from: author_col.and_then(|c| rec.get(c)).map(str::to_string),
                 },
             }),
-            _ => into.unreadable.push((origin, "missing text or label".into())),
+            _ => into
+                .unreadable
+                .push((origin, "missing text or label".into())),
         }
     }
 }

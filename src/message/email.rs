@@ -40,6 +40,10 @@ pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
         size: raw.len(),
         ..Message::default()
     };
+    if !starts_with_header_field(content) {
+        salvage(content, opts, &mut msg);
+        return msg;
+    }
     let Some(parsed) = MessageParser::default().parse(content) else {
         salvage(content, opts, &mut msg);
         return msg;
@@ -52,8 +56,23 @@ pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
     msg
 }
 
+/// Whether a line is the start of a header field: `Name:` with a printable,
+/// colon-free name (RFC 5322 section 2.2).
+pub fn is_field_start(line: &[u8]) -> bool {
+    match line.iter().position(|&b| b == b':') {
+        Some(0) | None => false,
+        Some(i) => line[..i].iter().all(|&b| (33..=126).contains(&b)),
+    }
+}
+
+/// Whether raw bytes begin with a header field, i.e. can be a message at all.
+pub fn starts_with_header_field(content: &[u8]) -> bool {
+    let first = content.split(|&b| b == b'\n').next().unwrap_or_default();
+    is_field_start(first.strip_suffix(b"\r").unwrap_or(first))
+}
+
 /// Skip the mbox `From ` separator line that some stores keep first.
-fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
+pub fn strip_mbox_from_line(raw: &[u8]) -> &[u8] {
     if raw.starts_with(b"From ") {
         match raw.iter().position(|&b| b == b'\n') {
             Some(i) => &raw[i + 1..],
@@ -103,13 +122,16 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
         None => msg.facts.bad_date = date_present,
     }
 
-    let id_form = parsed.header_raw(HeaderName::MessageId).map(str::trim).map(|raw_id| {
-        raw_id.len() > 2
-            && raw_id.starts_with('<')
-            && raw_id.ends_with('>')
-            && raw_id[1..raw_id.len() - 1].contains('@')
-            && !raw_id.contains(' ')
-    });
+    let id_form = parsed
+        .header_raw(HeaderName::MessageId)
+        .map(str::trim)
+        .map(|raw_id| {
+            raw_id.len() > 2
+                && raw_id.starts_with('<')
+                && raw_id.ends_with('>')
+                && raw_id[1..raw_id.len() - 1].contains('@')
+                && !raw_id.contains(' ')
+        });
     if let Some(well_formed) = id_form {
         msg.facts.has_message_id = true;
         msg.facts.bad_message_id = !well_formed;
@@ -127,7 +149,11 @@ fn format_address(a: &Address<'_>) -> Option<String> {
             (None, None) => String::new(),
         })
         .collect();
-    if parts.is_empty() { None } else { Some(parts.join(", ")) }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(parts.join(", "))
+    }
 }
 
 fn unfold(raw: &str) -> String {
@@ -169,7 +195,12 @@ fn read_identities(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: 
 /// Most MIME parts whose Content-Type is recorded.
 const MAX_PART_TYPES: usize = 64;
 
-fn read_parts(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: &mut Message, depth: u32) {
+fn read_parts(
+    parsed: &mail_parser::Message<'_>,
+    opts: &EmailOptions,
+    msg: &mut Message,
+    depth: u32,
+) {
     for part in &parsed.parts {
         if part.is_encoding_problem {
             msg.facts.encoding_problem = true;
@@ -271,7 +302,10 @@ Visit http://www.example.com/page now.\n";
         assert_eq!(m.subject, "Hello there");
         assert_eq!(m.sender, "alice@example.com");
         assert_eq!(m.sender_domain(), Some("example.com"));
-        assert_eq!(m.from.as_ref().and_then(|f| f.name.as_deref()), Some("Alice"));
+        assert_eq!(
+            m.from.as_ref().and_then(|f| f.name.as_deref()),
+            Some("Alice")
+        );
         assert_eq!(m.client_ip, Some("203.0.113.5".parse().unwrap()));
         assert_eq!(m.recipients, ["bob@example.org"]);
         assert_eq!(m.uris[0].host, "www.example.com");
@@ -283,7 +317,13 @@ Visit http://www.example.com/page now.\n";
 
     #[test]
     fn garbage_never_panics() {
-        for raw in [&b""[..], b"\0\xff\xfe", b"From \n", b"Subject: x\n\n\xff\xff", b":::\n\n"] {
+        for raw in [
+            &b""[..],
+            b"\0\xff\xfe",
+            b"From \n",
+            b"Subject: x\n\n\xff\xff",
+            b":::\n\n",
+        ] {
             let _ = parse(raw, &EmailOptions::default());
         }
     }

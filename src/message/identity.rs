@@ -43,7 +43,11 @@ pub fn client_ip(received: &[Option<IpAddr>], trusted_hops: usize) -> Option<IpA
 
 /// Lower-case the domain of an address and strip angle brackets and spaces.
 pub fn normalise_address(addr: &str) -> String {
-    let a = addr.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let a = addr
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     match a.rsplit_once('@') {
         Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
         None => a.to_string(),

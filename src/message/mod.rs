@@ -65,7 +65,9 @@ impl FromStr for Channel {
             "email" | "mail" => Ok(Channel::Email),
             "sms" => Ok(Channel::Sms),
             "im" => Ok(Channel::Im),
-            other => Err(format!("unknown channel {other:?} (expected email, sms or im)")),
+            other => Err(format!(
+                "unknown channel {other:?} (expected email, sms or im)"
+            )),
         }
     }
 }

@@ -97,7 +97,8 @@ pub fn into_message(
     }
     let time = match short.time.as_deref() {
         Some(t) if !t.is_empty() => Some(
-            chrono::DateTime::parse_from_rfc3339(t).map_err(|_| ShortMessageError::Time(t.into()))?,
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map_err(|_| ShortMessageError::Time(t.into()))?,
         ),
         _ => None,
     };
@@ -156,7 +157,10 @@ mod tests {
             parse(r#"{"channel":"im","text":"x"}"#, Some(Channel::Sms)),
             Err(ShortMessageError::WrongChannel { .. })
         ));
-        assert!(matches!(parse(r#"{"text":"x","time":"yesterday"}"#, None), Err(ShortMessageError::Time(_))));
+        assert!(matches!(
+            parse(r#"{"text":"x","time":"yesterday"}"#, None),
+            Err(ShortMessageError::Time(_))
+        ));
         let e = parse(r#"{"text":"x","colour":"red"}"#, None).unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
     }

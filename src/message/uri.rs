@@ -56,7 +56,9 @@ pub fn find_in_text(text: &str, out: &mut Vec<Uri>) {
         if out.len() >= MAX_URIS {
             return;
         }
-        let s = m.as_str().trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '>']);
+        let s = m
+            .as_str()
+            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '>']);
         out.push(Uri::new(s));
     }
 }
@@ -142,10 +144,19 @@ mod tests {
 
     #[test]
     fn hosts() {
-        assert_eq!(host_of("http://Example.COM/x").as_deref(), Some("example.com"));
-        assert_eq!(host_of("https://bank.com@10.1.2.3:8080/login").as_deref(), Some("10.1.2.3"));
+        assert_eq!(
+            host_of("http://Example.COM/x").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(
+            host_of("https://bank.com@10.1.2.3:8080/login").as_deref(),
+            Some("10.1.2.3")
+        );
         assert_eq!(host_of("www.foo.org?q").as_deref(), Some("www.foo.org"));
-        assert_eq!(host_of("http://[2001:db8::1]/").as_deref(), Some("2001:db8::1"));
+        assert_eq!(
+            host_of("http://[2001:db8::1]/").as_deref(),
+            Some("2001:db8::1")
+        );
     }
 
     #[test]

@@ -26,7 +26,8 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
             message,
         }],
     };
-    let entries = std::fs::read_dir(dir).map_err(|e| fail(format!("cannot read rule directory: {e}")))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| fail(format!("cannot read rule directory: {e}")))?;
     let mut paths: Vec<_> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -57,8 +58,15 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
 
 /// What a checked rule matches with.
 enum Matcher {
-    Phrases { field: Field, phrases: Vec<String>, whole_word: bool },
-    Regex { field: Field, regex: String },
+    Phrases {
+        field: Field,
+        phrases: Vec<String>,
+        whole_word: bool,
+    },
+    Regex {
+        field: Field,
+        regex: String,
+    },
     Eval(EvalTest),
     Meta(Expr<String>),
 }
@@ -72,7 +80,9 @@ struct Checked {
 
 /// Compile rule files given as `(name, text)` pairs. Every problem in every
 /// file is reported, each with file, line and rule id.
-pub fn load_sources(sources: impl IntoIterator<Item = (String, String)>) -> Result<RuleSet, LoadError> {
+pub fn load_sources(
+    sources: impl IntoIterator<Item = (String, String)>,
+) -> Result<RuleSet, LoadError> {
     let mut errors = Vec::new();
     let mut checked: Vec<Checked> = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
@@ -115,7 +125,11 @@ pub fn load_sources(sources: impl IntoIterator<Item = (String, String)>) -> Resu
         }
     }
 
-    let index: HashMap<&str, usize> = checked.iter().enumerate().map(|(i, c)| (&*c.rule.id, i)).collect();
+    let index: HashMap<&str, usize> = checked
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (&*c.rule.id, i))
+        .collect();
     let metas = resolve_metas(&checked, &index, &mut errors);
     if !errors.is_empty() {
         return Err(LoadError { errors });
@@ -125,19 +139,27 @@ pub fn load_sources(sources: impl IntoIterator<Item = (String, String)>) -> Resu
 
 /// 1-based line of a byte offset.
 fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 fn valid_id(id: &str) -> bool {
     let body = id.strip_prefix("__").unwrap_or(id);
     body.starts_with(|c: char| c.is_ascii_uppercase())
-        && body.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && body
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<String>> {
     let mut errs = Vec::new();
     if !valid_id(&raw.id) {
-        errs.push("id must be UPPER_SNAKE_CASE (A-Z, 0-9, _), optionally starting with __".to_string());
+        errs.push(
+            "id must be UPPER_SNAKE_CASE (A-Z, 0-9, _), optionally starting with __".to_string(),
+        );
     }
     if !raw.score.is_finite() {
         errs.push("score must be a finite number".into());
@@ -158,7 +180,12 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
             v
         }
     };
-    let kinds = [raw.phrases.is_some(), raw.regex.is_some(), raw.eval.is_some(), raw.meta.is_some()];
+    let kinds = [
+        raw.phrases.is_some(),
+        raw.regex.is_some(),
+        raw.eval.is_some(),
+        raw.meta.is_some(),
+    ];
     let n_kinds = kinds.iter().filter(|k| **k).count();
     if n_kinds != 1 {
         errs.push(format!(
@@ -203,7 +230,10 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
             whole_word: raw.whole_word,
         })
     } else if let Some(regex) = raw.regex {
-        if let Err(e) = regex::RegexBuilder::new(&regex).size_limit(REGEX_SIZE_LIMIT).build() {
+        if let Err(e) = regex::RegexBuilder::new(&regex)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
             errs.push(format!("invalid regex: {}", one_line(&e.to_string())));
         }
         field.map(|field| Matcher::Regex { field, regex })
@@ -257,17 +287,24 @@ fn resolve_metas(
 ) -> Vec<(usize, Expr<usize>)> {
     let mut resolved: HashMap<usize, Expr<usize>> = HashMap::new();
     for (i, c) in checked.iter().enumerate() {
-        let Matcher::Meta(expr) = &c.matcher else { continue };
+        let Matcher::Meta(expr) = &c.matcher else {
+            continue;
+        };
         let mut unknown = Vec::new();
-        let r = expr.clone().map(&mut |name: String| match index.get(name.as_str()) {
-            Some(&j) => Ok::<usize, ()>(j),
-            None => {
-                unknown.push(name);
-                Ok(usize::MAX)
-            }
-        });
+        let r = expr
+            .clone()
+            .map(&mut |name: String| match index.get(name.as_str()) {
+                Some(&j) => Ok::<usize, ()>(j),
+                None => {
+                    unknown.push(name);
+                    Ok(usize::MAX)
+                }
+            });
         if !unknown.is_empty() {
-            errors.push(rule_error(c, format!("meta refers to unknown rule(s): {}", unknown.join(", "))));
+            errors.push(rule_error(
+                c,
+                format!("meta refers to unknown rule(s): {}", unknown.join(", ")),
+            ));
         } else if let Ok(e) = r {
             resolved.insert(i, e);
         }
@@ -322,7 +359,11 @@ fn resolve_metas(
             let names: Vec<&str> = cycle.iter().map(|&j| &*checked[j].rule.id).collect();
             errors.push(rule_error(
                 &checked[cycle[0]],
-                format!("meta rules form a cycle: {} -> {}", names.join(" -> "), names[0]),
+                format!(
+                    "meta rules form a cycle: {} -> {}",
+                    names.join(" -> "),
+                    names[0]
+                ),
             ));
             for &j in &cycle {
                 mark[j] = Mark::Done;
@@ -345,7 +386,10 @@ fn rule_error(c: &Checked, message: String) -> RuleError {
 }
 
 /// Build the per-channel automata and regex sets.
-fn build(checked: Vec<Checked>, metas: Vec<(usize, Expr<usize>)>) -> Result<RuleSet, Vec<RuleError>> {
+fn build(
+    checked: Vec<Checked>,
+    metas: Vec<(usize, Expr<usize>)>,
+) -> Result<RuleSet, Vec<RuleError>> {
     let mut channels: [ChannelRules; 3] = Default::default();
     let mut errors = Vec::new();
     for ch in Channel::ALL {
@@ -368,7 +412,11 @@ fn build(checked: Vec<Checked>, metas: Vec<(usize, Expr<usize>)>) -> Result<Rule
             let mut set_rule = Vec::new();
             for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
                 match &c.matcher {
-                    Matcher::Phrases { field: f, phrases, whole_word } if *f == field => {
+                    Matcher::Phrases {
+                        field: f,
+                        phrases,
+                        whole_word,
+                    } if *f == field => {
                         for p in phrases {
                             patterns.push(p);
                             pattern_rule.push(i as u32);
@@ -400,7 +448,9 @@ fn build(checked: Vec<Checked>, metas: Vec<(usize, Expr<usize>)>) -> Result<Rule
                             file: "<rule set>".into(),
                             line: 0,
                             rule: None,
-                            message: format!("cannot build phrase automaton for field {field}: {e}"),
+                            message: format!(
+                                "cannot build phrase automaton for field {field}: {e}"
+                            ),
                         });
                         None
                     }
@@ -419,13 +469,20 @@ fn build(checked: Vec<Checked>, metas: Vec<(usize, Expr<usize>)>) -> Result<Rule
                             file: "<rule set>".into(),
                             line: 0,
                             rule: None,
-                            message: format!("cannot build regex set for field {field}: {}", one_line(&e.to_string())),
+                            message: format!(
+                                "cannot build regex set for field {field}: {}",
+                                one_line(&e.to_string())
+                            ),
                         });
                         None
                     }
                 }
             };
-            out.fields.push(FieldMatcher { field, phrases, regexes });
+            out.fields.push(FieldMatcher {
+                field,
+                phrases,
+                regexes,
+            });
         }
         for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
             if let Matcher::Eval(t) = &c.matcher {

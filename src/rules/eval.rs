@@ -43,31 +43,156 @@ enum EvalKind {
 /// `(name, kind, default threshold, what it tests)`.
 const TESTS: &[(&str, EvalKind, f64, &str)] = &[
     ("missing_date", EvalKind::MissingDate, 0.0, "no Date header"),
-    ("bad_date", EvalKind::BadDate, 0.0, "Date header present but unparseable"),
-    ("missing_message_id", EvalKind::MissingMessageId, 0.0, "no Message-ID header"),
-    ("bad_message_id", EvalKind::BadMessageId, 0.0, "Message-ID not of the form <left@right>"),
-    ("missing_subject", EvalKind::MissingSubject, 0.0, "no or empty Subject"),
-    ("missing_from", EvalKind::MissingFrom, 0.0, "no From address"),
-    ("html_only", EvalKind::HtmlOnly, 0.0, "HTML body without a text/plain alternative"),
-    ("html_images_few_words", EvalKind::HtmlImagesFewWords, 20.0, "HTML with images and fewer than THRESHOLD words of text"),
-    ("link_text_mismatch", EvalKind::LinkTextMismatch, 0.0, "an anchor shows one host and links to another"),
-    ("from_name_spoof", EvalKind::FromNameSpoof, 0.0, "From display name holds an address in another domain"),
-    ("reply_to_differs", EvalKind::ReplyToDiffers, 0.0, "Reply-To domain differs from From domain"),
-    ("subject_all_caps", EvalKind::SubjectAllCaps, 8.0, "Subject has at least THRESHOLD letters, all upper-case"),
-    ("body_caps_ratio", EvalKind::BodyCapsRatio, 0.5, "at least THRESHOLD of the body's letters are upper-case (30+ letters)"),
-    ("exclamations", EvalKind::Exclamations, 5.0, "body has at least THRESHOLD exclamation marks"),
-    ("subject_exclamations", EvalKind::SubjectExclamations, 2.0, "Subject has at least THRESHOLD exclamation marks"),
-    ("bare_ip_uri", EvalKind::BareIpUri, 0.0, "a URI whose host is a bare IP address"),
-    ("uri_count", EvalKind::UriCount, 10.0, "at least THRESHOLD distinct URIs"),
-    ("parse_failed", EvalKind::ParseFailed, 0.0, "the message could not be parsed as email"),
-    ("encoding_problem", EvalKind::EncodingProblem, 0.0, "a body part had a broken transfer encoding or charset"),
-    ("short_body", EvalKind::ShortBody, 10.0, "body text shorter than THRESHOLD characters"),
-    ("sender_short_code", EvalKind::SenderShortCode, 0.0, "sender is a 3-6 digit short code"),
-    ("sender_alphanumeric", EvalKind::SenderAlphanumeric, 0.0, "SMS sender id contains letters"),
-    ("mixed_script_words", EvalKind::MixedScriptWords, 2.0, "at least THRESHOLD words mix Latin and Cyrillic letters"),
-    ("emoji_count", EvalKind::EmojiCount, 5.0, "at least THRESHOLD emoji / pictographs"),
-    ("subject_random_token", EvalKind::SubjectRandomToken, 10.0, "Subject ends in a random-looking token of THRESHOLD+ letters and digits"),
-    ("mailer_random", EvalKind::MailerRandom, 10.0, "X-Mailer is one random-looking token of THRESHOLD+ characters"),
+    (
+        "bad_date",
+        EvalKind::BadDate,
+        0.0,
+        "Date header present but unparseable",
+    ),
+    (
+        "missing_message_id",
+        EvalKind::MissingMessageId,
+        0.0,
+        "no Message-ID header",
+    ),
+    (
+        "bad_message_id",
+        EvalKind::BadMessageId,
+        0.0,
+        "Message-ID not of the form <left@right>",
+    ),
+    (
+        "missing_subject",
+        EvalKind::MissingSubject,
+        0.0,
+        "no or empty Subject",
+    ),
+    (
+        "missing_from",
+        EvalKind::MissingFrom,
+        0.0,
+        "no From address",
+    ),
+    (
+        "html_only",
+        EvalKind::HtmlOnly,
+        0.0,
+        "HTML body without a text/plain alternative",
+    ),
+    (
+        "html_images_few_words",
+        EvalKind::HtmlImagesFewWords,
+        20.0,
+        "HTML with images and fewer than THRESHOLD words of text",
+    ),
+    (
+        "link_text_mismatch",
+        EvalKind::LinkTextMismatch,
+        0.0,
+        "an anchor shows one host and links to another",
+    ),
+    (
+        "from_name_spoof",
+        EvalKind::FromNameSpoof,
+        0.0,
+        "From display name holds an address in another domain",
+    ),
+    (
+        "reply_to_differs",
+        EvalKind::ReplyToDiffers,
+        0.0,
+        "Reply-To domain differs from From domain",
+    ),
+    (
+        "subject_all_caps",
+        EvalKind::SubjectAllCaps,
+        8.0,
+        "Subject has at least THRESHOLD letters, all upper-case",
+    ),
+    (
+        "body_caps_ratio",
+        EvalKind::BodyCapsRatio,
+        0.5,
+        "at least THRESHOLD of the body's letters are upper-case (30+ letters)",
+    ),
+    (
+        "exclamations",
+        EvalKind::Exclamations,
+        5.0,
+        "body has at least THRESHOLD exclamation marks",
+    ),
+    (
+        "subject_exclamations",
+        EvalKind::SubjectExclamations,
+        2.0,
+        "Subject has at least THRESHOLD exclamation marks",
+    ),
+    (
+        "bare_ip_uri",
+        EvalKind::BareIpUri,
+        0.0,
+        "a URI whose host is a bare IP address",
+    ),
+    (
+        "uri_count",
+        EvalKind::UriCount,
+        10.0,
+        "at least THRESHOLD distinct URIs",
+    ),
+    (
+        "parse_failed",
+        EvalKind::ParseFailed,
+        0.0,
+        "the message could not be parsed as email",
+    ),
+    (
+        "encoding_problem",
+        EvalKind::EncodingProblem,
+        0.0,
+        "a body part had a broken transfer encoding or charset",
+    ),
+    (
+        "short_body",
+        EvalKind::ShortBody,
+        10.0,
+        "body text shorter than THRESHOLD characters",
+    ),
+    (
+        "sender_short_code",
+        EvalKind::SenderShortCode,
+        0.0,
+        "sender is a 3-6 digit short code",
+    ),
+    (
+        "sender_alphanumeric",
+        EvalKind::SenderAlphanumeric,
+        0.0,
+        "SMS sender id contains letters",
+    ),
+    (
+        "mixed_script_words",
+        EvalKind::MixedScriptWords,
+        2.0,
+        "at least THRESHOLD words mix Latin and Cyrillic letters",
+    ),
+    (
+        "emoji_count",
+        EvalKind::EmojiCount,
+        5.0,
+        "at least THRESHOLD emoji / pictographs",
+    ),
+    (
+        "subject_random_token",
+        EvalKind::SubjectRandomToken,
+        10.0,
+        "Subject ends in a random-looking token of THRESHOLD+ letters and digits",
+    ),
+    (
+        "mailer_random",
+        EvalKind::MailerRandom,
+        10.0,
+        "X-Mailer is one random-looking token of THRESHOLD+ characters",
+    ),
 ];
 
 impl EvalTest {
@@ -133,7 +258,9 @@ impl EvalTest {
                 m.channel == Channel::Sms && m.sender.chars().any(char::is_alphabetic)
             }
             EvalKind::MixedScriptWords => mixed_script_words(&m.body) as f64 >= t,
-            EvalKind::EmojiCount => m.body.chars().filter(|c| is_pictograph(*c)).count() as f64 >= t,
+            EvalKind::EmojiCount => {
+                m.body.chars().filter(|c| is_pictograph(*c)).count() as f64 >= t
+            }
             EvalKind::SubjectRandomToken => m
                 .subject
                 .split_whitespace()
@@ -226,7 +353,10 @@ mod tests {
     #[test]
     fn subject_caps() {
         let t = EvalTest::new("subject_all_caps", None).unwrap();
-        let mut m = Message { subject: "FREE MONEY NOW".into(), ..Message::default() };
+        let mut m = Message {
+            subject: "FREE MONEY NOW".into(),
+            ..Message::default()
+        };
         assert!(t.check(&m));
         m.subject = "Free money now".into();
         assert!(!t.check(&m));

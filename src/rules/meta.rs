@@ -43,9 +43,10 @@ impl<R> Expr<R> {
             Expr::Not(e) => Expr::Not(Box::new(e.map(f)?)),
             Expr::And(v) => Expr::And(v.into_iter().map(|e| e.map(f)).collect::<Result<_, _>>()?),
             Expr::Or(v) => Expr::Or(v.into_iter().map(|e| e.map(f)).collect::<Result<_, _>>()?),
-            Expr::AtLeast(n, v) => {
-                Expr::AtLeast(n, v.into_iter().map(|e| e.map(f)).collect::<Result<_, _>>()?)
-            }
+            Expr::AtLeast(n, v) => Expr::AtLeast(
+                n,
+                v.into_iter().map(|e| e.map(f)).collect::<Result<_, _>>()?,
+            ),
         })
     }
 
@@ -94,7 +95,9 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
             '&' | '|' => {
                 chars.next();
                 match chars.next() {
-                    Some((_, d)) if d == c => out.push(if c == '&' { Token::And } else { Token::Or }),
+                    Some((_, d)) if d == c => {
+                        out.push(if c == '&' { Token::And } else { Token::Or })
+                    }
                     _ => return Err(format!("expected {c}{c} at position {i}")),
                 }
             }
@@ -112,7 +115,9 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
                 if word == "of" {
                     out.push(Token::Of);
                 } else if word.bytes().all(|b| b.is_ascii_digit()) {
-                    let n = word.parse().map_err(|_| format!("number {word} too large"))?;
+                    let n = word
+                        .parse()
+                        .map_err(|_| format!("number {word} too large"))?;
                     out.push(Token::Number(n));
                 } else {
                     out.push(Token::Ident(word.to_string()));
@@ -151,7 +156,11 @@ impl Parser {
             self.next();
             v.push(self.and()?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { Expr::Or(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            Expr::Or(v)
+        })
     }
     fn and(&mut self) -> Result<Expr<String>, String> {
         let mut v = vec![self.unary()?];
@@ -159,7 +168,11 @@ impl Parser {
             self.next();
             v.push(self.unary()?);
         }
-        Ok(if v.len() == 1 { v.remove(0) } else { Expr::And(v) })
+        Ok(if v.len() == 1 {
+            v.remove(0)
+        } else {
+            Expr::And(v)
+        })
     }
     fn unary(&mut self) -> Result<Expr<String>, String> {
         if self.peek() == Some(&Token::Not) {
@@ -186,7 +199,10 @@ impl Parser {
                 }
                 self.expect(Token::Close, "')' closing the 'of' list")?;
                 if n == 0 || n > v.len() {
-                    return Err(format!("{n} of a list of {} can never be meaningful", v.len()));
+                    return Err(format!(
+                        "{n} of a list of {} can never be meaningful",
+                        v.len()
+                    ));
                 }
                 Ok(Expr::AtLeast(n, v))
             }
@@ -215,7 +231,9 @@ mod tests {
     use super::*;
 
     fn eval(expr: &str, hits: &[&str]) -> bool {
-        parse(expr).unwrap().eval(&|r: &String| hits.contains(&r.as_str()))
+        parse(expr)
+            .unwrap()
+            .eval(&|r: &String| hits.contains(&r.as_str()))
     }
 
     #[test]
@@ -237,7 +255,17 @@ mod tests {
 
     #[test]
     fn errors() {
-        for bad in ["", "A &&", "A & B", "(A", "A B", "3 of (A, B)", "2 (A, B)", "A + B", "0 of (A)"] {
+        for bad in [
+            "",
+            "A &&",
+            "A & B",
+            "(A",
+            "A B",
+            "3 of (A, B)",
+            "2 (A, B)",
+            "A + B",
+            "0 of (A)",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should not parse");
         }
     }

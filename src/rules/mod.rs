@@ -23,9 +23,18 @@ pub use compile::{load_dir, load_sources};
 /// The default rule files, embedded in the binary so an installed
 /// `spamsift` works from any directory.
 pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
-    ("email-content.toml", include_str!("../../rules/email-content.toml")),
-    ("email-headers.toml", include_str!("../../rules/email-headers.toml")),
-    ("email-html.toml", include_str!("../../rules/email-html.toml")),
+    (
+        "email-content.toml",
+        include_str!("../../rules/email-content.toml"),
+    ),
+    (
+        "email-headers.toml",
+        include_str!("../../rules/email-headers.toml"),
+    ),
+    (
+        "email-html.toml",
+        include_str!("../../rules/email-html.toml"),
+    ),
     ("email-uri.toml", include_str!("../../rules/email-uri.toml")),
     ("sms.toml", include_str!("../../rules/sms.toml")),
     ("im.toml", include_str!("../../rules/im.toml")),
@@ -81,7 +90,11 @@ pub struct LoadError {
 impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors.len();
-        writeln!(f, "{n} error{} in rule files:", if n == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{n} error{} in rule files:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for e in &self.errors {
             writeln!(f, "  {e}")?;
         }
@@ -108,7 +121,11 @@ pub struct RuleSet {
 impl RuleSet {
     /// The embedded default rules.
     pub fn defaults() -> Result<RuleSet, LoadError> {
-        load_sources(DEFAULT_RULE_FILES.iter().map(|(n, t)| (n.to_string(), t.to_string())))
+        load_sources(
+            DEFAULT_RULE_FILES
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string())),
+        )
     }
 
     /// Load every `*.toml` file of a directory.

@@ -1,0 +1,211 @@
+//! The `spamsift check` filter as a mail system runs it: bytes in, bytes out,
+//! exit codes.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+fn run(args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn spamsift");
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+/// Split the output into the result headers spamsift added and the rest.
+fn split_added(out: &[u8]) -> (String, Vec<u8>) {
+    let text = String::from_utf8_lossy(out);
+    let mut added = String::new();
+    let mut rest_at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("X-Spam-") || (line.starts_with('\t') && !added.is_empty()) {
+            added.push_str(line);
+            rest_at += line.len();
+        } else {
+            break;
+        }
+    }
+    (added, out[rest_at..].to_vec())
+}
+
+#[test]
+fn ham_keeps_every_byte_and_gets_status_no() {
+    let input = fixture("email/ham-list-reply.eml");
+    let out = run(&["check"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    let (added, rest) = split_added(&out.stdout);
+    assert!(added.contains("X-Spam-Status: No, score="), "{added}");
+    assert!(added.contains("X-Spam-Score: "));
+    assert!(!added.contains("X-Spam-Flag"));
+    assert_eq!(rest, input, "message body and headers must be unchanged");
+}
+
+#[test]
+fn spam_is_flagged_and_smuggled_headers_are_replaced() {
+    let input = fixture("email/spam-pharmacy-tagged.eml");
+    let out = run(&["check"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.starts_with("X-Spam-Flag: YES\n"), "{text}");
+    assert_eq!(text.matches("X-Spam-Flag:").count(), 1);
+    assert_eq!(text.matches("X-Spam-Status:").count(), 1);
+    assert!(
+        !text.contains("score=-100"),
+        "the message's own verdict must be gone"
+    );
+    assert!(text.contains("tests=") && text.contains("BODY_PHARMACY"));
+    // Everything except the removed X-Spam-* lines is unchanged.
+    let (_, rest) = split_added(&out.stdout);
+    let expected: Vec<u8> = String::from_utf8(input)
+        .unwrap()
+        .split_inclusive('\n')
+        .filter(|l| !l.starts_with("X-Spam-"))
+        .collect::<String>()
+        .into_bytes();
+    assert_eq!(rest, expected);
+}
+
+#[test]
+fn exit_codes_like_spamc() {
+    let spam = run(
+        &["check", "--exit-code"],
+        &fixture("email/spam-advance-fee.eml"),
+    );
+    assert_eq!(spam.status.code(), Some(1));
+    let ham = run(
+        &["check", "--exit-code"],
+        &fixture("email/ham-newsletter.eml"),
+    );
+    assert_eq!(ham.status.code(), Some(0));
+    let plain = run(&["check"], &fixture("email/spam-advance-fee.eml"));
+    assert_eq!(
+        plain.status.code(),
+        Some(0),
+        "filter mode exits 0 without --exit-code"
+    );
+}
+
+#[test]
+fn garbage_passes_through_unchanged() {
+    let input = b"garbage\0\xff";
+    let out = run(&["check"], input);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, input);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("passed through unchanged"));
+    let coded = run(&["check", "--exit-code"], input);
+    assert_eq!(coded.status.code(), Some(3));
+    assert_eq!(coded.stdout, input);
+}
+
+#[test]
+fn empty_input_passes_through() {
+    let out = run(&["check"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn oversized_message_passes_through_unchanged() {
+    let input = fixture("email/spam-advance-fee.eml");
+    let out = run(&["check", "--max-size", "100"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, input);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-size"));
+    let coded = run(&["check", "--max-size", "100", "--exit-code"], &input);
+    assert_eq!(coded.status.code(), Some(3));
+}
+
+#[test]
+fn json_verdict() {
+    let out = run(&["check", "--json"], &fixture("email/spam-phish-html.eml"));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["channel"], "email");
+    assert!(v["action"] != "ham");
+    assert!(
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == "LINK_TEXT_MISMATCH")
+    );
+    assert!(v["hits"][0]["description"].is_string());
+}
+
+#[test]
+fn sms_and_im_read_json() {
+    let out = run(
+        &["check", "--channel", "sms", "--exit-code"],
+        &fixture("sms/spam-premium-prize.json"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["channel"], "sms");
+    let out = run(
+        &["check", "--channel", "im"],
+        &fixture("im/ham-comment.json"),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["action"], "ham");
+}
+
+#[test]
+fn invalid_json_is_a_clear_error_and_passes_through() {
+    let input = br#"{"channel":"sms","text":"hi""#;
+    let out = run(&["check", "--channel", "sms", "--exit-code"], input);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.stdout, input);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid message JSON"));
+    let wrong = run(
+        &["check", "--channel", "sms"],
+        br#"{"channel":"im","text":"hi"}"#,
+    );
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("expected a sms message"));
+}
+
+#[test]
+fn broken_rules_fail_open_and_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[[rule]]\nid = \"GOOD\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"x\"]\n\n[[rule]]\nid = \"BAD_RE\"\nscore = 1.0\nfield = \"body\"\nregex = \"(unclosed\"\n",
+    )
+    .unwrap();
+    let input = fixture("email/ham-newsletter.eml");
+    let rules = dir.path().to_str().unwrap();
+    let out = run(&["--rules", rules, "check"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:7: rule BAD_RE: invalid regex"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rules_command_lists_default_rules() {
+    let out = run(&["rules"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BODY_ADVANCE_FEE") && text.contains("SMS_PREMIUM_RATE_NUMBER"));
+}

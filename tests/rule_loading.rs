@@ -1,0 +1,227 @@
+//! Loading rule files: every problem is reported with file, line and rule id;
+//! meta rules evaluate as written.
+
+use spamsift::rules::{RuleError, load_sources};
+use spamsift::{Engine, Message};
+
+fn errors(files: &[(&str, &str)]) -> Vec<RuleError> {
+    match load_sources(files.iter().map(|(n, t)| (n.to_string(), t.to_string()))) {
+        Ok(_) => panic!("expected load errors"),
+        Err(e) => e.errors,
+    }
+}
+
+fn one(files: &[(&str, &str)]) -> RuleError {
+    let e = errors(files);
+    assert_eq!(e.len(), 1, "{e:?}");
+    e.into_iter().next().unwrap()
+}
+
+const PHRASE_A: &str =
+    "[[rule]]\nid = \"A\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"alpha\"]\n";
+
+#[test]
+fn duplicate_ids_across_files() {
+    let e = one(&[
+        ("a.toml", PHRASE_A),
+        ("b.toml", &format!("# second\n\n{PHRASE_A}")),
+    ]);
+    assert_eq!(
+        (e.file.as_str(), e.line, e.rule.as_deref()),
+        ("b.toml", 3, Some("A"))
+    );
+    assert!(
+        e.message.contains("duplicate") && e.message.contains("a.toml:1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_ids_in_meta() {
+    let meta = "[[rule]]\nid = \"M\"\nscore = 1.0\nmeta = \"A && NOPE\"\n";
+    let e = one(&[("a.toml", PHRASE_A), ("m.toml", meta)]);
+    assert_eq!(
+        e.to_string(),
+        "m.toml:1: rule M: meta refers to unknown rule(s): NOPE"
+    );
+}
+
+#[test]
+fn meta_cycles() {
+    let text = "[[rule]]\nid = \"X\"\nscore = 1.0\nmeta = \"Y || A\"\n\n[[rule]]\nid = \"Y\"\nscore = 1.0\nmeta = \"!X\"\n";
+    let e = one(&[("a.toml", PHRASE_A), ("c.toml", text)]);
+    assert!(
+        e.message.contains("cycle") && e.message.contains("X -> Y -> X"),
+        "{e}"
+    );
+    assert_eq!(e.file, "c.toml");
+    let selfref = "[[rule]]\nid = \"S\"\nmeta = \"S\"\n";
+    assert!(one(&[("s.toml", selfref)]).message.contains("cycle"));
+}
+
+#[test]
+fn invalid_regex_names_rule_and_line() {
+    let text = "\n\n[[rule]]\nid = \"BAD\"\nscore = 1.0\nfield = \"subject\"\nregex = \"a(b\"\n";
+    let e = one(&[("r.toml", text)]);
+    assert_eq!((e.line, e.rule.as_deref()), (3, Some("BAD")));
+    assert!(e.message.starts_with("invalid regex"), "{e}");
+}
+
+#[test]
+fn toml_syntax_error_has_line() {
+    let e = one(&[("s.toml", "[[rule]]\nid = \"A\"\nscore = = 1\n")]);
+    assert_eq!(
+        (e.file.as_str(), e.line, e.rule.as_deref()),
+        ("s.toml", 3, None)
+    );
+}
+
+#[test]
+fn typos_and_shape_errors() {
+    // misspelled key
+    let e = one(&[(
+        "t.toml",
+        "[[rule]]\nid = \"A\"\nscore = 1.0\nfield = \"body\"\nphrase = [\"x\"]\n",
+    )]);
+    assert!(e.message.contains("phrase"), "{e}");
+    // two matchers
+    let e = one(&[(
+        "t.toml",
+        "[[rule]]\nid = \"A\"\nfield = \"body\"\nphrases = [\"x\"]\nregex = \"y\"\n",
+    )]);
+    assert!(e.message.contains("exactly one"), "{e}");
+    // unknown field, channel and eval; bad id; all reported at once
+    let text = "[[rule]]\nid = \"B\"\nfield = \"bodyy\"\nphrases = [\"x\"]\n\n[[rule]]\nid = \"C\"\nchannels = [\"fax\"]\neval = \"nope\"\n\n[[rule]]\nid = \"lower\"\nfield = \"body\"\nphrases = [\"x\"]\n";
+    let all = errors(&[("t.toml", text)]);
+    let msgs: Vec<String> = all.iter().map(ToString::to_string).collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("t.toml:1: rule B: unknown field")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("t.toml:6: rule C: unknown channel")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("t.toml:6: rule C: unknown eval test")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("t.toml:11: rule lower: id must be")),
+        "{msgs:?}"
+    );
+    // phrases rule without a field
+    assert!(
+        one(&[("t.toml", "[[rule]]\nid = \"A\"\nphrases = [\"x\"]\n")])
+            .message
+            .contains("need a field")
+    );
+    // bad meta syntax
+    assert!(
+        one(&[("t.toml", "[[rule]]\nid = \"M\"\nmeta = \"A &&\"\n")])
+            .message
+            .contains("invalid meta")
+    );
+}
+
+#[test]
+fn from_dir_reports_missing_directory() {
+    let e = Engine::from_dir("/nonexistent/spamsift-rules").unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/spamsift-rules"), "{e}");
+}
+
+fn engine_with(rules: &str) -> Engine {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("test.toml"), rules).unwrap();
+    Engine::from_dir(dir.path()).unwrap()
+}
+
+fn sms(text: &str) -> Message {
+    Message::from_json(
+        &serde_json::json!({"channel": "sms", "from": "+15550100", "text": text}).to_string(),
+    )
+    .unwrap()
+}
+
+const META_RULES: &str = r#"
+[[rule]]
+id = "__CHEAP"
+field = "body"
+phrases = ["cheap"]
+whole_word = true
+
+[[rule]]
+id = "__PILLS"
+field = "body"
+regex = '(?i)\bpills?\b'
+
+[[rule]]
+id = "__NOW"
+field = "body"
+phrases = ["now"]
+whole_word = true
+
+[[rule]]
+id = "TWO_OF_THREE"
+description = "two of cheap, pills, now"
+score = 3.0
+meta = "2 of (__CHEAP, __PILLS, __NOW)"
+
+[[rule]]
+id = "CHEAP_NOT_PILLS"
+description = "cheap but no pills"
+score = 1.0
+meta = "__CHEAP && !__PILLS"
+
+[[rule]]
+id = "NESTED"
+description = "a meta over a meta"
+score = 2.0
+meta = "TWO_OF_THREE && (__NOW || CHEAP_NOT_PILLS)"
+"#;
+
+#[test]
+fn meta_rules_evaluate_and_helpers_stay_hidden() {
+    let engine = engine_with(META_RULES);
+    let v = engine.classify(&sms("cheap pills"));
+    assert_eq!(v.tests(), "TWO_OF_THREE");
+    assert_eq!(v.score, 3.0);
+    let v = engine.classify(&sms("cheap pills now"));
+    assert_eq!(v.tests(), "NESTED,TWO_OF_THREE");
+    assert!(v.is_spam());
+    let v = engine.classify(&sms("cheap flights now"));
+    assert_eq!(v.tests(), "CHEAP_NOT_PILLS,NESTED,TWO_OF_THREE");
+    let v = engine.classify(&sms("cheapest pill"));
+    assert_eq!(
+        v.tests(),
+        "",
+        "whole_word keeps 'cheapest' from matching 'cheap'"
+    );
+    assert!(v.hits.iter().all(|h| !h.id.starts_with("__")));
+}
+
+#[test]
+fn phrases_match_case_insensitively_in_any_script() {
+    let engine = engine_with(
+        "[[rule]]\nid = \"RU\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"ЗАРАБОТОК\"]\n\n[[rule]]\nid = \"EN\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"Free Entry\"]\n",
+    );
+    assert!(engine.classify(&sms("Быстрый заработок дома")).hit("RU"));
+    assert!(engine.classify(&sms("FREE ENTRY to win")).hit("EN"));
+}
+
+#[test]
+fn rules_only_apply_to_their_channels() {
+    let engine = engine_with(
+        "[[rule]]\nid = \"MAIL_ONLY\"\nscore = 1.0\nchannels = [\"email\"]\nfield = \"body\"\nphrases = [\"x\"]\n",
+    );
+    assert!(!engine.classify(&sms("x")).hit("MAIL_ONLY"));
+    assert!(
+        engine
+            .classify(&Message::from_email(b"Subject: s\n\nx\n"))
+            .hit("MAIL_ONLY")
+    );
+}
