@@ -1,9 +1,9 @@
 //! Parse-only vs parse+classify for email, and classify for SMS and IM,
 //! over the fixture messages in `tests/fixtures`.
 //!
-//! `cargo bench --bench classify`. Set `SPAMSIFT_BENCH_CORPUS=DIR` (a folder
-//! of one-message-per-file emails, e.g. ../shared/corpora/spamassassin/spam)
-//! to also measure a real corpus.
+//! `cargo bench --bench classify`. Set `SPAMSIFT_BENCH_CORPUS=DIR[:DIR...]`
+//! (folders of one-message-per-file emails, e.g. the five folders of
+//! ../shared/corpora/spamassassin) to also measure a real corpus.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use spamsift::{Engine, Message};
@@ -59,8 +59,11 @@ fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine
 fn benches(c: &mut Criterion) {
     let engine = Engine::with_defaults().expect("default rules");
     bench_email(c, "email_fixtures", &fixtures("email", "eml"), &engine);
-    if let Ok(dir) = std::env::var("SPAMSIFT_BENCH_CORPUS") {
-        let mails = read_dir_files(Path::new(&dir), None);
+    if let Ok(dirs) = std::env::var("SPAMSIFT_BENCH_CORPUS") {
+        let mails: Vec<Vec<u8>> = dirs
+            .split(':')
+            .flat_map(|d| read_dir_files(Path::new(d), None))
+            .collect();
         if !mails.is_empty() {
             bench_email(c, "email_corpus", &mails, &engine);
         }
@@ -83,5 +86,5 @@ fn benches(c: &mut Criterion) {
     }
 }
 
-criterion_group!(name = classify; config = Criterion::default().sample_size(30); targets = benches);
+criterion_group!(name = classify; config = Criterion::default().sample_size(10); targets = benches);
 criterion_main!(classify);

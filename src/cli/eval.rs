@@ -12,6 +12,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+/// Print to stdout, ignoring a closed pipe (`spamsift eval | head`).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Folder of one-email-per-file; label from the folder name (`*ham*`, `spam*`).
@@ -106,7 +114,7 @@ pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
         .collect();
     let elapsed = start.elapsed();
     let bytes: usize = corpus.items.iter().map(Item::size).sum();
-    println!(
+    out!(
         "{} messages ({:.1} MB) in {:.2}s: {:.0} msg/s, split {:?}, {} unreadable",
         outcomes.len(),
         bytes as f64 / 1e6,
@@ -184,9 +192,9 @@ fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &E
     } else {
         0.0
     };
-    println!("\n== {ch}: {} spam, {} ham", spam_total, ham_total);
-    println!("   TP {tp}  FN {fn_}  FP {fp}  TN {tn}");
-    println!(
+    out!("\n== {ch}: {} spam, {} ham", spam_total, ham_total);
+    out!("   TP {tp}  FN {fn_}  FP {fp}  TN {tn}");
+    out!(
         "   recall {:.2}%  FPR {:.2}%  precision {:.2}%  F1 {:.4}  accuracy {:.2}%",
         recall * 100.0,
         fpr * 100.0,
@@ -197,15 +205,19 @@ fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &E
     if args.rule_stats {
         let mut rows: Vec<_> = per_rule.into_iter().collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.1.0 + r.1.1));
-        println!(
+        out!(
             "   {:28} {:>6} {:>7} {:>7} {:>6}",
-            "rule", "score", "spam%", "ham%", "S/O"
+            "rule",
+            "score",
+            "spam%",
+            "ham%",
+            "S/O"
         );
         for (id, (s, h, score)) in rows {
             let sp = s as f64 * 100.0 / spam_total.max(1) as f64;
             let hp = h as f64 * 100.0 / ham_total.max(1) as f64;
             let so = if sp + hp > 0.0 { sp / (sp + hp) } else { 0.0 };
-            println!("   {id:28} {score:>6.1} {sp:>7.2} {hp:>7.2} {so:>6.3}");
+            out!("   {id:28} {score:>6.1} {sp:>7.2} {hp:>7.2} {so:>6.3}");
         }
     }
     if args.show_errors > 0 {
@@ -222,7 +234,7 @@ fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &E
                     Payload::Text { text, .. } => text.chars().take(160).collect::<String>(),
                     Payload::Email(_) => String::new(),
                 };
-                println!(
+                out!(
                     "   {what} {:.1} {} [{}] {}",
                     o.verdict.score,
                     o.item.origin,

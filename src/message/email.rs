@@ -157,6 +157,9 @@ fn format_address(a: &Address<'_>) -> Option<String> {
 }
 
 fn unfold(raw: &str) -> String {
+    if !raw.contains(['\r', '\n']) {
+        return raw.trim().to_string();
+    }
     raw.split(['\r', '\n'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -201,7 +204,10 @@ fn read_parts(
     msg: &mut Message,
     depth: u32,
 ) {
-    for part in &parsed.parts {
+    // The parts a reader sees as the message text: one per alternative
+    // (text/plain preferred, HTML converted when it is the only form).
+    let shown = |i: usize| parsed.text_body.iter().any(|&p| p as usize == i);
+    for (index, part) in parsed.parts.iter().enumerate() {
         if part.is_encoding_problem {
             msg.facts.encoding_problem = true;
         }
@@ -228,7 +234,9 @@ fn read_parts(
             PartType::Text(text) => {
                 msg.facts.text_parts += 1;
                 find_in_text(text, &mut msg.uris);
-                push_text(&mut msg.body, text);
+                if shown(index) {
+                    push_text(&mut msg.body, text);
+                }
             }
             PartType::Html(html) => {
                 msg.facts.html_parts += 1;
@@ -237,7 +245,9 @@ fn read_parts(
                 if msg.html.len() < opts.max_body_bytes {
                     push_text(&mut msg.html, html);
                 }
-                push_text(&mut msg.body, &html_to_text(html));
+                if shown(index) {
+                    push_text(&mut msg.body, &html_to_text(html));
+                }
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => msg.facts.attachments += 1,
             PartType::Message(inner) => {

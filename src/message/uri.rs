@@ -36,19 +36,9 @@ impl Uri {
 }
 
 static TEXT_URI: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)\b(?:(?:https?|ftp)://|www\.)[^\s<>"'`{}|\\^\[\]]+"#).expect("static regex")
-});
-
-static HTML_ANCHOR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?is)<a\s[^>]*?href\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))[^>]*>(.*?)</a\s*>"#)
+    Regex::new(r#"(?i)(?-u:\b)(?:(?:https?|ftp)://|www\.)[^\s<>"'`{}|\\^\[\]]+"#)
         .expect("static regex")
 });
-
-static HTML_TAG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)<[^>]*>").expect("static regex"));
-
-static HTML_IMG: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)<img\b").expect("static regex"));
 
 /// Append the URIs written in `text` to `out` (bounded by [`MAX_URIS`]).
 pub fn find_in_text(text: &str, out: &mut Vec<Uri>) {
@@ -64,34 +54,124 @@ pub fn find_in_text(text: &str, out: &mut Vec<Uri>) {
 }
 
 /// Collect anchors and URIs from raw HTML; returns the number of `<img>` tags.
+///
+/// A single forward scan over the tags (no regex backtracking): for each
+/// `<a ...href=...>` the text up to `</a>` is the anchor text, with inner
+/// tags dropped and whitespace collapsed.
 pub fn find_in_html(html: &str, uris: &mut Vec<Uri>, links: &mut Vec<Link>) -> u32 {
-    for caps in HTML_ANCHOR.captures_iter(html) {
-        if links.len() >= MAX_LINKS {
+    let bytes = html.as_bytes();
+    let mut images = 0u32;
+    let mut pos = 0;
+    while let Some(off) = memchr::memchr(b'<', &bytes[pos..]) {
+        let start = pos + off;
+        let Some(tag_len) = memchr::memchr(b'>', &bytes[start..]) else {
             break;
+        };
+        let tag_end = start + tag_len; // index of '>'
+        let tag = &html[start + 1..tag_end];
+        pos = tag_end + 1;
+        if tag_name_is(tag, "img") {
+            images = images.saturating_add(1);
+        } else if tag_name_is(tag, "a") && links.len() < MAX_LINKS {
+            let Some(href) = attribute(tag, "href") else {
+                continue;
+            };
+            let close = find_ascii_ci(&bytes[pos..], b"</a").map_or(bytes.len(), |i| pos + i);
+            let text = visible_text(&html[pos..close]);
+            if is_web_uri(href) && uris.len() < MAX_URIS {
+                uris.push(Uri::new(href));
+            }
+            links.push(Link {
+                text,
+                href: href.replace("&amp;", "&"),
+            });
         }
-        let href = caps
-            .get(1)
-            .or_else(|| caps.get(2))
-            .or_else(|| caps.get(3))
-            .map_or("", |m| m.as_str())
-            .trim();
-        let inner = caps.get(4).map_or("", |m| m.as_str());
-        let text = HTML_TAG.replace_all(inner, " ");
-        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if href.is_empty() {
-            continue;
-        }
-        if is_web_uri(href) && uris.len() < MAX_URIS {
-            uris.push(Uri::new(href));
-        }
-        links.push(Link {
-            text,
-            href: href.replace("&amp;", "&"),
-        });
     }
     // URIs in attributes other than anchors (img src, forms) and in text.
     find_in_text(html, uris);
-    HTML_IMG.find_iter(html).count().min(u32::MAX as usize) as u32
+    images
+}
+
+/// Whether a tag's text (between `<` and `>`) opens element `name`.
+fn tag_name_is(tag: &str, name: &str) -> bool {
+    let t = tag.as_bytes();
+    t.len() >= name.len()
+        && t[..name.len()].eq_ignore_ascii_case(name.as_bytes())
+        && t.get(name.len())
+            .is_none_or(|b| b.is_ascii_whitespace() || *b == b'/')
+}
+
+/// The value of attribute `name` in a tag's text, unquoted and trimmed.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    let t = tag.as_bytes();
+    let mut from = 0;
+    while let Some(i) = find_ascii_ci(&t[from..], name.as_bytes()) {
+        let at = from + i;
+        from = at + name.len();
+        let boundary = at == 0 || t[at - 1].is_ascii_whitespace();
+        let rest = tag[from..].trim_start();
+        if !boundary || !rest.starts_with('=') {
+            continue;
+        }
+        let rest = rest[1..].trim_start();
+        let value = match rest.as_bytes().first() {
+            Some(q @ (b'"' | b'\'')) => rest[1..].split(*q as char).next().unwrap_or(""),
+            _ => rest
+                .split(|c: char| c.is_ascii_whitespace())
+                .next()
+                .unwrap_or(""),
+        };
+        return Some(value.trim());
+    }
+    None
+}
+
+/// Position of `needle` in `hay`, ASCII case-insensitive.
+fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    let first = needle[0];
+    let mut pos = 0;
+    while let Some(i) = memchr::memchr2(
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        &hay[pos..],
+    ) {
+        let at = pos + i;
+        if hay.len() - at >= needle.len() && hay[at..at + needle.len()].eq_ignore_ascii_case(needle)
+        {
+            return Some(at);
+        }
+        pos = at + 1;
+    }
+    None
+}
+
+/// Anchor inner HTML as a reader sees it: tags dropped, whitespace collapsed.
+fn visible_text(inner: &str) -> String {
+    let mut out = String::with_capacity(inner.len().min(256));
+    let mut in_tag = false;
+    let mut space = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                space = true;
+            }
+            _ if in_tag => {}
+            c if c.is_whitespace() => space = true,
+            c => {
+                if space && !out.is_empty() {
+                    out.push(' ');
+                }
+                space = false;
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn is_web_uri(s: &str) -> bool {
@@ -165,6 +245,19 @@ mod tests {
         find_in_text("see http://a.example/x. and www.b.example, ok", &mut v);
         let urls: Vec<_> = v.iter().map(|u| u.url.as_str()).collect();
         assert_eq!(urls, ["http://a.example/x", "www.b.example"]);
+    }
+
+    #[test]
+    fn anchor_scanner_edge_cases() {
+        let mut uris = Vec::new();
+        let mut links = Vec::new();
+        let html = "<A HREF=http://x.example/a?b=1&amp;c=2 class=q><b>Click</b>\n here</A>\
+                    <a name=top>no href</a><a title='href=fake' href=\"http://y.example\">y</a><a href=\"unterminated";
+        find_in_html(html, &mut uris, &mut links);
+        assert_eq!(links[0].href, "http://x.example/a?b=1&c=2");
+        assert_eq!(links[0].text, "Click here");
+        assert_eq!(links[1].href, "http://y.example");
+        assert_eq!(links.len(), 2);
     }
 
     #[test]

@@ -5,9 +5,10 @@ use super::field::Field;
 use super::format::{RawRule, RuleFile};
 use super::matcher::{FieldMatcher, PhraseMatcher, RegexMatcher};
 use super::meta::{self, Expr};
+use super::pattern;
 use super::{ChannelRules, LoadError, Rule, RuleError, RuleSet};
 use crate::message::Channel;
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +16,11 @@ use std::sync::Arc;
 /// Most bytes a single compiled regex may take (guards against patterns that
 /// explode, e.g. huge counted repetitions).
 const REGEX_SIZE_LIMIT: usize = 4 * 1024 * 1024;
+
+/// Lazy-DFA cache per regex set (per thread). A field's set holds dozens of
+/// patterns searched for overlapping matches; a small cache is cleared over
+/// and over and the search falls back to the slow PikeVM.
+const LAZY_DFA_CACHE: usize = 16 * 1024 * 1024;
 
 /// Load every `*.toml` file of `dir`, in name order.
 pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
@@ -236,7 +242,10 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
         {
             errs.push(format!("invalid regex: {}", one_line(&e.to_string())));
         }
-        field.map(|field| Matcher::Regex { field, regex })
+        field.map(|field| Matcher::Regex {
+            field,
+            regex: pattern::ascii_perl_classes(&regex),
+        })
     } else if let Some(name) = raw.eval {
         match EvalTest::new(&name, raw.threshold) {
             Ok(t) => Some(Matcher::Eval(t)),
@@ -434,6 +443,7 @@ fn build(
                 None
             } else {
                 match AhoCorasick::builder()
+                    .kind(Some(AhoCorasickKind::DFA))
                     .ascii_case_insensitive(true)
                     .match_kind(MatchKind::Standard)
                     .build(&patterns)
@@ -461,6 +471,7 @@ fn build(
             } else {
                 match regex::RegexSetBuilder::new(&regexes)
                     .size_limit(REGEX_SIZE_LIMIT * 8)
+                    .dfa_size_limit(LAZY_DFA_CACHE)
                     .build()
                 {
                     Ok(set) => Some(RegexMatcher { set, set_rule }),

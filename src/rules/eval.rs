@@ -275,6 +275,11 @@ impl EvalTest {
 }
 
 fn letter_counts(s: &str) -> (usize, usize) {
+    if s.is_ascii() {
+        let upper = s.bytes().filter(u8::is_ascii_uppercase).count();
+        let lower = s.bytes().filter(u8::is_ascii_lowercase).count();
+        return (upper + lower, upper);
+    }
     let mut letters = 0;
     let mut upper = 0;
     for c in s.chars().filter(|c| c.is_alphabetic()) {

@@ -81,7 +81,11 @@ impl FieldMatcher {
             if let Some(p) = &self.phrases {
                 p.run(value, hits);
             }
-            if let Some(r) = &self.regexes {
+            // is_match needs no allocation and stops at the first match;
+            // most values match nothing, so only then collect which matched.
+            if let Some(r) = &self.regexes
+                && r.set.is_match(value)
+            {
                 for i in r.set.matches(value).iter() {
                     hits.set(r.set_rule[i] as usize);
                 }

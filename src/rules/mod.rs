@@ -9,6 +9,7 @@ pub mod field;
 pub mod format;
 pub mod matcher;
 pub mod meta;
+pub mod pattern;
 
 use crate::message::{Channel, Message};
 use eval::EvalTest;

@@ -1,0 +1,134 @@
+//! Preparing rule regexes for the fast matching path.
+//!
+//! In rule files `\b`, `\B`, `\d`, `\w` and `\s` mean their **ASCII**
+//! versions, as they do in SpamAssassin's Perl rules. Unicode word boundaries
+//! make the lazy DFA give up on any non-ASCII byte and fall back to a much
+//! slower engine, and Unicode `\w` multiplies DFA states; mail is full of
+//! non-ASCII bytes, so the difference is several-fold in throughput. Rules
+//! that need Unicode-aware words use `phrases` with `whole_word = true`, or
+//! say so explicitly with classes such as `\p{L}`.
+
+use regex_syntax::ast::{
+    self, Assertion, AssertionKind, Ast, ClassPerlKind, Flag, Flags, FlagsItem, FlagsItemKind,
+    Group, GroupKind,
+};
+
+/// Rewrite a pattern so word boundaries and the positive Perl classes are
+/// ASCII. The pattern must already be valid; on a parse error it is returned
+/// unchanged so the regex compiler reports the error.
+pub fn ascii_perl_classes(pattern: &str) -> String {
+    match ast::parse::Parser::new().parse(pattern) {
+        Ok(mut parsed) => {
+            rewrite(&mut parsed);
+            let mut out = String::with_capacity(pattern.len() + 16);
+            match ast::print::Printer::new().print(&parsed, &mut out) {
+                Ok(()) => out,
+                Err(_) => pattern.to_string(),
+            }
+        }
+        Err(_) => pattern.to_string(),
+    }
+}
+
+fn ascii_group(inner: Ast) -> Ast {
+    let span = *inner.span();
+    Ast::group(Group {
+        span,
+        kind: GroupKind::NonCapturing(Flags {
+            span,
+            items: vec![
+                FlagsItem {
+                    span,
+                    kind: FlagsItemKind::Negation,
+                },
+                FlagsItem {
+                    span,
+                    kind: FlagsItemKind::Flag(Flag::Unicode),
+                },
+            ],
+        }),
+        ast: Box::new(inner),
+    })
+}
+
+fn rewrite(node: &mut Ast) {
+    let replacement = match node {
+        Ast::Assertion(a)
+            if matches!(
+                a.kind,
+                AssertionKind::WordBoundary | AssertionKind::NotWordBoundary
+            ) =>
+        {
+            Some(ascii_group(Ast::assertion(Assertion {
+                span: a.span,
+                kind: a.kind.clone(),
+            })))
+        }
+        Ast::ClassPerl(c)
+            if !c.negated
+                && matches!(
+                    c.kind,
+                    ClassPerlKind::Digit | ClassPerlKind::Word | ClassPerlKind::Space
+                ) =>
+        {
+            Some(ascii_group(Ast::class_perl((**c).clone())))
+        }
+        Ast::Repetition(r) => {
+            rewrite(&mut r.ast);
+            None
+        }
+        Ast::Group(g) => {
+            rewrite(&mut g.ast);
+            None
+        }
+        Ast::Alternation(a) => {
+            a.asts.iter_mut().for_each(rewrite);
+            None
+        }
+        Ast::Concat(c) => {
+            c.asts.iter_mut().for_each(rewrite);
+            None
+        }
+        _ => None,
+    };
+    if let Some(r) = replacement {
+        *node = r;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_boundaries_and_classes() {
+        assert_eq!(ascii_perl_classes(r"\bfoo\b"), r"(?-u:\b)foo(?-u:\b)");
+        assert_eq!(
+            ascii_perl_classes(r"(?i)\d+\s?p\b"),
+            r"(?i)(?-u:\d)+(?-u:\s)?p(?-u:\b)"
+        );
+        // negated classes would match invalid UTF-8 in ASCII mode: left alone
+        assert_eq!(ascii_perl_classes(r"\W\D\S"), r"\W\D\S");
+        // classes inside brackets stay
+        assert_eq!(ascii_perl_classes(r"[\w.]+"), r"[\w.]+");
+        assert_eq!(ascii_perl_classes(r"(a(\b|x))*"), r"(a((?-u:\b)|x))*");
+    }
+
+    #[test]
+    fn same_matches_on_ascii_text() {
+        for (p, t) in [
+            (r"(?i)\bwin\b", "You WIN now"),
+            (r"\d{5}", "text 87121"),
+            (r"\bfoo", "xfoo"),
+        ] {
+            let a = regex::Regex::new(p).unwrap();
+            let b = regex::Regex::new(&ascii_perl_classes(p)).unwrap();
+            assert_eq!(a.is_match(t), b.is_match(t), "{p}");
+        }
+    }
+
+    #[test]
+    fn invalid_pattern_returned_unchanged() {
+        assert_eq!(ascii_perl_classes("a(b"), "a(b");
+    }
+}
