@@ -1,12 +1,15 @@
-//! Parse-only vs parse+classify for email, and classify for SMS and IM,
-//! over the fixture messages in `tests/fixtures`.
+//! Email: mail-parser alone (`parse_only`), building the normalised Message
+//! (`parse_to_message`), rule matching on parsed messages (`classify_parsed`)
+//! and the whole filter (`parse_and_classify`); SMS and IM: classification of
+//! parsed messages. Over the fixtures in `tests/fixtures` and the project
+//! corpora in `corpora/`.
 //!
 //! `cargo bench --bench classify`. Set `SPAMSIFT_BENCH_CORPUS=DIR[:DIR...]`
 //! (folders of one-message-per-file emails, e.g. the five folders of
 //! ../shared/corpora/spamassassin) to also measure a real corpus.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use spamsift::{Engine, Message};
+use spamsift::{Channel, Engine, Message};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +49,14 @@ fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine
             }
         })
     });
+    let parsed: Vec<Message> = mails.iter().map(|m| engine.parse_email(m)).collect();
+    g.bench_function("classify_parsed", |b| {
+        b.iter(|| {
+            for m in &parsed {
+                black_box(engine.classify(black_box(m)));
+            }
+        })
+    });
     g.bench_function("parse_and_classify", |b| {
         b.iter(|| {
             for m in mails {
@@ -68,12 +79,23 @@ fn benches(c: &mut Criterion) {
             bench_email(c, "email_corpus", &mails, &engine);
         }
     }
+    let corpora = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora");
+    let mbox: Vec<Vec<u8>> = ["email-ham.mbox", "email-spam.mbox"]
+        .iter()
+        .flat_map(|f| spamsift::corpus::split_mbox(&std::fs::read(corpora.join(f)).unwrap_or_default()))
+        .collect();
+    bench_email(c, "email_project_corpus", &mbox, &engine);
     for channel in ["sms", "im"] {
-        let msgs: Vec<Message> = fixtures(channel, "json")
+        let mut msgs: Vec<Message> = fixtures(channel, "json")
             .iter()
             .map(|j| Message::from_json(std::str::from_utf8(j).expect("utf-8")).expect("fixture"))
             .collect();
-        let mut g = c.benchmark_group(format!("{channel}_fixtures"));
+        let mut corpus = spamsift::corpus::Corpus::default();
+        let file = if channel == "sms" { "sms.tsv" } else { "im.jsonl" };
+        let ch: Channel = channel.parse().expect("channel");
+        spamsift::corpus::Source::auto(corpora.join(file), None, ch).load(spamsift::corpus::Split::All, &mut corpus);
+        msgs.extend(corpus.items.iter().map(|i| i.message(&engine.config().email)));
+        let mut g = c.benchmark_group(format!("{channel}_messages"));
         g.throughput(Throughput::Elements(msgs.len() as u64));
         g.bench_function("classify", |b| {
             b.iter(|| {

@@ -21,6 +21,8 @@ ap.add_argument("--threshold", type=float, default=5.0)
 ap.add_argument("--ham-cost", type=float, default=8.0)
 ap.add_argument("--l2", type=float, default=0.02)
 ap.add_argument("--max-score", type=float, default=4.5)
+ap.add_argument("--min-score", type=float, default=-2.0,
+                help="floor for ham-sign rules: headers a spammer can forge must not buy much")
 ap.add_argument("--write", action="store_true")
 ap.add_argument("--quiet", action="store_true")
 a = ap.parse_args()
@@ -50,7 +52,7 @@ for step in range(4000):
     p = 1 / (1 + np.exp(-z))
     grad = X.T @ ((p - y) * cost) / 2.0 / len(rows) + a.l2 * (w - w0)
     w -= lr * grad * 10
-    w = np.where(sign > 0, np.clip(w, 0, a.max_score), np.where(sign < 0, np.clip(w, -a.max_score, 0), w))
+    w = np.where(sign > 0, np.clip(w, 0, a.max_score), np.where(sign < 0, np.clip(w, a.min_score, 0), w))
 w = np.round(w, 1)
 s = X @ w
 tp = int(((s >= a.threshold) & (y == 1)).sum()); fp = int(((s >= a.threshold) & (y == 0)).sum())

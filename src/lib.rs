@@ -26,3 +26,4 @@ pub use engine::{Engine, EngineBuilder, EngineError};
 pub use message::{Channel, Message};
 pub use verdict::{Action, Hit, Thresholds, Verdict};
 pub mod corpus;
+pub mod eval;

@@ -1,51 +1,49 @@
-//! `spamsift eval`: classify labelled corpora, report accuracy and what each
-//! rule earns.
+//! `spamsift eval`: classify labelled corpora and report accuracy, what each
+//! rule earns, and what it costs.
 
 use super::EngineOpts;
+use super::corpus_args::CorpusArgs;
+use super::progress;
 use clap::Args;
 use rayon::prelude::*;
-use spamsift::corpus::{Corpus, Item, Label, Payload, Source, Split};
+use spamsift::corpus::{Corpus, Item};
+use spamsift::eval::metrics::Scored;
+use spamsift::eval::report::{Comparison, Report};
+use spamsift::eval::{ChannelReport, Sample, channel_report, flips, plot, profile_rules};
 use spamsift::message::Channel;
-use spamsift::{Engine, Verdict};
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use spamsift::{Engine, corpus::Label};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
-
-/// Print to stdout, ignoring a closed pipe (`spamsift eval | head`).
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Folder of one-email-per-file; label from the folder name (`*ham*`, `spam*`).
-    #[arg(long = "email-dir", value_name = "DIR")]
-    email_dirs: Vec<PathBuf>,
-    /// TSV file `label<TAB>text` (SMS Spam Collection).
-    #[arg(long, value_name = "FILE")]
-    tsv: Vec<PathBuf>,
-    /// CSV file with text and label columns (YouTube Spam Collection).
-    #[arg(long, value_name = "FILE")]
-    csv: Vec<PathBuf>,
-    /// File with one spam message per line.
-    #[arg(long = "spam-lines", value_name = "FILE")]
-    spam_lines: Vec<PathBuf>,
-    /// File with one ham message per line.
-    #[arg(long = "ham-lines", value_name = "FILE")]
-    ham_lines: Vec<PathBuf>,
-    /// Channel of the TSV, CSV and line sources.
-    #[arg(long, default_value = "sms")]
-    channel: Channel,
-    /// Which half: all, even (training) or odd (test).
-    #[arg(long, default_value = "all")]
-    split: Split,
-    /// Print the per-rule table.
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    /// Report metrics also at the lowest threshold whose false-positive rate is at most this.
+    #[arg(long, default_value_t = 0.001, value_name = "RATE")]
+    target_fpr: f64,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Rules listed per channel in the table (0: none).
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    top: usize,
+    /// Also time every rule alone over the corpus (slower).
     #[arg(long)]
-    rule_stats: bool,
+    profile: bool,
+    /// Write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the report as Markdown.
+    #[arg(long, value_name = "FILE")]
+    markdown: Option<PathBuf>,
+    /// Write SVG plots (CHANNEL-roc.svg, CHANNEL-scores.svg) into this folder.
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
+    /// Compare two rule directories on the same messages (A, then B).
+    #[arg(long, num_args = 2, value_names = ["RULES_A", "RULES_B"])]
+    compare: Option<Vec<PathBuf>>,
     /// Write one JSON line per message (origin, label, score, hit ids): mass-check output.
     #[arg(long, value_name = "FILE")]
     hits_jsonl: Option<PathBuf>,
@@ -54,194 +52,218 @@ pub struct EvalArgs {
     show_errors: usize,
 }
 
-struct Outcome<'a> {
-    item: &'a Item,
-    verdict: Verdict,
+/// Print to stdout, ignoring a closed pipe (`spamsift eval | head`).
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("spamsift: {msg}");
+    ExitCode::from(2)
 }
 
 pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
-    let engine = match opts.build() {
-        Ok(e) => e,
-        Err(e) => {
-            eprint!("spamsift: {e}");
-            return ExitCode::from(2);
-        }
+    let (sources, corpus) = match args.corpus.load() {
+        Ok(x) => x,
+        Err(e) => return fail(e),
     };
-    let mut sources = Vec::new();
-    sources.extend(args.email_dirs.iter().map(|p| Source::EmailDir {
-        path: p.clone(),
-        label: None,
-    }));
-    sources.extend(args.tsv.iter().map(|p| Source::Tsv {
-        path: p.clone(),
-        channel: args.channel,
-    }));
-    sources.extend(args.csv.iter().map(|p| Source::Csv {
-        path: p.clone(),
-        channel: args.channel,
-    }));
-    for (paths, label) in [
-        (&args.spam_lines, Label::Spam),
-        (&args.ham_lines, Label::Ham),
-    ] {
-        sources.extend(paths.iter().map(|p| Source::Lines {
-            path: p.clone(),
-            channel: args.channel,
-            label,
-        }));
+    let pool = match progress::pool(args.jobs) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let jobs = pool.current_num_threads();
+    let rule_sets: Vec<(String, EngineOpts)> = match &args.compare {
+        Some(dirs) => dirs
+            .iter()
+            .map(|d| (d.display().to_string(), opts.with_rules(d)))
+            .collect(),
+        None => vec![(opts.rules_label(), opts.clone())],
+    };
+    let mut runs = Vec::new();
+    for (label, o) in &rule_sets {
+        let engine = match o.build() {
+            Ok(e) => e,
+            Err(e) => return fail(format_args!("{label}: {e}")),
+        };
+        let (samples, wall) = classify_all(&pool, &engine, &corpus);
+        let reports = reports(&engine, &corpus, &samples, wall, jobs, &args);
+        runs.push((label.clone(), engine, samples, reports));
     }
-    if sources.is_empty() {
-        eprintln!(
-            "spamsift: eval needs at least one corpus (--email-dir, --tsv, --csv, --spam-lines, --ham-lines)"
-        );
-        return ExitCode::from(2);
+    let mut runs = runs.into_iter();
+    let Some((rules_a, engine_a, samples_a, channels_a)) = runs.next() else {
+        return fail("no rule set");
+    };
+    let comparison = runs
+        .next()
+        .map(|(rules_b, _, samples_b, channels_b)| Comparison {
+            rules_b,
+            channels_b,
+            flips: flips(&samples_a, &samples_b),
+        });
+    let report = Report {
+        split: format!("{:?}", args.corpus.split).to_lowercase(),
+        rules: rules_a,
+        sources: sources
+            .iter()
+            .map(|s| s.path.display().to_string())
+            .collect(),
+        unreadable: corpus.unreadable.clone(),
+        channels: channels_a,
+        comparison,
+    };
+    out(&report.to_text(args.top));
+    if args.show_errors > 0 {
+        out(&misclassified(&samples_a, args.show_errors));
     }
-    let mut corpus = Corpus::default();
-    for s in &sources {
-        s.load(args.split, &mut corpus);
-    }
-    for (origin, why) in &corpus.unreadable {
-        eprintln!("spamsift: unreadable: {origin}: {why}");
-    }
-    let start = Instant::now();
-    let outcomes: Vec<Outcome> = corpus
-        .items
-        .par_iter()
-        .map(|item| Outcome {
-            item,
-            verdict: classify(&engine, item),
-        })
-        .collect();
-    let elapsed = start.elapsed();
-    let bytes: usize = corpus.items.iter().map(Item::size).sum();
-    out!(
-        "{} messages ({:.1} MB) in {:.2}s: {:.0} msg/s, split {:?}, {} unreadable",
-        outcomes.len(),
-        bytes as f64 / 1e6,
-        elapsed.as_secs_f64(),
-        outcomes.len() as f64 / elapsed.as_secs_f64().max(1e-9),
-        args.split,
-        corpus.unreadable.len()
-    );
-    if let Some(path) = &args.hits_jsonl
-        && let Err(e) = write_hits(path, &outcomes)
-    {
-        eprintln!("spamsift: cannot write {}: {e}", path.display());
-        return ExitCode::from(1);
-    }
-    for ch in Channel::ALL {
-        let of_ch: Vec<&Outcome> = outcomes.iter().filter(|o| o.item.channel == ch).collect();
-        if of_ch.is_empty() {
-            continue;
-        }
-        report_channel(ch, &of_ch, &engine, &args);
+    if let Err(e) = write_outputs(&report, &engine_a, &samples_a, &args) {
+        return fail(e);
     }
     ExitCode::SUCCESS
 }
 
-fn write_hits(path: &std::path::Path, outcomes: &[Outcome]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-    for o in outcomes {
-        let ids: Vec<&str> = o.verdict.hits.iter().map(|h| &*h.id).collect();
-        let line = serde_json::json!({
-            "origin": o.item.origin,
-            "channel": o.item.channel,
-            "label": o.item.label,
-            "score": o.verdict.score,
-            "hits": ids,
-        });
-        writeln!(w, "{line}")?;
-    }
-    w.flush()
+fn classify_all(
+    pool: &rayon::ThreadPool,
+    engine: &Engine,
+    corpus: &Corpus,
+) -> (Vec<Sample>, Duration) {
+    let pb = progress::bar(corpus.items.len() as u64, "classifying");
+    let start = Instant::now();
+    let samples: Vec<Sample> = pool.install(|| {
+        corpus
+            .items
+            .par_iter()
+            .map(|item| {
+                let s = Sample::classify(engine, item);
+                pb.inc(1);
+                s
+            })
+            .collect()
+    });
+    let wall = start.elapsed();
+    pb.finish_and_clear();
+    (samples, wall)
 }
 
-fn classify(engine: &Engine, item: &Item) -> Verdict {
-    engine.classify(&item.message(&engine.config().email))
-}
-
-fn report_channel(ch: Channel, outcomes: &[&Outcome], _engine: &Engine, args: &EvalArgs) {
-    let (mut tp, mut fp, mut tn, mut fn_) = (0usize, 0usize, 0usize, 0usize);
-    let mut per_rule: BTreeMap<&str, (usize, usize, f64)> = BTreeMap::new();
-    let spam_total = outcomes
+fn reports(
+    engine: &Engine,
+    corpus: &Corpus,
+    samples: &[Sample],
+    wall: Duration,
+    jobs: usize,
+    args: &EvalArgs,
+) -> Vec<ChannelReport> {
+    Channel::ALL
         .iter()
-        .filter(|o| o.item.label == Label::Spam)
-        .count();
-    let ham_total = outcomes.len() - spam_total;
-    for o in outcomes {
-        match (o.item.label, o.verdict.is_spam()) {
-            (Label::Spam, true) => tp += 1,
-            (Label::Spam, false) => fn_ += 1,
-            (Label::Ham, true) => fp += 1,
-            (Label::Ham, false) => tn += 1,
-        }
-        for h in &o.verdict.hits {
-            let e = per_rule.entry(&h.id).or_insert((0, 0, h.score));
-            if o.item.label == Label::Spam {
-                e.0 += 1
-            } else {
-                e.1 += 1
+        .filter_map(|&ch| {
+            let of: Vec<&Sample> = samples.iter().filter(|s| s.channel == ch).collect();
+            if of.is_empty() {
+                return None;
             }
-        }
-    }
-    let recall = tp as f64 / (tp + fn_).max(1) as f64;
-    let fpr = fp as f64 / (fp + tn).max(1) as f64;
-    let precision = tp as f64 / (tp + fp).max(1) as f64;
-    let f1 = if precision + recall > 0.0 {
-        2.0 * precision * recall / (precision + recall)
-    } else {
-        0.0
-    };
-    out!("\n== {ch}: {} spam, {} ham", spam_total, ham_total);
-    out!("   TP {tp}  FN {fn_}  FP {fp}  TN {tn}");
-    out!(
-        "   recall {:.2}%  FPR {:.2}%  precision {:.2}%  F1 {:.4}  accuracy {:.2}%",
-        recall * 100.0,
-        fpr * 100.0,
-        precision * 100.0,
-        f1,
-        (tp + tn) as f64 * 100.0 / outcomes.len().max(1) as f64
-    );
-    if args.rule_stats {
-        let mut rows: Vec<_> = per_rule.into_iter().collect();
-        rows.sort_by_key(|r| std::cmp::Reverse(r.1.0 + r.1.1));
-        out!(
-            "   {:28} {:>6} {:>7} {:>7} {:>6}",
-            "rule",
-            "score",
-            "spam%",
-            "ham%",
-            "S/O"
-        );
-        for (id, (s, h, score)) in rows {
-            let sp = s as f64 * 100.0 / spam_total.max(1) as f64;
-            let hp = h as f64 * 100.0 / ham_total.max(1) as f64;
-            let so = if sp + hp > 0.0 { sp / (sp + hp) } else { 0.0 };
-            out!("   {id:28} {score:>6.1} {sp:>7.2} {hp:>7.2} {so:>6.3}");
-        }
-    }
-    if args.show_errors > 0 {
-        for (label, want_spam, what) in [
-            (Label::Ham, true, "FALSE POSITIVE"),
-            (Label::Spam, false, "MISSED SPAM"),
-        ] {
-            for o in outcomes
+            let times = args.profile.then(|| {
+                let msgs: Vec<_> = corpus
+                    .items
+                    .iter()
+                    .filter(|i| i.channel == ch)
+                    .map(|i: &Item| i.message(&engine.config().email))
+                    .collect();
+                profile_rules(engine.rules(), &msgs)
+            });
+            // Wall time is shared by all channels of a run; split it by CPU share.
+            let cpu_all: f64 = samples
                 .iter()
-                .filter(|o| o.item.label == label && o.verdict.is_spam() == want_spam)
-                .take(args.show_errors)
-            {
-                let snippet = match &o.item.payload {
-                    Payload::Text { text, .. } => text.chars().take(160).collect::<String>(),
-                    Payload::Email(_) => String::new(),
-                };
-                out!(
-                    "   {what} {:.1} {} [{}] {}",
-                    o.verdict.score,
-                    o.item.origin,
-                    o.verdict.tests(),
-                    snippet
-                );
-            }
+                .map(|s| (s.parse + s.classify).as_secs_f64())
+                .sum();
+            let cpu_ch: f64 = of
+                .iter()
+                .map(|s| (s.parse + s.classify).as_secs_f64())
+                .sum();
+            let share = if cpu_all > 0.0 { cpu_ch / cpu_all } else { 1.0 };
+            Some(channel_report(
+                ch,
+                &of,
+                engine.config().thresholds(ch).tag,
+                args.target_fpr,
+                times.as_ref(),
+                wall.mul_f64(share),
+                jobs,
+            ))
+        })
+        .collect()
+}
+
+fn misclassified(samples: &[Sample], n: usize) -> String {
+    let mut s = String::new();
+    for (label, spam, what) in [
+        (Label::Ham, true, "FALSE POSITIVE"),
+        (Label::Spam, false, "MISSED SPAM"),
+    ] {
+        for x in samples
+            .iter()
+            .filter(|x| x.label == label && x.verdict.is_spam() == spam)
+            .take(n)
+        {
+            s += &format!(
+                "{what} {:.1} {} [{}]\n",
+                x.verdict.score,
+                x.origin,
+                x.verdict.tests()
+            );
         }
     }
+    s
+}
+
+fn write_outputs(
+    report: &Report,
+    engine: &Engine,
+    samples: &[Sample],
+    args: &EvalArgs,
+) -> Result<(), String> {
+    let io = |p: &Path, e: std::io::Error| format!("cannot write {}: {e}", p.display());
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+        std::fs::write(p, text).map_err(|e| io(p, e))?;
+    }
+    if let Some(p) = &args.markdown {
+        std::fs::write(p, report.to_markdown(args.top)).map_err(|e| io(p, e))?;
+    }
+    if let Some(dir) = &args.plots {
+        std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+        for c in &report.channels {
+            let scored: Vec<Scored> = samples
+                .iter()
+                .filter(|s| s.channel == c.channel)
+                .map(|s| Scored {
+                    spam: s.label == Label::Spam,
+                    score: s.verdict.score,
+                })
+                .collect();
+            let roc = dir.join(format!("{}-roc.svg", c.channel));
+            plot::roc_svg(
+                &roc,
+                &format!("{} ROC (AUC {:.4})", c.channel, c.auc),
+                &scored,
+            )
+            .map_err(|e| io(&roc, e))?;
+            let hist = dir.join(format!("{}-scores.svg", c.channel));
+            let t = engine.config().thresholds(c.channel).tag;
+            plot::score_histogram_svg(&hist, &format!("{} scores", c.channel), &scored, t)
+                .map_err(|e| io(&hist, e))?;
+        }
+    }
+    if let Some(p) = &args.hits_jsonl {
+        let mut text = String::new();
+        for s in samples {
+            let ids: Vec<&str> = s.verdict.hits.iter().map(|h| &*h.id).collect();
+            text += &serde_json::json!({
+                "origin": s.origin, "channel": s.channel, "label": s.label,
+                "score": s.verdict.score, "hits": ids,
+            })
+            .to_string();
+            text.push('\n');
+        }
+        std::fs::write(p, text).map_err(|e| io(p, e))?;
+    }
+    Ok(())
 }

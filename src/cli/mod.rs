@@ -1,8 +1,11 @@
 //! Command-line interface.
 
 mod check;
+mod corpus_args;
 mod eval;
+mod progress;
 mod rules;
+mod scan;
 
 use clap::{Parser, Subcommand};
 use spamsift::{Engine, EngineError};
@@ -30,8 +33,10 @@ struct Cli {
 enum Command {
     /// Filter one message from stdin: add X-Spam-* headers (email) or print a verdict.
     Check(check::CheckArgs),
-    /// Classify labelled corpora and report accuracy and per-rule statistics.
-    Eval(eval::EvalArgs),
+    /// Classify messages in parallel; one JSON verdict per message, in input order.
+    Scan(scan::ScanArgs),
+    /// Classify labelled corpora: accuracy, per-rule statistics, speed, comparisons.
+    Eval(Box<eval::EvalArgs>),
     /// List the loaded rules, or validate a rule directory.
     Rules(rules::RulesArgs),
 }
@@ -44,6 +49,21 @@ pub struct EngineOpts {
 }
 
 impl EngineOpts {
+    /// The same options with another rule directory.
+    pub fn with_rules(&self, dir: &std::path::Path) -> EngineOpts {
+        EngineOpts {
+            rules: Some(dir.to_path_buf()),
+            config: self.config.clone(),
+        }
+    }
+
+    /// How the rule set is named in reports.
+    pub fn rules_label(&self) -> String {
+        self.rules
+            .as_ref()
+            .map_or("built-in".to_string(), |r| r.display().to_string())
+    }
+
     /// Build the engine these options describe.
     pub fn build(&self) -> Result<Engine, EngineError> {
         let mut b = Engine::builder();
@@ -76,7 +96,8 @@ pub fn main() -> ExitCode {
     };
     match cli.command {
         Command::Check(a) => check::run(&opts, a),
-        Command::Eval(a) => eval::run(&opts, a),
+        Command::Scan(a) => scan::run(&opts, a),
+        Command::Eval(a) => eval::run(&opts, *a),
         Command::Rules(a) => rules::run(&opts, a),
     }
 }

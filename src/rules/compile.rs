@@ -3,12 +3,11 @@
 use super::eval::EvalTest;
 use super::field::Field;
 use super::format::{RawRule, RuleFile};
-use super::matcher::{FieldMatcher, PhraseMatcher, RegexMatcher};
+use super::matcher::{FieldMatcher, PhraseMatcher, RegexMatcher, phrase_automaton};
 use super::meta::{self, Expr};
 use super::pattern;
-use super::{ChannelRules, LoadError, Rule, RuleError, RuleSet};
+use super::{ChannelRules, LoadError, Rule, RuleError, RuleSet, RuleSpec};
 use crate::message::Channel;
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -77,8 +76,18 @@ enum Matcher {
     Meta(Expr<String>),
 }
 
+/// A checked rule's identity, before its matcher is compiled.
+struct RuleHead {
+    id: Arc<str>,
+    description: Arc<str>,
+    score: f64,
+    channels: Vec<Channel>,
+    origin: String,
+    reported: bool,
+}
+
 struct Checked {
-    rule: Rule,
+    rule: RuleHead,
     file: String,
     line: usize,
     matcher: Matcher,
@@ -267,7 +276,7 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
     };
     match (errs.is_empty(), matcher) {
         (true, Some(matcher)) => Ok(Checked {
-            rule: Rule {
+            rule: RuleHead {
                 reported: !raw.id.starts_with("__"),
                 origin: format!("{file}:{line}"),
                 id: Arc::from(raw.id),
@@ -442,12 +451,7 @@ fn build(
             let phrases = if patterns.is_empty() {
                 None
             } else {
-                match AhoCorasick::builder()
-                    .kind(Some(AhoCorasickKind::DFA))
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .build(&patterns)
-                {
+                match phrase_automaton(&patterns) {
                     Ok(automaton) => Some(PhraseMatcher {
                         automaton,
                         pattern_rule,
@@ -509,8 +513,41 @@ fn build(
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(RuleSet {
-        rules: checked.into_iter().map(|c| c.rule).collect(),
-        channels,
-    })
+    let resolved: std::collections::HashMap<usize, Expr<usize>> = metas.into_iter().collect();
+    let rules = checked
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let h = c.rule;
+            let spec = match c.matcher {
+                Matcher::Phrases {
+                    field,
+                    phrases,
+                    whole_word,
+                } => RuleSpec::Phrases {
+                    field,
+                    phrases,
+                    whole_word,
+                },
+                Matcher::Regex { field, regex } => RuleSpec::Regex {
+                    field,
+                    pattern: regex,
+                },
+                Matcher::Eval(t) => RuleSpec::Eval(t),
+                Matcher::Meta(_) => {
+                    RuleSpec::Meta(resolved.get(&i).cloned().unwrap_or(Expr::Or(Vec::new())))
+                }
+            };
+            Rule {
+                id: h.id,
+                description: h.description,
+                score: h.score,
+                channels: h.channels,
+                origin: h.origin,
+                reported: h.reported,
+                spec,
+            }
+        })
+        .collect();
+    Ok(RuleSet { rules, channels })
 }

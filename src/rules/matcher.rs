@@ -45,6 +45,15 @@ impl HitSet {
     }
 }
 
+/// Build the automaton for lower-cased phrases (as compiled for rule sets).
+pub(crate) fn phrase_automaton(patterns: &[&str]) -> Result<AhoCorasick, aho_corasick::BuildError> {
+    AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .ascii_case_insensitive(true)
+        .match_kind(aho_corasick::MatchKind::Standard)
+        .build(patterns)
+}
+
 /// All literal phrases of the rules on one field, in one automaton.
 #[derive(Debug)]
 pub struct PhraseMatcher {
@@ -96,7 +105,8 @@ impl FieldMatcher {
 }
 
 impl PhraseMatcher {
-    fn run(&self, value: &str, hits: &mut HitSet) {
+    /// Record which of this matcher's rules hit in `value`.
+    pub(crate) fn run(&self, value: &str, hits: &mut HitSet) {
         // Patterns are lower-case and the automaton is ASCII case-insensitive;
         // other scripts need the text lower-cased (only then do we allocate).
         if value.is_ascii() {

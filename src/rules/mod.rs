@@ -10,6 +10,7 @@ pub mod format;
 pub mod matcher;
 pub mod meta;
 pub mod pattern;
+mod profile;
 
 use crate::message::{Channel, Message};
 use eval::EvalTest;
@@ -56,6 +57,24 @@ pub struct Rule {
     pub origin: String,
     /// `false` for `__` helper rules, which only feed meta rules.
     pub reported: bool,
+    /// What it matches with (kept for profiling and listing).
+    pub(crate) spec: RuleSpec,
+}
+
+/// A compiled rule's matcher, as written (regexes already prepared).
+#[derive(Debug, Clone)]
+pub(crate) enum RuleSpec {
+    Phrases {
+        field: field::Field,
+        phrases: Vec<String>,
+        whole_word: bool,
+    },
+    Regex {
+        field: field::Field,
+        pattern: String,
+    },
+    Eval(EvalTest),
+    Meta(Expr<usize>),
 }
 
 /// One problem found while loading rules, with its place.

@@ -1,0 +1,239 @@
+//! `spamsift scan PATH...`: classify many messages in parallel and stream one
+//! JSON verdict per message, in input order.
+
+use super::EngineOpts;
+use super::progress;
+use clap::Args;
+use rayon::prelude::*;
+use serde::Serialize;
+use spamsift::corpus::split_mbox;
+use spamsift::message::{Channel, short};
+use spamsift::{Engine, Verdict};
+use std::io::{BufRead, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Messages classified per parallel batch; output is written batch by batch.
+const BATCH: usize = 2048;
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or folders: email files, message folders, maildirs, mbox files;
+    /// with --channel sms|im, JSONL files (one message object per line). `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Channel: email reads raw messages; sms and im read JSONL.
+    #[arg(long, default_value = "email")]
+    channel: Channel,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+    /// Largest message classified, in bytes; larger ones are reported, not read.
+    #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
+    max_size: u64,
+}
+
+/// One unit of input.
+enum Input {
+    Email { origin: String, raw: Vec<u8> },
+    Json { origin: String, line: String },
+    Unreadable { origin: String, why: String },
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    origin: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<Channel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<spamsift::Action>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hits: Option<Vec<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
+    let engine = match opts.build() {
+        Ok(e) => e,
+        Err(e) => {
+            eprint!("spamsift: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let pool = match progress::pool(args.jobs) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("spamsift: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let inputs = collect_inputs(&args);
+    let pb = progress::bar(inputs.len() as u64, "scanning");
+    let stdout = std::io::stdout();
+    let mut w = std::io::BufWriter::new(stdout.lock());
+    let (mut spam, mut errors) = (0usize, 0usize);
+    for batch in inputs.chunks(BATCH) {
+        let results: Vec<(String, Result<Verdict, String>)> = pool.install(|| {
+            batch
+                .par_iter()
+                .map(|i| classify(&engine, i, args.channel))
+                .collect()
+        });
+        for (origin, r) in &results {
+            let line = match r {
+                Ok(v) => {
+                    spam += usize::from(v.is_spam());
+                    Line {
+                        origin,
+                        channel: Some(v.channel),
+                        score: Some(v.score),
+                        action: Some(v.action),
+                        hits: Some(v.hits.iter().map(|h| &*h.id).collect()),
+                        error: None,
+                    }
+                }
+                Err(e) => {
+                    errors += 1;
+                    Line {
+                        origin,
+                        channel: None,
+                        score: None,
+                        action: None,
+                        hits: None,
+                        error: Some(e.clone()),
+                    }
+                }
+            };
+            let ok = serde_json::to_writer(&mut w, &line).is_ok() && w.write_all(b"\n").is_ok();
+            if !ok {
+                return ExitCode::SUCCESS; // reader went away (e.g. `| head`)
+            }
+        }
+        pb.inc(batch.len() as u64);
+    }
+    pb.finish_and_clear();
+    let _ = w.flush();
+    eprintln!(
+        "spamsift: scanned {} message(s): {spam} spam, {errors} not classified",
+        inputs.len()
+    );
+    ExitCode::SUCCESS
+}
+
+fn classify(engine: &Engine, input: &Input, channel: Channel) -> (String, Result<Verdict, String>) {
+    match input {
+        Input::Email { origin, raw } => (
+            origin.clone(),
+            Ok(engine.classify(&engine.parse_email(raw))),
+        ),
+        Input::Json { origin, line } => (
+            origin.clone(),
+            short::parse(line, Some(channel))
+                .map(|m| engine.classify(&m))
+                .map_err(|e| e.to_string()),
+        ),
+        Input::Unreadable { origin, why } => (origin.clone(), Err(why.clone())),
+    }
+}
+
+fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > max {
+        return Err(format!("larger than --max-size {max} bytes"));
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
+}
+
+fn collect_inputs(args: &ScanArgs) -> Vec<Input> {
+    let mut out = Vec::new();
+    for p in &args.paths {
+        let origin = p.display().to_string();
+        if origin == "-" {
+            let mut buf = Vec::new();
+            match std::io::stdin()
+                .lock()
+                .take(args.max_size + 1)
+                .read_to_end(&mut buf)
+            {
+                Ok(_) if buf.len() as u64 > args.max_size => out.push(Input::Unreadable {
+                    origin,
+                    why: format!("larger than --max-size {} bytes", args.max_size),
+                }),
+                Ok(_) => push_file_contents(&mut out, "stdin", buf, args.channel),
+                Err(e) => out.push(Input::Unreadable {
+                    origin,
+                    why: e.to_string(),
+                }),
+            }
+        } else if p.is_dir() {
+            let mut files = Vec::new();
+            let dirs = if p.join("cur").is_dir() || p.join("new").is_dir() {
+                vec![p.join("cur"), p.join("new")]
+            } else {
+                vec![p.clone()]
+            };
+            for d in dirs.iter().filter(|d| d.is_dir()) {
+                match std::fs::read_dir(d) {
+                    Ok(rd) => files.extend(
+                        rd.filter_map(Result::ok)
+                            .map(|e| e.path())
+                            .filter(|f| f.is_file()),
+                    ),
+                    Err(e) => out.push(Input::Unreadable {
+                        origin: d.display().to_string(),
+                        why: e.to_string(),
+                    }),
+                }
+            }
+            files.sort();
+            for f in files {
+                let origin = f.display().to_string();
+                match read_limited(&f, args.max_size) {
+                    Ok(raw) if args.channel == Channel::Email => {
+                        out.push(Input::Email { origin, raw })
+                    }
+                    Ok(raw) => push_file_contents(&mut out, &origin, raw, args.channel),
+                    Err(why) => out.push(Input::Unreadable { origin, why }),
+                }
+            }
+        } else {
+            match read_limited(p, args.max_size.saturating_mul(64)) {
+                Ok(raw) => push_file_contents(&mut out, &origin, raw, args.channel),
+                Err(why) => out.push(Input::Unreadable { origin, why }),
+            }
+        }
+    }
+    out
+}
+
+/// One file's messages: JSONL lines for SMS/IM, an mbox, or a single email.
+fn push_file_contents(out: &mut Vec<Input>, origin: &str, raw: Vec<u8>, channel: Channel) {
+    if channel != Channel::Email {
+        for (i, line) in raw.lines().enumerate() {
+            let origin = format!("{origin}:{}", i + 1);
+            match line {
+                Ok(l) if l.trim().is_empty() => {}
+                Ok(line) => out.push(Input::Json { origin, line }),
+                Err(e) => out.push(Input::Unreadable {
+                    origin,
+                    why: e.to_string(),
+                }),
+            }
+        }
+    } else if raw.starts_with(b"From ") && raw.windows(6).skip(5).any(|w| w == b"\nFrom ") {
+        for (i, m) in split_mbox(&raw).into_iter().enumerate() {
+            out.push(Input::Email {
+                origin: format!("{origin}#{}", i + 1),
+                raw: m,
+            });
+        }
+    } else {
+        out.push(Input::Email {
+            origin: origin.to_string(),
+            raw,
+        });
+    }
+}
