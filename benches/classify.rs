@@ -82,7 +82,9 @@ fn benches(c: &mut Criterion) {
     let corpora = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora");
     let mbox: Vec<Vec<u8>> = ["email-ham.mbox", "email-spam.mbox"]
         .iter()
-        .flat_map(|f| spamsift::corpus::split_mbox(&std::fs::read(corpora.join(f)).unwrap_or_default()))
+        .flat_map(|f| {
+            spamsift::corpus::split_mbox(&std::fs::read(corpora.join(f)).unwrap_or_default())
+        })
         .collect();
     bench_email(c, "email_project_corpus", &mbox, &engine);
     for channel in ["sms", "im"] {
@@ -91,10 +93,20 @@ fn benches(c: &mut Criterion) {
             .map(|j| Message::from_json(std::str::from_utf8(j).expect("utf-8")).expect("fixture"))
             .collect();
         let mut corpus = spamsift::corpus::Corpus::default();
-        let file = if channel == "sms" { "sms.tsv" } else { "im.jsonl" };
+        let file = if channel == "sms" {
+            "sms.tsv"
+        } else {
+            "im.jsonl"
+        };
         let ch: Channel = channel.parse().expect("channel");
-        spamsift::corpus::Source::auto(corpora.join(file), None, ch).load(spamsift::corpus::Split::All, &mut corpus);
-        msgs.extend(corpus.items.iter().map(|i| i.message(&engine.config().email)));
+        spamsift::corpus::Source::auto(corpora.join(file), None, ch)
+            .load(spamsift::corpus::Split::All, &mut corpus);
+        msgs.extend(
+            corpus
+                .items
+                .iter()
+                .map(|i| i.message(&engine.config().email)),
+        );
         let mut g = c.benchmark_group(format!("{channel}_messages"));
         g.throughput(Throughput::Elements(msgs.len() as u64));
         g.bench_function("classify", |b| {

@@ -14,6 +14,7 @@
 //! max_body_bytes = 524288   # decoded text kept for matching
 //! ```
 
+use crate::bayes::BayesConfig;
 use crate::message::{Channel, EmailOptions};
 use crate::verdict::Thresholds;
 use serde::Deserialize;
@@ -26,6 +27,10 @@ pub struct Config {
     pub thresholds: [Thresholds; 3],
     /// How email is parsed.
     pub email: EmailOptions,
+    /// Statistical classifier settings.
+    pub bayes: BayesConfig,
+    /// Model file to load (`[bayes] model = "..."`, relative to the config file).
+    pub bayes_model: Option<std::path::PathBuf>,
 }
 
 /// A configuration problem, with its place.
@@ -51,6 +56,8 @@ struct RawConfig {
     im: Option<toml::Spanned<Thresholds>>,
     #[serde(default)]
     parse: Option<RawParse>,
+    #[serde(default)]
+    bayes: Option<toml::Spanned<toml::Table>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +109,26 @@ impl Config {
                 cfg.thresholds[ch.index()] = t;
             }
         }
+        if let Some(b) = raw.bayes {
+            let line = line_of(b.span().start);
+            let mut table = b.into_inner();
+            if let Some(m) = table.remove("model") {
+                let m = m.as_str().ok_or_else(|| ConfigError {
+                    file: file.into(),
+                    line,
+                    message: "[bayes] model must be a file name".into(),
+                })?;
+                let base = std::path::Path::new(file)
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""));
+                cfg.bayes_model = Some(base.join(m));
+            }
+            cfg.bayes = table.try_into().map_err(|e: toml::de::Error| ConfigError {
+                file: file.into(),
+                line,
+                message: format!("[bayes] {}", e.message().trim()),
+            })?;
+        }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {
                 cfg.email.trusted_hops = h;
@@ -128,6 +155,24 @@ mod tests {
         assert_eq!(c.thresholds(Channel::Sms).tag, 4.0);
         assert_eq!(c.thresholds(Channel::Email).tag, 5.0);
         assert_eq!(c.email.trusted_hops, 2);
+    }
+
+    #[test]
+    fn reads_bayes_section() {
+        let c = Config::from_toml(
+            "/etc/spamsift/c.toml",
+            "[bayes]\nmodel = \"m.bin\"\nmin_spam = 10\n",
+        )
+        .unwrap();
+        assert_eq!(c.bayes.min_spam, 10);
+        assert_eq!(c.bayes.min_ham, 200);
+        assert_eq!(
+            c.bayes_model.as_deref(),
+            Some(std::path::Path::new("/etc/spamsift/m.bin"))
+        );
+        let e = Config::from_toml("c.toml", "\n[bayes]\nmin_spm = 1\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("min_spm"), "{e}");
     }
 
     #[test]

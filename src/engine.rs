@@ -1,5 +1,6 @@
 //! The engine: rules and configuration compiled once, shared by reference.
 
+use crate::bayes::{Classifier, MemoryStore, ModelError};
 use crate::config::{Config, ConfigError};
 use crate::message::{self, Channel, Message, ShortMessageError};
 use crate::rules::{LoadError, RuleSet};
@@ -15,6 +16,9 @@ pub enum EngineError {
     /// The configuration file had a problem.
     #[error("{0}")]
     Config(#[from] ConfigError),
+    /// The Bayes model file could not be loaded.
+    #[error("{0}")]
+    Model(#[from] ModelError),
 }
 
 /// Builds an [`Engine`] from rule files and a configuration.
@@ -23,6 +27,8 @@ pub struct EngineBuilder {
     rules_dir: Option<PathBuf>,
     config_file: Option<PathBuf>,
     config: Option<Config>,
+    model_file: Option<PathBuf>,
+    model: Option<MemoryStore>,
 }
 
 impl EngineBuilder {
@@ -44,6 +50,18 @@ impl EngineBuilder {
         self
     }
 
+    /// Load this Bayes model file (overrides `[bayes] model` in the config).
+    pub fn model_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.model_file = Some(file.into());
+        self
+    }
+
+    /// Use this in-memory model.
+    pub fn model(mut self, store: MemoryStore) -> Self {
+        self.model = Some(store);
+        self
+    }
+
     /// Compile everything.
     pub fn build(self) -> Result<Engine, EngineError> {
         let rules = match &self.rules_dir {
@@ -54,7 +72,20 @@ impl EngineBuilder {
             Some(f) => Config::from_file(f)?,
             None => self.config.unwrap_or_default(),
         };
-        Ok(Engine { rules, config })
+        let store = match (
+            self.model,
+            self.model_file.or_else(|| config.bayes_model.clone()),
+        ) {
+            (Some(m), _) => Some(m),
+            (None, Some(path)) => Some(MemoryStore::load(&path)?),
+            (None, None) => None,
+        };
+        let bayes = store.map(|s| Classifier::new(Box::new(s), config.bayes.clone()));
+        Ok(Engine {
+            rules,
+            config,
+            bayes,
+        })
     }
 }
 
@@ -63,6 +94,7 @@ impl EngineBuilder {
 pub struct Engine {
     rules: RuleSet,
     config: Config,
+    bayes: Option<Classifier>,
 }
 
 impl Engine {
@@ -89,6 +121,11 @@ impl Engine {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The statistical classifier, when a model is loaded.
+    pub fn bayes(&self) -> Option<&Classifier> {
+        self.bayes.as_ref()
     }
 
     /// Parse raw email with this engine's parse options.
@@ -119,6 +156,10 @@ impl Engine {
                 description: r.description.clone(),
             })
             .collect();
+        let bayes = self.bayes.as_ref().and_then(|c| c.probability(msg));
+        if let Some(hit) = bayes.and_then(|p| self.bayes.as_ref().and_then(|c| c.band(p))) {
+            hits.push(hit);
+        }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         let raw: f64 = hits.iter().map(|h| h.score).sum();
         // Adding 0.0 turns -0.0 into 0.0.
@@ -130,6 +171,7 @@ impl Engine {
             threshold: t.tag,
             action: t.action(score),
             hits,
+            bayes,
         }
     }
 }

@@ -166,6 +166,7 @@ mod tests {
                 score,
                 description: "".into(),
             }],
+            bayes: None,
         }
     }
 

@@ -25,5 +25,6 @@ pub use config::Config;
 pub use engine::{Engine, EngineBuilder, EngineError};
 pub use message::{Channel, Message};
 pub use verdict::{Action, Hit, Thresholds, Verdict};
+pub mod bayes;
 pub mod corpus;
 pub mod eval;

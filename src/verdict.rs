@@ -133,6 +133,9 @@ pub struct Verdict {
     pub action: Action,
     /// Every reported check that fired, highest score first.
     pub hits: Vec<Hit>,
+    /// Spam probability from the statistical classifier, when it spoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bayes: Option<f64>,
 }
 
 impl Verdict {

@@ -11,7 +11,11 @@ fn root() -> PathBuf {
 }
 
 fn spamsift(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spamsift")).args(args).current_dir(root()).output().expect("run spamsift")
+    Command::new(env!("CARGO_BIN_EXE_spamsift"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run spamsift")
 }
 
 fn load(src: Source, split: Split) -> Corpus {
@@ -22,13 +26,33 @@ fn load(src: Source, split: Split) -> Corpus {
 
 #[test]
 fn mbox_tsv_and_jsonl_load_with_labels() {
-    let ham = load(Source::auto(root().join("corpora/email-ham.mbox"), Some(Label::Ham), Channel::Email), Split::All);
+    let ham = load(
+        Source::auto(
+            root().join("corpora/email-ham.mbox"),
+            Some(Label::Ham),
+            Channel::Email,
+        ),
+        Split::All,
+    );
     assert_eq!(ham.items.len(), 12);
-    assert!(ham.items.iter().all(|i| i.label == Label::Ham && i.channel == Channel::Email));
-    let sms = load(Source::auto(root().join("corpora/sms.tsv"), None, Channel::Sms), Split::All);
-    assert_eq!(sms.items.iter().filter(|i| i.label == Label::Spam).count(), 15);
+    assert!(
+        ham.items
+            .iter()
+            .all(|i| i.label == Label::Ham && i.channel == Channel::Email)
+    );
+    let sms = load(
+        Source::auto(root().join("corpora/sms.tsv"), None, Channel::Sms),
+        Split::All,
+    );
+    assert_eq!(
+        sms.items.iter().filter(|i| i.label == Label::Spam).count(),
+        15
+    );
     assert_eq!(sms.items.len(), 35);
-    let im = load(Source::auto(root().join("corpora/im.jsonl"), None, Channel::Im), Split::All);
+    let im = load(
+        Source::auto(root().join("corpora/im.jsonl"), None, Channel::Im),
+        Split::All,
+    );
     assert_eq!(im.items.len(), 30);
     assert!(im.unreadable.is_empty());
 }
@@ -40,7 +64,11 @@ fn split_halves_are_disjoint_and_complete() {
     let odd = load(src(), Split::Odd);
     assert_eq!(even.items.len(), 18);
     assert_eq!(odd.items.len(), 17);
-    assert!(even.items.iter().all(|e| odd.items.iter().all(|o| o.origin != e.origin)));
+    assert!(
+        even.items
+            .iter()
+            .all(|e| odd.items.iter().all(|o| o.origin != e.origin))
+    );
     assert!(even.items[0].origin.ends_with(":1") && odd.items[0].origin.ends_with(":2"));
 }
 
@@ -60,13 +88,24 @@ fn maildir_and_unreadable_entries() {
     assert!(c.items.iter().all(|i| i.label == Label::Ham));
 
     let tsv = dir.path().join("bad.tsv");
-    std::fs::write(&tsv, "ham\tok\nno tab here\nspam\tbuy\nmaybe\tunknown label\n").unwrap();
+    std::fs::write(
+        &tsv,
+        "ham\tok\nno tab here\nspam\tbuy\nmaybe\tunknown label\n",
+    )
+    .unwrap();
     let c = load(Source::auto(&tsv, None, Channel::Sms), Split::All);
     assert_eq!(c.items.len(), 2);
     assert_eq!(c.unreadable.len(), 2);
-    assert!(c.unreadable[0].0.ends_with("bad.tsv:2"), "{:?}", c.unreadable);
+    assert!(
+        c.unreadable[0].0.ends_with("bad.tsv:2"),
+        "{:?}",
+        c.unreadable
+    );
 
-    let missing = load(Source::auto(dir.path().join("nope"), Some(Label::Spam), Channel::Sms), Split::All);
+    let missing = load(
+        Source::auto(dir.path().join("nope"), Some(Label::Spam), Channel::Sms),
+        Split::All,
+    );
     assert_eq!(missing.unreadable.len(), 1);
 }
 
@@ -79,9 +118,18 @@ fn manifest_resolves_paths_and_reports_errors() {
     let bad = dir.path().join("m.toml");
     std::fs::write(&bad, "[[source]]\npath = \"x\"\nlabel = \"maybe\"\n").unwrap();
     let e = manifest::load(&bad).unwrap_err();
-    assert!(e.to_string().ends_with("m.toml:1: label \"maybe\" is not spam or ham"), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("m.toml:1: label \"maybe\" is not spam or ham"),
+        "{e}"
+    );
     std::fs::write(&bad, "[[source]]\npth = \"x\"\n").unwrap();
-    assert!(manifest::load(&bad).unwrap_err().to_string().contains("m.toml:2"));
+    assert!(
+        manifest::load(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("m.toml:2")
+    );
 }
 
 #[test]
@@ -91,13 +139,31 @@ fn eval_writes_json_markdown_and_plots() {
     let md = dir.path().join("r.md");
     let plots = dir.path().join("plots");
     let out = spamsift(&[
-        "eval", "--manifest", "corpora/suite.toml", "--profile", "--json", json.to_str().unwrap(),
-        "--markdown", md.to_str().unwrap(), "--plots", plots.to_str().unwrap(), "--jobs", "2",
+        "eval",
+        "--manifest",
+        "corpora/suite.toml",
+        "--profile",
+        "--json",
+        json.to_str().unwrap(),
+        "--markdown",
+        md.to_str().unwrap(),
+        "--plots",
+        plots.to_str().unwrap(),
+        "--jobs",
+        "2",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("== email: 12 spam, 12 ham") && text.contains("ROC AUC"), "{text}");
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(
+        text.contains("== email: 12 spam, 12 ham") && text.contains("ROC AUC"),
+        "{text}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let channels = r["channels"].as_array().unwrap();
     assert_eq!(channels.len(), 3);
     let email = &channels[0];
@@ -110,7 +176,10 @@ fn eval_writes_json_markdown_and_plots() {
     assert!(auc > 0.9 && auc <= 1.0, "{auc}");
     assert!(email["at_target_fpr"]["fpr"].as_f64().unwrap() <= 0.001 + 1e-12);
     let rules = email["rules"].as_array().unwrap();
-    assert!(rules.iter().all(|r| r["time_ms"].is_number()), "--profile times every rule");
+    assert!(
+        rules.iter().all(|r| r["time_ms"].is_number()),
+        "--profile times every rule"
+    );
     assert_eq!(rules[0]["rank"], 1);
     assert!(email["throughput"]["msgs_per_s"].as_f64().unwrap() > 0.0);
     let md = std::fs::read_to_string(&md).unwrap();
@@ -139,25 +208,60 @@ fn compare_shows_flipped_messages() {
         std::fs::write(b.join(p.file_name().unwrap()), text).unwrap();
     }
     let out = spamsift(&[
-        "eval", "--labelled", "corpora/sms.tsv", "--channel", "sms", "--top", "0",
-        "--compare", a.to_str().unwrap(), b.to_str().unwrap(),
+        "eval",
+        "--labelled",
+        "corpora/sms.tsv",
+        "--channel",
+        "sms",
+        "--top",
+        "0",
+        "--compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("compare:"), "{text}");
-    assert!(text.contains("FIXED") && text.contains("sms.tsv:24"), "{text}");
+    assert!(
+        text.contains("FIXED") && text.contains("sms.tsv:24"),
+        "{text}"
+    );
 }
 
 fn scan_lines(args: &[&str]) -> Vec<serde_json::Value> {
     let out = spamsift(args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 #[test]
 fn scan_streams_verdicts_in_input_order() {
-    let one = scan_lines(&["scan", "--jobs", "1", "corpora/email-spam.mbox", "corpora/email-ham.mbox"]);
-    let two = scan_lines(&["scan", "--jobs", "2", "corpora/email-spam.mbox", "corpora/email-ham.mbox"]);
+    let one = scan_lines(&[
+        "scan",
+        "--jobs",
+        "1",
+        "corpora/email-spam.mbox",
+        "corpora/email-ham.mbox",
+    ]);
+    let two = scan_lines(&[
+        "scan",
+        "--jobs",
+        "2",
+        "corpora/email-spam.mbox",
+        "corpora/email-ham.mbox",
+    ]);
     assert_eq!(one, two, "output does not depend on the number of threads");
     assert_eq!(one.len(), 24);
     for (i, v) in one.iter().take(12).enumerate() {
@@ -176,11 +280,22 @@ fn scan_reads_jsonl_and_reports_bad_lines() {
         "{\"channel\":\"sms\",\"from\":\"80082\",\"text\":\"WINNER!! claim your £900 prize, call 09061701461 now\"}\nnot json\n\n{\"text\":\"see you at 8\"}\n",
     )
     .unwrap();
-    let v = scan_lines(&["scan", "--channel", "sms", f.to_str().unwrap(), "/nonexistent/path"]);
+    let v = scan_lines(&[
+        "scan",
+        "--channel",
+        "sms",
+        f.to_str().unwrap(),
+        "/nonexistent/path",
+    ]);
     assert_eq!(v.len(), 4);
     assert_eq!(v[0]["channel"], "sms");
     assert!(v[0]["action"] != "ham");
-    assert!(v[1]["error"].as_str().unwrap().contains("invalid message JSON"));
+    assert!(
+        v[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid message JSON")
+    );
     assert_eq!(v[2]["action"], "ham");
     assert!(v[2]["origin"].as_str().unwrap().ends_with(":4"));
     assert!(v[3]["error"].is_string());

@@ -6,6 +6,7 @@ mod eval;
 mod progress;
 mod rules;
 mod scan;
+mod train;
 
 use clap::{Parser, Subcommand};
 use spamsift::{Engine, EngineError};
@@ -22,6 +23,9 @@ struct Cli {
     /// Thresholds and options (TOML).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Bayes model file (from `spamsift train`); overrides `[bayes] model` in the config.
+    #[arg(long, global = true, value_name = "FILE")]
+    model: Option<PathBuf>,
     /// More log output on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -39,13 +43,18 @@ enum Command {
     Eval(Box<eval::EvalArgs>),
     /// List the loaded rules, or validate a rule directory.
     Rules(rules::RulesArgs),
+    /// Train a Bayes model from labelled corpora.
+    Train(train::TrainArgs),
+    /// Learn one message from stdin as spam or ham into a model (user feedback).
+    Learn(train::LearnArgs),
 }
 
 /// Options every command uses to build the engine.
 #[derive(Debug, Clone)]
 pub struct EngineOpts {
-    rules: Option<PathBuf>,
-    config: Option<PathBuf>,
+    pub(crate) rules: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) model: Option<PathBuf>,
 }
 
 impl EngineOpts {
@@ -54,6 +63,7 @@ impl EngineOpts {
         EngineOpts {
             rules: Some(dir.to_path_buf()),
             config: self.config.clone(),
+            model: self.model.clone(),
         }
     }
 
@@ -72,6 +82,9 @@ impl EngineOpts {
         }
         if let Some(c) = &self.config {
             b = b.config_file(c);
+        }
+        if let Some(m) = &self.model {
+            b = b.model_file(m);
         }
         b.build()
     }
@@ -93,11 +106,14 @@ pub fn main() -> ExitCode {
     let opts = EngineOpts {
         rules: cli.rules,
         config: cli.config,
+        model: cli.model,
     };
     match cli.command {
         Command::Check(a) => check::run(&opts, a),
         Command::Scan(a) => scan::run(&opts, a),
         Command::Eval(a) => eval::run(&opts, *a),
         Command::Rules(a) => rules::run(&opts, a),
+        Command::Train(a) => train::train(&opts, a),
+        Command::Learn(a) => train::learn(&opts, a),
     }
 }

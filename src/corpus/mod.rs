@@ -54,6 +54,11 @@ pub enum Split {
     Even,
     /// Odd indices: the test half.
     Odd,
+    /// Indices 0, 4, 8, …: the first half of the training half, for tuning
+    /// settings without touching the test half.
+    EvenA,
+    /// Indices 2, 6, 10, …: the second half of the training half.
+    EvenB,
 }
 
 impl std::str::FromStr for Split {
@@ -63,8 +68,10 @@ impl std::str::FromStr for Split {
             "all" => Ok(Split::All),
             "even" | "train" => Ok(Split::Even),
             "odd" | "test" => Ok(Split::Odd),
+            "even-a" => Ok(Split::EvenA),
+            "even-b" => Ok(Split::EvenB),
             other => Err(format!(
-                "unknown split {other:?} (expected all, even or odd)"
+                "unknown split {other:?} (expected all, even, odd, even-a or even-b)"
             )),
         }
     }
@@ -77,6 +84,8 @@ impl Split {
             Split::All => true,
             Split::Even => index.is_multiple_of(2),
             Split::Odd => !index.is_multiple_of(2),
+            Split::EvenA => index % 4 == 0,
+            Split::EvenB => index % 4 == 2,
         }
     }
 }

@@ -121,6 +121,27 @@ pub fn auc(samples: &[Scored]) -> f64 {
 /// The lowest threshold, in the 0.1 steps scores are reported in, whose
 /// false-positive rate is at most `target_fpr`.
 pub fn threshold_for_fpr(samples: &[Scored], target_fpr: f64) -> f64 {
+    match fpr_boundary(samples, target_fpr) {
+        Some(boundary) => ((boundary * 10.0).round() + 1.0) / 10.0,
+        None => f64::NEG_INFINITY,
+    }
+}
+
+/// Like [`threshold_for_fpr`] for continuous values (probabilities): the
+/// smallest value seen above the boundary ham value.
+pub fn threshold_for_fpr_continuous(samples: &[Scored], target_fpr: f64) -> f64 {
+    match fpr_boundary(samples, target_fpr) {
+        Some(b) => samples
+            .iter()
+            .map(|s| s.score)
+            .filter(|&v| v > b)
+            .fold(f64::INFINITY, f64::min),
+        None => f64::NEG_INFINITY,
+    }
+}
+
+/// The score of the ham message that must fall below the threshold.
+fn fpr_boundary(samples: &[Scored], target_fpr: f64) -> Option<f64> {
     let mut ham: Vec<f64> = samples
         .iter()
         .filter(|s| !s.spam)
@@ -128,11 +149,7 @@ pub fn threshold_for_fpr(samples: &[Scored], target_fpr: f64) -> f64 {
         .collect();
     ham.sort_by(|a, b| b.total_cmp(a));
     let allowed = (target_fpr * ham.len() as f64).floor() as usize;
-    match ham.get(allowed) {
-        // That ham message (and all below it) must score under the threshold.
-        Some(&boundary) => ((boundary * 10.0).round() + 1.0) / 10.0,
-        None => f64::NEG_INFINITY,
-    }
+    ham.get(allowed).copied()
 }
 
 #[cfg(test)]

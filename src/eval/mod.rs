@@ -10,7 +10,9 @@ use crate::corpus::{Item, Label};
 use crate::message::Channel;
 use crate::rules::RuleSet;
 use crate::verdict::Verdict;
-use metrics::{AtThreshold, Scored, at_threshold, auc, threshold_for_fpr};
+use metrics::{
+    AtThreshold, Scored, at_threshold, auc, threshold_for_fpr, threshold_for_fpr_continuous,
+};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -99,6 +101,19 @@ pub struct Throughput {
     pub jobs: usize,
 }
 
+/// The statistical classifier on its own (its probability as the score).
+#[derive(Debug, Clone, Serialize)]
+pub struct BayesReport {
+    /// Messages the classifier spoke on.
+    pub classified: usize,
+    /// Metrics with spam at probability 0.5 or more.
+    pub at_half: AtThreshold,
+    /// Metrics at the lowest probability cut meeting the target FPR.
+    pub at_target_fpr: AtThreshold,
+    /// ROC area of the probability.
+    pub auc: f64,
+}
+
 /// Everything measured for one channel.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelReport {
@@ -120,6 +135,9 @@ pub struct ChannelReport {
     pub one_minus_auc_pct: f64,
     /// Per-rule statistics, by rank.
     pub rules: Vec<RuleRow>,
+    /// The statistical classifier alone, when a model is loaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bayes: Option<BayesReport>,
     /// Speed.
     pub throughput: Throughput,
 }
@@ -190,6 +208,21 @@ pub fn channel_report(
     }
     let bytes = samples.iter().map(|s| s.bytes).sum();
     let auc = auc(&scored);
+    let probs: Vec<Scored> = samples
+        .iter()
+        .filter_map(|s| {
+            s.verdict.bayes.map(|p| Scored {
+                spam: s.label == Label::Spam,
+                score: p,
+            })
+        })
+        .collect();
+    let bayes = (!probs.is_empty()).then(|| BayesReport {
+        classified: probs.len(),
+        at_half: at_threshold(&probs, 0.5),
+        at_target_fpr: at_threshold(&probs, threshold_for_fpr_continuous(&probs, target_fpr)),
+        auc: metrics::auc(&probs),
+    });
     ChannelReport {
         channel,
         spam,
@@ -200,6 +233,7 @@ pub fn channel_report(
         auc,
         one_minus_auc_pct: (1.0 - auc) * 100.0,
         rules,
+        bayes,
         throughput: Throughput {
             messages: samples.len(),
             bytes,

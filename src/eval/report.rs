@@ -201,6 +201,18 @@ impl Report {
                 "ROC AUC {:.5}   (1-AUC) {:.3}%",
                 c.auc, c.one_minus_auc_pct
             );
+            if let Some(b) = &c.bayes {
+                let _ = writeln!(
+                    out,
+                    "Bayes alone ({} classified): AUC {:.5}",
+                    b.classified, b.auc
+                );
+                let rows = vec![
+                    metrics_row("p>=0.5", &b.at_half),
+                    metrics_row("FPR target", &b.at_target_fpr),
+                ];
+                out += &text_table(&METRIC_HEAD, &rows);
+            }
             let _ = writeln!(out, "{}", throughput_line(c));
             if top > 0 && !c.rules.is_empty() {
                 let (head, rows) = rule_rows(c, top);
@@ -300,6 +312,19 @@ impl Report {
                 "\nROC AUC **{:.5}**, (1-AUC) {:.3}%.\n",
                 c.auc, c.one_minus_auc_pct
             );
+            if let Some(b) = &c.bayes {
+                let _ = writeln!(
+                    out,
+                    "Bayes alone ({} classified): ROC AUC **{:.5}**\n",
+                    b.classified, b.auc
+                );
+                let rows = vec![
+                    metrics_row("p ≥ 0.5", &b.at_half),
+                    metrics_row("FPR target", &b.at_target_fpr),
+                ];
+                out += &md_table(&METRIC_HEAD, &rows);
+                out.push('\n');
+            }
             let _ = writeln!(out, "Throughput: {}.\n", throughput_line(c));
             let _ = writeln!(
                 out,

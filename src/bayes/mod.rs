@@ -1,0 +1,12 @@
+//! Statistical classification: features counted in spam and ham, combined
+//! with Robinson's token probabilities and Fisher's chi-square method (as
+//! SpamBayes and bogofilter do), reported as `BAYES_*` band hits so the model
+//! and the rules add up in one score.
+
+pub mod classify;
+pub mod store;
+pub mod tokenizer;
+
+pub use classify::{Band, BayesConfig, Classifier};
+pub use store::{Counts, Learned, MemoryStore, ModelError, TokenStore, TokenStoreMut};
+pub use tokenizer::{TokenizerOptions, features};

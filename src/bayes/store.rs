@@ -1,0 +1,299 @@
+//! Token statistics: the store trait the classifier reads, the in-memory
+//! store, and its versioned, checksummed file format.
+//!
+//! The trait is the seam for a shared store (e.g. Redis, as Rspamd uses) that
+//! several engines could read; the default keeps everything in one hash map
+//! loaded from a compact binary file.
+
+use crate::corpus::Label;
+use rustc_hash::FxHashMap;
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+/// How often a feature was seen in spam and in ham messages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Spam messages containing the feature.
+    pub spam: u32,
+    /// Ham messages containing the feature.
+    pub ham: u32,
+}
+
+/// Messages learned of each kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Learned {
+    /// Spam messages learned.
+    pub spam: u64,
+    /// Ham messages learned.
+    pub ham: u64,
+}
+
+/// Read access to token statistics.
+pub trait TokenStore: Send + Sync + fmt::Debug {
+    /// Counts for one feature (zero when unseen).
+    fn counts(&self, feature: u64) -> Counts;
+    /// Messages learned so far.
+    fn learned(&self) -> Learned;
+    /// Number of distinct features stored.
+    fn len(&self) -> usize;
+    /// Whether nothing was learned.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Write access: learning and unlearning messages.
+pub trait TokenStoreMut: TokenStore {
+    /// Add (`sign = 1`) or remove (`sign = -1`) one message's features.
+    fn learn(&mut self, features: &[u64], label: Label, sign: i32);
+}
+
+/// Why a model file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not a model file, truncated or corrupted.
+    #[error("{path}: {why}")]
+    Corrupt {
+        /// File.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// The default store: a hash map in memory.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    map: FxHashMap<u64, Counts>,
+    learned: Learned,
+}
+
+/// File magic.
+const MAGIC: &[u8; 8] = b"SSBAYES\0";
+/// File format version.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
+const RECORD: usize = 16;
+
+impl TokenStore for MemoryStore {
+    fn counts(&self, feature: u64) -> Counts {
+        self.map.get(&feature).copied().unwrap_or_default()
+    }
+    fn learned(&self) -> Learned {
+        self.learned
+    }
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+impl TokenStoreMut for MemoryStore {
+    fn learn(&mut self, features: &[u64], label: Label, sign: i32) {
+        let bump = |v: &mut u32| {
+            *v = if sign >= 0 {
+                v.saturating_add(1)
+            } else {
+                v.saturating_sub(1)
+            };
+        };
+        for &f in features {
+            let c = self.map.entry(f).or_default();
+            match label {
+                Label::Spam => bump(&mut c.spam),
+                Label::Ham => bump(&mut c.ham),
+            }
+            if c.spam == 0 && c.ham == 0 {
+                self.map.remove(&f);
+            }
+        }
+        let n = match label {
+            Label::Spam => &mut self.learned.spam,
+            Label::Ham => &mut self.learned.ham,
+        };
+        *n = if sign >= 0 {
+            n.saturating_add(1)
+        } else {
+            n.saturating_sub(1)
+        };
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Merge another store's counts into this one (parallel training).
+    pub fn merge(&mut self, other: &MemoryStore) {
+        for (k, v) in &other.map {
+            let c = self.map.entry(*k).or_default();
+            c.spam = c.spam.saturating_add(v.spam);
+            c.ham = c.ham.saturating_add(v.ham);
+        }
+        self.learned.spam += other.learned.spam;
+        self.learned.ham += other.learned.ham;
+    }
+
+    /// Serialise: header, records sorted by feature, CRC-32 of all before it.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut keys: Vec<(&u64, &Counts)> = self.map.iter().collect();
+        keys.sort_unstable_by_key(|(k, _)| **k);
+        let mut out = Vec::with_capacity(HEADER + keys.len() * RECORD + 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&self.learned.spam.to_le_bytes());
+        out.extend_from_slice(&self.learned.ham.to_le_bytes());
+        out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+        for (k, c) in keys {
+            out.extend_from_slice(&k.to_le_bytes());
+            out.extend_from_slice(&c.spam.to_le_bytes());
+            out.extend_from_slice(&c.ham.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Parse a model file's bytes; `path` names it in errors.
+    pub fn from_bytes(path: &str, b: &[u8]) -> Result<MemoryStore, ModelError> {
+        let bad = |why: String| ModelError::Corrupt {
+            path: path.to_string(),
+            why,
+        };
+        if b.len() < HEADER + 4 || &b[..8] != MAGIC {
+            return Err(bad(
+                "not a spamsift model file (bad magic or too short)".into()
+            ));
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        let version = u32_at(8);
+        if version != FORMAT_VERSION {
+            return Err(bad(format!(
+                "model format version {version}, this spamsift reads {FORMAT_VERSION}"
+            )));
+        }
+        let n = u64_at(32);
+        let expected = (n as usize)
+            .checked_mul(RECORD)
+            .and_then(|x| x.checked_add(HEADER + 4));
+        if expected != Some(b.len()) {
+            return Err(bad(format!(
+                "truncated or padded: {} bytes for {n} records",
+                b.len()
+            )));
+        }
+        let body_end = b.len() - 4;
+        if crc32fast::hash(&b[..body_end]) != u32_at(body_end) {
+            return Err(bad("checksum mismatch: the file is corrupted".into()));
+        }
+        let mut map = FxHashMap::with_capacity_and_hasher(n as usize, Default::default());
+        for r in b[HEADER..body_end].chunks_exact(RECORD) {
+            let mut k = [0u8; 8];
+            k.copy_from_slice(&r[..8]);
+            let spam = u32::from_le_bytes([r[8], r[9], r[10], r[11]]);
+            let ham = u32::from_le_bytes([r[12], r[13], r[14], r[15]]);
+            map.insert(u64::from_le_bytes(k), Counts { spam, ham });
+        }
+        Ok(MemoryStore {
+            map,
+            learned: Learned {
+                spam: u64_at(16),
+                ham: u64_at(24),
+            },
+        })
+    }
+
+    /// Read a model file.
+    pub fn load(path: &Path) -> Result<MemoryStore, ModelError> {
+        let p = path.display().to_string();
+        let b = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        MemoryStore::from_bytes(&p, &b)
+    }
+
+    /// Write atomically: a temporary file in the same folder, synced, then
+    /// renamed over the target, so a crash never leaves a broken model.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(&self.to_bytes())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0o644);
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        }
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corruption() {
+        let mut s = MemoryStore::new();
+        s.learn(&[1, 2, 3], Label::Spam, 1);
+        s.learn(&[2, 4], Label::Ham, 1);
+        let b = s.to_bytes();
+        let t = MemoryStore::from_bytes("m", &b).unwrap();
+        assert_eq!(t.counts(2), Counts { spam: 1, ham: 1 });
+        assert_eq!(t.learned(), Learned { spam: 1, ham: 1 });
+        let mut flipped = b.clone();
+        flipped[HEADER + 3] ^= 1;
+        assert!(
+            MemoryStore::from_bytes("m", &flipped)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
+        assert!(
+            MemoryStore::from_bytes("m", &b[..b.len() - 5])
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
+        assert!(
+            MemoryStore::from_bytes("m", b"hello")
+                .unwrap_err()
+                .to_string()
+                .contains("not a spamsift model")
+        );
+    }
+
+    #[test]
+    fn unlearn_removes_counts() {
+        let mut s = MemoryStore::new();
+        s.learn(&[7], Label::Spam, 1);
+        s.learn(&[7], Label::Spam, -1);
+        assert_eq!(s.len(), 0);
+        assert_eq!(s.learned().spam, 0);
+    }
+}

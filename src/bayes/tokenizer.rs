@@ -1,0 +1,252 @@
+//! Turning a message into the features the statistical classifier counts.
+//!
+//! - Words: Unicode word segmentation (UAX #29, `unicode-segmentation`), lower-cased,
+//!   so Japanese, Chinese and Russian text yields one token per word or ideograph
+//!   instead of one run; words longer than [`MAX_WORD`] bytes become a `skip:` length token.
+//! - Orthogonal sparse bigrams (OSB, as CRM114 and Rspamd use): every word paired with
+//!   each of the next [`OSB_WINDOW`]` - 1` words, with the distance in the feature, so
+//!   phrases count and single common words dilute less.
+//! - Email header features: subject words, From domain and display name, Reply-To
+//!   domain, X-Mailer, the client IP's /16, URL hosts, MIME part types.
+//! - Bounded: at most [`MAX_WORDS`] words per message are read.
+//!
+//! Features are 64-bit hashes (xxh3) of a typed string; the set per message is
+//! sorted and deduplicated (the model counts presence, not frequency).
+
+use crate::message::{Channel, Message};
+use unicode_segmentation::UnicodeSegmentation;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
+
+/// Words read from one text field at most.
+pub const MAX_WORDS: usize = 3000;
+/// Longer words are replaced by a length token.
+pub const MAX_WORD: usize = 40;
+/// OSB window: a word is paired with the next `OSB_WINDOW - 1` words.
+pub const OSB_WINDOW: usize = 5;
+
+/// What the tokenizer extracts (part of [`BayesConfig`](super::BayesConfig);
+/// a model must be used with the settings it was trained with).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenizerOptions {
+    /// Add orthogonal sparse bigrams.
+    pub osb: bool,
+    /// Tokenize the words of every header field (prefixed by its name), as
+    /// bogofilter does, instead of a chosen few.
+    pub all_headers: bool,
+    /// Words read per text field.
+    pub max_words: usize,
+}
+
+impl Default for TokenizerOptions {
+    fn default() -> Self {
+        TokenizerOptions {
+            osb: false,
+            all_headers: true,
+            max_words: MAX_WORDS,
+        }
+    }
+}
+
+/// Collects hashed features.
+struct Features {
+    out: Vec<u64>,
+    opts: TokenizerOptions,
+}
+
+fn seed(field: &str) -> u64 {
+    xxh3_64(field.as_bytes())
+}
+
+impl Features {
+    fn add(&mut self, kind: &str, value: &str) {
+        self.out
+            .push(xxh3_64_with_seed(value.as_bytes(), seed(kind)));
+    }
+
+    /// Words (and OSB pairs) of a text, with a field prefix.
+    fn text(&mut self, field: &str, text: &str) {
+        let field_seed = seed(field);
+        let mut window: [u64; OSB_WINDOW] = [0; OSB_WINDOW];
+        let mut seen = 0usize;
+        let lower;
+        let text = if text.bytes().any(|b| b.is_ascii_uppercase()) || !text.is_ascii() {
+            lower = text.to_lowercase();
+            lower.as_str()
+        } else {
+            text
+        };
+        for word in text.unicode_words().take(self.opts.max_words) {
+            let h = if word.len() > MAX_WORD {
+                xxh3_64_with_seed(
+                    &((word.len() / 10 * 10) as u64).to_le_bytes(),
+                    field_seed ^ 0x5_1c1b,
+                )
+            } else {
+                xxh3_64_with_seed(word.as_bytes(), field_seed)
+            };
+            self.out.push(h);
+            if self.opts.osb {
+                // Pair with the previous words at distances 1..window.
+                for d in 1..OSB_WINDOW.min(seen + 1) {
+                    let prev = window[(seen - d) % OSB_WINDOW];
+                    self.out.push(
+                        prev.rotate_left(d as u32 * 7)
+                            ^ h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                            ^ d as u64,
+                    );
+                }
+                window[seen % OSB_WINDOW] = h;
+            }
+            seen += 1;
+        }
+    }
+}
+
+/// Header fields never tokenized: transport noise that identifies the
+/// receiving site or the corpus, not the sender.
+const SKIP_HEADERS: &[&str] = &[
+    "x-spam-status",
+    "x-spam-flag",
+    "x-spam-score",
+    "x-spam-level",
+    "x-spam-checker-version",
+    "delivered-to",
+    "x-keywords",
+    "status",
+    "x-status",
+    "x-uid",
+    "content-length",
+    "lines",
+];
+
+/// The sorted, deduplicated feature hashes of a message.
+pub fn features(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
+    let mut f = Features {
+        out: Vec::with_capacity(1024),
+        opts: *opts,
+    };
+    f.text("b", &msg.body);
+    if msg.channel == Channel::Email {
+        f.text("s", &msg.subject);
+        if let Some(from) = &msg.from {
+            if let Some(d) = from.domain() {
+                f.add("from-domain", d);
+            }
+            if let Some(n) = &from.name {
+                f.text("from-name", n);
+            }
+        }
+        if let Some(d) = msg.reply_to.as_ref().and_then(|r| r.domain()) {
+            f.add("reply-to-domain", d);
+        }
+        if let Some(m) = msg.header("X-Mailer") {
+            f.add("mailer", m.trim());
+        }
+        if let Some(std::net::IpAddr::V4(ip)) = msg.client_ip {
+            let o = ip.octets();
+            f.add("ip16", &format!("{}.{}", o[0], o[1]));
+        }
+        for t in &msg.part_types {
+            f.add("part", t);
+        }
+        if opts.all_headers {
+            let no_osb = TokenizerOptions {
+                osb: false,
+                max_words: 64,
+                ..*opts
+            };
+            let saved = std::mem::replace(&mut f.opts, no_osb);
+            for h in msg.headers.iter().take(64) {
+                let name = h.name.to_ascii_lowercase();
+                if SKIP_HEADERS.contains(&name.as_str()) || name == "subject" {
+                    continue;
+                }
+                f.add("has", &name);
+                f.text(&name, &h.value);
+            }
+            f.opts = saved;
+        } else {
+            for name in [
+                "List-Id",
+                "In-Reply-To",
+                "References",
+                "User-Agent",
+                "X-Priority",
+            ] {
+                if msg.header(name).is_some() {
+                    f.add("has", name);
+                }
+            }
+        }
+    } else {
+        // Sender shape: short code, alphanumeric id, international number, handle.
+        let s = msg.sender.as_str();
+        let shape = if s.is_empty() {
+            "none"
+        } else if s.bytes().all(|b| b.is_ascii_digit()) && s.len() <= 6 {
+            "shortcode"
+        } else if s.starts_with('+') {
+            "intl"
+        } else if s.chars().any(char::is_alphabetic) {
+            "alpha"
+        } else {
+            "digits"
+        };
+        f.add("sender-shape", shape);
+    }
+    for u in msg.uris.iter().take(64) {
+        f.add("url-host", &u.host);
+    }
+    f.out.sort_unstable();
+    f.out.dedup();
+    f.out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn features_default(m: &Message) -> Vec<u64> {
+        features(m, &TokenizerOptions::default())
+    }
+
+    fn sms(text: &str) -> Message {
+        crate::message::short::from_text(Channel::Sms, "+15550100", text)
+    }
+
+    #[test]
+    fn cjk_and_cyrillic_do_not_collapse() {
+        let ja = features_default(&sms("お金を稼ぐ方法を教えます"));
+        let ru = features_default(&sms("Быстрый заработок без вложений"));
+        // several words → words plus pairs, not one token
+        assert!(ja.len() > 5, "{}", ja.len());
+        assert!(ru.len() > 5, "{}", ru.len());
+    }
+
+    #[test]
+    fn case_insensitive_and_deduplicated() {
+        assert_eq!(
+            features_default(&sms("FREE prize")),
+            features_default(&sms("free PRIZE"))
+        );
+        let f = features_default(&sms("win win win"));
+        let mut d = f.clone();
+        d.dedup();
+        assert_eq!(f, d);
+    }
+
+    #[test]
+    fn bounded() {
+        let long =
+            "word ".repeat(100_000) + &(0..100_000).map(|i| format!("w{i} ")).collect::<String>();
+        assert!(features_default(&sms(&long)).len() < MAX_WORDS * OSB_WINDOW + 10);
+    }
+
+    #[test]
+    fn order_matters_for_pairs() {
+        assert_ne!(
+            features_default(&sms("call now")),
+            features_default(&sms("now call"))
+        );
+    }
+}

@@ -1,0 +1,170 @@
+//! `spamsift train` and `spamsift learn`: building and updating Bayes models.
+
+use super::EngineOpts;
+use super::corpus_args::CorpusArgs;
+use super::progress;
+use clap::Args;
+use rayon::prelude::*;
+use spamsift::bayes::{MemoryStore, TokenStore, TokenStoreMut, features};
+use spamsift::corpus::Label;
+use spamsift::message::{Channel, short};
+use spamsift::{Config, message};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    corpus: CorpusArgs,
+    /// Model file to write (atomically replaced).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    jobs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LearnArgs {
+    /// The message is spam.
+    #[arg(long, conflicts_with = "ham", required_unless_present = "ham")]
+    spam: bool,
+    /// The message is ham.
+    #[arg(long)]
+    ham: bool,
+    /// Remove the message instead (undo an earlier learn).
+    #[arg(long)]
+    unlearn: bool,
+    /// Channel of the message on stdin: email (raw) or sms/im (one JSON object).
+    #[arg(long, default_value = "email")]
+    channel: Channel,
+    /// Largest message read, in bytes.
+    #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
+    max_size: u64,
+}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("spamsift: {msg}");
+    ExitCode::from(2)
+}
+
+fn config(opts: &EngineOpts) -> Result<Config, String> {
+    match &opts.config {
+        Some(c) => Config::from_file(c).map_err(|e| e.to_string()),
+        None => Ok(Config::default()),
+    }
+}
+
+pub fn train(opts: &EngineOpts, args: TrainArgs) -> ExitCode {
+    let cfg = match config(opts) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let (_, corpus) = match args.corpus.load() {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    let pool = match progress::pool(args.jobs) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let pb = progress::bar(corpus.items.len() as u64, "training");
+    let start = Instant::now();
+    let store = pool.install(|| {
+        corpus
+            .items
+            .par_iter()
+            .fold(MemoryStore::new, |mut store, item| {
+                let msg = item.message(&cfg.email);
+                store.learn(&features(&msg, &cfg.bayes.tokenizer()), item.label, 1);
+                pb.inc(1);
+                store
+            })
+            .reduce(MemoryStore::new, |mut a, b| {
+                a.merge(&b);
+                a
+            })
+    });
+    pb.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    if let Err(e) = store.save(&args.out) {
+        return fail(format_args!("cannot write {}: {e}", args.out.display()));
+    }
+    let l = store.learned();
+    eprintln!(
+        "spamsift: trained {} spam + {} ham in {secs:.2} s ({:.0} msg/s on {} thread(s)); {} features -> {}",
+        l.spam,
+        l.ham,
+        corpus.items.len() as f64 / secs.max(1e-9),
+        pool.current_num_threads(),
+        store.len(),
+        args.out.display()
+    );
+    ExitCode::SUCCESS
+}
+
+pub fn learn(opts: &EngineOpts, args: LearnArgs) -> ExitCode {
+    let Some(model) = opts
+        .model
+        .clone()
+        .or_else(|| config(opts).ok().and_then(|c| c.bayes_model))
+    else {
+        return fail("learn needs a model file: --model FILE (or [bayes] model in --config)");
+    };
+    let cfg = match config(opts) {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin()
+        .lock()
+        .take(args.max_size + 1)
+        .read_to_end(&mut input)
+    {
+        return fail(format_args!("cannot read stdin: {e}"));
+    }
+    if input.len() as u64 > args.max_size {
+        return fail(format_args!(
+            "message larger than --max-size {} bytes; not learned",
+            args.max_size
+        ));
+    }
+    let msg = match args.channel {
+        Channel::Email => message::email::parse(&input, &cfg.email),
+        ch => match std::str::from_utf8(&input)
+            .map_err(|e| e.to_string())
+            .and_then(|t| short::parse(t.trim(), Some(ch)).map_err(|e| e.to_string()))
+        {
+            Ok(m) => m,
+            Err(e) => return fail(e),
+        },
+    };
+    let mut store = if model.exists() {
+        match MemoryStore::load(&model) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        }
+    } else {
+        MemoryStore::new()
+    };
+    let label = if args.spam { Label::Spam } else { Label::Ham };
+    store.learn(
+        &features(&msg, &cfg.bayes.tokenizer()),
+        label,
+        if args.unlearn { -1 } else { 1 },
+    );
+    if let Err(e) = store.save(&model) {
+        return fail(format_args!("cannot write {}: {e}", model.display()));
+    }
+    let l = store.learned();
+    eprintln!(
+        "spamsift: {} as {label}; model {} now has {} spam, {} ham",
+        if args.unlearn { "unlearned" } else { "learned" },
+        model.display(),
+        l.spam,
+        l.ham
+    );
+    ExitCode::SUCCESS
+}
