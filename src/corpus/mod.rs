@@ -84,7 +84,7 @@ impl Split {
             Split::All => true,
             Split::Even => index.is_multiple_of(2),
             Split::Odd => !index.is_multiple_of(2),
-            Split::EvenA => index % 4 == 0,
+            Split::EvenA => index.is_multiple_of(4),
             Split::EvenB => index % 4 == 2,
         }
     }
