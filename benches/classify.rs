@@ -31,6 +31,17 @@ fn fixtures(channel: &str, ext: &str) -> Vec<Vec<u8>> {
     )
 }
 
+/// The default engine plus the Bayes model named by `SPAMSIFT_BENCH_MODEL`.
+fn model_engine() -> Option<Engine> {
+    let path = std::env::var("SPAMSIFT_BENCH_MODEL").ok()?;
+    Some(
+        Engine::builder()
+            .model_file(path)
+            .build()
+            .expect("bench model loads"),
+    )
+}
+
 fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine) {
     let bytes: usize = mails.iter().map(Vec::len).sum();
     let mut g = c.benchmark_group(name);
@@ -57,6 +68,15 @@ fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine
             }
         })
     });
+    if let Some(with_model) = model_engine() {
+        g.bench_function("classify_parsed_with_model", |b| {
+            b.iter(|| {
+                for m in &parsed {
+                    black_box(with_model.classify(black_box(m)));
+                }
+            })
+        });
+    }
     g.bench_function("parse_and_classify", |b| {
         b.iter(|| {
             for m in mails {

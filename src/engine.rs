@@ -157,7 +157,9 @@ impl Engine {
             })
             .collect();
         let bayes = self.bayes.as_ref().and_then(|c| c.probability(msg));
-        if let Some(hit) = bayes.and_then(|p| self.bayes.as_ref().and_then(|c| c.band(p))) {
+        if let Some(hit) =
+            bayes.and_then(|p| self.bayes.as_ref().and_then(|c| c.band(p, msg.channel)))
+        {
             hits.push(hit);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));

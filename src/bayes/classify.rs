@@ -1,7 +1,7 @@
 //! Combining feature statistics into a spam probability and a band hit.
 
 use super::store::TokenStore;
-use crate::message::Message;
+use crate::message::{Channel, Message};
 use crate::verdict::Hit;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -47,6 +47,20 @@ pub struct BayesConfig {
     /// (linear between this band's score and the next one's), so the total
     /// score keeps the model's confidence instead of a few steps.
     pub interpolate: bool,
+    /// When above zero, the hit scores `logit_scale × ln(p / (1 - p))`
+    /// (bounded by `logit_cap`) instead of the band scores, so the total keeps
+    /// the model's full ranking; the band still names the hit.
+    pub logit_scale: f64,
+    /// Bound of the logit score, both signs.
+    pub logit_cap: f64,
+    /// `logit_scale` for SMS and IM, whose short texts give less extreme
+    /// probabilities (0 = use the bands).
+    pub short_logit_scale: f64,
+    /// `min_deviation` for SMS and IM: short texts have few features, so
+    /// weaker ones must count.
+    pub short_min_deviation: f64,
+    /// `prior_strength` for SMS and IM.
+    pub short_prior_strength: f64,
 }
 
 impl BayesConfig {
@@ -70,9 +84,9 @@ impl Default for BayesConfig {
         BayesConfig {
             min_spam: 200,
             min_ham: 200,
-            prior_strength: 0.45,
-            prior_probability: 0.5,
-            min_deviation: 0.2,
+            prior_strength: 0.1,
+            prior_probability: 0.52,
+            min_deviation: 0.375,
             max_features: 150,
             bands: vec![
                 band("BAYES_00", 0.0, -3.0),
@@ -90,6 +104,11 @@ impl Default for BayesConfig {
             all_headers: true,
             max_words: super::tokenizer::MAX_WORDS,
             interpolate: true,
+            logit_scale: 0.6,
+            logit_cap: 25.0,
+            short_logit_scale: 1.0,
+            short_min_deviation: 0.2,
+            short_prior_strength: 0.45,
         }
     }
 }
@@ -151,14 +170,23 @@ impl Classifier {
         l.spam >= self.config.min_spam && l.ham >= self.config.min_ham
     }
 
-    /// Spam probability of a feature set, `None` until [`ready`](Self::ready).
-    pub fn probability_of(&self, features: &[u64]) -> Option<f64> {
+    /// Spam probability of a feature set of a message of `channel`, `None`
+    /// until [`ready`](Self::ready).
+    pub fn probability_of(&self, features: &[u64], channel: Channel) -> Option<f64> {
         if !self.ready() {
             return None;
         }
         let l = self.store.learned();
         let (ns, nh) = (l.spam.max(1) as f64, l.ham.max(1) as f64);
-        let (s, x) = (self.config.prior_strength, self.config.prior_probability);
+        let c = &self.config;
+        let (s, x, min_dev) = match channel {
+            Channel::Email => (c.prior_strength, c.prior_probability, c.min_deviation),
+            _ => (
+                c.short_prior_strength,
+                c.prior_probability,
+                c.short_min_deviation,
+            ),
+        };
         let mut clues: Vec<f64> = Vec::with_capacity(features.len().min(4096));
         for &f in features {
             let c = self.store.counts(f);
@@ -170,7 +198,7 @@ impl Classifier {
             let hr = c.ham as f64 / nh;
             let p = sr / (sr + hr);
             let fw = (s * x + n * p) / (s + n);
-            if (fw - 0.5).abs() >= self.config.min_deviation {
+            if (fw - 0.5).abs() >= min_dev {
                 clues.push(fw.clamp(1e-6, 1.0 - 1e-6));
             }
         }
@@ -192,15 +220,28 @@ impl Classifier {
 
     /// Spam probability of a message.
     pub fn probability(&self, msg: &Message) -> Option<f64> {
-        self.probability_of(&super::tokenizer::features(msg, &self.config.tokenizer()))
+        self.probability_of(
+            &super::tokenizer::features(msg, &self.config.tokenizer()),
+            msg.channel,
+        )
     }
 
-    /// The band hit for a probability, with its (possibly graded) score.
-    pub fn band(&self, p: f64) -> Option<Hit> {
+    /// The band hit for a probability of a message of `channel`, with its
+    /// (possibly graded) score.
+    pub fn band(&self, p: f64, channel: Channel) -> Option<Hit> {
+        let scale = match channel {
+            Channel::Email => self.config.logit_scale,
+            _ => self.config.short_logit_scale,
+        };
         let bands = &self.config.bands;
         let i = bands.iter().rposition(|b| p >= b.min)?;
         let mut hit = self.band_hits[i].clone();
-        if self.config.interpolate
+        if scale > 0.0 {
+            let q = p.clamp(1e-12, 1.0 - 1e-12);
+            let v =
+                (scale * (q / (1.0 - q)).ln()).clamp(-self.config.logit_cap, self.config.logit_cap);
+            hit.score = (v * 100.0).round() / 100.0;
+        } else if self.config.interpolate
             && let Some(next) = bands.get(i + 1)
             && next.min > bands[i].min
         {
@@ -238,13 +279,22 @@ mod tests {
             ..BayesConfig::default()
         };
         let c = Classifier::new(Box::new(s), cfg);
-        assert!(c.probability_of(&[1, 2, 3]).unwrap() > 0.99);
-        assert!(c.probability_of(&[7, 8, 9]).unwrap() < 0.01);
-        assert_eq!(c.probability_of(&[100]), Some(0.5));
-        assert_eq!(&*c.band(0.995).unwrap().id, "BAYES_99");
-        assert_eq!(&*c.band(0.0).unwrap().id, "BAYES_00");
-        // graded inside a band: halfway between BAYES_50 (0.4) and BAYES_60 (0.6)
-        let mid = c.band(0.5).unwrap();
+        assert!(c.probability_of(&[1, 2, 3], Channel::Email).unwrap() > 0.99);
+        assert!(c.probability_of(&[7, 8, 9], Channel::Email).unwrap() < 0.01);
+        assert_eq!(c.probability_of(&[100], Channel::Email), Some(0.5));
+        let email = Channel::Email;
+        assert_eq!(&*c.band(0.995, email).unwrap().id, "BAYES_99");
+        assert_eq!(&*c.band(0.0, email).unwrap().id, "BAYES_00");
+        // logit score: 0.6 × ln(0.99/0.01)
+        assert!((c.band(0.99, email).unwrap().score - 2.76).abs() < 0.01);
+        assert!(c.band(0.0, email).unwrap().score <= -16.0);
+        // bands, graded inside a band: halfway between BAYES_50 (0.4) and BAYES_60 (0.6)
+        let cfg = BayesConfig {
+            logit_scale: 0.0,
+            ..c.config().clone()
+        };
+        let c = Classifier::new(Box::new(MemoryStore::new()), cfg);
+        let mid = c.band(0.5, email).unwrap();
         assert_eq!(&*mid.id, "BAYES_50");
         assert!((mid.score - 1.0).abs() < 1e-9, "{}", mid.score);
     }
@@ -255,6 +305,6 @@ mod tests {
         s.learn(&[1], Label::Spam, 1);
         let c = Classifier::new(Box::new(s), BayesConfig::default());
         assert!(!c.ready());
-        assert_eq!(c.probability_of(&[1]), None);
+        assert_eq!(c.probability_of(&[1], Channel::Email), None);
     }
 }

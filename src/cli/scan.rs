@@ -52,6 +52,8 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     hits: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    bayes: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
 
@@ -92,6 +94,7 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
                         score: Some(v.score),
                         action: Some(v.action),
                         hits: Some(v.hits.iter().map(|h| &*h.id).collect()),
+                        bayes: v.bayes,
                         error: None,
                     }
                 }
@@ -103,6 +106,7 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
                         score: None,
                         action: None,
                         hits: None,
+                        bayes: None,
                         error: Some(e.clone()),
                     }
                 }

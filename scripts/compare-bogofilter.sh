@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Compare spamsift's statistical classifier with bogofilter 1.2.5 on the same
+# halves of the shared corpora: train on the even half, classify the odd half
+# (sorted file names / line index). Prints accuracy side by side and training
+# and classification throughput as ratios measured in the same run.
+#   scripts/compare-bogofilter.sh [CORPORA_DIR]
+# Installs bogofilter with apt-get when it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+C=$(cd "${1:-../shared/corpora}" && pwd)
+if ! command -v bogofilter >/dev/null; then
+  (apt-get install -y -q bogofilter || (apt-get update -q && apt-get install -y -q bogofilter)) >/dev/null
+fi
+cargo build --release -q
+B=$PWD/target/release/spamsift
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+# ---- lay out both corpora as files, split even/odd -------------------------
+python3 - "$C" "$W" <<'PY'
+import os, sys
+C, W = sys.argv[1], sys.argv[2]
+for half in ("train", "test"):
+    for lab in ("spam", "ham"):
+        for corp in ("email", "sms"):
+            os.makedirs(f"{W}/{corp}/{half}/{lab}", exist_ok=True)
+sa = f"{C}/spamassassin"
+for d in sorted(os.listdir(sa)):
+    if not os.path.isdir(f"{sa}/{d}"): continue
+    lab = "ham" if "ham" in d else "spam"
+    for i, f in enumerate(sorted(os.listdir(f"{sa}/{d}"))):
+        half = "train" if i % 2 == 0 else "test"
+        os.symlink(f"{sa}/{d}/{f}", f"{W}/email/{half}/{lab}/{d}-{f}")
+lines = [l for l in open(f"{C}/sms-spam-collection/SMSSpamCollection", encoding="utf-8", errors="replace").read().splitlines() if l.strip()]
+for i, l in enumerate(lines):
+    lab, text = l.split("\t", 1)
+    half = "train" if i % 2 == 0 else "test"
+    with open(f"{W}/sms/{half}/{lab}/{i:05d}", "w", encoding="utf-8") as f:
+        f.write("From: sender@sms.invalid\nSubject: sms\n\n" + text + "\n")
+PY
+
+metrics() { # file with "label score" lines, spam cutoff -> metrics
+python3 - "$1" "$2" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+cut = float(sys.argv[2])
+y = [r[0] == "spam" for r in rows]; s = [float(r[1]) for r in rows]
+P = sum(y); N = len(y) - P
+tp = sum(1 for a, b in zip(y, s) if a and b >= cut); fp = sum(1 for a, b in zip(y, s) if not a and b >= cut)
+tn, fn = N - fp, P - tp
+import math
+mcc = (tp*tn - fp*fn) / math.sqrt(max((tp+fp)*(tp+fn)*(tn+fp)*(tn+fn), 1))
+pairs = sorted(zip(s, y)); auc = 0.0; rank = 0; i = 0
+# AUC by ranks (ties averaged)
+ranks = {}
+sorted_s = sorted(s)
+import bisect
+auc_num = 0.0
+for sc, lab in zip(s, y):
+    if lab:
+        lo = bisect.bisect_left(sorted_s, sc); hi = bisect.bisect_right(sorted_s, sc)
+        auc_num += lo + (hi - lo) / 2
+auc = (auc_num - P * (P + 1) / 2 + P / 2) / (P * N) if P and N else 0
+# recall with zero false positives
+hs = max([b for a, b in zip(y, s) if not a], default=-1e9)
+r0 = sum(1 for a, b in zip(y, s) if a and b > hs) / P
+print(f"AUC {auc:.5f}  acc {100*(tp+tn)/len(y):.2f}%  recall {100*tp/P:.1f}%  FPR {100*fp/N:.2f}%  MCC {mcc:.3f}  recall@0FP {100*r0:.1f}%")
+PY
+}
+
+for corp in email sms; do
+  echo "== $corp"
+  # bogofilter
+  bf="$W/bf-$corp"; mkdir -p "$bf"
+  t0=$(date +%s.%N)
+  find "$W/$corp/train/spam" -type l -o -type f -path "*train/spam*" | xargs -r bogofilter -d "$bf" -s -B
+  find "$W/$corp/train/ham" -type l -o -type f -path "*train/ham*" | xargs -r bogofilter -d "$bf" -n -B
+  t1=$(date +%s.%N)
+  : > "$W/bf-$corp.scores"
+  for lab in spam ham; do
+    # (bogofilter's exit status is the last message's class, not an error)
+    { find "$W/$corp/test/$lab" -type l -o -type f -path "*test/$lab*" | xargs -r bogofilter -d "$bf" -T -B || true; } \
+      | awk -v l=$lab '{print l, $3}' >> "$W/bf-$corp.scores"
+  done
+  t2=$(date +%s.%N)
+  ntrain=$(find "$W/$corp/train" -type l -o -type f | wc -l); ntest=$(find "$W/$corp/test" -type l -o -type f | wc -l)
+  echo "bogofilter 1.2.5 (spam at spamicity >= 0.99): $(metrics "$W/bf-$corp.scores" 0.99)"
+  bf_train=$(python3 -c "print($ntrain/($t1-$t0))"); bf_class=$(python3 -c "print($ntest/($t2-$t1))")
+  # spamsift, one thread, same files
+  cfg="$W/ss.toml"; printf "[bayes]\n" > "$cfg"
+  t0=$(date +%s.%N)
+  $B --config "$cfg" train --jobs 1 --out "$W/ss-$corp.model" --spam "$W/$corp/train/spam" --ham "$W/$corp/train/ham" 2>/dev/null
+  t1=$(date +%s.%N)
+  $B --config "$cfg" --model "$W/ss-$corp.model" scan --jobs 1 "$W/$corp/test/spam" "$W/$corp/test/ham" > "$W/ss-$corp.jsonl" 2>/dev/null
+  t2=$(date +%s.%N)
+  $B --config "$cfg" --model "$W/ss-$corp.model" eval --jobs 1 --top 0 --spam "$W/$corp/test/spam" --ham "$W/$corp/test/ham" > "$W/ss-$corp.eval"
+  python3 - "$W/ss-$corp.jsonl" > "$W/ss-$corp.scores" <<'PY'
+import json, sys
+for l in open(sys.argv[1]):
+    v = json.loads(l); lab = "spam" if "/test/spam/" in v["origin"] else "ham"
+    print(lab, v.get("bayes", 0.5), v["score"])
+PY
+  awk '{print $1, $2}' "$W/ss-$corp.scores" > "$W/ss-$corp.bayes"
+  awk '{print $1, $3}' "$W/ss-$corp.scores" > "$W/ss-$corp.comb"
+  echo "spamsift Bayes alone (spam at p >= 0.5):     $(metrics "$W/ss-$corp.bayes" 0.5)"
+  echo "spamsift Bayes + rules (score >= 5.0):      $(metrics "$W/ss-$corp.comb" 5.0)"
+  ss_train=$(python3 -c "print($ntrain/($t1-$t0))"); ss_class=$(python3 -c "print($ntest/($t2-$t1))")
+  python3 -c "print(f'throughput, one core, whole process incl. startup: train bogofilter {$bf_train:.0f} msg/s, spamsift {$ss_train:.0f} msg/s ({$ss_train/$bf_train:.1f}x); classify bogofilter {$bf_class:.0f} msg/s, spamsift (Bayes + all rules) {$ss_class:.0f} msg/s ({$ss_class/$bf_class:.1f}x)')"
+done

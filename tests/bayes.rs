@@ -1,0 +1,220 @@
+//! Training, learning and using a Bayes model through the CLI and the library.
+
+use spamsift::bayes::{MemoryStore, TokenStore};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// A config letting the classifier speak after a handful of messages.
+fn small_config(dir: &std::path::Path) -> PathBuf {
+    let p = dir.join("spamsift.toml");
+    std::fs::write(&p, "[bayes]\nmin_spam = 5\nmin_ham = 5\n").unwrap();
+    p
+}
+
+const SPAM_SMS: &str = r#"{"channel":"sms","from":"+447700900999","text":"Claim your free prize voucher now, reply WIN"}"#;
+const HAM_SMS: &str = r#"{"channel":"sms","from":"+447700900123","text":"see you at the pub at 8, bring the slides"}"#;
+
+#[test]
+fn train_then_check_reports_probability_and_band() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path());
+    let model = dir.path().join("sms.model");
+    let (cfg, model_s) = (cfg.to_str().unwrap(), model.to_str().unwrap());
+    let out = run(
+        &[
+            "--config",
+            cfg,
+            "train",
+            "--labelled",
+            "corpora/sms.tsv",
+            "--channel",
+            "sms",
+            "--out",
+            model_s,
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trained 15 spam + 20 ham"));
+    let store = MemoryStore::load(&model).unwrap();
+    assert_eq!((store.learned().spam, store.learned().ham), (15, 20));
+
+    let check = |text: &str| -> serde_json::Value {
+        let out = run(
+            &[
+                "--config",
+                cfg,
+                "--model",
+                model_s,
+                "check",
+                "--channel",
+                "sms",
+            ],
+            text.as_bytes(),
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let spam = check(SPAM_SMS);
+    let ham = check(HAM_SMS);
+    let (ps, ph) = (
+        spam["bayes"].as_f64().unwrap(),
+        ham["bayes"].as_f64().unwrap(),
+    );
+    assert!(ps > 0.9 && ph < 0.1, "spam {ps}, ham {ph}");
+    let ids = |v: &serde_json::Value| {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        ids(&spam).iter().any(|i| i.starts_with("BAYES_9")),
+        "{:?}",
+        ids(&spam)
+    );
+    assert!(ids(&ham).iter().any(|i| i == "BAYES_00"), "{:?}", ids(&ham));
+}
+
+#[test]
+fn classifier_is_silent_until_min_learns() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m");
+    let out = run(
+        &[
+            "train",
+            "--labelled",
+            "corpora/sms.tsv",
+            "--channel",
+            "sms",
+            "--out",
+            model.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    // default min_spam/min_ham = 200: 35 messages are not enough
+    let out = run(
+        &[
+            "--model",
+            model.to_str().unwrap(),
+            "check",
+            "--channel",
+            "sms",
+        ],
+        SPAM_SMS.as_bytes(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v.get("bayes").is_none(), "{v}");
+}
+
+#[test]
+fn learn_and_unlearn_update_the_model_atomically() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("feedback.model");
+    let m = model.to_str().unwrap();
+    let out = run(
+        &["--model", m, "learn", "--spam", "--channel", "sms"],
+        SPAM_SMS.as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["--model", m, "learn", "--ham"],
+        std::fs::read(root().join("tests/fixtures/email/ham-newsletter.eml"))
+            .unwrap()
+            .as_slice(),
+    );
+    assert!(out.status.success());
+    let s = MemoryStore::load(&model).unwrap();
+    assert_eq!((s.learned().spam, s.learned().ham), (1, 1));
+    let features = s.len();
+    let out = run(
+        &[
+            "--model",
+            m,
+            "learn",
+            "--spam",
+            "--unlearn",
+            "--channel",
+            "sms",
+        ],
+        SPAM_SMS.as_bytes(),
+    );
+    assert!(out.status.success());
+    let s = MemoryStore::load(&model).unwrap();
+    assert_eq!(s.learned().spam, 0);
+    assert!(s.len() < features);
+    // no temporary files left beside the model
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    // learn without a model is a clear error
+    let out = run(&["learn", "--spam"], b"Subject: x\n\ny\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs a model file"));
+}
+
+#[test]
+fn corrupt_model_is_a_clear_error_and_check_fails_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.model");
+    std::fs::write(&bad, b"SSBAYES\0 but then garbage").unwrap();
+    let input = std::fs::read(root().join("tests/fixtures/email/ham-newsletter.eml")).unwrap();
+    let out = run(&["--model", bad.to_str().unwrap(), "check"], &input);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, input, "fails open: message unchanged");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.model") && err.contains("not a spamsift model"),
+        "{err}"
+    );
+    let out = run(
+        &[
+            "--model",
+            bad.to_str().unwrap(),
+            "eval",
+            "--manifest",
+            "corpora/suite.toml",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn engine_runs_without_a_model() {
+    let engine = spamsift::Engine::with_defaults().unwrap();
+    assert!(engine.bayes().is_none());
+    let v = engine.classify(&spamsift::Message::from_json(SPAM_SMS).unwrap());
+    assert!(v.bayes.is_none());
+    assert!(v.hits.iter().all(|h| !h.id.starts_with("BAYES")));
+}
