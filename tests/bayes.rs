@@ -96,7 +96,25 @@ fn train_then_check_reports_probability_and_band() {
         "{:?}",
         ids(&spam)
     );
-    assert!(ids(&ham).iter().any(|i| i == "BAYES_00"), "{:?}", ids(&ham));
+    assert!(
+        ids(&ham).iter().any(|i| i == "BAYES_00" || i == "BAYES_05"),
+        "{:?}",
+        ids(&ham)
+    );
+    let bayes_score = |v: &serde_json::Value| {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["id"].as_str().unwrap().starts_with("BAYES"))
+            .unwrap()["score"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(
+        bayes_score(&spam) > 1.0 && bayes_score(&ham) < -1.0,
+        "graded by the model's confidence"
+    );
 }
 
 #[test]
