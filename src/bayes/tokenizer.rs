@@ -18,7 +18,7 @@ use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Words read from one text field at most.
-pub const MAX_WORDS: usize = 3000;
+pub const MAX_WORDS: usize = 500;
 /// Longer words are replaced by a length token.
 pub const MAX_WORD: usize = 40;
 /// OSB window: a word is paired with the next `OSB_WINDOW - 1` words.
@@ -67,28 +67,14 @@ impl Features {
     fn text(&mut self, field: &str, text: &str) {
         let field_seed = seed(field);
         let mut window: [u64; OSB_WINDOW] = [0; OSB_WINDOW];
-        let lower;
-        let text = if text.bytes().any(|b| b.is_ascii_uppercase()) || !text.is_ascii() {
-            lower = text.to_lowercase();
-            lower.as_str()
-        } else {
-            text
-        };
-        for (seen, word) in text.unicode_words().take(self.opts.max_words).enumerate() {
-            let h = if word.len() > MAX_WORD {
-                xxh3_64_with_seed(
-                    &((word.len() / 10 * 10) as u64).to_le_bytes(),
-                    field_seed ^ 0x5_1c1b,
-                )
-            } else {
-                xxh3_64_with_seed(word.as_bytes(), field_seed)
-            };
-            self.out.push(h);
-            if self.opts.osb {
+        let mut seen = 0usize;
+        let mut emit = |this: &mut Self, h: u64| {
+            this.out.push(h);
+            if this.opts.osb {
                 // Pair with the previous words at distances 1..window.
                 for d in 1..OSB_WINDOW.min(seen + 1) {
                     let prev = window[(seen - d) % OSB_WINDOW];
-                    self.out.push(
+                    this.out.push(
                         prev.rotate_left(d as u32 * 7)
                             ^ h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
                             ^ d as u64,
@@ -96,6 +82,46 @@ impl Features {
                 }
                 window[seen % OSB_WINDOW] = h;
             }
+            seen += 1;
+        };
+        let long = |len: usize| {
+            xxh3_64_with_seed(
+                &((len / 10 * 10) as u64).to_le_bytes(),
+                field_seed ^ 0x5_1c1b,
+            )
+        };
+        if text.is_ascii() {
+            // Fast path: words are runs of ASCII letters, digits, `'` and `_`
+            // (what UAX #29 gives for ASCII text, near enough), lower-cased
+            // on a stack buffer.
+            let mut buf = [0u8; MAX_WORD];
+            for word in text
+                .as_bytes()
+                .split(|b| !(b.is_ascii_alphanumeric() || *b == b'\'' || *b == b'_'))
+                .map(|w| w.strip_prefix(b"'").unwrap_or(w))
+                .filter(|w| !w.is_empty())
+                .take(self.opts.max_words)
+            {
+                let h = if word.len() > MAX_WORD {
+                    long(word.len())
+                } else {
+                    for (d, b) in buf.iter_mut().zip(word) {
+                        *d = b.to_ascii_lowercase();
+                    }
+                    xxh3_64_with_seed(&buf[..word.len()], field_seed)
+                };
+                emit(self, h);
+            }
+            return;
+        }
+        let lower = text.to_lowercase();
+        for word in lower.unicode_words().take(self.opts.max_words) {
+            let h = if word.len() > MAX_WORD {
+                long(word.len())
+            } else {
+                xxh3_64_with_seed(word.as_bytes(), field_seed)
+            };
+            emit(self, h);
         }
     }
 }
@@ -154,8 +180,10 @@ pub fn features(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
                 ..*opts
             };
             let saved = std::mem::replace(&mut f.opts, no_osb);
+            let mut name = String::with_capacity(32);
             for h in msg.headers.iter().take(64) {
-                let name = h.name.to_ascii_lowercase();
+                name.clear();
+                name.extend(h.name.chars().map(|c| c.to_ascii_lowercase()));
                 if SKIP_HEADERS.contains(&name.as_str()) || name == "subject" {
                     continue;
                 }
