@@ -146,6 +146,28 @@ impl Engine {
     pub fn classify(&self, msg: &Message) -> Verdict {
         let hit_set = self.rules.run(msg);
         let rules = self.rules.rules();
+        // A listed good sender decides ham before content rules and the model.
+        let allowed: Vec<Hit> = hit_set
+            .iter()
+            .filter(|&i| self.rules.is_allow_list(i))
+            .map(|i| Hit {
+                id: rules[i].id.clone(),
+                score: rules[i].score,
+                description: rules[i].description.clone(),
+            })
+            .collect();
+        if !allowed.is_empty() {
+            let t = self.config.thresholds(msg.channel);
+            let score = (allowed.iter().map(|h| h.score).sum::<f64>() * 10.0).round() / 10.0 + 0.0;
+            return Verdict {
+                channel: msg.channel,
+                score,
+                threshold: t.tag,
+                action: crate::Action::Ham,
+                hits: allowed,
+                bayes: None,
+            };
+        }
         let mut hits: Vec<Hit> = hit_set
             .iter()
             .map(|i| &rules[i])

@@ -28,3 +28,4 @@ pub use verdict::{Action, Hit, Thresholds, Verdict};
 pub mod bayes;
 pub mod corpus;
 pub mod eval;
+pub mod reputation;

@@ -4,6 +4,7 @@ mod check;
 mod corpus_args;
 mod eval;
 mod progress;
+mod reputation;
 mod rules;
 mod scan;
 mod train;
@@ -43,6 +44,8 @@ enum Command {
     Eval(Box<eval::EvalArgs>),
     /// List the loaded rules, or validate a rule directory.
     Rules(rules::RulesArgs),
+    /// Build, merge, query and inspect shareable reputation filters.
+    Reputation(reputation::ReputationArgs),
     /// Train a Bayes model from labelled corpora.
     Train(train::TrainArgs),
     /// Learn one message from stdin as spam or ham into a model (user feedback).
@@ -113,6 +116,7 @@ pub fn main() -> ExitCode {
         Command::Scan(a) => scan::run(&opts, a),
         Command::Eval(a) => eval::run(&opts, *a),
         Command::Rules(a) => rules::run(&opts, a),
+        Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),
     }

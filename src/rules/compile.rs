@@ -74,6 +74,7 @@ enum Matcher {
     },
     Eval(EvalTest),
     Meta(Expr<String>),
+    Reputation(super::reputation::Source),
 }
 
 /// A checked rule's identity, before its matcher is compiled.
@@ -127,6 +128,28 @@ pub fn load_sources(
                 message,
             };
             match check_rule(raw, &file, line) {
+                Ok(c) => {
+                    if let Some(first) = seen.get(&*c.rule.id) {
+                        errors.push(err(format!("duplicate rule id (first defined at {first})")));
+                    } else {
+                        seen.insert(c.rule.id.to_string(), c.rule.origin.clone());
+                        checked.push(c);
+                    }
+                }
+                Err(msgs) => errors.extend(msgs.into_iter().map(err)),
+            }
+        }
+        for spanned in parsed.reputation {
+            let line = line_of(&text, spanned.span().start);
+            let raw = spanned.into_inner();
+            let id = raw.id.clone();
+            let err = |message: String| RuleError {
+                file: file.clone(),
+                line,
+                rule: Some(id.clone()),
+                message,
+            };
+            match check_reputation(raw, &file, line) {
                 Ok(c) => {
                     if let Some(first) = seen.get(&*c.rule.id) {
                         errors.push(err(format!("duplicate rule id (first defined at {first})")));
@@ -287,6 +310,100 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
             file: file.to_string(),
             line,
             matcher,
+        }),
+        _ => Err(errs),
+    }
+}
+
+fn check_reputation(
+    raw: super::format::RawReputation,
+    file: &str,
+    line: usize,
+) -> Result<Checked, Vec<String>> {
+    use super::reputation::{Identity, Source};
+    use crate::reputation::{Kind, ReputationFilter};
+    let mut errs = Vec::new();
+    if !valid_id(&raw.id) || raw.id.starts_with("__") {
+        errs.push("id must be UPPER_SNAKE_CASE (A-Z, 0-9, _)".to_string());
+    }
+    if !raw.score.is_finite() {
+        errs.push("score must be a finite number".into());
+    }
+    let channels = match &raw.channels {
+        None => Channel::ALL.to_vec(),
+        Some(list) => list
+            .iter()
+            .filter_map(|c| c.parse::<Channel>().map_err(|e| errs.push(e)).ok())
+            .collect(),
+    };
+    let kind = match raw.kind.parse::<Kind>() {
+        Ok(k) => Some(k),
+        Err(e) => {
+            errs.push(e);
+            None
+        }
+    };
+    let mut identities = Vec::new();
+    if let Some(kind) = kind {
+        for i in &raw.identities {
+            match Identity::parse(i, kind) {
+                Ok(id) => identities.push(id),
+                Err(e) => errs.push(e),
+            }
+        }
+    }
+    if raw.identities.is_empty() {
+        errs.push("identities is empty: say which identities to look up".into());
+    }
+    let base = Path::new(file).parent().unwrap_or(Path::new(""));
+    let key = match raw.key.as_deref() {
+        Some(k) => match std::fs::read(base.join(k)) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => {
+                errs.push(format!("cannot read key {}: {e}", base.join(k).display()));
+                None
+            }
+        },
+        None => None,
+    };
+    let filter = if errs.is_empty() {
+        match ReputationFilter::load(&base.join(&raw.file), key.as_deref()) {
+            Ok(f) if Some(f.kind()) != kind => {
+                errs.push(format!(
+                    "filter {} lists {}, not {}",
+                    raw.file,
+                    f.kind(),
+                    raw.kind
+                ));
+                None
+            }
+            Ok(f) => Some(f),
+            Err(e) => {
+                errs.push(e.to_string());
+                None
+            }
+        }
+    } else {
+        None
+    };
+    match (errs.is_empty(), filter) {
+        (true, Some(filter)) => Ok(Checked {
+            rule: RuleHead {
+                reported: true,
+                origin: format!("{file}:{line}"),
+                id: Arc::from(raw.id),
+                description: Arc::from(raw.description),
+                score: raw.score,
+                channels,
+            },
+            file: file.to_string(),
+            line,
+            matcher: Matcher::Reputation(Source {
+                filter: Arc::new(filter),
+                identities,
+                allow: raw.allow,
+                default_country: raw.default_country.unwrap_or_else(|| "44".into()),
+            }),
         }),
         _ => Err(errs),
     }
@@ -500,8 +617,10 @@ fn build(
             });
         }
         for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
-            if let Matcher::Eval(t) = &c.matcher {
-                out.evals.push((i, *t));
+            match &c.matcher {
+                Matcher::Eval(t) => out.evals.push((i, *t)),
+                Matcher::Reputation(src) => out.reputation.push((i, src.clone())),
+                _ => {}
             }
         }
         out.metas = metas
@@ -534,6 +653,7 @@ fn build(
                     pattern: regex,
                 },
                 Matcher::Eval(t) => RuleSpec::Eval(t),
+                Matcher::Reputation(src) => RuleSpec::Reputation(src),
                 Matcher::Meta(_) => {
                     RuleSpec::Meta(resolved.get(&i).cloned().unwrap_or(Expr::Or(Vec::new())))
                 }

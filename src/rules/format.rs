@@ -21,6 +21,55 @@ pub struct RuleFile {
     /// The rules, in file order, each with its position in the file.
     #[serde(default)]
     pub rule: Vec<Spanned<RawRule>>,
+    /// Reputation sources: Bloom filters of listed identities.
+    #[serde(default)]
+    pub reputation: Vec<Spanned<RawReputation>>,
+}
+
+/// A reputation source as written:
+///
+/// ```toml
+/// [[reputation]]
+/// id = "RCVD_IN_LOCAL_BL"
+/// description = "Client IP on our block list"
+/// score = 3.5
+/// kind = "ip"
+/// file = "lists/local-ips.rep"      # relative to this rule file
+/// identities = ["client_ip"]
+/// # key = "partner.key"             # for keyed filters
+/// # allow = true                    # allow list: a match makes the message ham
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReputation {
+    /// UPPER_SNAKE identifier.
+    pub id: String,
+    /// What a match means.
+    #[serde(default)]
+    pub description: String,
+    /// Points added on a match (negative for allow lists).
+    #[serde(default)]
+    pub score: f64,
+    /// Kind of the filter (`ip`, `domain`, `url-host`, `email`, `phone`, `im-account`).
+    pub kind: String,
+    /// The filter file, relative to the rule file's folder.
+    pub file: String,
+    /// Key file for keyed filters, relative to the rule file's folder.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Which identities of a message are looked up: `client_ip`,
+    /// `from_domain`, `reply_to_domain`, `return_path_domain`, `url_hosts`,
+    /// `from_address`, `sender` (SMS number, IM account, email address).
+    pub identities: Vec<String>,
+    /// Channels checked; all when omitted.
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    /// An allow list: a match decides ham before content rules.
+    #[serde(default)]
+    pub allow: bool,
+    /// Calling code for national phone numbers.
+    #[serde(default)]
+    pub default_country: Option<String>,
 }
 
 /// One rule as written. Exactly one of `phrases`, `regex`, `eval`, `meta`.

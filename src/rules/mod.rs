@@ -11,6 +11,7 @@ pub mod matcher;
 pub mod meta;
 pub mod pattern;
 mod profile;
+pub mod reputation;
 
 use crate::message::{Channel, Message};
 use eval::EvalTest;
@@ -75,6 +76,7 @@ pub(crate) enum RuleSpec {
     },
     Eval(EvalTest),
     Meta(Expr<usize>),
+    Reputation(reputation::Source),
 }
 
 /// One problem found while loading rules, with its place.
@@ -127,6 +129,8 @@ impl fmt::Display for LoadError {
 pub(crate) struct ChannelRules {
     pub(crate) fields: Vec<FieldMatcher>,
     pub(crate) evals: Vec<(usize, EvalTest)>,
+    /// Reputation sources.
+    pub(crate) reputation: Vec<(usize, reputation::Source)>,
     /// Meta rules in dependency order.
     pub(crate) metas: Vec<(usize, Expr<usize>)>,
 }
@@ -158,6 +162,11 @@ impl RuleSet {
         &self.rules
     }
 
+    /// Whether rule `i` is an allow-list reputation source.
+    pub fn is_allow_list(&self, i: usize) -> bool {
+        matches!(&self.rules[i].spec, RuleSpec::Reputation(s) if s.allow)
+    }
+
     /// Number of rules that apply to a channel.
     pub fn count_for(&self, channel: Channel) -> usize {
         self.rules
@@ -175,6 +184,11 @@ impl RuleSet {
         }
         for (i, test) in &rules.evals {
             if test.check(msg) {
+                hits.set(*i);
+            }
+        }
+        for (i, source) in &rules.reputation {
+            if source.matches(msg) {
                 hits.set(*i);
             }
         }

@@ -67,6 +67,13 @@ impl RuleSet {
                         }
                         start.elapsed()
                     }
+                    RuleSpec::Reputation(source) => {
+                        let start = Instant::now();
+                        for m in msgs.iter().filter(|m| applies(m)) {
+                            std::hint::black_box(source.matches(m));
+                        }
+                        start.elapsed()
+                    }
                     RuleSpec::Meta(expr) => {
                         let start = Instant::now();
                         for (m, hits) in msgs.iter().zip(&full).filter(|(m, _)| applies(m)) {

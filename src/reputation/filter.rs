@@ -1,0 +1,586 @@
+//! Reputation filters: a Bloom filter of normalised identities in a
+//! versioned, checksummed file that operators build, merge and share.
+//!
+//! File layout (little-endian): magic `SSREPUT\0`, format version, kind,
+//! keyed flag, target false-positive rate, item count, creation time (Unix
+//! seconds), key check, IPv4 and IPv6 prefix-length bitmaps, number of hash
+//! functions, source label, the Bloom filter's bit words, CRC-32 of all
+//! before it. The Bloom filter is fastbloom 0.17's (pinned: its layout is
+//! part of this format).
+//!
+//! With a key, items are hashed with HMAC-SHA256 under the key before
+//! insertion: partners holding the key can query, nobody can enumerate or
+//! test items without it, and a wrong key is detected by the key check.
+
+use super::identity::{Kind, Net, domain_and_parents, normalise_item, parse_net};
+use fastbloom::BloomFilter;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use std::net::IpAddr;
+use std::path::Path;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+const MAGIC: &[u8; 8] = b"SSREPUT\0";
+/// File format version.
+pub const FORMAT_VERSION: u32 = 1;
+const SEED: u64 = 0x5351_5349_4654_0001;
+
+/// A reputation filter problem.
+#[derive(Debug, thiserror::Error)]
+pub enum FilterError {
+    /// I/O.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not a filter, truncated, corrupted, wrong kind or key, incompatible.
+    #[error("{path}: {why}")]
+    Invalid {
+        /// File (or filters) concerned.
+        path: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+fn invalid(path: &str, why: impl Into<String>) -> FilterError {
+    FilterError::Invalid {
+        path: path.to_string(),
+        why: why.into(),
+    }
+}
+
+/// A loaded or freshly built reputation filter.
+#[derive(Debug, Clone)]
+pub struct ReputationFilter {
+    kind: Kind,
+    fp_rate: f64,
+    items: u64,
+    created: u64,
+    label: String,
+    key_check: Option<u64>,
+    key: Option<Vec<u8>>,
+    v4_prefixes: u64,
+    v6_prefixes: [u64; 3],
+    bloom: BloomFilter,
+}
+
+/// What `reputation info` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FilterInfo {
+    /// Kind listed.
+    pub kind: Kind,
+    /// Items inserted (for merged filters, the sum).
+    pub items: u64,
+    /// Target false-positive rate it was sized for.
+    pub fp_rate: f64,
+    /// Expected false-positive rate at the current fill.
+    pub expected_fp_rate: f64,
+    /// Bits in the filter.
+    pub bits: usize,
+    /// Hash functions.
+    pub hashes: u32,
+    /// Items are keyed (HMAC).
+    pub keyed: bool,
+    /// Source label.
+    pub label: String,
+    /// Creation time, Unix seconds.
+    pub created: u64,
+}
+
+fn key_check(key: &[u8]) -> u64 {
+    let d = Sha256::new()
+        .chain_update(b"spamsift reputation key check\0")
+        .chain_update(key)
+        .finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+fn item_hash(kind: Kind, item: &str, key: Option<&[u8]>) -> u64 {
+    match key {
+        None => xxh3_64_with_seed(item.as_bytes(), SEED ^ kind.code() as u64),
+        Some(k) => {
+            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(k) else {
+                return 0;
+            };
+            mac.update(&[kind.code()]);
+            mac.update(item.as_bytes());
+            let d = mac.finalize().into_bytes();
+            u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+        }
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl ReputationFilter {
+    /// Build from normalised items (see [`normalise_item`]), sized for them.
+    pub fn build(
+        kind: Kind,
+        fp_rate: f64,
+        items: &[String],
+        label: &str,
+        key: Option<&[u8]>,
+    ) -> Result<ReputationFilter, String> {
+        ReputationFilter::build_with_capacity(kind, fp_rate, items.len(), items, label, key)
+    }
+
+    /// Build sized for `capacity` items (filters to be merged must share
+    /// `fp_rate` and `capacity`).
+    pub fn build_with_capacity(
+        kind: Kind,
+        fp_rate: f64,
+        capacity: usize,
+        items: &[String],
+        label: &str,
+        key: Option<&[u8]>,
+    ) -> Result<ReputationFilter, String> {
+        if !(fp_rate > 0.0 && fp_rate < 1.0) {
+            return Err(format!(
+                "false-positive rate must be between 0 and 1, got {fp_rate}"
+            ));
+        }
+        let mut bloom =
+            BloomFilter::with_false_pos(fp_rate).expected_items(capacity.max(items.len()).max(1));
+        let (mut v4, mut v6) = (0u64, [0u64; 3]);
+        for item in items {
+            if matches!(kind, Kind::Ip | Kind::UrlHost)
+                && let Ok(net) = parse_net(item)
+            {
+                let p = net.prefix as usize;
+                if net.addr.is_ipv4() {
+                    v4 |= 1 << p
+                } else {
+                    v6[p / 64] |= 1 << (p % 64)
+                }
+            }
+            bloom.insert_hash(item_hash(kind, item, key));
+        }
+        Ok(ReputationFilter {
+            kind,
+            fp_rate,
+            items: items.len() as u64,
+            created: now(),
+            label: label.to_string(),
+            key_check: key.map(key_check),
+            key: key.map(<[u8]>::to_vec),
+            v4_prefixes: v4,
+            v6_prefixes: v6,
+            bloom,
+        })
+    }
+
+    /// The kind listed.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Facts about the filter.
+    pub fn info(&self) -> FilterInfo {
+        let bits = self.bloom.num_bits();
+        let density =
+            fastbloom::expected_density(self.bloom.num_hashes(), bits, self.items as usize);
+        FilterInfo {
+            kind: self.kind,
+            items: self.items,
+            fp_rate: self.fp_rate,
+            expected_fp_rate: fastbloom::expected_false_pos(self.bloom.num_hashes(), density),
+            bits,
+            hashes: self.bloom.num_hashes(),
+            keyed: self.key_check.is_some(),
+            label: self.label.clone(),
+            created: self.created,
+        }
+    }
+
+    /// Whether an already normalised item (see [`normalise_item`]) is listed.
+    pub fn contains_item(&self, item: &str) -> bool {
+        self.has(item)
+    }
+
+    fn has(&self, item: &str) -> bool {
+        self.bloom
+            .contains_hash(item_hash(self.kind, item, self.key.as_deref()))
+    }
+
+    /// Whether an IP address is listed (itself or any listed prefix holding it).
+    pub fn contains_ip(&self, ip: IpAddr) -> bool {
+        let bits = |p: usize| match ip {
+            IpAddr::V4(_) => p <= 32 && self.v4_prefixes & (1 << p) != 0,
+            IpAddr::V6(_) => p <= 128 && self.v6_prefixes[p / 64] & (1 << (p % 64)) != 0,
+        };
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        (0..=max)
+            .rev()
+            .filter(|&p| bits(p))
+            .any(|p| self.has(&Net::of(ip, p as u8).item()))
+    }
+
+    /// Whether a (normalised) domain or any parent down to its registrable domain is listed.
+    pub fn contains_domain(&self, domain: &str) -> bool {
+        domain_and_parents(domain).into_iter().any(|d| self.has(d))
+    }
+
+    /// Whether a raw identity of this filter's kind is listed (normalised first).
+    pub fn contains(&self, raw: &str, default_country: &str) -> bool {
+        match self.kind {
+            Kind::Ip => raw.trim().parse().is_ok_and(|ip| self.contains_ip(ip)),
+            Kind::Domain => {
+                super::identity::normalise_domain(raw).is_ok_and(|d| self.contains_domain(&d))
+            }
+            Kind::UrlHost => match raw
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+            {
+                Ok(ip) => self.contains_ip(ip),
+                Err(_) => {
+                    super::identity::normalise_domain(raw).is_ok_and(|d| self.contains_domain(&d))
+                }
+            },
+            k => normalise_item(k, raw, default_country).is_ok_and(|i| self.has(&i)),
+        }
+    }
+
+    /// Union with another filter built with the same parameters and key.
+    pub fn merge(&mut self, other: &ReputationFilter, other_name: &str) -> Result<(), FilterError> {
+        let why = if self.kind != other.kind {
+            Some(format!(
+                "kind {} cannot merge with kind {}",
+                other.kind, self.kind
+            ))
+        } else if self.bloom.num_bits() != other.bloom.num_bits()
+            || self.bloom.num_hashes() != other.bloom.num_hashes()
+        {
+            Some(format!(
+                "Bloom parameters differ ({} bits, {} hashes vs {} bits, {} hashes): build both with the same --fp-rate and a size for the merged item count",
+                other.bloom.num_bits(),
+                other.bloom.num_hashes(),
+                self.bloom.num_bits(),
+                self.bloom.num_hashes()
+            ))
+        } else if self.key_check != other.key_check {
+            Some("filters were built with different keys (or one without a key)".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(invalid(other_name, why));
+        }
+        self.bloom.union(&other.bloom);
+        self.items += other.items;
+        self.v4_prefixes |= other.v4_prefixes;
+        for i in 0..3 {
+            self.v6_prefixes[i] |= other.v6_prefixes[i];
+        }
+        if !other.label.is_empty() && self.label != other.label {
+            self.label = if self.label.is_empty() {
+                other.label.clone()
+            } else {
+                format!("{}+{}", self.label, other.label)
+            };
+        }
+        self.created = now();
+        Ok(())
+    }
+
+    /// Serialise to the file format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let words = self.bloom.as_slice();
+        let mut b = Vec::with_capacity(96 + self.label.len() + words.len() * 8);
+        b.extend_from_slice(MAGIC);
+        b.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        b.push(self.kind.code());
+        b.push(u8::from(self.key_check.is_some()));
+        b.extend_from_slice(&[0, 0]);
+        b.extend_from_slice(&self.fp_rate.to_le_bytes());
+        b.extend_from_slice(&self.items.to_le_bytes());
+        b.extend_from_slice(&self.created.to_le_bytes());
+        b.extend_from_slice(&self.key_check.unwrap_or(0).to_le_bytes());
+        b.extend_from_slice(&self.v4_prefixes.to_le_bytes());
+        for w in self.v6_prefixes {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        b.extend_from_slice(&self.bloom.num_hashes().to_le_bytes());
+        b.extend_from_slice(&(self.label.len() as u32).to_le_bytes());
+        b.extend_from_slice(self.label.as_bytes());
+        b.extend_from_slice(&(words.len() as u64).to_le_bytes());
+        for w in words {
+            b.extend_from_slice(&w.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&b);
+        b.extend_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Parse a filter file; `key` must match the one it was built with.
+    pub fn from_bytes(
+        path: &str,
+        b: &[u8],
+        key: Option<&[u8]>,
+    ) -> Result<ReputationFilter, FilterError> {
+        let mut r = Reader { b, pos: 0, path };
+        if b.len() < 8 || &b[..8] != MAGIC {
+            return Err(invalid(
+                path,
+                "not a spamsift reputation filter (bad magic)",
+            ));
+        }
+        if b.len() < 12
+            || crc32fast::hash(&b[..b.len() - 4])
+                != u32::from_le_bytes([
+                    b[b.len() - 4],
+                    b[b.len() - 3],
+                    b[b.len() - 2],
+                    b[b.len() - 1],
+                ])
+        {
+            return Err(invalid(
+                path,
+                "checksum mismatch: the file is truncated or corrupted",
+            ));
+        }
+        r.pos = 8;
+        let version = r.u32()?;
+        if version != FORMAT_VERSION {
+            return Err(invalid(
+                path,
+                format!("filter format version {version}, this spamsift reads {FORMAT_VERSION}"),
+            ));
+        }
+        let kind =
+            Kind::from_code(r.u8()?).ok_or_else(|| invalid(path, "unknown identity kind"))?;
+        let keyed = r.u8()? == 1;
+        r.take(2)?;
+        let fp_rate = f64::from_le_bytes(r.take(8)?.try_into().unwrap_or([0; 8]));
+        let items = r.u64()?;
+        let created = r.u64()?;
+        let check = r.u64()?;
+        let v4 = r.u64()?;
+        let v6 = [r.u64()?, r.u64()?, r.u64()?];
+        let hashes = r.u32()?;
+        let label_len = r.u32()? as usize;
+        let label = String::from_utf8_lossy(r.take(label_len)?).into_owned();
+        let n = r.u64()? as usize;
+        if n == 0 || hashes == 0 || n.checked_mul(8).is_none_or(|x| r.pos + x + 4 != b.len()) {
+            return Err(invalid(path, "inconsistent sizes: truncated or corrupted"));
+        }
+        let words: Vec<u64> = r
+            .take(n * 8)?
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect();
+        match (keyed, key) {
+            (true, None) => {
+                return Err(invalid(
+                    path,
+                    "this filter is keyed: pass the shared key (--key FILE / key = ...)",
+                ));
+            }
+            (false, Some(_)) => {
+                return Err(invalid(
+                    path,
+                    "this filter is not keyed, but a key was given",
+                ));
+            }
+            (true, Some(k)) if key_check(k) != check => {
+                return Err(invalid(path, "wrong key for this filter"));
+            }
+            _ => {}
+        }
+        Ok(ReputationFilter {
+            kind,
+            fp_rate,
+            items,
+            created,
+            label,
+            key_check: keyed.then_some(check),
+            key: key.map(<[u8]>::to_vec),
+            v4_prefixes: v4,
+            v6_prefixes: v6,
+            bloom: BloomFilter::from_vec(words).hashes(hashes),
+        })
+    }
+
+    /// Read a filter file.
+    pub fn load(path: &Path, key: Option<&[u8]>) -> Result<ReputationFilter, FilterError> {
+        let p = path.display().to_string();
+        let b = std::fs::read(path).map_err(|source| FilterError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        ReputationFilter::from_bytes(&p, &b, key)
+    }
+
+    /// Write atomically (temporary file, then rename).
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        tmp.write_all(&self.to_bytes())?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+    path: &'a str,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], FilterError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.b.len().saturating_sub(4))
+            .ok_or_else(|| invalid(self.path, "truncated"))?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8, FilterError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, FilterError> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().unwrap_or([0; 4]),
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, FilterError> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().unwrap_or([0; 8]),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(kind: Kind, v: &[&str]) -> Vec<String> {
+        v.iter()
+            .map(|s| normalise_item(kind, s, "44").unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn cidr_and_parent_domains() {
+        let f = ReputationFilter::build(
+            Kind::Ip,
+            0.001,
+            &items(Kind::Ip, &["203.0.113.0/24", "198.51.100.7"]),
+            "t",
+            None,
+        )
+        .unwrap();
+        assert!(f.contains_ip("203.0.113.200".parse().unwrap()));
+        assert!(f.contains_ip("198.51.100.7".parse().unwrap()));
+        assert!(!f.contains_ip("198.51.100.8".parse().unwrap()));
+        let d = ReputationFilter::build(
+            Kind::Domain,
+            0.001,
+            &items(Kind::Domain, &["spam.example.com"]),
+            "t",
+            None,
+        )
+        .unwrap();
+        assert!(d.contains("mail.spam.example.com", ""));
+        assert!(!d.contains("example.com", ""));
+    }
+
+    #[test]
+    fn round_trip_keys_and_corruption() {
+        let list = items(Kind::Phone, &["09061701461", "+447700900999"]);
+        let f = ReputationFilter::build(Kind::Phone, 0.01, &list, "feed", Some(b"secret")).unwrap();
+        let b = f.to_bytes();
+        let g = ReputationFilter::from_bytes("f", &b, Some(b"secret")).unwrap();
+        assert!(g.contains("0906 170 1461", "44"));
+        assert!(
+            ReputationFilter::from_bytes("f", &b, Some(b"other"))
+                .unwrap_err()
+                .to_string()
+                .contains("wrong key")
+        );
+        assert!(
+            ReputationFilter::from_bytes("f", &b, None)
+                .unwrap_err()
+                .to_string()
+                .contains("keyed")
+        );
+        assert!(ReputationFilter::from_bytes("f", &b[..b.len() - 9], Some(b"secret")).is_err());
+        let mut bad = b.clone();
+        bad[40] ^= 0xff;
+        assert!(
+            ReputationFilter::from_bytes("f", &bad, Some(b"secret"))
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
+        assert!(
+            ReputationFilter::from_bytes("f", b"junk", None)
+                .unwrap_err()
+                .to_string()
+                .contains("not a spamsift")
+        );
+    }
+
+    #[test]
+    fn merge_checks_compatibility() {
+        let a_items = items(Kind::Domain, &["a.example"]);
+        let b_items = items(Kind::Domain, &["b.example"]);
+        let mut a = ReputationFilter::build(Kind::Domain, 0.01, &a_items, "a", None).unwrap();
+        let b = ReputationFilter::build(Kind::Domain, 0.01, &b_items, "b", None).unwrap();
+        a.merge(&b, "b").unwrap();
+        assert!(a.contains("a.example", "") && a.contains("b.example", ""));
+        let ip = ReputationFilter::build(Kind::Ip, 0.01, &items(Kind::Ip, &["1.2.3.4"]), "", None)
+            .unwrap();
+        assert!(a.merge(&ip, "ip").unwrap_err().to_string().contains("kind"));
+        let big = ReputationFilter::build(
+            Kind::Domain,
+            0.01,
+            &(0..5000)
+                .map(|i| format!("d{i}.example"))
+                .collect::<Vec<_>>(),
+            "",
+            None,
+        )
+        .unwrap();
+        assert!(
+            a.merge(&big, "big")
+                .unwrap_err()
+                .to_string()
+                .contains("parameters differ")
+        );
+    }
+
+    #[test]
+    fn no_inserted_item_is_ever_missed() {
+        let list: Vec<String> = (0..20_000)
+            .map(|i| format!("10.{}.{}.{}/32", i / 65536, (i / 256) % 256, i % 256))
+            .collect();
+        let f = ReputationFilter::build(Kind::Ip, 0.01, &list, "", None).unwrap();
+        for i in 0..20_000u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::new(
+                10,
+                (i / 65536) as u8,
+                ((i / 256) % 256) as u8,
+                (i % 256) as u8,
+            ));
+            assert!(f.contains_ip(ip), "{ip}");
+        }
+    }
+}
