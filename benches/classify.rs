@@ -68,6 +68,16 @@ fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine
             }
         })
     });
+    if let Ok(dir) = std::env::var("SPAMSIFT_BENCH_RULES_B") {
+        let b_engine = Engine::from_dir(&dir).expect("SPAMSIFT_BENCH_RULES_B rules load");
+        g.bench_function("classify_parsed_rules_b", |b| {
+            b.iter(|| {
+                for m in &parsed {
+                    black_box(b_engine.classify(black_box(m)));
+                }
+            })
+        });
+    }
     if let Some(with_model) = model_engine() {
         g.bench_function("classify_parsed_with_model", |b| {
             b.iter(|| {
