@@ -97,6 +97,27 @@ fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine
     g.finish();
 }
 
+/// rayon scaling: parse and classify the corpus on 1 and 2 worker threads.
+fn bench_parallel(c: &mut Criterion, mails: &[Vec<u8>], engine: &Engine) {
+    use rayon::prelude::*;
+    let mut g = c.benchmark_group("email_corpus_parallel");
+    g.throughput(Throughput::Elements(mails.len() as u64));
+    for jobs in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("pool");
+        g.bench_function(format!("jobs_{jobs}"), |b| {
+            b.iter(|| {
+                pool.install(|| {
+                    mails
+                        .par_iter()
+                        .map(|m| engine.classify(&engine.parse_email(m)).score)
+                        .sum::<f64>()
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 fn benches(c: &mut Criterion) {
     let engine = Engine::with_defaults().expect("default rules");
     bench_email(c, "email_fixtures", &fixtures("email", "eml"), &engine);
@@ -107,6 +128,7 @@ fn benches(c: &mut Criterion) {
             .collect();
         if !mails.is_empty() {
             bench_email(c, "email_corpus", &mails, &engine);
+            bench_parallel(c, &mails, &engine);
         }
     }
     let corpora = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpora");
