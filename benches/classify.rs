@@ -103,7 +103,10 @@ fn bench_parallel(c: &mut Criterion, mails: &[Vec<u8>], engine: &Engine) {
     let mut g = c.benchmark_group("email_corpus_parallel");
     g.throughput(Throughput::Elements(mails.len() as u64));
     for jobs in [1, 2] {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs).build().expect("pool");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .expect("pool");
         g.bench_function(format!("jobs_{jobs}"), |b| {
             b.iter(|| {
                 pool.install(|| {
