@@ -28,4 +28,5 @@ pub use verdict::{Action, Hit, Thresholds, Verdict};
 pub mod bayes;
 pub mod corpus;
 pub mod eval;
+pub mod milter;
 pub mod reputation;

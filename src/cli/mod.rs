@@ -3,6 +3,7 @@
 mod check;
 mod corpus_args;
 mod eval;
+mod milter;
 mod progress;
 mod reputation;
 mod rules;
@@ -44,6 +45,8 @@ enum Command {
     Eval(Box<eval::EvalArgs>),
     /// List the loaded rules, or validate a rule directory.
     Rules(rules::RulesArgs),
+    /// Serve Postfix/Sendmail over the milter protocol.
+    Milter(milter::MilterArgs),
     /// Build, merge, query and inspect shareable reputation filters.
     Reputation(reputation::ReputationArgs),
     /// Train a Bayes model from labelled corpora.
@@ -116,6 +119,7 @@ pub fn main() -> ExitCode {
         Command::Scan(a) => scan::run(&opts, a),
         Command::Eval(a) => eval::run(&opts, *a),
         Command::Rules(a) => rules::run(&opts, a),
+        Command::Milter(a) => milter::run(&opts, a),
         Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),

@@ -1,0 +1,99 @@
+//! `spamsift milter`: serve Postfix/Sendmail over the milter protocol.
+
+use super::EngineOpts;
+use clap::Args;
+use spamsift::milter::{FailAction, Listen, MilterOptions, serve};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct MilterArgs {
+    /// Listen address: inet:HOST:PORT or unix:/path/to.sock.
+    #[arg(long, default_value = "inet:127.0.0.1:11332")]
+    listen: Listen,
+    /// Time budget per message, in seconds; then the message is accepted (or tempfailed).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    timeout: f64,
+    /// Largest message classified, in bytes; larger ones are accepted unclassified.
+    #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
+    max_size: usize,
+    /// Answer when a message cannot be classified: accept or tempfail.
+    #[arg(long, default_value = "accept")]
+    on_error: FailAction,
+    /// Load rules, config and model, report, and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
+    let engine = match opts.build() {
+        Ok(e) => Arc::new(e),
+        Err(e) => {
+            eprint!("spamsift: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        let r = engine.rules();
+        println!(
+            "configuration OK: {} rules, model {}, listen {:?}, timeout {} s, max size {} bytes, on error {:?}",
+            r.rules().len(),
+            if engine.bayes().is_some() {
+                "loaded"
+            } else {
+                "none"
+            },
+            args.listen,
+            args.timeout,
+            args.max_size,
+            args.on_error
+        );
+        return ExitCode::SUCCESS;
+    }
+    let milter_opts = MilterOptions {
+        timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
+        max_size: args.max_size,
+        on_error: args.on_error,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("spamsift: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(serve(engine, milter_opts, args.listen, shutdown_signal()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spamsift: milter: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,367 @@
+//! The milter front end: Postfix and Sendmail call spamsift over the milter
+//! protocol (via the `miltr-server` crate) for every message.
+//!
+//! Each connection gets its own [`SpamsiftMilter`] collecting the connection
+//! address, HELO, envelope, headers and body; at end of message the shared
+//! [`Engine`] classifies off the async reactor (`spawn_blocking`) within a
+//! time budget. Any failure — timeout, oversize, panic — answers accept (or
+//! tempfail, configurable): mail is never lost because of the filter.
+
+use crate::{Action, Engine, Verdict, headers};
+use async_trait::async_trait;
+use miltr_common::actions::{Action as MilterAction, Continue, Replycode, Tempfail};
+use miltr_common::commands::{Body, Connect, Header, Helo, Mail, Recipient};
+use miltr_common::modifications::ModificationResponse;
+use miltr_common::modifications::headers::{AddHeader, ChangeHeader};
+use miltr_common::modifications::quarantine::Quarantine;
+use miltr_server::Milter;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the milter answers when it cannot decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailAction {
+    /// Deliver the message unchanged (Postfix `milter_default_action = accept`).
+    #[default]
+    Accept,
+    /// Ask the client to retry later (4xx).
+    Tempfail,
+}
+
+impl std::str::FromStr for FailAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "accept" => Ok(FailAction::Accept),
+            "tempfail" => Ok(FailAction::Tempfail),
+            o => Err(format!("unknown fail action {o:?} (accept or tempfail)")),
+        }
+    }
+}
+
+/// Milter settings.
+#[derive(Debug, Clone)]
+pub struct MilterOptions {
+    /// Time budget per message for classification.
+    pub timeout: Duration,
+    /// Largest message classified; larger ones are passed.
+    pub max_size: usize,
+    /// Answer when classification fails or is skipped.
+    pub on_error: FailAction,
+}
+
+impl Default for MilterOptions {
+    fn default() -> Self {
+        MilterOptions {
+            timeout: Duration::from_secs(10),
+            max_size: 20 * 1024 * 1024,
+            on_error: FailAction::Accept,
+        }
+    }
+}
+
+/// Why the milter returned an error to the server (never for mail content).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct MilterError(String);
+
+/// One milter conversation's state.
+pub struct SpamsiftMilter {
+    engine: Arc<Engine>,
+    opts: Arc<MilterOptions>,
+    client_ip: Option<IpAddr>,
+    client_host: String,
+    helo: String,
+    mail_from: String,
+    rcpts: Vec<String>,
+    raw: Vec<u8>,
+    oversize: bool,
+    result_header_counts: HashMap<String, u32>,
+}
+
+impl SpamsiftMilter {
+    /// A new conversation using a shared engine.
+    pub fn new(engine: Arc<Engine>, opts: Arc<MilterOptions>) -> SpamsiftMilter {
+        SpamsiftMilter {
+            engine,
+            opts,
+            client_ip: None,
+            client_host: String::new(),
+            helo: String::new(),
+            mail_from: String::new(),
+            rcpts: Vec::new(),
+            raw: Vec::new(),
+            oversize: false,
+            result_header_counts: HashMap::new(),
+        }
+    }
+
+    fn reset_message(&mut self) {
+        self.mail_from.clear();
+        self.rcpts.clear();
+        self.raw.clear();
+        self.oversize = false;
+        self.result_header_counts.clear();
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        if self.raw.len() + bytes.len() > self.opts.max_size {
+            self.oversize = true;
+        } else {
+            self.raw.extend_from_slice(bytes);
+        }
+    }
+
+    fn fail_open(&self, why: &str) -> ModificationResponse {
+        tracing::warn!(client = %self.client_host, from = %self.mail_from, reason = why, "message not classified; {}", match self.opts.on_error {
+            FailAction::Accept => "accepted",
+            FailAction::Tempfail => "tempfailed",
+        });
+        match self.opts.on_error {
+            FailAction::Accept => ModificationResponse::empty_continue(),
+            FailAction::Tempfail => ModificationResponse::builder().build(Tempfail),
+        }
+    }
+
+    /// The milter's answer for a verdict: result headers (replacing any the
+    /// message carried), then continue, quarantine or reject.
+    fn respond(&self, v: &Verdict) -> ModificationResponse {
+        let mut b = ModificationResponse::builder();
+        for (name, count) in &self.result_header_counts {
+            // Delete from the last occurrence down so indices stay valid.
+            for i in (1..=*count).rev() {
+                b.push(ChangeHeader::new(i, name.as_bytes(), b""));
+            }
+        }
+        for (name, value) in headers::result_headers(v) {
+            b.push(AddHeader::new(name.as_bytes(), value.as_bytes()));
+        }
+        match v.action {
+            Action::Ham | Action::Tag => b.contin(),
+            Action::Quarantine => {
+                b.push(Quarantine::new(
+                    format!("spamsift score {:.1}", v.score).as_bytes(),
+                ));
+                b.contin()
+            }
+            Action::Reject => b.build(Replycode::new(
+                [5u8, 5, 0],
+                [5u16, 7, 1],
+                &format!("Message rejected as spam (score {:.1})", v.score),
+            )),
+        }
+    }
+}
+
+#[async_trait]
+impl Milter for SpamsiftMilter {
+    type Error = MilterError;
+
+    async fn connect(&mut self, connect: Connect) -> Result<MilterAction, Self::Error> {
+        self.client_host = connect.hostname().to_string();
+        self.client_ip = connect.address().trim_matches(['[', ']']).parse().ok();
+        Ok(Continue.into())
+    }
+
+    async fn helo(&mut self, helo: Helo) -> Result<MilterAction, Self::Error> {
+        self.helo = helo.helo().trim_end_matches(char::from(0)).to_string();
+        Ok(Continue.into())
+    }
+
+    async fn mail(&mut self, mail: Mail) -> Result<MilterAction, Self::Error> {
+        self.reset_message();
+        self.mail_from = mail.sender().trim_matches(['<', '>']).to_string();
+        Ok(Continue.into())
+    }
+
+    async fn rcpt(&mut self, rcpt: Recipient) -> Result<MilterAction, Self::Error> {
+        self.rcpts
+            .push(rcpt.recipient().trim_matches(['<', '>']).to_string());
+        Ok(Continue.into())
+    }
+
+    async fn header(&mut self, header: Header) -> Result<MilterAction, Self::Error> {
+        let name = header.name().to_string();
+        if name.len() >= 7 && name[..7].eq_ignore_ascii_case("x-spam-") {
+            *self.result_header_counts.entry(name.clone()).or_insert(0) += 1;
+        }
+        let value = header.value();
+        let line = format!(
+            "{name}: {}\r\n",
+            value
+                .trim_start()
+                .replace("\r\n", "\n")
+                .replace('\n', "\r\n")
+        );
+        self.append(line.as_bytes());
+        Ok(Continue.into())
+    }
+
+    async fn end_of_header(&mut self) -> Result<MilterAction, Self::Error> {
+        self.append(b"\r\n");
+        Ok(Continue.into())
+    }
+
+    async fn body(&mut self, body: Body) -> Result<MilterAction, Self::Error> {
+        self.append(body.as_bytes());
+        Ok(Continue.into())
+    }
+
+    async fn end_of_body(&mut self) -> Result<ModificationResponse, Self::Error> {
+        if self.oversize {
+            let r = self.fail_open(&format!(
+                "larger than max_size {} bytes",
+                self.opts.max_size
+            ));
+            self.reset_message();
+            return Ok(r);
+        }
+        let engine = Arc::clone(&self.engine);
+        let raw = std::mem::take(&mut self.raw);
+        let (client_ip, rcpts) = (self.client_ip, self.rcpts.clone());
+        let start = Instant::now();
+        let job = tokio::task::spawn_blocking(move || {
+            let mut msg = engine.parse_email(&raw);
+            // The connection address is the sender identity, not a Received header.
+            if client_ip.is_some() {
+                msg.client_ip = client_ip;
+            }
+            if !rcpts.is_empty() {
+                msg.recipients = rcpts;
+            }
+            engine.classify(&msg)
+        });
+        let response = match tokio::time::timeout(self.opts.timeout, job).await {
+            Ok(Ok(v)) => {
+                tracing::info!(
+                    client = %self.client_host,
+                    ip = ?self.client_ip,
+                    from = %self.mail_from,
+                    score = v.score,
+                    action = %v.action,
+                    hits = %v.tests(),
+                    ms = start.elapsed().as_secs_f64() * 1e3,
+                    "classified"
+                );
+                self.respond(&v)
+            }
+            Ok(Err(join)) => self.fail_open(&format!("classification failed: {join}")),
+            Err(_) => self.fail_open(&format!("timed out after {:?}", self.opts.timeout)),
+        };
+        self.reset_message();
+        Ok(response)
+    }
+
+    async fn abort(&mut self) -> Result<(), Self::Error> {
+        self.reset_message();
+        Ok(())
+    }
+}
+
+/// Where the milter listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// `inet:HOST:PORT`
+    Inet(String),
+    /// `unix:/path/to.sock`
+    Unix(std::path::PathBuf),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Listen, String> {
+        if let Some(addr) = s.strip_prefix("inet:") {
+            // Sendmail style `inet:PORT@HOST` as well as `inet:HOST:PORT`.
+            let addr = match addr.split_once('@') {
+                Some((port, host)) => format!("{host}:{port}"),
+                None => addr.to_string(),
+            };
+            if addr
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                return Ok(Listen::Inet(addr));
+            }
+        } else if let Some(path) = s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:")) {
+            if !path.is_empty() {
+                return Ok(Listen::Unix(path.into()));
+            }
+        }
+        Err(format!(
+            "invalid listen address {s:?} (inet:HOST:PORT or unix:/path)"
+        ))
+    }
+}
+
+async fn conversation<S>(engine: Arc<Engine>, opts: Arc<MilterOptions>, stream: S, peer: String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
+    use tokio_util::compat::TokioAsyncReadCompatExt;
+    let mut milter = SpamsiftMilter::new(engine, opts);
+    let mut server = miltr_server::Server::default_postfix(&mut milter);
+    if let Err(e) = server.handle_connection(stream.compat()).await {
+        tracing::debug!(peer = %peer, error = ?e, "milter connection ended with an error");
+    }
+}
+
+/// Serve milter connections until `shutdown` resolves, then finish the
+/// sessions in flight (up to 30 s) and return.
+pub async fn serve(
+    engine: Arc<Engine>,
+    opts: MilterOptions,
+    listen: Listen,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let opts = Arc::new(opts);
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    match listen {
+        Listen::Inet(addr) => {
+            let listener = tokio::net::TcpListener::bind(&addr).await?;
+            tracing::info!(listen = %addr, "milter listening");
+            loop {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, peer)) => {
+                            tasks.spawn(conversation(Arc::clone(&engine), Arc::clone(&opts), stream, peer.to_string()));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "accept failed"),
+                    },
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                }
+            }
+        }
+        Listen::Unix(path) => {
+            let _ = std::fs::remove_file(&path);
+            let listener = tokio::net::UnixListener::bind(&path)?;
+            tracing::info!(listen = %path.display(), "milter listening");
+            loop {
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    accepted = listener.accept() => match accepted {
+                        Ok((stream, _)) => {
+                            tasks.spawn(conversation(Arc::clone(&engine), Arc::clone(&opts), stream, "unix".into()));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "accept failed"),
+                    },
+                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                }
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    tracing::info!(
+        in_flight = tasks.len(),
+        "shutting down; finishing sessions in flight"
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! The milter over the real protocol, with `miltr-client` playing the MTA:
+//! full sessions for ham, spam and reject, aborts, concurrency, fail-open.
+
+use miltr_client::Client;
+use miltr_common::actions::Action;
+use miltr_common::commands::{Body, Connect, Family, Header};
+use miltr_common::modifications::{ModificationAction, ModificationResponse};
+use miltr_common::optneg::OptNeg;
+use spamsift::milter::{Listen, MilterOptions, serve};
+use spamsift::{Config, Engine, Thresholds};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Start a milter on a free port; returns the address and a shutdown trigger.
+async fn start(
+    opts: MilterOptions,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut config = Config::default();
+    config.thresholds[0] = Thresholds {
+        tag: 5.0,
+        quarantine: None,
+        reject: Some(15.0),
+    };
+    let engine = Arc::new(Engine::builder().config(config).build().unwrap());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let listen = Listen::Inet(addr.clone());
+    let handle = tokio::spawn(async move {
+        serve(engine, opts, listen, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (addr, tx, handle)
+}
+
+/// Split a raw message into header fields and body.
+fn split(raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
+    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with(' ') || line.starts_with('\t') {
+            if let Some(last) = fields.last_mut() {
+                last.1.push_str("\r\n");
+                last.1.push_str(line);
+            }
+        } else if let Some((n, v)) = line.split_once(':') {
+            fields.push((n.to_string(), v.trim_start().to_string()));
+        }
+    }
+    (fields, body.replace('\n', "\r\n").into_bytes())
+}
+
+async fn session(addr: &str, client_ip: &str, raw: &[u8]) -> ModificationResponse {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let client = Client::new(OptNeg::default());
+    let mut conn = client.connect_via(stream.compat()).await.unwrap();
+    conn.connect(Connect::new(
+        b"client.example",
+        Family::Inet,
+        Some(40000),
+        client_ip.as_bytes(),
+    ))
+    .await
+    .unwrap();
+    conn.helo(b"client.example".as_slice()).await.unwrap();
+    conn.mail(b"<sender@example.com>".as_slice()).await.unwrap();
+    conn.recipient(b"<bob@example.net>".as_slice())
+        .await
+        .unwrap();
+    conn.data().await.unwrap();
+    let (fields, body) = split(raw);
+    for (n, v) in &fields {
+        conn.header(Header::new(n.as_bytes(), v.as_bytes()))
+            .await
+            .unwrap();
+    }
+    conn.end_of_header().await.unwrap();
+    conn.body(Body::from(body.as_slice())).await.unwrap();
+    let resp = conn.end_of_body().await.unwrap();
+    let _ = conn.quit().await;
+    resp
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/email")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn added(resp: &ModificationResponse) -> Vec<(String, String)> {
+    resp.modifications()
+        .iter()
+        .filter_map(|m| match m {
+            ModificationAction::AddHeader(h) => Some((h.name().to_string(), h.value().to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn deleted(resp: &ModificationResponse) -> Vec<String> {
+    resp.modifications()
+        .iter()
+        .filter_map(|m| match m {
+            ModificationAction::ChangeHeader(h) if h.value().is_empty() => {
+                Some(h.name().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ham_spam_and_reject_sessions() {
+    let (addr, stop, handle) = start(MilterOptions::default()).await;
+
+    let ham = session(&addr, "192.0.2.10", &fixture("ham-newsletter.eml")).await;
+    assert!(
+        matches!(ham.final_action(), Action::Continue(_)),
+        "{:?}",
+        ham.final_action()
+    );
+    let h = added(&ham);
+    assert!(
+        h.iter()
+            .any(|(n, v)| n == "X-Spam-Status" && v.starts_with("No, score=")),
+        "{h:?}"
+    );
+    assert!(!h.iter().any(|(n, _)| n == "X-Spam-Flag"));
+
+    let spam = session(&addr, "198.51.100.23", &fixture("spam-phish-html.eml")).await;
+    assert!(matches!(spam.final_action(), Action::Continue(_)));
+    let s = added(&spam);
+    assert!(
+        s.iter().any(|(n, v)| n == "X-Spam-Flag" && v == "YES"),
+        "{s:?}"
+    );
+    assert!(
+        s.iter()
+            .any(|(n, v)| n == "X-Spam-Status" && v.starts_with("Yes, score="))
+    );
+
+    // A smuggled X-Spam-* header is deleted, and the verdict is high enough to reject.
+    let reject = session(&addr, "203.0.113.45", &fixture("spam-pharmacy-tagged.eml")).await;
+    match reject.final_action() {
+        Action::Replycode(r) => {
+            assert_eq!(r.rcode().code(), [5, 5, 0]);
+            assert!(r.message().contains("rejected as spam"), "{}", r.message());
+        }
+        other => panic!("expected a 550 reply, got {other:?}"),
+    }
+    let d = deleted(&reject);
+    assert!(
+        d.contains(&"X-Spam-Flag".to_string()) && d.contains(&"X-Spam-Status".to_string()),
+        "{d:?}"
+    );
+
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_mid_message_then_continue() {
+    let (addr, stop, handle) = start(MilterOptions::default()).await;
+    {
+        let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let mut conn = Client::new(OptNeg::default())
+            .connect_via(stream.compat())
+            .await
+            .unwrap();
+        conn.connect(Connect::new(b"c", Family::Inet, Some(1), b"192.0.2.1"))
+            .await
+            .unwrap();
+        conn.mail(b"<a@b.example>".as_slice()).await.unwrap();
+        conn.header(Header::new(b"Subject", b"half a message"))
+            .await
+            .unwrap();
+        conn.abort().await.unwrap();
+    }
+    let ham = session(&addr, "192.0.2.10", &fixture("ham-list-reply.eml")).await;
+    assert!(
+        added(&ham)
+            .iter()
+            .any(|(n, v)| n == "X-Spam-Status" && v.starts_with("No"))
+    );
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_sessions_all_answered() {
+    let (addr, stop, handle) = start(MilterOptions::default()).await;
+    let mails = [
+        fixture("ham-newsletter.eml"),
+        fixture("spam-phish-html.eml"),
+        fixture("spam-advance-fee.eml"),
+    ];
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let addr = addr.clone();
+        let mail = mails[i % 3].clone();
+        set.spawn(async move { (i % 3, session(&addr, "192.0.2.77", &mail).await) });
+    }
+    let mut answered = 0;
+    while let Some(r) = set.join_next().await {
+        let (kind, resp) = r.unwrap();
+        let flagged = added(&resp).iter().any(|(n, _)| n == "X-Spam-Flag")
+            || matches!(resp.final_action(), Action::Replycode(_));
+        assert_eq!(flagged, kind != 0);
+        answered += 1;
+    }
+    assert_eq!(answered, 60);
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversize_and_timeout_fail_open() {
+    let (addr, stop, handle) = start(MilterOptions {
+        max_size: 200,
+        ..MilterOptions::default()
+    })
+    .await;
+    let r = session(&addr, "192.0.2.1", &fixture("spam-advance-fee.eml")).await;
+    assert!(matches!(r.final_action(), Action::Continue(_)));
+    assert!(r.modifications().is_empty(), "oversize: accepted unchanged");
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+
+    let (addr, stop, handle) = start(MilterOptions {
+        timeout: Duration::from_nanos(1),
+        ..MilterOptions::default()
+    })
+    .await;
+    let r = session(&addr, "192.0.2.1", &fixture("spam-advance-fee.eml")).await;
+    assert!(matches!(r.final_action(), Action::Continue(_)));
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+
+    let (addr, stop, handle) = start(MilterOptions {
+        timeout: Duration::from_nanos(1),
+        on_error: spamsift::milter::FailAction::Tempfail,
+        ..MilterOptions::default()
+    })
+    .await;
+    let r = session(&addr, "192.0.2.1", &fixture("spam-advance-fee.eml")).await;
+    assert!(
+        matches!(r.final_action(), Action::Tempfail(_)),
+        "{:?}",
+        r.final_action()
+    );
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
+
+#[test]
+fn listen_addresses() {
+    assert_eq!(
+        "inet:127.0.0.1:11332".parse::<Listen>(),
+        Ok(Listen::Inet("127.0.0.1:11332".into()))
+    );
+    assert_eq!(
+        "inet:11332@localhost".parse::<Listen>(),
+        Ok(Listen::Inet("localhost:11332".into()))
+    );
+    assert_eq!(
+        "unix:/run/s.sock".parse::<Listen>(),
+        Ok(Listen::Unix("/run/s.sock".into()))
+    );
+    assert!("tcp:1.2.3.4".parse::<Listen>().is_err());
+}
