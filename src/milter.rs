@@ -285,10 +285,10 @@ impl std::str::FromStr for Listen {
             {
                 return Ok(Listen::Inet(addr));
             }
-        } else if let Some(path) = s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:")) {
-            if !path.is_empty() {
-                return Ok(Listen::Unix(path.into()));
-            }
+        } else if let Some(path) = s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:"))
+            && !path.is_empty()
+        {
+            return Ok(Listen::Unix(path.into()));
         }
         Err(format!(
             "invalid listen address {s:?} (inet:HOST:PORT or unix:/path)"
