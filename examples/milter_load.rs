@@ -14,7 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-fn split(raw: &[u8]) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>) {
+/// Header fields (name, value) of a message.
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn split(raw: &[u8]) -> (Fields, Vec<u8>) {
     let raw = if raw.starts_with(b"From ") {
         raw.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(b"")
     } else {
@@ -22,7 +25,7 @@ fn split(raw: &[u8]) -> (Vec<(Vec<u8>, Vec<u8>)>, Vec<u8>) {
     };
     let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
     let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let mut fields: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut fields: Fields = Vec::new();
     for line in head.lines() {
         if line.starts_with(' ') || line.starts_with('\t') {
             if let Some(last) = fields.last_mut() {
