@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod fsutil;
 pub mod headers;
 pub mod message;
 pub mod rules;

@@ -8,7 +8,6 @@
 use crate::corpus::Label;
 use rustc_hash::FxHashMap;
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 /// How often a feature was seen in spam and in ham messages.
@@ -232,24 +231,7 @@ impl MemoryStore {
     /// Write atomically: a temporary file in the same folder, synced, then
     /// renamed over the target, so a crash never leaves a broken model.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(&self.to_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(path)
-                .map(|m| m.permissions().mode() & 0o777)
-                .unwrap_or(0o644);
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(mode))?;
-        }
-        tmp.as_file().sync_all()?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        crate::fsutil::write_atomic(path, &self.to_bytes())
     }
 }
 

@@ -117,39 +117,28 @@ pub fn load_sources(
                 continue;
             }
         };
-        for spanned in parsed.rule {
-            let line = line_of(&text, spanned.span().start);
-            let raw = spanned.into_inner();
-            let id = raw.id.clone();
+        // Rules and reputation sources share one id space.
+        let entries = parsed
+            .rule
+            .into_iter()
+            .map(|s| {
+                let line = line_of(&text, s.span().start);
+                let raw = s.into_inner();
+                (line, raw.id.clone(), check_rule(raw, &file, line))
+            })
+            .chain(parsed.reputation.into_iter().map(|s| {
+                let line = line_of(&text, s.span().start);
+                let raw = s.into_inner();
+                (line, raw.id.clone(), check_reputation(raw, &file, line))
+            }));
+        for (line, id, result) in entries {
             let err = |message: String| RuleError {
                 file: file.clone(),
                 line,
                 rule: Some(id.clone()),
                 message,
             };
-            match check_rule(raw, &file, line) {
-                Ok(c) => {
-                    if let Some(first) = seen.get(&*c.rule.id) {
-                        errors.push(err(format!("duplicate rule id (first defined at {first})")));
-                    } else {
-                        seen.insert(c.rule.id.to_string(), c.rule.origin.clone());
-                        checked.push(c);
-                    }
-                }
-                Err(msgs) => errors.extend(msgs.into_iter().map(err)),
-            }
-        }
-        for spanned in parsed.reputation {
-            let line = line_of(&text, spanned.span().start);
-            let raw = spanned.into_inner();
-            let id = raw.id.clone();
-            let err = |message: String| RuleError {
-                file: file.clone(),
-                line,
-                rule: Some(id.clone()),
-                message,
-            };
-            match check_reputation(raw, &file, line) {
+            match result {
                 Ok(c) => {
                     if let Some(first) = seen.get(&*c.rule.id) {
                         errors.push(err(format!("duplicate rule id (first defined at {first})")));
