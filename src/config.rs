@@ -12,6 +12,14 @@
 //! [parse]
 //! trusted_hops = 1          # Received headers added by your own site
 //! max_body_bytes = 524288   # decoded text kept for matching
+//!
+//! rules = "rules"           # rule directory (default: the built-in rules)
+//!
+//! [milter]
+//! listen = "inet:127.0.0.1:11332"
+//! timeout = 10.0            # seconds per message
+//! max_size = 20971520
+//! on_error = "accept"       # or "tempfail"
 //! ```
 
 use crate::bayes::BayesConfig;
@@ -31,6 +39,24 @@ pub struct Config {
     pub bayes: BayesConfig,
     /// Model file to load (`[bayes] model = "..."`, relative to the config file).
     pub bayes_model: Option<std::path::PathBuf>,
+    /// Rule directory (`rules = "..."`, relative to the config file).
+    pub rules_dir: Option<std::path::PathBuf>,
+    /// Milter settings (`[milter]`).
+    pub milter: MilterSettings,
+}
+
+/// The `[milter]` section; command-line options override it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MilterSettings {
+    /// Listen address: `inet:HOST:PORT` or `unix:/path`.
+    pub listen: Option<String>,
+    /// Time budget per message, seconds.
+    pub timeout: Option<f64>,
+    /// Largest message classified, bytes.
+    pub max_size: Option<usize>,
+    /// `accept` or `tempfail` when a message cannot be classified.
+    pub on_error: Option<String>,
 }
 
 /// A configuration problem, with its place.
@@ -58,6 +84,10 @@ struct RawConfig {
     parse: Option<RawParse>,
     #[serde(default)]
     bayes: Option<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    rules: Option<String>,
+    #[serde(default)]
+    milter: Option<toml::Spanned<MilterSettings>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -129,6 +159,35 @@ impl Config {
                 message: format!("[bayes] {}", e.message().trim()),
             })?;
         }
+        let base = std::path::Path::new(file)
+            .parent()
+            .unwrap_or(std::path::Path::new(""));
+        if let Some(r) = raw.rules {
+            cfg.rules_dir = Some(base.join(r));
+        }
+        if let Some(m) = raw.milter {
+            let line = line_of(m.span().start);
+            let m = m.into_inner();
+            let bad = |message: String| ConfigError {
+                file: file.into(),
+                line,
+                message,
+            };
+            if let Some(l) = &m.listen {
+                l.parse::<crate::milter::Listen>()
+                    .map_err(|e| bad(format!("[milter] {e}")))?;
+            }
+            if let Some(o) = &m.on_error {
+                o.parse::<crate::milter::FailAction>()
+                    .map_err(|e| bad(format!("[milter] {e}")))?;
+            }
+            if m.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+                return Err(bad(
+                    "[milter] timeout must be a positive number of seconds".into()
+                ));
+            }
+            cfg.milter = m;
+        }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {
                 cfg.email.trusted_hops = h;
@@ -173,6 +232,22 @@ mod tests {
         let e = Config::from_toml("c.toml", "\n[bayes]\nmin_spm = 1\n").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(e.message.contains("min_spm"), "{e}");
+    }
+
+    #[test]
+    fn reads_milter_section_and_rules_dir() {
+        let c = Config::from_toml("/etc/spamsift/c.toml", "rules = \"r\"\n[milter]\nlisten = \"unix:/run/s.sock\"\ntimeout = 2.5\non_error = \"tempfail\"\n").unwrap();
+        assert_eq!(
+            c.rules_dir.as_deref(),
+            Some(std::path::Path::new("/etc/spamsift/r"))
+        );
+        assert_eq!(c.milter.timeout, Some(2.5));
+        let e = Config::from_toml("c.toml", "[milter]\nlisten = \"tcp:1\"\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("c.toml:1: [milter] invalid listen address"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -64,13 +64,13 @@ impl EngineBuilder {
 
     /// Compile everything.
     pub fn build(self) -> Result<Engine, EngineError> {
-        let rules = match &self.rules_dir {
-            Some(dir) => RuleSet::from_dir(dir)?,
-            None => RuleSet::defaults()?,
-        };
         let config = match &self.config_file {
             Some(f) => Config::from_file(f)?,
             None => self.config.unwrap_or_default(),
+        };
+        let rules = match self.rules_dir.as_ref().or(config.rules_dir.as_ref()) {
+            Some(dir) => RuleSet::from_dir(dir)?,
+            None => RuleSet::defaults()?,
         };
         let store = match (
             self.model,

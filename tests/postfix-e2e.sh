@@ -138,6 +138,50 @@ check "ham delivered with X-Spam-Status: No" 'grep -q "Example Weekly.*FLAG: Non
 check "spam delivered with X-Spam-Flag: YES" 'grep -q "suspended | FLAG: YES | STATUS: Yes | N_STATUS: 1" "$D/delivered.txt"'
 check "reject-level message not delivered" '! grep -q "Viagra" "$D/delivered.txt"'
 
+# Optional load: POSTFIX_LOAD=N sends N corpus messages through Postfix (8 SMTP
+# clients in parallel) and reports messages/s; every message must be accepted
+# or refused with 550, none lost.
+if [ "${POSTFIX_LOAD:-0}" -gt 0 ]; then
+  CORPUS=${POSTFIX_LOAD_CORPUS:-$ROOT/../shared/corpora/spamassassin}
+  before=$(grep -c '^From ' "$MBOX" 2>/dev/null || echo 0)
+  result=$(python3 - "$SMTP_PORT" "$CORPUS" "$POSTFIX_LOAD" <<'PY'
+import os, smtplib, sys, time, concurrent.futures as cf
+port, corpus, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+files = sorted(os.path.join(d, f) for d, _, fs in os.walk(corpus) for f in fs)
+# spread over the whole corpus (ham and spam folders alike)
+files = [files[i * len(files) // n] for i in range(n)] if n <= len(files) else (files * (n // len(files) + 1))[:n]
+def send(path):
+    data = open(path, "rb").read()
+    if data.startswith(b"From "):
+        data = data.split(b"\n", 1)[1]
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
+            s.sendmail("load@spamsift.test", ["nobody@localhost"], data)
+        return "sent"
+    except smtplib.SMTPResponseException as e:
+        return str(e.smtp_code)
+    except Exception as e:
+        return "error " + type(e).__name__
+t = time.time()
+with cf.ThreadPoolExecutor(8) as ex:
+    res = list(ex.map(send, files))
+dt = time.time() - t
+from collections import Counter
+c = Counter(res)
+print(f"{n} {c.get('sent',0)} {c.get('550',0)} {n - c.get('sent',0) - c.get('550',0)} {n/dt:.0f}")
+PY
+)
+  read -r total sent rejected other rate <<< "$result"
+  echo "load: $total messages through Postfix: $sent accepted, $rejected refused 550, $other other; $rate msg/s (SMTP, 8 clients)"
+  for _ in $(seq 600); do
+    now=$(grep -c '^From ' "$MBOX" 2>/dev/null || echo 0)
+    [ $((now - before)) -ge "$sent" ] && break; sleep 0.2
+  done
+  now=$(grep -c '^From ' "$MBOX" 2>/dev/null || echo 0)
+  check "load: every accepted message delivered ($((now - before)) of $sent)" '[ $((now - before)) -ge "$sent" ]'
+  check "load: nothing lost or failed" '[ "$other" -eq 0 ]'
+fi
+
 # Fail open: with spamsift gone, Postfix still delivers (milter_default_action = accept).
 kill "$SPAMSIFT"; wait "$SPAMSIFT" 2>/dev/null || true
 r_open=$(send "$F/ham-list-reply.eml")

@@ -9,18 +9,18 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct MilterArgs {
-    /// Listen address: inet:HOST:PORT or unix:/path/to.sock.
-    #[arg(long, default_value = "inet:127.0.0.1:11332")]
-    listen: Listen,
-    /// Time budget per message, in seconds; then the message is accepted (or tempfailed).
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    timeout: f64,
-    /// Largest message classified, in bytes; larger ones are accepted unclassified.
-    #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
-    max_size: usize,
-    /// Answer when a message cannot be classified: accept or tempfail.
-    #[arg(long, default_value = "accept")]
-    on_error: FailAction,
+    /// Listen address: inet:HOST:PORT or unix:/path/to.sock [config: milter.listen; default inet:127.0.0.1:11332].
+    #[arg(long)]
+    listen: Option<Listen>,
+    /// Time budget per message, in seconds; then the message is accepted (or tempfailed) [default 10].
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// Largest message classified, in bytes; larger ones are accepted unclassified [default 20 MiB].
+    #[arg(long, value_name = "BYTES")]
+    max_size: Option<usize>,
+    /// Answer when a message cannot be classified: accept or tempfail [default accept].
+    #[arg(long)]
+    on_error: Option<FailAction>,
     /// Load rules, config and model, report, and exit.
     #[arg(long)]
     check_config: bool,
@@ -34,6 +34,20 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let m = &engine.config().milter;
+    let listen = match args
+        .listen
+        .or_else(|| m.listen.as_ref().and_then(|l| l.parse().ok()))
+    {
+        Some(l) => l,
+        None => Listen::Inet("127.0.0.1:11332".into()),
+    };
+    let timeout = args.timeout.or(m.timeout).unwrap_or(10.0);
+    let max_size = args.max_size.or(m.max_size).unwrap_or(20 * 1024 * 1024);
+    let on_error = args
+        .on_error
+        .or_else(|| m.on_error.as_ref().and_then(|o| o.parse().ok()))
+        .unwrap_or_default();
     if args.check_config {
         let r = engine.rules();
         println!(
@@ -44,17 +58,17 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
             } else {
                 "none"
             },
-            args.listen,
-            args.timeout,
-            args.max_size,
-            args.on_error
+            listen,
+            timeout,
+            max_size,
+            on_error
         );
         return ExitCode::SUCCESS;
     }
     let milter_opts = MilterOptions {
-        timeout: Duration::from_secs_f64(args.timeout.max(0.001)),
-        max_size: args.max_size,
-        on_error: args.on_error,
+        timeout: Duration::from_secs_f64(timeout.max(0.001)),
+        max_size,
+        on_error,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -66,7 +80,7 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(serve(engine, milter_opts, args.listen, shutdown_signal()));
+    let result = runtime.block_on(serve(engine, milter_opts, listen, shutdown_signal()));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
