@@ -10,7 +10,7 @@
 use crate::{Action, Engine, Verdict, headers};
 use async_trait::async_trait;
 use miltr_common::actions::{Action as MilterAction, Continue, Replycode, Tempfail};
-use miltr_common::commands::{Body, Connect, Header, Helo, Mail, Recipient};
+use miltr_common::commands::{Body, Connect, Header, Helo, Macro, Mail, Recipient};
 use miltr_common::modifications::ModificationResponse;
 use miltr_common::modifications::headers::{AddHeader, ChangeHeader};
 use miltr_common::modifications::quarantine::Quarantine;
@@ -74,6 +74,7 @@ pub struct SpamsiftMilter {
     opts: Arc<MilterOptions>,
     client_ip: Option<IpAddr>,
     client_host: String,
+    queue_id: String,
     helo: String,
     mail_from: String,
     rcpts: Vec<String>,
@@ -90,6 +91,7 @@ impl SpamsiftMilter {
             opts,
             client_ip: None,
             client_host: String::new(),
+            queue_id: String::new(),
             helo: String::new(),
             mail_from: String::new(),
             rcpts: Vec::new(),
@@ -100,6 +102,7 @@ impl SpamsiftMilter {
     }
 
     fn reset_message(&mut self) {
+        self.queue_id.clear();
         self.mail_from.clear();
         self.rcpts.clear();
         self.raw.clear();
@@ -116,7 +119,7 @@ impl SpamsiftMilter {
     }
 
     fn fail_open(&self, why: &str) -> ModificationResponse {
-        tracing::warn!(client = %self.client_host, from = %self.mail_from, reason = why, "message not classified; {}", match self.opts.on_error {
+        tracing::warn!(queue_id = %self.queue_id, client = %self.client_host, from = %self.mail_from, reason = why, "message not classified; {}", match self.opts.on_error {
             FailAction::Accept => "accepted",
             FailAction::Tempfail => "tempfailed",
         });
@@ -159,6 +162,18 @@ impl SpamsiftMilter {
 #[async_trait]
 impl Milter for SpamsiftMilter {
     type Error = MilterError;
+
+    async fn macro_(&mut self, macros: Macro) -> Result<(), Self::Error> {
+        for (name, value) in macros.macros() {
+            // Postfix and Sendmail send the queue id as macro `i`.
+            if name == b"i" || name == b"{i}" {
+                self.queue_id = String::from_utf8_lossy(value)
+                    .trim_end_matches('\0')
+                    .to_string();
+            }
+        }
+        Ok(())
+    }
 
     async fn connect(&mut self, connect: Connect) -> Result<MilterAction, Self::Error> {
         self.client_host = connect.hostname().to_string();
@@ -237,6 +252,7 @@ impl Milter for SpamsiftMilter {
         let response = match tokio::time::timeout(self.opts.timeout, job).await {
             Ok(Ok(v)) => {
                 tracing::info!(
+                    queue_id = %self.queue_id,
                     client = %self.client_host,
                     ip = ?self.client_ip,
                     from = %self.mail_from,
