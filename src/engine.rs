@@ -19,6 +19,9 @@ pub enum EngineError {
     /// The Bayes model file could not be loaded.
     #[error("{0}")]
     Model(#[from] ModelError),
+    /// A policy file could not be loaded.
+    #[error("{0}")]
+    Policy(#[from] crate::policy::PolicyError),
 }
 
 /// Builds an [`Engine`] from rule files and a configuration.
@@ -29,6 +32,7 @@ pub struct EngineBuilder {
     config: Option<Config>,
     model_file: Option<PathBuf>,
     model: Option<MemoryStore>,
+    policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
 }
 
 impl EngineBuilder {
@@ -62,6 +66,19 @@ impl EngineBuilder {
         self
     }
 
+    /// Load per-recipient policies from a folder (see [`crate::policy`]).
+    pub fn policy_dir(self, dir: impl AsRef<Path>) -> Result<Self, EngineError> {
+        let store = crate::policy::PolicyStore::load_dir(dir.as_ref())?;
+        Ok(self.policies(std::sync::Arc::new(store)))
+    }
+
+    /// Evaluate these per-recipient policies before content rules (the
+    /// store can be changed while the engine runs).
+    pub fn policies(mut self, store: std::sync::Arc<crate::policy::PolicyStore>) -> Self {
+        self.policies = Some(store);
+        self
+    }
+
     /// Compile everything.
     pub fn build(self) -> Result<Engine, EngineError> {
         let config = match &self.config_file {
@@ -85,6 +102,7 @@ impl EngineBuilder {
             rules,
             config,
             bayes,
+            policies: self.policies,
         })
     }
 }
@@ -95,6 +113,7 @@ pub struct Engine {
     rules: RuleSet,
     config: Config,
     bayes: Option<Classifier>,
+    policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
 }
 
 impl Engine {
@@ -123,6 +142,11 @@ impl Engine {
         &self.config
     }
 
+    /// The per-recipient policy store, when one is configured.
+    pub fn policies(&self) -> Option<&std::sync::Arc<crate::policy::PolicyStore>> {
+        self.policies.as_ref()
+    }
+
     /// The statistical classifier, when a model is loaded.
     pub fn bayes(&self) -> Option<&Classifier> {
         self.bayes.as_ref()
@@ -144,6 +168,10 @@ impl Engine {
 
     /// Classify a message. Pure: no I/O, no locks.
     pub fn classify(&self, msg: &Message) -> Verdict {
+        // The recipient's own rules (X.1242) decide first.
+        if let Some(d) = self.policies.as_ref().and_then(|p| p.decide(msg)) {
+            return self.policy_verdict(msg, d);
+        }
         let hit_set = self.rules.run(msg);
         let rules = self.rules.rules();
         // A listed good sender decides ham before content rules and the model.
@@ -196,6 +224,31 @@ impl Engine {
             action: t.action(score),
             hits,
             bayes,
+        }
+    }
+}
+
+impl Engine {
+    fn policy_verdict(&self, msg: &Message, d: crate::policy::Decision) -> Verdict {
+        use crate::policy::PolicyAction;
+        let t = self.config.thresholds(msg.channel);
+        let (action, score) = match d.action {
+            PolicyAction::Deliver => (crate::Action::Ham, -100.0),
+            PolicyAction::Spambox => (crate::Action::Quarantine, 100.0),
+            PolicyAction::Discard => (crate::Action::Reject, 100.0),
+        };
+        let hit = Hit {
+            id: std::sync::Arc::from(d.id),
+            score,
+            description: std::sync::Arc::from(d.reason.as_str()),
+        };
+        Verdict {
+            channel: msg.channel,
+            score,
+            threshold: t.tag,
+            action,
+            hits: vec![hit],
+            bayes: None,
         }
     }
 }

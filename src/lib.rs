@@ -30,4 +30,5 @@ pub mod bayes;
 pub mod corpus;
 pub mod eval;
 pub mod milter;
+pub mod policy;
 pub mod reputation;

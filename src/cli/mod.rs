@@ -8,6 +8,7 @@ mod progress;
 mod reputation;
 mod rules;
 mod scan;
+mod stream;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,9 @@ struct Cli {
     /// Bayes model file (from `spamsift train`); overrides `[bayes] model` in the config.
     #[arg(long, global = true, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Folder of per-recipient policies (RECIPIENT.toml): block/allow lists, keywords, quiet hours.
+    #[arg(long, global = true, value_name = "DIR")]
+    policies: Option<PathBuf>,
     /// More log output on stderr (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -41,6 +45,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Classify messages in parallel; one JSON verdict per message, in input order.
     Scan(scan::ScanArgs),
+    /// Gateway pipe: SMS/IM JSON lines on stdin, one JSON verdict per line on stdout, in order.
+    Stream(stream::StreamArgs),
     /// Classify labelled corpora: accuracy, per-rule statistics, speed, comparisons.
     Eval(Box<eval::EvalArgs>),
     /// List the loaded rules, or validate a rule directory.
@@ -61,6 +67,7 @@ pub struct EngineOpts {
     pub(crate) rules: Option<PathBuf>,
     pub(crate) config: Option<PathBuf>,
     pub(crate) model: Option<PathBuf>,
+    pub(crate) policies: Option<PathBuf>,
 }
 
 impl EngineOpts {
@@ -70,6 +77,7 @@ impl EngineOpts {
             rules: Some(dir.to_path_buf()),
             config: self.config.clone(),
             model: self.model.clone(),
+            policies: self.policies.clone(),
         }
     }
 
@@ -91,6 +99,9 @@ impl EngineOpts {
         }
         if let Some(m) = &self.model {
             b = b.model_file(m);
+        }
+        if let Some(p) = &self.policies {
+            b = b.policy_dir(p)?;
         }
         b.build()
     }
@@ -114,10 +125,12 @@ pub fn main() -> ExitCode {
         rules: cli.rules,
         config: cli.config,
         model: cli.model,
+        policies: cli.policies,
     };
     match cli.command {
         Command::Check(a) => check::run(&opts, a),
         Command::Scan(a) => scan::run(&opts, a),
+        Command::Stream(a) => stream::run(&opts, a),
         Command::Eval(a) => eval::run(&opts, *a),
         Command::Rules(a) => rules::run(&opts, a),
         Command::Milter(a) => milter::run(&opts, a),
