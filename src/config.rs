@@ -43,6 +43,8 @@ pub struct Config {
     pub rules_dir: Option<std::path::PathBuf>,
     /// Milter settings (`[milter]`).
     pub milter: MilterSettings,
+    /// Sender behaviour analysis (`[behaviour]`).
+    pub behaviour: crate::behaviour::BehaviourConfig,
 }
 
 /// The `[milter]` section; command-line options override it.
@@ -88,6 +90,8 @@ struct RawConfig {
     rules: Option<String>,
     #[serde(default)]
     milter: Option<toml::Spanned<MilterSettings>>,
+    #[serde(default)]
+    behaviour: Option<crate::behaviour::BehaviourConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,6 +191,9 @@ impl Config {
                 ));
             }
             cfg.milter = m;
+        }
+        if let Some(b) = raw.behaviour {
+            cfg.behaviour = b;
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

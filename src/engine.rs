@@ -33,6 +33,7 @@ pub struct EngineBuilder {
     model_file: Option<PathBuf>,
     model: Option<MemoryStore>,
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
+    behaviour_store: Option<std::sync::Arc<dyn crate::behaviour::BehaviourStore>>,
 }
 
 impl EngineBuilder {
@@ -79,6 +80,16 @@ impl EngineBuilder {
         self
     }
 
+    /// Keep sender behaviour state in this store (default: in memory, when
+    /// `[behaviour] enabled = true`).
+    pub fn behaviour_store(
+        mut self,
+        store: std::sync::Arc<dyn crate::behaviour::BehaviourStore>,
+    ) -> Self {
+        self.behaviour_store = Some(store);
+        self
+    }
+
     /// Compile everything.
     pub fn build(self) -> Result<Engine, EngineError> {
         let config = match &self.config_file {
@@ -98,11 +109,25 @@ impl EngineBuilder {
             (None, None) => None,
         };
         let bayes = store.map(|s| Classifier::new(Box::new(s), config.bayes.clone()));
+        let behaviour = match self.behaviour_store {
+            Some(store) => Some(crate::behaviour::Behaviour::new(
+                store,
+                config.behaviour.clone(),
+            )),
+            None if config.behaviour.enabled => Some(crate::behaviour::Behaviour::new(
+                std::sync::Arc::new(crate::behaviour::MemoryBehaviourStore::new(
+                    &config.behaviour,
+                )),
+                config.behaviour.clone(),
+            )),
+            None => None,
+        };
         Ok(Engine {
             rules,
             config,
             bayes,
             policies: self.policies,
+            behaviour,
         })
     }
 }
@@ -114,6 +139,7 @@ pub struct Engine {
     config: Config,
     bayes: Option<Classifier>,
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
+    behaviour: Option<crate::behaviour::Behaviour>,
 }
 
 impl Engine {
@@ -206,6 +232,9 @@ impl Engine {
                 description: r.description.clone(),
             })
             .collect();
+        if let Some(b) = &self.behaviour {
+            hits.extend(b.check(msg));
+        }
         let bayes = self.bayes.as_ref().and_then(|c| c.probability(msg));
         if let Some(hit) =
             bayes.and_then(|p| self.bayes.as_ref().and_then(|c| c.band(p, msg.channel)))

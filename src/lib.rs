@@ -27,6 +27,7 @@ pub use engine::{Engine, EngineBuilder, EngineError};
 pub use message::{Channel, Message};
 pub use verdict::{Action, Hit, Thresholds, Verdict};
 pub mod bayes;
+pub mod behaviour;
 pub mod corpus;
 pub mod eval;
 pub mod milter;

@@ -1,0 +1,326 @@
+//! Sender behaviour (ITU-T X.1245, X.1247 Suppl. 12, X.1248): sending rate,
+//! fan-out to many recipients, and the same or nearly the same text sent by
+//! many senders. Stateful, per engine, behind [`BehaviourStore`] so a shared
+//! store can replace the in-memory one.
+//!
+//! Memory is bounded: at most `capacity` senders are tracked (least recently
+//! seen evicted), each with at most [`MAX_EVENTS`] events, and the duplicate
+//! index keeps at most [`BUCKET`] recent fingerprints per band bucket; every
+//! entry older than the window is ignored and dropped when touched.
+
+use crate::message::Message;
+use crate::verdict::Hit;
+use serde::Deserialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Events remembered per sender.
+pub const MAX_EVENTS: usize = 4096;
+/// Fingerprints remembered per duplicate-index bucket.
+pub const BUCKET: usize = 64;
+const SHARDS: usize = 16;
+
+/// Thresholds and scores (`[behaviour]` in the configuration).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BehaviourConfig {
+    /// Turn behaviour analysis on.
+    pub enabled: bool,
+    /// Sliding window, seconds.
+    pub window_secs: i64,
+    /// Messages per sender per window above which `BEHAV_RATE` hits.
+    pub rate_limit: usize,
+    /// Distinct recipients per sender per window above which `BEHAV_FANOUT` hits.
+    pub fanout_limit: usize,
+    /// Distinct senders of the same or nearly the same text per window at
+    /// which `BEHAV_DUPLICATE` hits.
+    pub duplicate_senders: usize,
+    /// Bits two SimHash fingerprints may differ in and still count as the same text.
+    pub near_bits: u32,
+    /// Texts with fewer words are not compared ("ok", "see you at 8" are
+    /// sent by everyone).
+    pub duplicate_min_words: usize,
+    /// Senders tracked at most.
+    pub capacity: usize,
+    /// Score of `BEHAV_RATE`.
+    pub rate_score: f64,
+    /// Score of `BEHAV_FANOUT`.
+    pub fanout_score: f64,
+    /// Score of `BEHAV_DUPLICATE`.
+    pub duplicate_score: f64,
+}
+
+impl Default for BehaviourConfig {
+    fn default() -> Self {
+        BehaviourConfig {
+            enabled: false,
+            window_secs: 3600,
+            rate_limit: 60,
+            fanout_limit: 30,
+            duplicate_senders: 5,
+            near_bits: 3,
+            duplicate_min_words: 8,
+            capacity: 100_000,
+            rate_score: 2.5,
+            fanout_score: 3.0,
+            duplicate_score: 3.0,
+        }
+    }
+}
+
+/// What the store saw for a message, including it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Observation {
+    /// Messages from this sender in the window.
+    pub sent: usize,
+    /// Distinct recipients of this sender in the window.
+    pub recipients: usize,
+    /// Distinct senders of the same or nearly the same text in the window.
+    pub duplicate_senders: usize,
+}
+
+/// Where behaviour state lives.
+pub trait BehaviourStore: Send + Sync + std::fmt::Debug {
+    /// Record a message and report what is known about its sender and text.
+    /// `fingerprint` is `None` for texts too short to compare.
+    fn observe(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        fingerprint: Option<u64>,
+        now: i64,
+    ) -> Observation;
+}
+
+/// 64-bit SimHash of the text's word 3-shingles (lower-cased, digits folded
+/// to `0` so changed numbers do not hide a campaign).
+pub fn simhash(text: &str) -> u64 {
+    let norm: String = text
+        .chars()
+        .map(|c| if c.is_ascii_digit() { '0' } else { c })
+        .flat_map(char::to_lowercase)
+        .collect();
+    let words: Vec<&str> = norm
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(512)
+        .collect();
+    let mut v = [0i32; 64];
+    let mut add = |h: u64| {
+        for (i, slot) in v.iter_mut().enumerate() {
+            *slot += if h >> i & 1 == 1 { 1 } else { -1 };
+        }
+    };
+    if words.len() < 3 {
+        words.iter().for_each(|w| add(xxh3_64(w.as_bytes())));
+    } else {
+        for w in words.windows(3) {
+            add(xxh3_64(w.join(" ").as_bytes()));
+        }
+    }
+    v.iter()
+        .enumerate()
+        .fold(0u64, |acc, (i, &s)| if s > 0 { acc | 1 << i } else { acc })
+}
+
+#[derive(Debug, Default)]
+struct SenderState {
+    /// (time, recipient hash) per recipient reached.
+    events: VecDeque<(i64, u64)>,
+    /// Time of each message.
+    messages: VecDeque<i64>,
+}
+
+/// One band of the near-duplicate index: 16-bit band value to recent
+/// (time, fingerprint, sender) entries.
+type BandIndex = HashMap<u16, VecDeque<(i64, u64, u64)>>;
+
+/// The default store: sharded, bounded, in memory.
+#[derive(Debug)]
+pub struct MemoryBehaviourStore {
+    window: i64,
+    near_bits: u32,
+    senders: Vec<Mutex<lru::LruCache<u64, SenderState>>>,
+    bands: Vec<Mutex<BandIndex>>,
+}
+
+impl MemoryBehaviourStore {
+    /// A store with the configured window and capacity.
+    pub fn new(cfg: &BehaviourConfig) -> MemoryBehaviourStore {
+        let per_shard =
+            NonZeroUsize::new((cfg.capacity / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        MemoryBehaviourStore {
+            window: cfg.window_secs.max(1),
+            near_bits: cfg.near_bits,
+            senders: (0..SHARDS)
+                .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
+                .collect(),
+            bands: (0..4).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+}
+
+impl MemoryBehaviourStore {
+    /// Senders currently tracked (bounded by the configured capacity).
+    pub fn tracked_senders(&self) -> usize {
+        self.senders
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.len()))
+            .sum()
+    }
+}
+
+impl BehaviourStore for MemoryBehaviourStore {
+    fn observe(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        fp: Option<u64>,
+        now: i64,
+    ) -> Observation {
+        let sid = xxh3_64(sender.trim().to_lowercase().as_bytes());
+        let since = now - self.window;
+        let mut obs = Observation::default();
+        if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock() {
+            let state = shard.get_or_insert_mut(sid, SenderState::default);
+            while state.events.front().is_some_and(|(t, _)| *t < since) {
+                state.events.pop_front();
+            }
+            for r in recipients.iter().take(64) {
+                if state.events.len() >= MAX_EVENTS {
+                    state.events.pop_front();
+                }
+                state
+                    .events
+                    .push_back((now, xxh3_64(r.trim().to_lowercase().as_bytes())));
+            }
+            while state.messages.front().is_some_and(|t| *t < since) {
+                state.messages.pop_front();
+            }
+            if state.messages.len() >= MAX_EVENTS {
+                state.messages.pop_front();
+            }
+            state.messages.push_back(now);
+            obs.sent = state.messages.len();
+            obs.recipients = state
+                .events
+                .iter()
+                .map(|(_, r)| *r)
+                .filter(|r| *r != 0)
+                .collect::<HashSet<_>>()
+                .len();
+        }
+        // Near-duplicate index: four 16-bit bands; a fingerprint within
+        // `near_bits` of another shares at least one band when near_bits < 4.
+        let Some(fp) = fp else { return obs };
+        let mut senders: HashSet<u64> = HashSet::from([sid]);
+        for (b, band) in self.bands.iter().enumerate() {
+            let key = (fp >> (b * 16)) as u16;
+            if let Ok(mut idx) = band.lock() {
+                let bucket = idx.entry(key).or_default();
+                bucket.retain(|(t, _, _)| *t >= since);
+                for (_, other, s) in bucket.iter() {
+                    if (other ^ fp).count_ones() <= self.near_bits {
+                        senders.insert(*s);
+                    }
+                }
+                if bucket.len() >= BUCKET {
+                    bucket.pop_front();
+                }
+                bucket.push_back((now, fp, sid));
+            }
+        }
+        obs.duplicate_senders = senders.len();
+        obs
+    }
+}
+
+/// Behaviour analysis as the engine runs it.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    store: Arc<dyn BehaviourStore>,
+    config: BehaviourConfig,
+}
+
+impl Behaviour {
+    /// Behaviour analysis over a store.
+    pub fn new(store: Arc<dyn BehaviourStore>, config: BehaviourConfig) -> Behaviour {
+        Behaviour { store, config }
+    }
+
+    /// Observe a message and return the hits its sender's behaviour earns.
+    pub fn check(&self, msg: &Message) -> Vec<Hit> {
+        if msg.sender.is_empty() {
+            return Vec::new();
+        }
+        let now = msg
+            .time
+            .map_or_else(|| chrono::Utc::now().timestamp(), |t| t.timestamp());
+        let words = msg
+            .body
+            .split_whitespace()
+            .take(self.config.duplicate_min_words)
+            .count();
+        let fp = (words >= self.config.duplicate_min_words).then(|| simhash(&msg.body));
+        let o = self.store.observe(&msg.sender, &msg.recipients, fp, now);
+        let c = &self.config;
+        let hit = |id: &str, score: f64, why: String| Hit {
+            id: Arc::from(id),
+            score,
+            description: Arc::from(why.as_str()),
+        };
+        let mut hits = Vec::new();
+        if o.sent > c.rate_limit {
+            hits.push(hit(
+                "BEHAV_RATE",
+                c.rate_score,
+                format!(
+                    "sender sent {} messages within {} s (limit {})",
+                    o.sent, c.window_secs, c.rate_limit
+                ),
+            ));
+        }
+        if o.recipients > c.fanout_limit {
+            hits.push(hit(
+                "BEHAV_FANOUT",
+                c.fanout_score,
+                format!(
+                    "sender reached {} recipients within {} s (limit {})",
+                    o.recipients, c.window_secs, c.fanout_limit
+                ),
+            ));
+        }
+        if o.duplicate_senders >= c.duplicate_senders {
+            hits.push(hit(
+                "BEHAV_DUPLICATE",
+                c.duplicate_score,
+                format!(
+                    "the same text came from {} senders within {} s",
+                    o.duplicate_senders, c.window_secs
+                ),
+            ));
+        }
+        hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simhash_is_near_for_near_texts() {
+        let a = simhash(
+            "Congratulations! You have won a 1000 pound voucher, reply WIN to 80082 to claim today",
+        );
+        let b = simhash(
+            "Congratulations! You have won a 2000 pound voucher, reply WIN to 80082 to claim today!",
+        );
+        let c =
+            simhash("Are we still meeting for lunch tomorrow at the usual place near the office?");
+        assert!((a ^ b).count_ones() <= 3, "{}", (a ^ b).count_ones());
+        assert!((a ^ c).count_ones() > 10);
+    }
+}
