@@ -6,10 +6,12 @@ use spamsift::{Config, Engine, Message};
 use std::sync::Arc;
 
 fn engine(cfg: BehaviourConfig) -> Engine {
-    let mut config = Config::default();
-    config.behaviour = BehaviourConfig {
-        enabled: true,
-        ..cfg
+    let config = Config {
+        behaviour: BehaviourConfig {
+            enabled: true,
+            ..cfg
+        },
+        ..Config::default()
     };
     Engine::builder().config(config).build().unwrap()
 }
@@ -128,11 +130,13 @@ fn window_expires_and_memory_is_bounded() {
     let o = store.observe("busy", &["r".to_string()], None, 3600);
     assert_eq!((o.sent, o.recipients), (1, 1));
     // a shared store can back several engines
-    let mut config = Config::default();
-    config.behaviour = BehaviourConfig {
-        enabled: true,
-        fanout_limit: 2,
-        ..BehaviourConfig::default()
+    let config = Config {
+        behaviour: BehaviourConfig {
+            enabled: true,
+            fanout_limit: 2,
+            ..BehaviourConfig::default()
+        },
+        ..Config::default()
     };
     let shared: Arc<dyn BehaviourStore> = Arc::new(MemoryBehaviourStore::new(&config.behaviour));
     let a = Engine::builder()
