@@ -34,6 +34,7 @@ pub struct EngineBuilder {
     model: Option<MemoryStore>,
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
     behaviour_store: Option<std::sync::Arc<dyn crate::behaviour::BehaviourStore>>,
+    complaints: Option<std::sync::Arc<crate::behaviour::ComplaintLog>>,
 }
 
 impl EngineBuilder {
@@ -90,6 +91,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Count user complaints in this log; senders reported often enough get
+    /// a `USER_COMPLAINTS` hit.
+    pub fn complaint_log(mut self, log: std::sync::Arc<crate::behaviour::ComplaintLog>) -> Self {
+        self.complaints = Some(log);
+        self
+    }
+
     /// Compile everything.
     pub fn build(self) -> Result<Engine, EngineError> {
         let config = match &self.config_file {
@@ -128,6 +136,7 @@ impl EngineBuilder {
             bayes,
             policies: self.policies,
             behaviour,
+            complaints: self.complaints,
         })
     }
 }
@@ -140,6 +149,7 @@ pub struct Engine {
     bayes: Option<Classifier>,
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
     behaviour: Option<crate::behaviour::Behaviour>,
+    complaints: Option<std::sync::Arc<crate::behaviour::ComplaintLog>>,
 }
 
 impl Engine {
@@ -234,6 +244,9 @@ impl Engine {
             .collect();
         if let Some(b) = &self.behaviour {
             hits.extend(b.check(msg));
+        }
+        if let Some(h) = self.complaints.as_ref().and_then(|c| c.hit(&msg.sender)) {
+            hits.push(h);
         }
         let bayes = self.bayes.as_ref().and_then(|c| c.probability(msg));
         if let Some(hit) =

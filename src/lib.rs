@@ -33,3 +33,4 @@ pub mod eval;
 pub mod milter;
 pub mod policy;
 pub mod reputation;
+pub mod server;

@@ -324,3 +324,62 @@ mod tests {
         assert!((a ^ c).count_ones() > 10);
     }
 }
+
+/// User complaints per sender (X.1247/X.1248 feedback): bounded (least
+/// recently complained-about senders are forgotten first).
+#[derive(Debug)]
+pub struct ComplaintLog {
+    counts: Mutex<lru::LruCache<u64, u32>>,
+    threshold: u32,
+    score: f64,
+}
+
+impl ComplaintLog {
+    /// A log remembering up to `capacity` senders; `threshold` complaints
+    /// about a sender make `USER_COMPLAINTS` hit with `score`.
+    pub fn new(capacity: usize, threshold: u32, score: f64) -> ComplaintLog {
+        ComplaintLog {
+            counts: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
+            )),
+            threshold: threshold.max(1),
+            score,
+        }
+    }
+
+    fn key(sender: &str) -> u64 {
+        xxh3_64(
+            sender
+                .trim()
+                .trim_start_matches('@')
+                .to_lowercase()
+                .as_bytes(),
+        )
+    }
+
+    /// Record a complaint; returns the sender's count.
+    pub fn complain(&self, sender: &str) -> u32 {
+        self.counts.lock().map_or(0, |mut c| {
+            let n = c.get_or_insert_mut(Self::key(sender), || 0);
+            *n = n.saturating_add(1);
+            *n
+        })
+    }
+
+    /// Complaints about a sender.
+    pub fn count(&self, sender: &str) -> u32 {
+        self.counts
+            .lock()
+            .map_or(0, |c| c.peek(&Self::key(sender)).copied().unwrap_or(0))
+    }
+
+    /// The hit a sender earns, if complained about often enough.
+    pub fn hit(&self, sender: &str) -> Option<Hit> {
+        let n = self.count(sender);
+        (n >= self.threshold).then(|| Hit {
+            id: Arc::from("USER_COMPLAINTS"),
+            score: self.score,
+            description: Arc::from(format!("users reported this sender {n} times").as_str()),
+        })
+    }
+}

@@ -90,7 +90,7 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

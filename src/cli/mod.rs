@@ -8,6 +8,7 @@ mod progress;
 mod reputation;
 mod rules;
 mod scan;
+mod serve;
 mod stream;
 mod train;
 
@@ -47,6 +48,8 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Gateway pipe: SMS/IM JSON lines on stdin, one JSON verdict per line on stdout, in order.
     Stream(stream::StreamArgs),
+    /// Gateway HTTP API: /v1/check, /v1/report, /v1/policy/{recipient}, /healthz, /metrics.
+    Serve(serve::ServeArgs),
     /// Classify labelled corpora: accuracy, per-rule statistics, speed, comparisons.
     Eval(Box<eval::EvalArgs>),
     /// List the loaded rules, or validate a rule directory.
@@ -90,6 +93,11 @@ impl EngineOpts {
 
     /// Build the engine these options describe.
     pub fn build(&self) -> Result<Engine, EngineError> {
+        self.builder()?.build()
+    }
+
+    /// An engine builder with these options applied.
+    pub fn builder(&self) -> Result<spamsift::EngineBuilder, EngineError> {
         let mut b = Engine::builder();
         if let Some(r) = &self.rules {
             b = b.rules_dir(r);
@@ -103,7 +111,7 @@ impl EngineOpts {
         if let Some(p) = &self.policies {
             b = b.policy_dir(p)?;
         }
-        b.build()
+        Ok(b)
     }
 }
 
@@ -131,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(&opts, a),
         Command::Scan(a) => scan::run(&opts, a),
         Command::Stream(a) => stream::run(&opts, a),
+        Command::Serve(a) => serve::run(&opts, a),
         Command::Eval(a) => eval::run(&opts, *a),
         Command::Rules(a) => rules::run(&opts, a),
         Command::Milter(a) => milter::run(&opts, a),

@@ -1,0 +1,78 @@
+//! `spamsift serve`: the gateway HTTP API.
+
+use super::EngineOpts;
+use clap::Args;
+use spamsift::Engine;
+use spamsift::behaviour::ComplaintLog;
+use spamsift::policy::PolicyStore;
+use spamsift::server::{AppState, Metrics, ServeOptions, serve};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8025")]
+    listen: String,
+    /// Largest request body in bytes; larger requests get 413.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    max_body: usize,
+    /// Complaints about a sender before its messages get USER_COMPLAINTS.
+    #[arg(long, default_value_t = 3)]
+    complaint_threshold: u32,
+    /// Score of USER_COMPLAINTS.
+    #[arg(long, default_value_t = 4.0)]
+    complaint_score: f64,
+}
+
+pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
+    let fail = |m: String| {
+        eprintln!("spamsift: {m}");
+        ExitCode::from(2)
+    };
+    let policies = match &opts.policies {
+        Some(dir) => match PolicyStore::load_dir(dir) {
+            Ok(p) => Arc::new(p),
+            Err(e) => return fail(e.to_string()),
+        },
+        None => Arc::new(PolicyStore::new()),
+    };
+    let complaints = Arc::new(ComplaintLog::new(
+        1_000_000,
+        args.complaint_threshold,
+        args.complaint_score,
+    ));
+    let without_policy_dir = super::EngineOpts {
+        policies: None,
+        ..opts.clone()
+    };
+    let engine: Engine = match without_policy_dir.builder().map(|b| {
+        b.policies(Arc::clone(&policies))
+            .complaint_log(Arc::clone(&complaints))
+            .build()
+    }) {
+        Ok(Ok(e)) => e,
+        Ok(Err(e)) | Err(e) => return fail(e.to_string()),
+    };
+    let state = Arc::new(AppState {
+        engine: Arc::new(engine),
+        policies,
+        metrics: Metrics::default(),
+        complaints,
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    let opts = ServeOptions {
+        listen: args.listen,
+        max_body: args.max_body,
+    };
+    match runtime.block_on(serve(state, opts, super::milter::shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("serve: {e}")),
+    }
+}

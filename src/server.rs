@@ -1,0 +1,308 @@
+//! The gateway HTTP API (`spamsift serve`), for SMS centres, chat services
+//! and anything that speaks HTTP + JSON:
+//!
+//! | route | does |
+//! |---|---|
+//! | `POST /v1/check` | classify one message object, or `{"messages": [...]}` (a batch, answered in order) |
+//! | `POST /v1/report` | a user complaint: the message object that was spam; its sender is counted (X.1247/X.1248) |
+//! | `GET/PUT/DELETE /v1/policy/{recipient}` | the recipient's user rules (X.1242) |
+//! | `GET /healthz` | liveness |
+//! | `GET /metrics` | Prometheus text: messages by channel and action, latency histogram |
+//!
+//! Bad JSON, unknown fields and oversized bodies get a 4xx with a clear
+//! message; nothing a client sends can crash the server.
+
+use crate::message::short::{ShortMessage, into_message};
+use crate::policy::{Policy, PolicyStore};
+use crate::{Action, Channel, Engine, Verdict};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Most messages in one batch request.
+pub const MAX_BATCH: usize = 10_000;
+/// Latency histogram bucket bounds, seconds.
+const BUCKETS: [f64; 10] = [
+    0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0,
+];
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    by_channel_action: [[AtomicU64; 4]; 3],
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_nanos: AtomicU64,
+    complaints: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl Metrics {
+    fn record(&self, v: &Verdict, secs: f64) {
+        let a = match v.action {
+            Action::Ham => 0,
+            Action::Tag => 1,
+            Action::Quarantine => 2,
+            Action::Reject => 3,
+        };
+        self.by_channel_action[v.channel.index()][a].fetch_add(1, Ordering::Relaxed);
+        for (b, bound) in self.latency_buckets.iter().zip(BUCKETS) {
+            if secs <= bound {
+                b.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_nanos
+            .fetch_add((secs * 1e9) as u64, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::from(
+            "# HELP spamsift_messages_total Messages classified, by channel and action.\n# TYPE spamsift_messages_total counter\n",
+        );
+        for ch in Channel::ALL {
+            for (i, a) in ["ham", "tag", "quarantine", "reject"].iter().enumerate() {
+                out += &format!(
+                    "spamsift_messages_total{{channel=\"{ch}\",action=\"{a}\"}} {}\n",
+                    self.by_channel_action[ch.index()][i].load(Ordering::Relaxed)
+                );
+            }
+        }
+        out += "# HELP spamsift_classify_seconds Time to parse and classify one message.\n# TYPE spamsift_classify_seconds histogram\n";
+        for (b, bound) in self.latency_buckets.iter().zip(BUCKETS) {
+            out += &format!(
+                "spamsift_classify_seconds_bucket{{le=\"{bound}\"}} {}\n",
+                b.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        out += &format!("spamsift_classify_seconds_bucket{{le=\"+Inf\"}} {count}\n");
+        out += &format!(
+            "spamsift_classify_seconds_sum {}\n",
+            self.latency_sum_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        out += &format!("spamsift_classify_seconds_count {count}\n");
+        out += &format!(
+            "# TYPE spamsift_complaints_total counter\nspamsift_complaints_total {}\n",
+            self.complaints.load(Ordering::Relaxed)
+        );
+        out += &format!(
+            "# TYPE spamsift_request_errors_total counter\nspamsift_request_errors_total {}\n",
+            self.errors.load(Ordering::Relaxed)
+        );
+        out
+    }
+}
+
+/// Shared server state.
+#[derive(Debug)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Arc<Engine>,
+    /// Policies (also read by the engine).
+    pub policies: Arc<PolicyStore>,
+    /// Counters.
+    pub metrics: Metrics,
+    /// Complaints per sender, fed into behaviour analysis.
+    pub complaints: Arc<crate::behaviour::ComplaintLog>,
+}
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({"error": msg.into()}))).into_response()
+}
+
+fn json_error(e: JsonRejection) -> Response {
+    let status = match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    error(status, e.body_text())
+}
+
+fn classify_value(state: &AppState, v: Value) -> Value {
+    let start = Instant::now();
+    let short: ShortMessage = match serde_json::from_value(v) {
+        Ok(s) => s,
+        Err(e) => return json!({"error": format!("invalid message: {e}")}),
+    };
+    let id = short.id.clone();
+    match into_message(short, None, 0) {
+        Err(e) => json!({"id": id, "error": e.to_string()}),
+        Ok(msg) => {
+            let verdict = state.engine.classify(&msg);
+            state
+                .metrics
+                .record(&verdict, start.elapsed().as_secs_f64());
+            let mut out = serde_json::to_value(&verdict).unwrap_or(Value::Null);
+            if let (Some(id), Some(obj)) = (id, out.as_object_mut()) {
+                obj.insert("id".into(), id);
+            }
+            out
+        }
+    }
+}
+
+async fn check(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => {
+            state.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            return json_error(e);
+        }
+    };
+    let (batch, single) = match body {
+        Value::Object(ref o) if o.contains_key("messages") => match o.get("messages") {
+            Some(Value::Array(a)) if o.len() == 1 => (Some(a.clone()), Value::Null),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "a batch is {\"messages\": [message, ...]} and nothing else",
+                );
+            }
+        },
+        Value::Array(a) => (Some(a), Value::Null),
+        other => (None, other),
+    };
+    let st = Arc::clone(&state);
+    let result = tokio::task::spawn_blocking(move || match batch {
+        Some(items) if items.len() > MAX_BATCH => Err(format!(
+            "batch of {} messages; at most {MAX_BATCH}",
+            items.len()
+        )),
+        Some(items) => {
+            use rayon::prelude::*;
+            let verdicts: Vec<Value> = items
+                .into_par_iter()
+                .map(|v| classify_value(&st, v))
+                .collect();
+            Ok(json!({ "verdicts": verdicts }))
+        }
+        None => Ok(classify_value(&st, single)),
+    })
+    .await;
+    match result {
+        Ok(Ok(v)) if v.get("error").is_some() && v.get("action").is_none() => {
+            state.metrics.errors.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::BAD_REQUEST, Json(v)).into_response()
+        }
+        Ok(Ok(v)) => Json(v).into_response(),
+        Ok(Err(e)) => error(StatusCode::PAYLOAD_TOO_LARGE, e),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("classification failed: {e}"),
+        ),
+    }
+}
+
+async fn report(
+    State(state): State<Arc<AppState>>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    let Json(body) = match body {
+        Ok(b) => b,
+        Err(e) => return json_error(e),
+    };
+    let short: ShortMessage = match serde_json::from_value(body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid message: {e}")),
+    };
+    let msg = match into_message(short, None, 0) {
+        Ok(m) => m,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+    };
+    if msg.sender.is_empty() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "a complaint needs the message's sender (\"from\")",
+        );
+    }
+    let n = state.complaints.complain(&msg.sender);
+    state.metrics.complaints.fetch_add(1, Ordering::Relaxed);
+    Json(json!({"sender": msg.sender, "complaints": n})).into_response()
+}
+
+async fn get_policy(State(state): State<Arc<AppState>>, Path(recipient): Path<String>) -> Response {
+    match state.policies.get(&recipient) {
+        Some(p) => Json(serde_json::to_value(&*p).unwrap_or(Value::Null)).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no policy for {recipient}")),
+    }
+}
+
+async fn put_policy(
+    State(state): State<Arc<AppState>>,
+    Path(recipient): Path<String>,
+    body: Result<Json<Policy>, JsonRejection>,
+) -> Response {
+    let Json(policy) = match body {
+        Ok(b) => b,
+        Err(e) => return json_error(e),
+    };
+    match state.policies.put(&recipient, Some(policy)) {
+        Ok(()) => Json(json!({"recipient": recipient, "stored": true})).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn delete_policy(
+    State(state): State<Arc<AppState>>,
+    Path(recipient): Path<String>,
+) -> Response {
+    match state.policies.put(&recipient, None) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// The API routes over shared state; `max_body` bounds request bodies.
+pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
+    Router::new()
+        .route("/v1/check", post(check))
+        .route("/v1/report", post(report))
+        .route(
+            "/v1/policy/{recipient}",
+            get(get_policy).put(put_policy).delete(delete_policy),
+        )
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/metrics",
+            get(|State(s): State<Arc<AppState>>| async move { s.metrics.render() }),
+        )
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// Settings of `spamsift serve`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServeOptions {
+    /// `HOST:PORT` to listen on.
+    pub listen: String,
+    /// Largest request body, bytes.
+    pub max_body: usize,
+}
+
+/// Serve until `shutdown` resolves.
+pub async fn serve(
+    state: Arc<AppState>,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&opts.listen).await?;
+    tracing::info!(listen = %opts.listen, "HTTP API listening");
+    axum::serve(listener, router(state, opts.max_body))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
