@@ -11,7 +11,7 @@
 use crate::message::Message;
 use crate::verdict::Hit;
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use xxhash_rust::xxh3::xxh3_64;
@@ -97,27 +97,38 @@ pub trait BehaviourStore: Send + Sync + std::fmt::Debug {
 /// 64-bit SimHash of the text's word 3-shingles (lower-cased, digits folded
 /// to `0` so changed numbers do not hide a campaign).
 pub fn simhash(text: &str) -> u64 {
-    let norm: String = text
-        .chars()
-        .map(|c| if c.is_ascii_digit() { '0' } else { c })
-        .flat_map(char::to_lowercase)
-        .collect();
-    let words: Vec<&str> = norm
+    let mut word_hashes: Vec<u64> = Vec::with_capacity(64);
+    let mut buf = String::with_capacity(32);
+    for word in text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(512)
-        .collect();
+    {
+        buf.clear();
+        for c in word.chars() {
+            if c.is_ascii_digit() {
+                buf.push('0');
+            } else {
+                buf.extend(c.to_lowercase());
+            }
+        }
+        word_hashes.push(xxh3_64(buf.as_bytes()));
+    }
     let mut v = [0i32; 64];
     let mut add = |h: u64| {
         for (i, slot) in v.iter_mut().enumerate() {
             *slot += if h >> i & 1 == 1 { 1 } else { -1 };
         }
     };
-    if words.len() < 3 {
-        words.iter().for_each(|w| add(xxh3_64(w.as_bytes())));
+    if word_hashes.len() < 3 {
+        word_hashes.iter().for_each(|&h| add(h));
     } else {
-        for w in words.windows(3) {
-            add(xxh3_64(w.join(" ").as_bytes()));
+        for w in word_hashes.windows(3) {
+            let mut bytes = [0u8; 24];
+            bytes[..8].copy_from_slice(&w[0].to_le_bytes());
+            bytes[8..16].copy_from_slice(&w[1].to_le_bytes());
+            bytes[16..].copy_from_slice(&w[2].to_le_bytes());
+            add(xxh3_64(&bytes));
         }
     }
     v.iter()
@@ -127,10 +138,25 @@ pub fn simhash(text: &str) -> u64 {
 
 #[derive(Debug, Default)]
 struct SenderState {
-    /// (time, recipient hash) per recipient reached.
+    /// (time, recipient hash) per recipient reached, oldest first.
     events: VecDeque<(i64, u64)>,
-    /// Time of each message.
+    /// Events per recipient still in the window: its length is the fan-out.
+    recipients: rustc_hash::FxHashMap<u64, u32>,
+    /// Time of each message, oldest first.
     messages: VecDeque<i64>,
+}
+
+impl SenderState {
+    fn drop_event(&mut self) {
+        if let Some((_, r)) = self.events.pop_front()
+            && let Some(n) = self.recipients.get_mut(&r)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.recipients.remove(&r);
+            }
+        }
+    }
 }
 
 /// One band of the near-duplicate index: 16-bit band value to recent
@@ -186,15 +212,15 @@ impl BehaviourStore for MemoryBehaviourStore {
         if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock() {
             let state = shard.get_or_insert_mut(sid, SenderState::default);
             while state.events.front().is_some_and(|(t, _)| *t < since) {
-                state.events.pop_front();
+                state.drop_event();
             }
             for r in recipients.iter().take(64) {
                 if state.events.len() >= MAX_EVENTS {
-                    state.events.pop_front();
+                    state.drop_event();
                 }
-                state
-                    .events
-                    .push_back((now, xxh3_64(r.trim().to_lowercase().as_bytes())));
+                let rid = xxh3_64(r.trim().to_lowercase().as_bytes());
+                state.events.push_back((now, rid));
+                *state.recipients.entry(rid).or_insert(0) += 1;
             }
             while state.messages.front().is_some_and(|t| *t < since) {
                 state.messages.pop_front();
@@ -204,26 +230,25 @@ impl BehaviourStore for MemoryBehaviourStore {
             }
             state.messages.push_back(now);
             obs.sent = state.messages.len();
-            obs.recipients = state
-                .events
-                .iter()
-                .map(|(_, r)| *r)
-                .filter(|r| *r != 0)
-                .collect::<HashSet<_>>()
-                .len();
+            obs.recipients = state.recipients.len();
         }
         // Near-duplicate index: four 16-bit bands; a fingerprint within
         // `near_bits` of another shares at least one band when near_bits < 4.
         let Some(fp) = fp else { return obs };
-        let mut senders: HashSet<u64> = HashSet::from([sid]);
+        let mut senders: Vec<u64> = vec![sid];
         for (b, band) in self.bands.iter().enumerate() {
             let key = (fp >> (b * 16)) as u16;
             if let Ok(mut idx) = band.lock() {
                 let bucket = idx.entry(key).or_default();
-                bucket.retain(|(t, _, _)| *t >= since);
-                for (_, other, s) in bucket.iter() {
-                    if (other ^ fp).count_ones() <= self.near_bits {
-                        senders.insert(*s);
+                while bucket.front().is_some_and(|(t, _, _)| *t < since) {
+                    bucket.pop_front();
+                }
+                for (t, other, s) in bucket.iter() {
+                    if *t >= since
+                        && (other ^ fp).count_ones() <= self.near_bits
+                        && !senders.contains(s)
+                    {
+                        senders.push(*s);
                     }
                 }
                 if bucket.len() >= BUCKET {
