@@ -140,8 +140,15 @@ pub fn normalise_domain(s: &str) -> Result<String, String> {
     if s.is_empty() || s.contains(char::is_whitespace) || s.contains('/') || s.contains('@') {
         return Err(format!("not a domain: {s:?}"));
     }
-    let ascii =
-        idna::domain_to_ascii(s).map_err(|_| format!("not a valid domain (IDNA): {s:?}"))?;
+    // Plain ASCII host names (the common case) need no IDNA processing.
+    let ascii = if s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        s.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(s).map_err(|_| format!("not a valid domain (IDNA): {s:?}"))?
+    };
     if ascii.is_empty() || !ascii.contains('.') && ascii != "localhost" {
         return Err(format!("not a domain: {s:?}"));
     }
