@@ -93,10 +93,22 @@ impl Source {
             Identity::FromDomain => domain(msg.sender_domain()),
             Identity::ReplyToDomain => domain(msg.reply_to.as_ref().and_then(|r| r.domain())),
             Identity::ReturnPathDomain => domain(msg.return_path.as_deref().and_then(domain_of)),
-            Identity::UrlHosts => msg.uris.iter().take(64).any(|u| match u.host_ip() {
-                Some(ip) => matches!(f.kind(), Kind::Ip | Kind::UrlHost) && f.contains_ip(ip),
-                None => f.kind() != Kind::Ip && domain(Some(&u.host)),
-            }),
+            Identity::UrlHosts => {
+                // Mail often links the same host many times: look each up once.
+                let mut seen: Vec<&str> = Vec::new();
+                msg.uris.iter().take(64).any(|u| {
+                    if seen.contains(&u.host.as_str()) {
+                        return false;
+                    }
+                    seen.push(&u.host);
+                    match u.host_ip() {
+                        Some(ip) => {
+                            matches!(f.kind(), Kind::Ip | Kind::UrlHost) && f.contains_ip(ip)
+                        }
+                        None => f.kind() != Kind::Ip && domain(Some(&u.host)),
+                    }
+                })
+            }
             Identity::FromAddress => msg
                 .from
                 .as_ref()
