@@ -32,6 +32,7 @@ pub struct EngineBuilder {
     config: Option<Config>,
     model_file: Option<PathBuf>,
     model: Option<MemoryStore>,
+    token_store: Option<std::sync::Arc<dyn crate::bayes::TokenStore>>,
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
     behaviour_store: Option<std::sync::Arc<dyn crate::behaviour::BehaviourStore>>,
     complaints: Option<std::sync::Arc<crate::behaviour::ComplaintLog>>,
@@ -59,6 +60,13 @@ impl EngineBuilder {
     /// Load this Bayes model file (overrides `[bayes] model` in the config).
     pub fn model_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.model_file = Some(file.into());
+        self
+    }
+
+    /// Read token statistics from this store (e.g. a [`crate::bayes::FeedbackStore`]
+    /// that keeps learning from complaints); overrides model files.
+    pub fn token_store(mut self, store: std::sync::Arc<dyn crate::bayes::TokenStore>) -> Self {
+        self.token_store = Some(store);
         self
     }
 
@@ -116,7 +124,12 @@ impl EngineBuilder {
             (None, Some(path)) => Some(MemoryStore::load(&path)?),
             (None, None) => None,
         };
-        let bayes = store.map(|s| Classifier::new(Box::new(s), config.bayes.clone()));
+        let store: Option<std::sync::Arc<dyn crate::bayes::TokenStore>> = match self.token_store {
+            Some(t) => Some(t),
+            None => store
+                .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn crate::bayes::TokenStore>),
+        };
+        let bayes = store.map(|s| Classifier::new(s, config.bayes.clone()));
         let behaviour = match self.behaviour_store {
             Some(store) => Some(crate::behaviour::Behaviour::new(
                 store,

@@ -114,6 +114,10 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Complaints per sender, fed into behaviour analysis.
     pub complaints: Arc<crate::behaviour::ComplaintLog>,
+    /// The model learning from complaints, when one is loaded.
+    pub feedback: Option<Arc<crate::bayes::FeedbackStore>>,
+    /// Where to save the model with feedback after each complaint.
+    pub save_feedback: Option<std::path::PathBuf>,
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
@@ -231,7 +235,20 @@ async fn report(
     }
     let n = state.complaints.complain(&msg.sender);
     state.metrics.complaints.fetch_add(1, Ordering::Relaxed);
-    Json(json!({"sender": msg.sender, "complaints": n})).into_response()
+    let mut learned = false;
+    if let Some(fb) = &state.feedback {
+        let features = crate::bayes::features(&msg, &state.engine.config().bayes.tokenizer());
+        fb.learn(&features, crate::corpus::Label::Spam);
+        learned = true;
+        if let Some(path) = state.save_feedback.clone() {
+            let fb = Arc::clone(fb);
+            let saved = tokio::task::spawn_blocking(move || fb.persist(&path)).await;
+            if !matches!(saved, Ok(Ok(()))) {
+                tracing::warn!("could not save the model with feedback: {saved:?}");
+            }
+        }
+    }
+    Json(json!({"sender": msg.sender, "complaints": n, "learned": learned})).into_response()
 }
 
 async fn get_policy(State(state): State<Arc<AppState>>, Path(recipient): Path<String>) -> Response {

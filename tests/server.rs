@@ -195,3 +195,75 @@ fn check_batch_policy_report_metrics_and_errors() {
     assert!(metrics.contains("spamsift_classify_seconds_bucket{le=\"+Inf\"}"));
     assert!(metrics.contains("spamsift_complaints_total 3"));
 }
+
+#[test]
+fn complaints_teach_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[bayes]\nmin_spam = 5\nmin_ham = 5\n").unwrap();
+    let model = dir.path().join("m.bin");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let trained = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "train",
+            "--labelled",
+            &format!("{root}/corpora/sms.tsv"),
+            "--channel",
+            "sms",
+            "--out",
+            model.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(trained.status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "serve",
+            "--listen",
+            &listen,
+            "--save-feedback",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Server {
+        child,
+        base: format!("http://{listen}"),
+    };
+    for _ in 0..200 {
+        if ureq::get(&format!("{}/healthz", s.base)).call().is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let msg = json!({"channel": "sms", "from": "+447700900321", "text": "exclusive zorblax membership, reply ZORB for your zorblax pass"}).to_string();
+    let (_, before) = post(&format!("{}/v1/check", s.base), &msg);
+    let p0 = before["bayes"].as_f64().unwrap();
+    for _ in 0..5 {
+        let (code, v) = post(&format!("{}/v1/report", s.base), &msg);
+        assert_eq!((code, v["learned"].as_bool()), (200, Some(true)));
+    }
+    let (_, after) = post(&format!("{}/v1/check", s.base), &msg);
+    let p1 = after["bayes"].as_f64().unwrap();
+    assert!(p1 > p0 && p1 > 0.9, "before {p0}, after {p1}");
+    let saved = spamsift::bayes::MemoryStore::load(&model).unwrap();
+    use spamsift::bayes::TokenStore;
+    assert_eq!(
+        saved.learned().spam,
+        15 + 5,
+        "complaints saved into the model file"
+    );
+}

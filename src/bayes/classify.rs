@@ -116,7 +116,7 @@ impl Default for BayesConfig {
 /// A trained model with its settings; immutable, shared by the engine.
 #[derive(Debug)]
 pub struct Classifier {
-    store: Box<dyn TokenStore>,
+    store: std::sync::Arc<dyn TokenStore>,
     config: BayesConfig,
     band_hits: Vec<Hit>,
 }
@@ -135,7 +135,7 @@ fn chi2q(x2: f64, v: usize) -> f64 {
 
 impl Classifier {
     /// A classifier over a store.
-    pub fn new(store: Box<dyn TokenStore>, config: BayesConfig) -> Classifier {
+    pub fn new(store: std::sync::Arc<dyn TokenStore>, config: BayesConfig) -> Classifier {
         let band_hits = config
             .bands
             .iter()
@@ -278,7 +278,7 @@ mod tests {
             min_ham: 5,
             ..BayesConfig::default()
         };
-        let c = Classifier::new(Box::new(s), cfg);
+        let c = Classifier::new(std::sync::Arc::new(s), cfg);
         assert!(c.probability_of(&[1, 2, 3], Channel::Email).unwrap() > 0.99);
         assert!(c.probability_of(&[7, 8, 9], Channel::Email).unwrap() < 0.01);
         assert_eq!(c.probability_of(&[100], Channel::Email), Some(0.5));
@@ -293,7 +293,7 @@ mod tests {
             logit_scale: 0.0,
             ..c.config().clone()
         };
-        let c = Classifier::new(Box::new(MemoryStore::new()), cfg);
+        let c = Classifier::new(std::sync::Arc::new(MemoryStore::new()), cfg);
         let mid = c.band(0.5, email).unwrap();
         assert_eq!(&*mid.id, "BAYES_50");
         assert!((mid.score - 1.0).abs() < 1e-9, "{}", mid.score);
@@ -303,7 +303,7 @@ mod tests {
     fn silent_until_min_learns() {
         let mut s = MemoryStore::new();
         s.learn(&[1], Label::Spam, 1);
-        let c = Classifier::new(Box::new(s), BayesConfig::default());
+        let c = Classifier::new(std::sync::Arc::new(s), BayesConfig::default());
         assert!(!c.ready());
         assert_eq!(c.probability_of(&[1], Channel::Email), None);
     }

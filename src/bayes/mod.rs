@@ -4,9 +4,11 @@
 //! and the rules add up in one score.
 
 pub mod classify;
+pub mod feedback;
 pub mod store;
 pub mod tokenizer;
 
 pub use classify::{Band, BayesConfig, Classifier};
+pub use feedback::FeedbackStore;
 pub use store::{Counts, Learned, MemoryStore, ModelError, TokenStore, TokenStoreMut};
 pub use tokenizer::{TokenizerOptions, features};

@@ -143,6 +143,18 @@ impl MemoryStore {
         self.learned.ham += other.learned.ham;
     }
 
+    /// Add another store's feature counts, with `learned` message totals
+    /// (its own totals count per-feature learns, not messages).
+    pub fn merge_counts(&mut self, other: &MemoryStore, learned: Learned) {
+        for (k, v) in &other.map {
+            let c = self.map.entry(*k).or_default();
+            c.spam = c.spam.saturating_add(v.spam);
+            c.ham = c.ham.saturating_add(v.ham);
+        }
+        self.learned.spam += learned.spam;
+        self.learned.ham += learned.ham;
+    }
+
     /// Serialise: header, records sorted by feature, CRC-32 of all before it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut keys: Vec<(&u64, &Counts)> = self.map.iter().collect();

@@ -23,6 +23,9 @@ pub struct ServeArgs {
     /// Score of USER_COMPLAINTS.
     #[arg(long, default_value_t = 4.0)]
     complaint_score: f64,
+    /// After each complaint, save the model (with what complaints taught it) back to --model.
+    #[arg(long)]
+    save_feedback: bool,
 }
 
 pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
@@ -42,23 +45,48 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
         args.complaint_threshold,
         args.complaint_score,
     ));
-    let without_policy_dir = super::EngineOpts {
+    // A loaded model keeps learning from complaints.
+    let config_model = opts
+        .config
+        .as_ref()
+        .and_then(|c| spamsift::Config::from_file(c).ok())
+        .and_then(|c| c.bayes_model);
+    let model_path = opts.model.clone().or(config_model);
+    let feedback = match &model_path {
+        Some(p) => match spamsift::bayes::MemoryStore::load(p) {
+            Ok(m) => Some(Arc::new(spamsift::bayes::FeedbackStore::new(m))),
+            Err(e) => return fail(e.to_string()),
+        },
+        None => None,
+    };
+    let base = super::EngineOpts {
         policies: None,
+        model: None,
         ..opts.clone()
     };
-    let engine: Engine = match without_policy_dir.builder().map(|b| {
-        b.policies(Arc::clone(&policies))
-            .complaint_log(Arc::clone(&complaints))
-            .build()
-    }) {
+    let built = base.builder().map(|b| {
+        let b = b
+            .policies(Arc::clone(&policies))
+            .complaint_log(Arc::clone(&complaints));
+        match &feedback {
+            Some(fb) => b
+                .token_store(Arc::clone(fb) as Arc<dyn spamsift::bayes::TokenStore>)
+                .build(),
+            None => b.build(),
+        }
+    });
+    let engine: Engine = match built {
         Ok(Ok(e)) => e,
         Ok(Err(e)) | Err(e) => return fail(e.to_string()),
     };
+    let save_feedback = if args.save_feedback { model_path } else { None };
     let state = Arc::new(AppState {
         engine: Arc::new(engine),
         policies,
         metrics: Metrics::default(),
         complaints,
+        feedback,
+        save_feedback,
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
