@@ -559,6 +559,9 @@ fn build(
             } else {
                 match phrase_automaton(&patterns) {
                     Ok(automaton) => Some(PhraseMatcher {
+                        fold_unicode: patterns
+                            .iter()
+                            .any(|p| p.chars().any(|c| !c.is_ascii() && c.is_alphabetic())),
                         automaton,
                         pattern_rule,
                         whole_word: whole,

@@ -259,7 +259,8 @@ impl EvalTest {
             }
             EvalKind::MixedScriptWords => mixed_script_words(&m.body) as f64 >= t,
             EvalKind::EmojiCount => {
-                m.body.chars().filter(|c| is_pictograph(*c)).count() as f64 >= t
+                !m.body.is_ascii()
+                    && m.body.chars().filter(|c| is_pictograph(*c)).count() as f64 >= t
             }
             EvalKind::SubjectRandomToken => m
                 .subject
@@ -331,6 +332,9 @@ fn from_name_spoof(m: &Message) -> bool {
 }
 
 fn mixed_script_words(s: &str) -> usize {
+    if s.is_ascii() {
+        return 0;
+    }
     s.split(|c: char| !c.is_alphanumeric())
         .filter(|w| {
             let latin = w.chars().any(|c| c.is_ascii_alphabetic());

@@ -62,6 +62,9 @@ pub struct PhraseMatcher {
     pub(super) pattern_rule: Vec<u32>,
     /// Whether each pattern must match whole words.
     pub(super) whole_word: Vec<bool>,
+    /// Some pattern holds a non-ASCII cased letter, so non-ASCII text must
+    /// be lower-cased before matching (ASCII case is folded by the automaton).
+    pub(super) fold_unicode: bool,
 }
 
 /// All regexes of the rules on one field, in one RegexSet.
@@ -109,7 +112,7 @@ impl PhraseMatcher {
     pub(crate) fn run(&self, value: &str, hits: &mut HitSet) {
         // Patterns are lower-case and the automaton is ASCII case-insensitive;
         // other scripts need the text lower-cased (only then do we allocate).
-        if value.is_ascii() {
+        if !self.fold_unicode || value.is_ascii() {
             self.scan(value, hits);
         } else {
             self.scan(&value.to_lowercase(), hits);

@@ -30,6 +30,9 @@ impl RuleSet {
                             return Duration::ZERO;
                         };
                         let pm = PhraseMatcher {
+                            fold_unicode: pats
+                                .iter()
+                                .any(|p| p.chars().any(|c| !c.is_ascii() && c.is_alphabetic())),
                             automaton,
                             pattern_rule: vec![0; pats.len()],
                             whole_word: vec![*whole_word; pats.len()],
