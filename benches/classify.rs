@@ -31,6 +31,36 @@ fn fixtures(channel: &str, ext: &str) -> Vec<Vec<u8>> {
     )
 }
 
+/// Default rules plus a recipient policy and behaviour analysis.
+fn gateway_engine() -> Engine {
+    use spamsift::policy::{KeywordRule, Policy, PolicyAction, PolicyStore, SenderRule};
+    let store = std::sync::Arc::new(PolicyStore::new());
+    let policy = Policy {
+        block: vec![SenderRule {
+            sender: "+44906*".into(),
+            action: PolicyAction::Discard,
+        }],
+        keyword: vec![KeywordRule {
+            phrases: vec!["zorblax".into()],
+            action: PolicyAction::Spambox,
+        }],
+        ..Policy::default()
+    };
+    store.put("+447700900456", Some(policy)).expect("policy");
+    let config = spamsift::Config {
+        behaviour: spamsift::behaviour::BehaviourConfig {
+            enabled: true,
+            ..Default::default()
+        },
+        ..spamsift::Config::default()
+    };
+    Engine::builder()
+        .config(config)
+        .policies(store)
+        .build()
+        .expect("engine")
+}
+
 /// The default engine plus the Bayes model named by `SPAMSIFT_BENCH_MODEL`.
 fn model_engine() -> Option<Engine> {
     let path = std::env::var("SPAMSIFT_BENCH_MODEL").ok()?;
@@ -168,6 +198,24 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 for m in &msgs {
                     black_box(engine.classify(black_box(m)));
+                }
+            })
+        });
+        // The gateway set-up: content rules, a user policy for the
+        // recipient (not matching these senders) and behaviour analysis.
+        let full = gateway_engine();
+        let with_recipient: Vec<Message> = msgs
+            .iter()
+            .cloned()
+            .map(|mut m| {
+                m.recipients = vec!["+447700900456".into()];
+                m
+            })
+            .collect();
+        g.bench_function("classify_with_policy_and_behaviour", |b| {
+            b.iter(|| {
+                for m in &with_recipient {
+                    black_box(full.classify(black_box(m)));
                 }
             })
         });
