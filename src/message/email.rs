@@ -94,7 +94,11 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
     for h in parsed.headers() {
         let raw_value = content
             .get(h.offset_start as usize..h.offset_end as usize)
-            .map(String::from_utf8_lossy)
+            .map(|b| match std::str::from_utf8(b) {
+                // The fast validator first; lossy conversion only for bad bytes.
+                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Err(_) => String::from_utf8_lossy(b),
+            })
             .unwrap_or_default();
         // Keep the raw (unfolded) form unless it holds RFC 2047 encoded
         // words, so ids, dates and addresses keep their structure.
