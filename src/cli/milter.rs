@@ -27,12 +27,9 @@ pub struct MilterArgs {
 }
 
 pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
-    let engine = match opts.build() {
+    let engine = match opts.build_or_report() {
         Ok(e) => Arc::new(e),
-        Err(e) => {
-            eprint!("spamsift: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let m = &engine.config().milter;
     let listen = match args

@@ -91,6 +91,14 @@ impl EngineOpts {
             .map_or("built-in".to_string(), |r| r.display().to_string())
     }
 
+    /// Build the engine, or say why on stderr and give the exit code (2).
+    pub fn build_or_report(&self) -> Result<Engine, ExitCode> {
+        self.build().map_err(|e| {
+            eprint!("spamsift: {e}");
+            ExitCode::from(2)
+        })
+    }
+
     /// Build the engine these options describe.
     pub fn build(&self) -> Result<Engine, EngineError> {
         self.builder()?.build()

@@ -24,3 +24,11 @@ pub fn pool(jobs: usize) -> Result<rayon::ThreadPool, String> {
         .build()
         .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))
 }
+
+/// [`pool`], or say why on stderr and give the exit code (2).
+pub fn pool_or_report(jobs: usize) -> Result<rayon::ThreadPool, std::process::ExitCode> {
+    pool(jobs).map_err(|e| {
+        eprintln!("spamsift: {e}");
+        std::process::ExitCode::from(2)
+    })
+}

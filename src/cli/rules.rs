@@ -23,12 +23,9 @@ pub fn run(opts: &EngineOpts, args: RulesArgs) -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    let engine = match opts.build() {
+    let engine = match opts.build_or_report() {
         Ok(e) => e,
-        Err(e) => {
-            eprint!("spamsift: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let rules = engine.rules();
     for r in rules.rules() {

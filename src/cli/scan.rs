@@ -58,19 +58,13 @@ struct Line<'a> {
 }
 
 pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
-    let engine = match opts.build() {
+    let engine = match opts.build_or_report() {
         Ok(e) => e,
-        Err(e) => {
-            eprint!("spamsift: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let pool = match progress::pool(args.jobs) {
+    let pool = match progress::pool_or_report(args.jobs) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("spamsift: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let inputs = collect_inputs(&args);
     let pb = progress::bar(inputs.len() as u64, "scanning");

@@ -102,19 +102,13 @@ fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &s
 }
 
 pub fn run(opts: &EngineOpts, args: StreamArgs) -> ExitCode {
-    let engine = match opts.build() {
+    let engine = match opts.build_or_report() {
         Ok(e) => e,
-        Err(e) => {
-            eprint!("spamsift: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    let pool = match progress::pool(args.jobs) {
+    let pool = match progress::pool_or_report(args.jobs) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("spamsift: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     // A reader thread hands lines over as they come; the main loop takes
     // whatever is waiting, classifies it in parallel and answers in order.

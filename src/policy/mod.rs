@@ -203,7 +203,11 @@ impl Policy {
                 ),
             });
         }
-        let text = msg.body.to_lowercase();
+        let text = if self.keyword.is_empty() {
+            String::new()
+        } else {
+            msg.body.to_lowercase()
+        };
         for k in &self.keyword {
             if let Some(p) = k.phrases.iter().find(|p| text.contains(&p.to_lowercase())) {
                 return Some(Decision {
