@@ -83,6 +83,13 @@ fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine
             }
         })
     });
+    g.bench_function("parse_only_filter_config", |b| {
+        b.iter(|| {
+            for m in mails {
+                black_box(spamsift::message::email::mail_parser().parse(black_box(m.as_slice())));
+            }
+        })
+    });
     g.bench_function("parse_to_message", |b| {
         b.iter(|| {
             for m in mails {

@@ -98,10 +98,22 @@ async fn session(addr: &str, client_ip: &str, raw: &[u8]) -> ModificationRespons
             .unwrap();
     }
     conn.end_of_header().await.unwrap();
-    conn.body(Body::from(body.as_slice())).await.unwrap();
+    // Milter packets hold at most 64 KiB: send the body in chunks, as an MTA does.
+    for chunk in body.chunks(60_000) {
+        conn.body(Body::from(chunk)).await.unwrap();
+    }
     let resp = conn.end_of_body().await.unwrap();
     let _ = conn.quit().await;
     resp
+}
+
+/// The advance-fee fixture with 400 KB of extra body text.
+fn slow_fixture() -> Vec<u8> {
+    let mut mail = fixture("spam-advance-fee.eml");
+    for _ in 0..8000 {
+        mail.extend_from_slice(b"Kindly send your bank details to claim the transfer now.\n");
+    }
+    mail
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -252,12 +264,14 @@ async fn oversize_and_timeout_fail_open() {
     stop.send(()).unwrap();
     handle.await.unwrap();
 
+    // A message big enough that classifying it cannot finish within 1 ns.
+    let slow = slow_fixture();
     let (addr, stop, handle) = start(MilterOptions {
         timeout: Duration::from_nanos(1),
         ..MilterOptions::default()
     })
     .await;
-    let r = session(&addr, "192.0.2.1", &fixture("spam-advance-fee.eml")).await;
+    let r = session(&addr, "192.0.2.1", &slow).await;
     assert!(matches!(r.final_action(), Action::Continue(_)));
     stop.send(()).unwrap();
     handle.await.unwrap();
@@ -268,7 +282,7 @@ async fn oversize_and_timeout_fail_open() {
         ..MilterOptions::default()
     })
     .await;
-    let r = session(&addr, "192.0.2.1", &fixture("spam-advance-fee.eml")).await;
+    let r = session(&addr, "192.0.2.1", &slow).await;
     assert!(
         matches!(r.final_action(), Action::Tempfail(_)),
         "{:?}",

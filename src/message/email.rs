@@ -1,12 +1,32 @@
 //! Email: the mail-parser adapter that turns raw RFC 5322 bytes into a [`Message`].
 
+use super::html::append_text;
 use super::identity::{client_ip, normalise_address};
 use super::uri::{find_in_html, find_in_text};
 use super::{Channel, Facts, Header, Mailbox, Message};
-use mail_parser::decoders::html::html_to_text;
+use mail_parser::parsers::MessageStream;
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::LazyLock;
+
+/// mail-parser set up to decode only what the filter reads: MIME structure,
+/// Subject, the address headers, Date and Message-ID. Every other header is
+/// skipped by the parser and read from the raw bytes; Received headers are
+/// parsed on demand, only as far down the trail as the client IP lies.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_address(HeaderName::ReplyTo)
+        .header_address(HeaderName::To)
+        .header_address(HeaderName::Cc)
+        .header_date(HeaderName::Date)
+        .header_id(HeaderName::MessageId)
+        .header_id(HeaderName::ReturnPath)
+        .default_header_ignore()
+});
 
 /// How email is read.
 #[derive(Debug, Clone)]
@@ -31,6 +51,11 @@ impl Default for EmailOptions {
 /// Nested message/rfc822 parts are read to this depth.
 const MAX_NESTING: u32 = 3;
 
+/// The mail-parser configuration spamsift reads email with (see [`PARSER`]).
+pub fn mail_parser() -> &'static MessageParser {
+    &PARSER
+}
+
 /// Parse raw email bytes. Never fails: what mail-parser cannot read is
 /// salvaged as plain text and [`Facts::parse_failed`] is set.
 pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
@@ -44,13 +69,13 @@ pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
         salvage(content, opts, &mut msg);
         return msg;
     }
-    let Some(parsed) = MessageParser::default().parse(content) else {
+    let Some(parsed) = PARSER.parse(content) else {
         salvage(content, opts, &mut msg);
         return msg;
     };
 
     read_headers(&parsed, content, &mut msg);
-    read_identities(&parsed, opts, &mut msg);
+    read_identities(&parsed, content, opts, &mut msg);
     read_parts(&parsed, opts, &mut msg, 0);
     finish_body(opts, &mut msg);
     msg
@@ -106,10 +131,9 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
             unfold(&raw_value)
         } else {
             match &h.value {
-                HeaderValue::Text(t) => t.to_string(),
-                HeaderValue::TextList(list) => list.join(", "),
                 HeaderValue::Address(a) => format_address(a).unwrap_or_else(|| unfold(&raw_value)),
-                _ => unfold(&raw_value),
+                HeaderValue::Empty => decode_encoded_words(&raw_value),
+                other => text_value(other).unwrap_or_else(|| unfold(&raw_value)),
             }
         };
         msg.headers.push(Header {
@@ -143,6 +167,20 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
     msg.message_id = parsed.message_id().map(str::to_string);
 }
 
+/// A header value the parser skipped, with its RFC 2047 encoded words decoded.
+fn decode_encoded_words(raw: &str) -> String {
+    let mut stream = MessageStream::new(raw.as_bytes());
+    text_value(&stream.parse_unstructured()).unwrap_or_else(|| unfold(raw))
+}
+
+fn text_value(value: &HeaderValue<'_>) -> Option<String> {
+    match value {
+        HeaderValue::Text(t) => Some(t.to_string()),
+        HeaderValue::TextList(list) => Some(list.join(", ")),
+        _ => None,
+    }
+}
+
 fn format_address(a: &Address<'_>) -> Option<String> {
     let parts: Vec<String> = a
         .iter()
@@ -160,15 +198,22 @@ fn format_address(a: &Address<'_>) -> Option<String> {
     }
 }
 
+/// A header value on one line: folded lines joined by one space, trimmed.
 fn unfold(raw: &str) -> String {
-    if !raw.contains(['\r', '\n']) {
-        return raw.trim().to_string();
+    let value = raw.trim();
+    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_none() {
+        return value.to_string();
     }
-    raw.split(['\r', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(value.len());
+    for line in value.split(['\r', '\n']).map(str::trim) {
+        if !line.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 fn mailbox(a: Option<&Address<'_>>) -> Option<Mailbox> {
@@ -179,7 +224,12 @@ fn mailbox(a: Option<&Address<'_>>) -> Option<Mailbox> {
     })
 }
 
-fn read_identities(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: &mut Message) {
+fn read_identities(
+    parsed: &mail_parser::Message<'_>,
+    content: &[u8],
+    opts: &EmailOptions,
+    msg: &mut Message,
+) {
     msg.from = mailbox(parsed.from());
     msg.reply_to = mailbox(parsed.reply_to());
     msg.return_path = parsed.return_address().map(normalise_address);
@@ -192,11 +242,26 @@ fn read_identities(parsed: &mail_parser::Message<'_>, opts: &EmailOptions, msg: 
         msg.recipients
             .extend(a.iter().filter_map(|x| x.address()).map(normalise_address));
     }
-    let hops: Vec<Option<IpAddr>> = parsed
-        .header_values(HeaderName::Received)
-        .map(|v| v.as_received().and_then(|r| r.from_ip))
-        .collect();
-    msg.client_ip = client_ip(&hops, opts.trusted_hops);
+    msg.client_ip = client_ip(received_ips(parsed, content), opts.trusted_hops);
+}
+
+/// The `from` IPs of the Received headers, top-down, parsed lazily so only
+/// the hops down to the client are read.
+fn received_ips<'a>(
+    parsed: &'a mail_parser::Message<'_>,
+    content: &'a [u8],
+) -> impl Iterator<Item = Option<IpAddr>> + 'a {
+    parsed
+        .headers()
+        .iter()
+        .filter(|h| h.name == HeaderName::Received)
+        .map(move |h| {
+            let raw = content.get(h.offset_start as usize..h.offset_end as usize)?;
+            MessageStream::new(raw)
+                .parse_received()
+                .as_received()
+                .and_then(|r| r.from_ip)
+        })
 }
 
 /// Most MIME parts whose Content-Type is recorded.
@@ -250,7 +315,10 @@ fn read_parts(
                     push_text(&mut msg.html, html);
                 }
                 if shown(index) {
-                    push_text(&mut msg.body, &html_to_text(html));
+                    if !msg.body.is_empty() {
+                        msg.body.push('\n');
+                    }
+                    append_text(html, &mut msg.body);
                 }
             }
             PartType::Binary(_) | PartType::InlineBinary(_) => msg.facts.attachments += 1,

@@ -32,12 +32,14 @@ pub fn is_public(ip: IpAddr) -> bool {
 /// headers were added by the receiving site itself and are skipped; after
 /// them, relays with private addresses are internal too, so the first public
 /// address is the client.
-pub fn client_ip(received: &[Option<IpAddr>], trusted_hops: usize) -> Option<IpAddr> {
+pub fn client_ip(
+    received: impl IntoIterator<Item = Option<IpAddr>>,
+    trusted_hops: usize,
+) -> Option<IpAddr> {
     received
-        .iter()
+        .into_iter()
         .skip(trusted_hops)
         .flatten()
-        .copied()
         .find(|ip| is_public(*ip))
 }
 
@@ -66,9 +68,15 @@ mod tests {
             Some("10.0.0.5".parse().unwrap()),
             Some("203.0.113.9".parse().unwrap()),
         ];
-        assert_eq!(client_ip(&ips, 0), Some("198.51.100.7".parse().unwrap()));
-        assert_eq!(client_ip(&ips, 1), Some("203.0.113.9".parse().unwrap()));
-        assert_eq!(client_ip(&ips, 4), None);
+        assert_eq!(
+            client_ip(ips.clone(), 0),
+            Some("198.51.100.7".parse().unwrap())
+        );
+        assert_eq!(
+            client_ip(ips.clone(), 1),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(client_ip(ips.clone(), 4), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! (rules, reputation, statistics) sees only [`Message`].
 
 pub mod email;
+pub mod html;
 pub mod identity;
 pub mod short;
 pub mod uri;

@@ -3,7 +3,9 @@
 use super::eval::EvalTest;
 use super::field::Field;
 use super::format::{RawRule, RuleFile};
-use super::matcher::{FieldMatcher, PhraseMatcher, RegexMatcher, phrase_automaton};
+use super::matcher::{
+    FieldMatcher, MAX_SEPARATE_REGEXES, PhraseMatcher, RegexMatcher, phrase_automaton,
+};
 use super::meta::{self, Expr};
 use super::pattern;
 use super::{ChannelRules, LoadError, Rule, RuleError, RuleSet, RuleSpec};
@@ -567,14 +569,9 @@ fn build(
                         whole_word: whole,
                     }),
                     Err(e) => {
-                        errors.push(RuleError {
-                            file: "<rule set>".into(),
-                            line: 0,
-                            rule: None,
-                            message: format!(
-                                "cannot build phrase automaton for field {field}: {e}"
-                            ),
-                        });
+                        errors.push(rule_set_error(format!(
+                            "cannot build phrase automaton for field {field}: {e}"
+                        )));
                         None
                     }
                 }
@@ -582,22 +579,13 @@ fn build(
             let regexes = if regexes.is_empty() {
                 None
             } else {
-                match regex::RegexSetBuilder::new(&regexes)
-                    .size_limit(REGEX_SIZE_LIMIT * 8)
-                    .dfa_size_limit(LAZY_DFA_CACHE)
-                    .build()
-                {
-                    Ok(set) => Some(RegexMatcher { set, set_rule }),
+                match regex_matcher(&regexes, set_rule) {
+                    Ok(m) => Some(m),
                     Err(e) => {
-                        errors.push(RuleError {
-                            file: "<rule set>".into(),
-                            line: 0,
-                            rule: None,
-                            message: format!(
-                                "cannot build regex set for field {field}: {}",
-                                one_line(&e.to_string())
-                            ),
-                        });
+                        errors.push(rule_set_error(format!(
+                            "cannot build regexes for field {field}: {}",
+                            one_line(&e.to_string())
+                        )));
                         None
                     }
                 }
@@ -662,4 +650,37 @@ fn build(
         })
         .collect();
     Ok(RuleSet { rules, channels })
+}
+
+/// An error about the compiled rule set as a whole, not one rule.
+fn rule_set_error(message: String) -> RuleError {
+    RuleError {
+        file: "<rule set>".into(),
+        line: 0,
+        rule: None,
+        message,
+    }
+}
+
+/// The regexes of one field: each alone when few, else one RegexSet.
+fn regex_matcher(regexes: &[&str], set_rule: Vec<u32>) -> Result<RegexMatcher, regex::Error> {
+    if regexes.len() <= MAX_SEPARATE_REGEXES {
+        let list = regexes
+            .iter()
+            .zip(set_rule)
+            .map(|(re, rule)| {
+                regex::RegexBuilder::new(re)
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .dfa_size_limit(LAZY_DFA_CACHE / 4)
+                    .build()
+                    .map(|r| (r, rule))
+            })
+            .collect::<Result<_, _>>()?;
+        return Ok(RegexMatcher::Each(list));
+    }
+    let set = regex::RegexSetBuilder::new(regexes)
+        .size_limit(REGEX_SIZE_LIMIT * 8)
+        .dfa_size_limit(LAZY_DFA_CACHE)
+        .build()?;
+    Ok(RegexMatcher::Set { set, set_rule })
 }

@@ -275,19 +275,33 @@ impl EvalTest {
     }
 }
 
+/// Letters and upper-case letters in `s`, in one pass: 32-byte ASCII blocks
+/// are counted branch-free (vectorised), other text char by char.
 fn letter_counts(s: &str) -> (usize, usize) {
-    if s.is_ascii() {
-        let upper = s.bytes().filter(u8::is_ascii_uppercase).count();
-        let lower = s.bytes().filter(u8::is_ascii_lowercase).count();
-        return (upper + lower, upper);
-    }
-    let mut letters = 0;
-    let mut upper = 0;
-    for c in s.chars().filter(|c| c.is_alphabetic()) {
-        letters += 1;
-        if c.is_uppercase() {
-            upper += 1;
+    const BLOCK: usize = 32;
+    let bytes = s.as_bytes();
+    let (mut letters, mut upper) = (0usize, 0usize);
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(block) = bytes.get(i..i + BLOCK)
+            && block.is_ascii()
+        {
+            let up = block.iter().filter(|b| b.is_ascii_uppercase()).count();
+            let low = block.iter().filter(|b| b.is_ascii_lowercase()).count();
+            letters += up + low;
+            upper += up;
+            i += BLOCK;
+            continue;
         }
+        // One char (any script); `i` is always on a char boundary here.
+        let Some(c) = s.get(i..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        if c.is_alphabetic() {
+            letters += 1;
+            upper += usize::from(c.is_uppercase());
+        }
+        i += c.len_utf8();
     }
     (letters, upper)
 }
@@ -352,6 +366,16 @@ fn is_pictograph(c: char) -> bool {
 mod tests {
     use super::*;
     use crate::message::Mailbox;
+
+    #[test]
+    fn letter_counts_cross_blocks_and_scripts() {
+        let ascii = "ABCdef 123 ".repeat(10); // 110 bytes: full blocks and a tail
+        assert_eq!(letter_counts(&ascii), (60, 30));
+        // Non-ASCII letters straddling the 32-byte block edges.
+        let mixed = format!("{}ÄÖü{}ДОБРО пожаловать", "x".repeat(30), "Y".repeat(31));
+        assert_eq!(letter_counts(&mixed), (30 + 3 + 31 + 5 + 10, 2 + 31 + 5));
+        assert_eq!(letter_counts(""), (0, 0));
+    }
 
     #[test]
     fn unknown_test_lists_known_ones() {

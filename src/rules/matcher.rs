@@ -4,7 +4,7 @@
 use super::field::Field;
 use crate::message::Message;
 use aho_corasick::AhoCorasick;
-use regex::RegexSet;
+use regex::{Regex, RegexSet};
 
 /// Which rules hit, by rule index.
 #[derive(Debug, Clone)]
@@ -67,12 +67,44 @@ pub struct PhraseMatcher {
     pub(super) fold_unicode: bool,
 }
 
-/// All regexes of the rules on one field, in one RegexSet.
+/// All regexes of the rules on one field: one RegexSet when there are many,
+/// or each regex on its own when there are few, since a lone regex gets
+/// a literal prefilter (memchr, memmem, Teddy) of its own and stops at
+/// its first match, while a small set pays for an overlapping scan.
 #[derive(Debug)]
-pub struct RegexMatcher {
-    pub(super) set: RegexSet,
-    /// Rule index of each regex.
-    pub(super) set_rule: Vec<u32>,
+pub enum RegexMatcher {
+    /// Many regexes in one set; `set_rule` maps each to its rule index.
+    Set { set: RegexSet, set_rule: Vec<u32> },
+    /// Few regexes, each with its rule index.
+    Each(Vec<(Regex, u32)>),
+}
+
+/// Fields with at most this many regexes run them one by one.
+pub(crate) const MAX_SEPARATE_REGEXES: usize = 16;
+
+impl RegexMatcher {
+    /// Record which of this matcher's rules hit in `value`.
+    fn run(&self, value: &str, hits: &mut HitSet) {
+        match self {
+            // is_match needs no allocation and stops at the first match;
+            // most values match nothing, so only then collect which matched.
+            RegexMatcher::Set { set, set_rule } => {
+                if set.is_match(value) {
+                    for i in set.matches(value).iter() {
+                        hits.set(set_rule[i] as usize);
+                    }
+                }
+            }
+            RegexMatcher::Each(list) => {
+                for (re, rule) in list {
+                    let rule = *rule as usize;
+                    if !hits.get(rule) && re.is_match(value) {
+                        hits.set(rule);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The matchers of one field for one channel.
@@ -93,14 +125,8 @@ impl FieldMatcher {
             if let Some(p) = &self.phrases {
                 p.run(value, hits);
             }
-            // is_match needs no allocation and stops at the first match;
-            // most values match nothing, so only then collect which matched.
-            if let Some(r) = &self.regexes
-                && r.set.is_match(value)
-            {
-                for i in r.set.matches(value).iter() {
-                    hits.set(r.set_rule[i] as usize);
-                }
+            if let Some(r) = &self.regexes {
+                r.run(value, hits);
             }
             true
         });
