@@ -1,7 +1,7 @@
 //! Email: the mail-parser adapter that turns raw RFC 5322 bytes into a [`Message`].
 
 use super::html::append_text;
-use super::identity::{client_ip, normalise_address};
+use super::identity::{client_ip, normalise_address, received_from_ip};
 use super::uri::{find_in_html, find_in_text};
 use super::{Channel, Facts, Header, Mailbox, Message};
 use mail_parser::parsers::MessageStream;
@@ -116,6 +116,7 @@ fn salvage(content: &[u8], opts: &EmailOptions, msg: &mut Message) {
 }
 
 fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Message) {
+    msg.headers.reserve_exact(parsed.headers().len());
     for h in parsed.headers() {
         let raw_value = content
             .get(h.offset_start as usize..h.offset_end as usize)
@@ -136,10 +137,11 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
                 other => text_value(other).unwrap_or_else(|| unfold(&raw_value)),
             }
         };
-        msg.headers.push(Header {
-            name: h.name.as_str().to_string(),
-            value,
-        });
+        let name = match &h.name {
+            HeaderName::Other(other) => std::borrow::Cow::Owned(other.to_string()),
+            known => std::borrow::Cow::Borrowed(known.as_static_str()),
+        };
+        msg.headers.push(Header { name, value });
     }
     msg.subject = parsed.subject().unwrap_or_default().to_string();
 
@@ -245,8 +247,8 @@ fn read_identities(
     msg.client_ip = client_ip(received_ips(parsed, content), opts.trusted_hops);
 }
 
-/// The `from` IPs of the Received headers, top-down, parsed lazily so only
-/// the hops down to the client are read.
+/// The `from` IPs of the Received headers, top-down, read lazily so only
+/// the hops down to the client are looked at.
 fn received_ips<'a>(
     parsed: &'a mail_parser::Message<'_>,
     content: &'a [u8],
@@ -256,11 +258,9 @@ fn received_ips<'a>(
         .iter()
         .filter(|h| h.name == HeaderName::Received)
         .map(move |h| {
-            let raw = content.get(h.offset_start as usize..h.offset_end as usize)?;
-            MessageStream::new(raw)
-                .parse_received()
-                .as_received()
-                .and_then(|r| r.from_ip)
+            content
+                .get(h.offset_start as usize..h.offset_end as usize)
+                .and_then(received_from_ip)
         })
 }
 

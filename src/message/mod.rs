@@ -76,8 +76,9 @@ impl FromStr for Channel {
 /// One header field, decoded (RFC 2047 words, folding removed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
-    /// Field name as it appeared.
-    pub name: String,
+    /// Field name: the registered spelling for fields mail-parser knows
+    /// (`Subject`, `Message-ID`), else as it appeared.
+    pub name: std::borrow::Cow<'static, str>,
     /// Decoded, unfolded value.
     pub value: String,
 }

@@ -579,7 +579,7 @@ fn build(
             let regexes = if regexes.is_empty() {
                 None
             } else {
-                match regex_matcher(&regexes, set_rule) {
+                match regex_matcher(&regexes, set_rule, field.is_long_text()) {
                     Ok(m) => Some(m),
                     Err(e) => {
                         errors.push(rule_set_error(format!(
@@ -662,9 +662,14 @@ fn rule_set_error(message: String) -> RuleError {
     }
 }
 
-/// The regexes of one field: each alone when few, else one RegexSet.
-fn regex_matcher(regexes: &[&str], set_rule: Vec<u32>) -> Result<RegexMatcher, regex::Error> {
-    if regexes.len() <= MAX_SEPARATE_REGEXES {
+/// The regexes of one field: each alone when few and the field is one long
+/// text, else one RegexSet (one search per value of many-valued fields).
+fn regex_matcher(
+    regexes: &[&str],
+    set_rule: Vec<u32>,
+    long_text: bool,
+) -> Result<RegexMatcher, regex::Error> {
+    if long_text && regexes.len() <= MAX_SEPARATE_REGEXES {
         let list = regexes
             .iter()
             .zip(set_rule)

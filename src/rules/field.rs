@@ -61,6 +61,12 @@ impl Field {
         })
     }
 
+    /// Whether the field is one long text (body, HTML) rather than many
+    /// short values.
+    pub fn is_long_text(&self) -> bool {
+        matches!(self, Field::Body | Field::Html)
+    }
+
     /// Call `f` with each value of this field in `msg`; stops when `f` returns false.
     pub fn for_each_value(&self, msg: &Message, mut f: impl FnMut(&str) -> bool) {
         match self {

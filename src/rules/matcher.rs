@@ -3,7 +3,9 @@
 
 use super::field::Field;
 use crate::message::Message;
-use aho_corasick::AhoCorasick;
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, PatternID};
 use regex::{Regex, RegexSet};
 
 /// Which rules hit, by rule index.
@@ -46,9 +48,8 @@ impl HitSet {
 }
 
 /// Build the automaton for lower-cased phrases (as compiled for rule sets).
-pub(crate) fn phrase_automaton(patterns: &[&str]) -> Result<AhoCorasick, aho_corasick::BuildError> {
-    AhoCorasick::builder()
-        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+pub(crate) fn phrase_automaton(patterns: &[&str]) -> Result<DFA, aho_corasick::BuildError> {
+    DFA::builder()
         .ascii_case_insensitive(true)
         .match_kind(aho_corasick::MatchKind::Standard)
         .build(patterns)
@@ -57,7 +58,7 @@ pub(crate) fn phrase_automaton(patterns: &[&str]) -> Result<AhoCorasick, aho_cor
 /// All literal phrases of the rules on one field, in one automaton.
 #[derive(Debug)]
 pub struct PhraseMatcher {
-    pub(super) automaton: AhoCorasick,
+    pub(super) automaton: DFA,
     /// Rule index of each pattern.
     pub(super) pattern_rule: Vec<u32>,
     /// Whether each pattern must match whole words.
@@ -145,18 +146,75 @@ impl PhraseMatcher {
         }
     }
 
+    /// Every match of every phrase in `text`, overlapping ones included.
+    ///
+    /// A big phrase DFA does not fit in the CPU cache, so a scan waits on
+    /// memory at each byte. Long texts are therefore cut in two halves
+    /// scanned in lock-step: two independent chains of lookups keep two
+    /// cache misses in flight at once. The first half runs on past the
+    /// middle by the longest phrase, so no match across the cut is lost.
     fn scan(&self, text: &str, hits: &mut HitSet) {
-        for m in self.automaton.find_overlapping_iter(text) {
-            let p = m.pattern().as_usize();
-            let rule = self.pattern_rule[p] as usize;
-            if hits.get(rule) {
-                continue;
+        const TWO_STREAMS_FROM: usize = 512;
+        let dfa = &self.automaton;
+        let Ok(start) = dfa.start_state(Anchored::No) else {
+            return;
+        };
+        let bytes = text.as_bytes();
+        let mut on_match = |sid: StateID, end: usize| {
+            for i in 0..dfa.match_len(sid) {
+                let p = dfa.match_pattern(sid, i);
+                self.report(text, p, end - dfa.pattern_len(p), end, hits);
             }
-            if self.whole_word[p] && !at_word_boundaries(text, m.start(), m.end()) {
-                continue;
+        };
+        let (mut a, mut b) = (start, start);
+        let mut done = 0;
+        if bytes.len() >= TWO_STREAMS_FROM {
+            let mid = bytes.len() / 2;
+            let overlap = dfa.max_pattern_len().saturating_sub(1);
+            let (first, second) = (&bytes[..mid], &bytes[mid..]);
+            for (i, (&x, &y)) in first.iter().zip(second).enumerate() {
+                a = dfa.next_state(Anchored::No, a, x);
+                b = dfa.next_state(Anchored::No, b, y);
+                if dfa.is_match(a) {
+                    on_match(a, i + 1);
+                }
+                if dfa.is_match(b) {
+                    on_match(b, mid + i + 1);
+                }
             }
-            hits.set(rule);
+            // The first half's run-on over the cut, then the second's tail.
+            for (i, &x) in bytes[mid..(mid + overlap).min(bytes.len())]
+                .iter()
+                .enumerate()
+            {
+                a = dfa.next_state(Anchored::No, a, x);
+                if dfa.is_match(a) {
+                    on_match(a, mid + i + 1);
+                }
+            }
+            done = mid + first.len();
+            a = b;
         }
+        for (i, &x) in bytes[done..].iter().enumerate() {
+            a = dfa.next_state(Anchored::No, a, x);
+            if dfa.is_match(a) {
+                on_match(a, done + i + 1);
+            }
+        }
+    }
+
+    /// Record pattern `p` matched at `text[start..end]`.
+    #[inline]
+    fn report(&self, text: &str, p: PatternID, start: usize, end: usize, hits: &mut HitSet) {
+        let p = p.as_usize();
+        let rule = self.pattern_rule[p] as usize;
+        if hits.get(rule) {
+            return;
+        }
+        if self.whole_word[p] && !at_word_boundaries(text, start, end) {
+            return;
+        }
+        hits.set(rule);
     }
 }
 
