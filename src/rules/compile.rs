@@ -3,11 +3,10 @@
 use super::eval::EvalTest;
 use super::field::Field;
 use super::format::{RawRule, RuleFile};
-use super::matcher::{
-    FieldMatcher, MAX_SEPARATE_REGEXES, PhraseMatcher, RegexMatcher, phrase_automaton,
-};
+use super::matcher::{FieldMatcher, PhraseMatcher, RegexMatcher, needs_unicode_folding};
 use super::meta::{self, Expr};
 use super::pattern;
+use super::prefixed::PrefixedRegexes;
 use super::{ChannelRules, LoadError, Rule, RuleError, RuleSet, RuleSpec};
 use crate::message::Channel;
 use std::collections::HashMap;
@@ -556,38 +555,15 @@ fn build(
                     _ => {}
                 }
             }
-            let phrases = if patterns.is_empty() {
-                None
-            } else {
-                match phrase_automaton(&patterns) {
-                    Ok(automaton) => Some(PhraseMatcher {
-                        fold_unicode: patterns
-                            .iter()
-                            .any(|p| p.chars().any(|c| !c.is_ascii() && c.is_alphabetic())),
-                        automaton,
-                        pattern_rule,
-                        whole_word: whole,
-                    }),
-                    Err(e) => {
-                        errors.push(rule_set_error(format!(
-                            "cannot build phrase automaton for field {field}: {e}"
-                        )));
-                        None
-                    }
-                }
-            };
-            let regexes = if regexes.is_empty() {
-                None
-            } else {
-                match regex_matcher(&regexes, set_rule, field.is_long_text()) {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        errors.push(rule_set_error(format!(
-                            "cannot build regexes for field {field}: {}",
-                            one_line(&e.to_string())
-                        )));
-                        None
-                    }
+            let built = field_matchers(&field, &patterns, pattern_rule, whole, &regexes, set_rule);
+            let (phrases, regexes) = match built {
+                Ok(m) => m,
+                Err(e) => {
+                    errors.push(rule_set_error(format!(
+                        "cannot build matchers for field {field}: {}",
+                        one_line(&e)
+                    )));
+                    (None, None)
                 }
             };
             out.fields.push(FieldMatcher {
@@ -662,30 +638,49 @@ fn rule_set_error(message: String) -> RuleError {
     }
 }
 
-/// The regexes of one field: each alone when few and the field is one long
-/// text, else one RegexSet (one search per value of many-valued fields).
-fn regex_matcher(
+/// The phrase automaton and regex matcher of one field. On a long text
+/// (body, HTML) the regexes' leading literals join the phrase automaton,
+/// so one pass finds both; other fields get one RegexSet, searched once
+/// per value.
+fn field_matchers(
+    field: &Field,
+    phrases: &[&str],
+    pattern_rule: Vec<u32>,
+    whole_word: Vec<bool>,
     regexes: &[&str],
     set_rule: Vec<u32>,
-    long_text: bool,
-) -> Result<RegexMatcher, regex::Error> {
-    if long_text && regexes.len() <= MAX_SEPARATE_REGEXES {
-        let list = regexes
-            .iter()
-            .zip(set_rule)
-            .map(|(re, rule)| {
-                regex::RegexBuilder::new(re)
-                    .size_limit(REGEX_SIZE_LIMIT)
-                    .dfa_size_limit(LAZY_DFA_CACHE / 4)
-                    .build()
-                    .map(|r| (r, rule))
-            })
-            .collect::<Result<_, _>>()?;
-        return Ok(RegexMatcher::Each(list));
+) -> Result<(Option<PhraseMatcher>, Option<RegexMatcher>), String> {
+    if regexes.is_empty() || !field.is_long_text() {
+        let phrases = if phrases.is_empty() {
+            None
+        } else {
+            Some(PhraseMatcher::new(phrases, pattern_rule, whole_word, None)?)
+        };
+        let regexes = if regexes.is_empty() {
+            None
+        } else {
+            let set = regex::RegexSetBuilder::new(regexes)
+                .size_limit(REGEX_SIZE_LIMIT * 8)
+                .dfa_size_limit(LAZY_DFA_CACHE)
+                .build()
+                .map_err(|e| e.to_string())?;
+            Some(RegexMatcher::Set { set, set_rule })
+        };
+        return Ok((phrases, regexes));
     }
-    let set = regex::RegexSetBuilder::new(regexes)
-        .size_limit(REGEX_SIZE_LIMIT * 8)
-        .dfa_size_limit(LAZY_DFA_CACHE)
-        .build()?;
-    Ok(RegexMatcher::Set { set, set_rule })
+    let config = regex_automata::meta::Config::new()
+        .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+        .hybrid_cache_capacity(LAZY_DFA_CACHE / 4);
+    let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config)?;
+    if needs_unicode_folding(phrases) {
+        // Phrases scan a lower-cased copy; regexes need the text as it is.
+        let phrases = PhraseMatcher::new(phrases, pattern_rule, whole_word, None)?;
+        let literals = PhraseMatcher::new(&[], Vec::new(), Vec::new(), Some(prefixed))?;
+        return Ok((
+            Some(phrases),
+            Some(RegexMatcher::Prefixed(Box::new(literals))),
+        ));
+    }
+    let both = PhraseMatcher::new(phrases, pattern_rule, whole_word, Some(prefixed))?;
+    Ok((Some(both), None))
 }

@@ -226,7 +226,10 @@ impl EvalTest {
             EvalKind::MissingFrom => email && m.sender.is_empty(),
             EvalKind::HtmlOnly => m.facts.html_parts > 0 && m.facts.text_parts == 0,
             EvalKind::HtmlImagesFewWords => {
-                m.facts.html_images > 0 && (m.body.split_whitespace().count() as f64) < t
+                // Count words only up to the threshold.
+                let limit = t.max(0.0).ceil() as usize;
+                m.facts.html_images > 0
+                    && (m.body.split_whitespace().take(limit).count() as f64) < t
             }
             EvalKind::LinkTextMismatch => m.links.iter().any(link_text_mismatch),
             EvalKind::FromNameSpoof => from_name_spoof(m),

@@ -2,11 +2,12 @@
 //! one RegexSet per (channel, field), and the set of rules that hit.
 
 use super::field::Field;
+use super::prefixed::PrefixedRegexes;
 use crate::message::Message;
-use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::automaton::{Automaton, OverlappingState, StateID};
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, PatternID};
-use regex::{Regex, RegexSet};
+use regex::RegexSet;
 
 /// Which rules hit, by rule index.
 #[derive(Debug, Clone)]
@@ -48,40 +49,42 @@ impl HitSet {
 }
 
 /// Build the automaton for lower-cased phrases (as compiled for rule sets).
-pub(crate) fn phrase_automaton(patterns: &[&str]) -> Result<DFA, aho_corasick::BuildError> {
+fn phrase_automaton(patterns: &[&str]) -> Result<DFA, aho_corasick::BuildError> {
     DFA::builder()
         .ascii_case_insensitive(true)
         .match_kind(aho_corasick::MatchKind::Standard)
         .build(patterns)
 }
 
-/// All literal phrases of the rules on one field, in one automaton.
+/// All literal phrases of the rules on one field in one automaton, and
+/// with them the leading literals of the field's long-text regexes
+/// ([`PrefixedRegexes`]): one pass over the text serves both.
 #[derive(Debug)]
 pub struct PhraseMatcher {
-    pub(super) automaton: DFA,
-    /// Rule index of each pattern.
-    pub(super) pattern_rule: Vec<u32>,
-    /// Whether each pattern must match whole words.
-    pub(super) whole_word: Vec<bool>,
-    /// Some pattern holds a non-ASCII cased letter, so non-ASCII text must
+    automaton: DFA,
+    /// Rule index of each phrase (the first patterns of the automaton).
+    pattern_rule: Vec<u32>,
+    /// Whether each phrase must match whole words.
+    whole_word: Vec<bool>,
+    /// Some phrase holds a non-ASCII cased letter, so non-ASCII text must
     /// be lower-cased before matching (ASCII case is folded by the automaton).
-    pub(super) fold_unicode: bool,
+    fold_unicode: bool,
+    /// Regexes whose leading literals follow the phrases in the automaton.
+    regexes: Option<PrefixedRegexes>,
 }
 
-/// All regexes of the rules on one field: one RegexSet when there are many,
-/// or each regex on its own when there are few, since a lone regex gets
-/// a literal prefilter (memchr, memmem, Teddy) of its own and stops at
-/// its first match, while a small set pays for an overlapping scan.
+/// All regexes of the rules on one field: on the long texts (body, HTML)
+/// found by their leading literals in one pass, else one RegexSet, so each
+/// value of a many-valued field (URIs, headers) is searched once.
 #[derive(Debug)]
 pub enum RegexMatcher {
     /// Many regexes in one set; `set_rule` maps each to its rule index.
     Set { set: RegexSet, set_rule: Vec<u32> },
-    /// Few regexes, each with its rule index.
-    Each(Vec<(Regex, u32)>),
+    /// Regexes on a long text, run where their leading literals occur
+    /// (when the field's phrases need Unicode lower-casing and so cannot
+    /// share their automaton).
+    Prefixed(Box<PhraseMatcher>),
 }
-
-/// Fields with at most this many regexes run them one by one.
-pub(crate) const MAX_SEPARATE_REGEXES: usize = 16;
 
 impl RegexMatcher {
     /// Record which of this matcher's rules hit in `value`.
@@ -96,14 +99,7 @@ impl RegexMatcher {
                     }
                 }
             }
-            RegexMatcher::Each(list) => {
-                for (re, rule) in list {
-                    let rule = *rule as usize;
-                    if !hits.get(rule) && re.is_match(value) {
-                        hits.set(rule);
-                    }
-                }
-            }
+            RegexMatcher::Prefixed(p) => p.run(value, hits),
         }
     }
 }
@@ -135,6 +131,34 @@ impl FieldMatcher {
 }
 
 impl PhraseMatcher {
+    /// Compile lower-case `phrases` (with each one's rule index and
+    /// whole-word flag) and the leading literals of `regexes`. Regexes need
+    /// the text as it is, so they cannot share an automaton with phrases
+    /// that need Unicode lower-casing: that is an error.
+    pub fn new(
+        phrases: &[&str],
+        pattern_rule: Vec<u32>,
+        whole_word: Vec<bool>,
+        regexes: Option<PrefixedRegexes>,
+    ) -> Result<PhraseMatcher, String> {
+        let fold_unicode = needs_unicode_folding(phrases);
+        if fold_unicode && regexes.is_some() {
+            return Err("regex literals cannot share a Unicode-folded phrase automaton".into());
+        }
+        let mut patterns: Vec<&str> = phrases.to_vec();
+        if let Some(r) = &regexes {
+            patterns.extend(r.literals().iter().map(String::as_str));
+        }
+        let automaton = phrase_automaton(&patterns).map_err(|e| e.to_string())?;
+        Ok(PhraseMatcher {
+            automaton,
+            pattern_rule,
+            whole_word,
+            fold_unicode,
+            regexes,
+        })
+    }
+
     /// Record which of this matcher's rules hit in `value`.
     pub(crate) fn run(&self, value: &str, hits: &mut HitSet) {
         // Patterns are lower-case and the automaton is ASCII case-insensitive;
@@ -143,6 +167,9 @@ impl PhraseMatcher {
             self.scan(value, hits);
         } else {
             self.scan(&value.to_lowercase(), hits);
+        }
+        if let Some(r) = &self.regexes {
+            r.run_scanned(value, hits);
         }
     }
 
@@ -156,6 +183,13 @@ impl PhraseMatcher {
     fn scan(&self, text: &str, hits: &mut HitSet) {
         const TWO_STREAMS_FROM: usize = 512;
         let dfa = &self.automaton;
+        if dfa.prefilter().is_some() {
+            // Few distinct first bytes (say, HTML regex literals that all
+            // start with `<`): the automaton's own memchr/Teddy prefilter
+            // skips between candidates far faster than stepping the DFA.
+            self.scan_prefiltered(text, hits);
+            return;
+        }
         let Ok(start) = dfa.start_state(Anchored::No) else {
             return;
         };
@@ -203,10 +237,35 @@ impl PhraseMatcher {
         }
     }
 
+    /// Every match, found with the automaton's prefilter.
+    fn scan_prefiltered(&self, text: &str, hits: &mut HitSet) {
+        let input = aho_corasick::Input::new(text);
+        let mut state = OverlappingState::start();
+        loop {
+            if self
+                .automaton
+                .try_find_overlapping(&input, &mut state)
+                .is_err()
+            {
+                return;
+            }
+            let Some(m) = state.get_match() else {
+                return;
+            };
+            self.report(text, m.pattern(), m.start(), m.end(), hits);
+        }
+    }
+
     /// Record pattern `p` matched at `text[start..end]`.
     #[inline]
     fn report(&self, text: &str, p: PatternID, start: usize, end: usize, hits: &mut HitSet) {
         let p = p.as_usize();
+        if p >= self.pattern_rule.len() {
+            if let Some(r) = &self.regexes {
+                r.check(p - self.pattern_rule.len(), text, start, hits);
+            }
+            return;
+        }
         let rule = self.pattern_rule[p] as usize;
         if hits.get(rule) {
             return;
@@ -216,6 +275,13 @@ impl PhraseMatcher {
         }
         hits.set(rule);
     }
+}
+
+/// Whether some phrase holds a non-ASCII cased letter.
+pub(crate) fn needs_unicode_folding(phrases: &[&str]) -> bool {
+    phrases
+        .iter()
+        .any(|p| p.chars().any(|c| !c.is_ascii() && c.is_alphabetic()))
 }
 
 fn is_word_char(c: char) -> bool {

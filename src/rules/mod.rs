@@ -10,6 +10,7 @@ pub mod format;
 pub mod matcher;
 pub mod meta;
 pub mod pattern;
+pub mod prefixed;
 mod profile;
 pub mod reputation;
 

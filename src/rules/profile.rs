@@ -5,7 +5,7 @@
 //! normal run. Profiling compiles each rule alone and times it over the
 //! same field values, which measures what the rule would cost by itself.
 
-use super::matcher::{HitSet, PhraseMatcher, phrase_automaton};
+use super::matcher::{HitSet, PhraseMatcher};
 use super::{RuleSet, RuleSpec};
 use crate::message::Message;
 use std::time::{Duration, Instant};
@@ -26,16 +26,14 @@ impl RuleSet {
                         whole_word,
                     } => {
                         let pats: Vec<&str> = phrases.iter().map(String::as_str).collect();
-                        let Ok(automaton) = phrase_automaton(&pats) else {
+                        let built = PhraseMatcher::new(
+                            &pats,
+                            vec![0; pats.len()],
+                            vec![*whole_word; pats.len()],
+                            None,
+                        );
+                        let Ok(pm) = built else {
                             return Duration::ZERO;
-                        };
-                        let pm = PhraseMatcher {
-                            fold_unicode: pats
-                                .iter()
-                                .any(|p| p.chars().any(|c| !c.is_ascii() && c.is_alphabetic())),
-                            automaton,
-                            pattern_rule: vec![0; pats.len()],
-                            whole_word: vec![*whole_word; pats.len()],
                         };
                         let start = Instant::now();
                         for m in msgs.iter().filter(|m| applies(m)) {

@@ -1,0 +1,220 @@
+//! Regexes on long texts (body, HTML), found by their leading literals.
+//!
+//! Each regex alone would scan the whole text once, with a literal
+//! prefilter of its own; ten HTML regexes meant ten passes over every
+//! HTML part. Here the literals every match of a regex must start with
+//! (`<font`, `href`, `javascript:` ...) are extracted with regex-syntax
+//! and go into the field's phrase automaton (see
+//! [`PhraseMatcher`](super::matcher::PhraseMatcher)), so the one pass that
+//! finds the phrases also finds the candidate positions; a regex runs only
+//! there, anchored. A regex with no such literals (one that can start with
+//! a class or repetition) still scans the whole text alone.
+
+use super::matcher::HitSet;
+use regex::{RegexSet, RegexSetBuilder};
+use regex_automata::meta::{self, Regex as MetaRegex};
+use regex_automata::{Anchored, Input};
+use regex_syntax::hir::literal::{ExtractKind, Extractor};
+
+/// Most distinct leading literals a regex may have and still be found by
+/// them; more (long alternations) scan alone.
+const MAX_LITERALS: usize = 64;
+
+/// The regexes of one long-text field.
+#[derive(Debug)]
+pub struct PrefixedRegexes {
+    /// Leading literals, lower-case, to match ASCII case-insensitively.
+    literals: Vec<String>,
+    /// For each literal, the regexes (indices into `anchored`) it starts.
+    literal_regexes: Vec<Vec<u32>>,
+    /// Regexes run anchored at a literal, with their rule index.
+    anchored: Vec<(MetaRegex, u32)>,
+    /// Regexes with no leading literals, run over the whole text in one
+    /// set, with the rule index of each.
+    scanned: Option<(RegexSet, Vec<u32>)>,
+}
+
+/// The literals every match of `pattern` starts with, lower-case and
+/// deduplicated; `None` when a match can start otherwise.
+pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .ok()?;
+    // Case-insensitive literals multiply (`(?i)script` has 2^6 spellings
+    // and more with Unicode folds); allow enough before the extractor
+    // shortens them, since they collapse again once lower-cased.
+    let seq = Extractor::new()
+        .kind(ExtractKind::Prefix)
+        .limit_total(4096)
+        .extract(&hir);
+    let mut full: Vec<String> = Vec::new();
+    for lit in seq.literals()? {
+        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+        if text.is_empty() {
+            return None; // some match starts with anything
+        }
+        full.push(text.to_ascii_lowercase());
+    }
+    // Too many (`\$\s?\d` has 70 spellings): shorten them all until few
+    // enough distinct prefixes remain; `$` alone still finds every match.
+    let longest = full.iter().map(String::len).max()?;
+    (1..=longest).rev().find_map(|len| {
+        let mut out: Vec<String> = Vec::new();
+        for lit in &full {
+            let cut = (0..=len.min(lit.len()))
+                .rev()
+                .find(|&i| lit.is_char_boundary(i))?;
+            let short = &lit[..cut];
+            if short.is_empty() {
+                return None;
+            }
+            if !out.iter().any(|o| o == short) {
+                out.push(short.to_string());
+            }
+        }
+        (out.len() <= MAX_LITERALS).then_some(out)
+    })
+}
+
+impl PrefixedRegexes {
+    /// Build from `(pattern, rule index)` pairs; patterns must be valid.
+    pub fn new(
+        regexes: &[&str],
+        rules: &[u32],
+        config: &meta::Config,
+    ) -> Result<PrefixedRegexes, String> {
+        let mut literal_ids: Vec<String> = Vec::new();
+        let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
+        let mut anchored = Vec::new();
+        let mut scanned: Vec<&str> = Vec::new();
+        let mut scanned_rules = Vec::new();
+        for (pattern, &rule) in regexes.iter().zip(rules) {
+            let re = MetaRegex::builder()
+                .configure(config.clone())
+                .build(pattern)
+                .map_err(|e| e.to_string())?;
+            match leading_literals(pattern) {
+                Some(lits) => {
+                    let id = anchored.len() as u32;
+                    anchored.push((re, rule));
+                    for lit in lits {
+                        match literal_ids.iter().position(|l| *l == lit) {
+                            Some(i) => literal_regexes[i].push(id),
+                            None => {
+                                literal_ids.push(lit);
+                                literal_regexes.push(vec![id]);
+                            }
+                        }
+                    }
+                }
+                None => {
+                    scanned.push(pattern);
+                    scanned_rules.push(rule);
+                }
+            }
+        }
+        let scanned = if scanned.is_empty() {
+            None
+        } else {
+            let set = RegexSetBuilder::new(&scanned)
+                .size_limit(config.get_nfa_size_limit().unwrap_or(usize::MAX))
+                .dfa_size_limit(config.get_hybrid_cache_capacity())
+                .build()
+                .map_err(|e| e.to_string())?;
+            Some((set, scanned_rules))
+        };
+        Ok(PrefixedRegexes {
+            literals: literal_ids,
+            literal_regexes,
+            anchored,
+            scanned,
+        })
+    }
+
+    /// The leading literals; a match of literal `i` is passed to [`check`](Self::check).
+    pub fn literals(&self) -> &[String] {
+        &self.literals
+    }
+
+    /// Literal `literal` occurs at `text[start..]`: run its regexes there.
+    #[inline]
+    pub fn check(&self, literal: usize, text: &str, start: usize, hits: &mut HitSet) {
+        for &id in &self.literal_regexes[literal] {
+            let (re, rule) = &self.anchored[id as usize];
+            let rule = *rule as usize;
+            if hits.get(rule) {
+                continue;
+            }
+            let input = Input::new(text)
+                .range(start..)
+                .anchored(Anchored::Yes)
+                .earliest(true);
+            if re.search_half(&input).is_some() {
+                hits.set(rule);
+            }
+        }
+    }
+
+    /// Run the regexes that have no leading literals over all of `text`.
+    pub fn run_scanned(&self, text: &str, hits: &mut HitSet) {
+        // is_match needs no allocation and stops at the first match; most
+        // texts match nothing, so only then collect which matched.
+        if let Some((set, rules)) = &self.scanned
+            && set.is_match(text)
+        {
+            for i in set.matches(text).iter() {
+                hits.set(rules[i] as usize);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_of_common_rule_shapes() {
+        assert_eq!(leading_literals(r"(?i)<form\b").unwrap(), ["<form"]);
+        let script = leading_literals(r"(?i)<script\b|\bjavascript:").unwrap();
+        assert!(script.iter().any(|l| "<script".starts_with(l.as_str())));
+        assert!(script.iter().any(|l| "javascript:".starts_with(l.as_str())));
+        assert_eq!(leading_literals(r"!{3,}").unwrap(), ["!!!"]);
+        assert_eq!(leading_literals(r"\$\s?\d{4,}").unwrap(), ["$"]);
+        assert!(leading_literals(r"\s+free").is_none());
+        assert!(leading_literals(r"[a-z]+@").is_none());
+        assert!(leading_literals(r"x?y*").is_none());
+    }
+
+    #[test]
+    fn finds_what_a_plain_scan_finds() {
+        let patterns = [
+            r"(?i)<font\b[^>]*\bcolor\s*=\s*[\x22']?(?:#?ffffff|white)",
+            r"(?i)<form\b",
+            r"\$\s?\d{4,}",
+            r"\bdear (?:friend|sir)",
+            r"[0-9]{3}-[0-9]{4}",
+        ];
+        let rules: Vec<u32> = (0..patterns.len() as u32).collect();
+        let prefixed = PrefixedRegexes::new(&patterns, &rules, &meta::Config::new()).unwrap();
+        let m =
+            super::super::matcher::PhraseMatcher::new(&[], vec![], vec![], Some(prefixed)).unwrap();
+        let texts = [
+            "<p>hi</p><FONT size=2 COLOR=\"#FFFFFF\">x</FONT>",
+            "<font color=red><Form action=x>",
+            "price $ 12345 and $12",
+            "Dear friend, call 555-1234",
+            "endear friend",
+            "",
+        ];
+        for text in texts {
+            let mut hits = HitSet::new(patterns.len());
+            m.run(text, &mut hits);
+            for (i, p) in patterns.iter().enumerate() {
+                let want = regex::Regex::new(p).unwrap().is_match(text);
+                assert_eq!(hits.get(i), want, "{p} on {text:?}");
+            }
+        }
+    }
+}
