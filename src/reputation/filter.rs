@@ -64,7 +64,8 @@ pub struct ReputationFilter {
     created: u64,
     label: String,
     key_check: Option<u64>,
-    key: Option<Vec<u8>>,
+    /// The HMAC keyed once at load, cloned per item.
+    key: Option<Keyed>,
     v4_prefixes: u64,
     v6_prefixes: [u64; 3],
     bloom: BloomFilter,
@@ -119,13 +120,29 @@ fn net_bytes(net: &Net, out: &mut [u8; 18]) -> usize {
     }
 }
 
-fn net_hash(kind: Kind, net: &Net, key: Option<&[u8]>) -> u64 {
+/// HMAC-SHA256 with the key schedule done once.
+#[derive(Clone)]
+struct Keyed(Hmac<Sha256>);
+
+impl std::fmt::Debug for Keyed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyed(..)")
+    }
+}
+
+impl Keyed {
+    fn new(key: &[u8]) -> Option<Keyed> {
+        Hmac::<Sha256>::new_from_slice(key).ok().map(Keyed)
+    }
+}
+
+fn net_hash(kind: Kind, net: &Net, key: Option<&Keyed>) -> u64 {
     let mut buf = [0u8; 18];
     let n = net_bytes(net, &mut buf);
     bytes_hash(kind, &buf[..n], key)
 }
 
-fn item_hash(kind: Kind, item: &str, key: Option<&[u8]>) -> u64 {
+fn item_hash(kind: Kind, item: &str, key: Option<&Keyed>) -> u64 {
     if matches!(kind, Kind::Ip | Kind::UrlHost)
         && let Ok(net) = parse_net(item)
     {
@@ -134,13 +151,11 @@ fn item_hash(kind: Kind, item: &str, key: Option<&[u8]>) -> u64 {
     bytes_hash(kind, item.as_bytes(), key)
 }
 
-fn bytes_hash(kind: Kind, item: &[u8], key: Option<&[u8]>) -> u64 {
+fn bytes_hash(kind: Kind, item: &[u8], key: Option<&Keyed>) -> u64 {
     match key {
         None => xxh3_64_with_seed(item, SEED ^ kind.code() as u64),
-        Some(k) => {
-            let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(k) else {
-                return 0;
-            };
+        Some(Keyed(prepared)) => {
+            let mut mac = prepared.clone();
             mac.update(&[kind.code()]);
             mac.update(item);
             let d = mac.finalize().into_bytes();
@@ -186,6 +201,7 @@ impl ReputationFilter {
         // about 1.3x the nominal rate (see benches/reputation.rs).
         let mut bloom = BloomFilter::with_false_pos(fp_rate * SIZING)
             .expected_items(capacity.max(items.len()).max(1));
+        let keyed = key.and_then(Keyed::new);
         let (mut v4, mut v6) = (0u64, [0u64; 3]);
         for item in items {
             if matches!(kind, Kind::Ip | Kind::UrlHost)
@@ -198,7 +214,7 @@ impl ReputationFilter {
                     v6[p / 64] |= 1 << (p % 64)
                 }
             }
-            bloom.insert_hash(item_hash(kind, item, key));
+            bloom.insert_hash(item_hash(kind, item, keyed.as_ref()));
         }
         Ok(ReputationFilter {
             kind,
@@ -207,7 +223,7 @@ impl ReputationFilter {
             created: now(),
             label: label.to_string(),
             key_check: key.map(key_check),
-            key: key.map(<[u8]>::to_vec),
+            key: keyed,
             v4_prefixes: v4,
             v6_prefixes: v6,
             bloom,
@@ -244,7 +260,7 @@ impl ReputationFilter {
 
     fn has(&self, item: &str) -> bool {
         self.bloom
-            .contains_hash(item_hash(self.kind, item, self.key.as_deref()))
+            .contains_hash(item_hash(self.kind, item, self.key.as_ref()))
     }
 
     /// Whether an IP address is listed (itself or any listed prefix holding it).
@@ -254,10 +270,11 @@ impl ReputationFilter {
             IpAddr::V6(_) => p <= 128 && self.v6_prefixes[p / 64] & (1 << (p % 64)) != 0,
         };
         let max = if ip.is_ipv4() { 32 } else { 128 };
-        (0..=max)
-            .rev()
-            .filter(|&p| bits(p))
-            .any(|p| self.has(&Net::of(ip, p as u8).item()))
+        (0..=max).rev().filter(|&p| bits(p)).any(|p| {
+            let net = Net::of(ip, p as u8);
+            self.bloom
+                .contains_hash(net_hash(self.kind, &net, self.key.as_ref()))
+        })
     }
 
     /// Whether a (normalised) domain or any parent down to its registrable domain is listed.
@@ -440,7 +457,11 @@ impl ReputationFilter {
             created,
             label,
             key_check: keyed.then_some(check),
-            key: key.map(<[u8]>::to_vec),
+            key: if keyed {
+                key.and_then(Keyed::new)
+            } else {
+                None
+            },
             v4_prefixes: v4,
             v6_prefixes: v6,
             bloom: BloomFilter::from_vec(words).hashes(hashes),
