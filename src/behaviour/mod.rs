@@ -11,7 +11,7 @@
 use crate::message::Message;
 use crate::verdict::Hit;
 use serde::Deserialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use xxhash_rust::xxh3::xxh3_64;
@@ -94,16 +94,49 @@ pub trait BehaviourStore: Send + Sync + std::fmt::Debug {
     ) -> Observation;
 }
 
+/// Hash of an identity (sender, recipient) trimmed and lower-cased; no
+/// allocation unless it holds non-ASCII upper-case letters.
+fn identity_hash(id: &str) -> u64 {
+    let id = id.trim();
+    if !id.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        return xxh3_64(id.as_bytes());
+    }
+    if id.is_ascii() {
+        let mut buf = [0u8; 128];
+        if let Some(dst) = buf.get_mut(..id.len()) {
+            dst.copy_from_slice(id.as_bytes());
+            dst.make_ascii_lowercase();
+            return xxh3_64(dst);
+        }
+    }
+    xxh3_64(id.to_lowercase().as_bytes())
+}
+
 /// 64-bit SimHash of the text's word 3-shingles (lower-cased, digits folded
 /// to `0` so changed numbers do not hide a campaign).
 pub fn simhash(text: &str) -> u64 {
     let mut word_hashes: Vec<u64> = Vec::with_capacity(64);
     let mut buf = String::with_capacity(32);
+    let mut ascii = [0u8; 64];
     for word in text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(512)
     {
+        // ASCII words are folded on the stack; others char by char.
+        if word.is_ascii()
+            && let Some(dst) = ascii.get_mut(..word.len())
+        {
+            for (d, b) in dst.iter_mut().zip(word.bytes()) {
+                *d = if b.is_ascii_digit() {
+                    b'0'
+                } else {
+                    b.to_ascii_lowercase()
+                };
+            }
+            word_hashes.push(xxh3_64(dst));
+            continue;
+        }
         buf.clear();
         for c in word.chars() {
             if c.is_ascii_digit() {
@@ -117,7 +150,7 @@ pub fn simhash(text: &str) -> u64 {
     let mut v = [0i32; 64];
     let mut add = |h: u64| {
         for (i, slot) in v.iter_mut().enumerate() {
-            *slot += if h >> i & 1 == 1 { 1 } else { -1 };
+            *slot += ((h >> i & 1) as i32) * 2 - 1;
         }
     };
     if word_hashes.len() < 3 {
@@ -159,9 +192,9 @@ impl SenderState {
     }
 }
 
-/// One band of the near-duplicate index: 16-bit band value to recent
-/// (time, fingerprint, sender) entries.
-type BandIndex = HashMap<u16, VecDeque<(i64, u64, u64)>>;
+/// One shard of one band of the near-duplicate index: 16-bit band value
+/// to recent (time, fingerprint, sender) entries.
+type BandIndex = rustc_hash::FxHashMap<u16, VecDeque<(i64, u64, u64)>>;
 
 /// The default store: sharded, bounded, in memory.
 #[derive(Debug)]
@@ -169,6 +202,8 @@ pub struct MemoryBehaviourStore {
     window: i64,
     near_bits: u32,
     senders: Vec<Mutex<lru::LruCache<u64, SenderState>>>,
+    /// `SHARDS` shards for each of the four bands, so concurrent messages
+    /// rarely wait on the same lock.
     bands: Vec<Mutex<BandIndex>>,
 }
 
@@ -183,7 +218,9 @@ impl MemoryBehaviourStore {
             senders: (0..SHARDS)
                 .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
                 .collect(),
-            bands: (0..4).map(|_| Mutex::new(HashMap::new())).collect(),
+            bands: (0..4 * SHARDS)
+                .map(|_| Mutex::new(BandIndex::default()))
+                .collect(),
         }
     }
 }
@@ -206,7 +243,7 @@ impl BehaviourStore for MemoryBehaviourStore {
         fp: Option<u64>,
         now: i64,
     ) -> Observation {
-        let sid = xxh3_64(sender.trim().to_lowercase().as_bytes());
+        let sid = identity_hash(sender);
         let since = now - self.window;
         let mut obs = Observation::default();
         if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock() {
@@ -218,7 +255,7 @@ impl BehaviourStore for MemoryBehaviourStore {
                 if state.events.len() >= MAX_EVENTS {
                     state.drop_event();
                 }
-                let rid = xxh3_64(r.trim().to_lowercase().as_bytes());
+                let rid = identity_hash(r);
                 state.events.push_back((now, rid));
                 *state.recipients.entry(rid).or_insert(0) += 1;
             }
@@ -236,8 +273,9 @@ impl BehaviourStore for MemoryBehaviourStore {
         // `near_bits` of another shares at least one band when near_bits < 4.
         let Some(fp) = fp else { return obs };
         let mut senders: Vec<u64> = vec![sid];
-        for (b, band) in self.bands.iter().enumerate() {
+        for b in 0..4 {
             let key = (fp >> (b * 16)) as u16;
+            let band = &self.bands[b * SHARDS + key as usize % SHARDS];
             if let Ok(mut idx) = band.lock() {
                 let bucket = idx.entry(key).or_default();
                 while bucket.front().is_some_and(|(t, _, _)| *t < since) {

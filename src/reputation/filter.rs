@@ -22,7 +22,11 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 const MAGIC: &[u8; 8] = b"SSREPUT\0";
 /// File format version.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+/// Oldest file format version still read (version 1 has no domain depths).
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
+/// `domain_depths` when unknown (version 1 files): every depth may be listed.
+const ALL_DEPTHS: u64 = u64::MAX;
 const SEED: u64 = 0x5351_5349_4654_0001;
 /// Nominal rate asked of fastbloom, as a share of the target.
 const SIZING: f64 = 0.75;
@@ -68,7 +72,17 @@ pub struct ReputationFilter {
     key: Option<Keyed>,
     v4_prefixes: u64,
     v6_prefixes: [u64; 3],
+    /// Bit `n` set: some listed domain has `n` labels (63 and more share
+    /// bit 63). Lookups skip parents of depths nobody listed, which saves
+    /// most Bloom probes (each a likely cache miss) for URL hosts.
+    domain_depths: u64,
     bloom: BloomFilter,
+}
+
+/// The `domain_depths` bit of a domain.
+fn depth_bit(domain: &str) -> u64 {
+    let labels = domain.bytes().filter(|&b| b == b'.').count() + 1;
+    1 << labels.min(63)
 }
 
 /// What `reputation info` shows.
@@ -202,7 +216,7 @@ impl ReputationFilter {
         let mut bloom = BloomFilter::with_false_pos(fp_rate * SIZING)
             .expected_items(capacity.max(items.len()).max(1));
         let keyed = key.and_then(Keyed::new);
-        let (mut v4, mut v6) = (0u64, [0u64; 3]);
+        let (mut v4, mut v6, mut depths) = (0u64, [0u64; 3], 0u64);
         for item in items {
             if matches!(kind, Kind::Ip | Kind::UrlHost)
                 && let Ok(net) = parse_net(item)
@@ -213,6 +227,8 @@ impl ReputationFilter {
                 } else {
                     v6[p / 64] |= 1 << (p % 64)
                 }
+            } else {
+                depths |= depth_bit(item);
             }
             bloom.insert_hash(item_hash(kind, item, keyed.as_ref()));
         }
@@ -226,6 +242,7 @@ impl ReputationFilter {
             key: keyed,
             v4_prefixes: v4,
             v6_prefixes: v6,
+            domain_depths: depths,
             bloom,
         })
     }
@@ -279,7 +296,17 @@ impl ReputationFilter {
 
     /// Whether a (normalised) domain or any parent down to its registrable domain is listed.
     pub fn contains_domain(&self, domain: &str) -> bool {
-        domain_and_parents(domain).into_iter().any(|d| self.has(d))
+        let listed = |d: &str| self.domain_depths & depth_bit(d) != 0 && self.has(d);
+        if listed(domain) {
+            return true;
+        }
+        // Parents have fewer labels: skip the public suffix lookup when no
+        // listed domain is that shallow.
+        let parent_depths = depth_bit(domain).wrapping_sub(1) & !0b11;
+        if self.domain_depths & parent_depths == 0 {
+            return false;
+        }
+        domain_and_parents(domain).into_iter().skip(1).any(listed)
     }
 
     /// Whether a raw identity of this filter's kind is listed (normalised first).
@@ -335,6 +362,7 @@ impl ReputationFilter {
         for i in 0..3 {
             self.v6_prefixes[i] |= other.v6_prefixes[i];
         }
+        self.domain_depths |= other.domain_depths;
         if !other.label.is_empty() && self.label != other.label {
             self.label = if self.label.is_empty() {
                 other.label.clone()
@@ -363,6 +391,7 @@ impl ReputationFilter {
         for w in self.v6_prefixes {
             b.extend_from_slice(&w.to_le_bytes());
         }
+        b.extend_from_slice(&self.domain_depths.to_le_bytes());
         b.extend_from_slice(&self.bloom.num_hashes().to_le_bytes());
         b.extend_from_slice(&(self.label.len() as u32).to_le_bytes());
         b.extend_from_slice(self.label.as_bytes());
@@ -404,10 +433,13 @@ impl ReputationFilter {
         }
         r.pos = 8;
         let version = r.u32()?;
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(invalid(
                 path,
-                format!("filter format version {version}, this spamsift reads {FORMAT_VERSION}"),
+                format!(
+                    "filter format version {version}, this spamsift reads \
+                     {OLDEST_FORMAT_VERSION} to {FORMAT_VERSION}"
+                ),
             ));
         }
         let kind =
@@ -420,6 +452,7 @@ impl ReputationFilter {
         let check = r.u64()?;
         let v4 = r.u64()?;
         let v6 = [r.u64()?, r.u64()?, r.u64()?];
+        let depths = if version >= 2 { r.u64()? } else { ALL_DEPTHS };
         let hashes = r.u32()?;
         let label_len = r.u32()? as usize;
         let label = String::from_utf8_lossy(r.take(label_len)?).into_owned();
@@ -464,6 +497,7 @@ impl ReputationFilter {
             },
             v4_prefixes: v4,
             v6_prefixes: v6,
+            domain_depths: depths,
             bloom: BloomFilter::from_vec(words).hashes(hashes),
         })
     }
@@ -524,6 +558,43 @@ mod tests {
         v.iter()
             .map(|s| normalise_item(kind, s, "44").unwrap())
             .collect()
+    }
+
+    #[test]
+    fn reads_version_1_files_without_domain_depths() {
+        let f = ReputationFilter::build(
+            Kind::Domain,
+            0.001,
+            &items(Kind::Domain, &["spam.example", "a.b.c.example.org"]),
+            "t",
+            None,
+        )
+        .unwrap();
+        assert!(f.contains_domain("x.spam.example") && f.contains_domain("a.b.c.example.org"));
+        assert!(
+            !f.contains_domain("b.c.example.org"),
+            "depth 3 was never listed"
+        );
+        // The same filter as version 1 wrote it: no depths field after the
+        // IPv6 prefixes (bytes 80..88), so every depth is looked up.
+        let v2 = f.to_bytes();
+        let mut v1 = [
+            &v2[..8],
+            &1u32.to_le_bytes(),
+            &v2[12..80],
+            &v2[88..v2.len() - 4],
+        ]
+        .concat();
+        v1.extend_from_slice(&crc32fast::hash(&v1).to_le_bytes());
+        let old = ReputationFilter::from_bytes("v1", &v1, None).unwrap();
+        assert!(old.contains_domain("x.spam.example") && old.contains_domain("a.b.c.example.org"));
+        let mut v3 = v2.clone();
+        v3[8] = 3;
+        let n = v3.len();
+        let crc = crc32fast::hash(&v3[..n - 4]).to_le_bytes();
+        v3[n - 4..].copy_from_slice(&crc);
+        let err = ReputationFilter::from_bytes("v3", &v3, None).unwrap_err();
+        assert!(err.to_string().contains("version 3"), "{err}");
     }
 
     #[test]

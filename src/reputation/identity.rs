@@ -2,6 +2,7 @@
 //! and what a message carries compare equal.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -135,19 +136,27 @@ pub fn parse_net(s: &str) -> Result<Net, String> {
 }
 
 /// Lower-case, IDNA-to-ASCII, no trailing dot.
-pub fn normalise_domain(s: &str) -> Result<String, String> {
+pub fn normalise_domain(s: &str) -> Result<Cow<'_, str>, String> {
     let s = s.trim().trim_end_matches('.');
     if s.is_empty() || s.contains(char::is_whitespace) || s.contains('/') || s.contains('@') {
         return Err(format!("not a domain: {s:?}"));
     }
-    // Plain ASCII host names (the common case) need no IDNA processing.
-    let ascii = if s
+    // Plain ASCII host names (the common case) need no IDNA processing,
+    // and lower-case ones (as URI hosts are) no copy.
+    let ascii: Cow<'_, str> = if s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    {
+        Cow::Borrowed(s)
+    } else if s
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
     {
-        s.to_ascii_lowercase()
+        Cow::Owned(s.to_ascii_lowercase())
     } else {
-        idna::domain_to_ascii(s).map_err(|_| format!("not a valid domain (IDNA): {s:?}"))?
+        Cow::Owned(
+            idna::domain_to_ascii(s).map_err(|_| format!("not a valid domain (IDNA): {s:?}"))?,
+        )
     };
     if ascii.is_empty() || !ascii.contains('.') && ascii != "localhost" {
         return Err(format!("not a domain: {s:?}"));
@@ -243,10 +252,10 @@ pub fn normalise_account(s: &str) -> Result<String, String> {
 pub fn normalise_item(kind: Kind, s: &str, default_country: &str) -> Result<String, String> {
     match kind {
         Kind::Ip => parse_net(s).map(|n| n.item()),
-        Kind::Domain => normalise_domain(s),
+        Kind::Domain => normalise_domain(s).map(Cow::into_owned),
         Kind::UrlHost => parse_net(s)
             .map(|n| n.item())
-            .or_else(|_| normalise_domain(s)),
+            .or_else(|_| normalise_domain(s).map(Cow::into_owned)),
         Kind::Email => normalise_email(s),
         Kind::Phone => normalise_phone(s, default_country),
         Kind::ImAccount => normalise_account(s),
