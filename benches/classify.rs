@@ -4,7 +4,9 @@
 //! parsed messages. Over the fixtures in `tests/fixtures` and the project
 //! corpora in `corpora/`.
 //!
-//! `cargo bench --bench classify`. Set `SPAMSIFT_BENCH_CORPUS=DIR[:DIR...]`
+//! `cargo bench --bench classify`. `SPAMSIFT_BENCH_SMS=FILE` benchmarks SMS
+//! on a labelled TSV file (the SMS Spam Collection) instead of
+//! `corpora/sms.tsv`. Set `SPAMSIFT_BENCH_CORPUS=DIR[:DIR...]`
 //! (folders of one-message-per-file emails, e.g. the five folders of
 //! ../shared/corpora/spamassassin) to also measure a real corpus.
 
@@ -185,13 +187,18 @@ fn benches(c: &mut Criterion) {
             .map(|j| Message::from_json(std::str::from_utf8(j).expect("utf-8")).expect("fixture"))
             .collect();
         let mut corpus = spamsift::corpus::Corpus::default();
-        let file = if channel == "sms" {
-            "sms.tsv"
-        } else {
-            "im.jsonl"
+        // SPAMSIFT_BENCH_SMS=FILE (e.g. the SMS Spam Collection TSV)
+        // replaces the project's sms.tsv.
+        let file = match (channel, std::env::var("SPAMSIFT_BENCH_SMS")) {
+            ("sms", Ok(path)) => {
+                msgs.clear();
+                PathBuf::from(path)
+            }
+            ("sms", Err(_)) => corpora.join("sms.tsv"),
+            _ => corpora.join("im.jsonl"),
         };
         let ch: Channel = channel.parse().expect("channel");
-        spamsift::corpus::Source::auto(corpora.join(file), None, ch)
+        spamsift::corpus::Source::auto(file, None, ch)
             .load(spamsift::corpus::Split::All, &mut corpus);
         msgs.extend(
             corpus
@@ -211,11 +218,22 @@ fn benches(c: &mut Criterion) {
         // The gateway set-up: content rules, a user policy for the
         // recipient (not matching these senders) and behaviour analysis.
         let full = gateway_engine();
+        // Corpus lines carry no sender or time: give each one of 2,000
+        // senders and a second of its own, so behaviour analysis has
+        // something to track.
+        let start = chrono::DateTime::parse_from_rfc3339("2026-01-05T12:00:00Z").expect("time");
         let with_recipient: Vec<Message> = msgs
             .iter()
             .cloned()
-            .map(|mut m| {
+            .enumerate()
+            .map(|(i, mut m)| {
                 m.recipients = vec!["+447700900456".into()];
+                if m.sender.is_empty() {
+                    m.sender = format!("+4477009{:05}", i % 2000);
+                }
+                m.time = m
+                    .time
+                    .or_else(|| Some(start + chrono::Duration::seconds(i as i64)));
                 m
             })
             .collect();

@@ -77,7 +77,8 @@ pub struct Observation {
     pub sent: usize,
     /// Distinct recipients of this sender in the window.
     pub recipients: usize,
-    /// Distinct senders of the same or nearly the same text in the window.
+    /// Distinct senders of the same or nearly the same text in the window
+    /// (the in-memory store counts up to the `duplicate_senders` threshold).
     pub duplicate_senders: usize,
 }
 
@@ -201,6 +202,9 @@ type BandIndex = rustc_hash::FxHashMap<u16, VecDeque<(i64, u64, u64)>>;
 pub struct MemoryBehaviourStore {
     window: i64,
     near_bits: u32,
+    /// Distinct duplicate senders are counted up to this many (the
+    /// threshold at which `BEHAV_DUPLICATE` hits); then the search stops.
+    duplicate_cap: usize,
     senders: Vec<Mutex<lru::LruCache<u64, SenderState>>>,
     /// `SHARDS` shards for each of the four bands, so concurrent messages
     /// rarely wait on the same lock.
@@ -215,6 +219,7 @@ impl MemoryBehaviourStore {
         MemoryBehaviourStore {
             window: cfg.window_secs.max(1),
             near_bits: cfg.near_bits,
+            duplicate_cap: cfg.duplicate_senders.max(1),
             senders: (0..SHARDS)
                 .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
                 .collect(),
@@ -282,6 +287,9 @@ impl BehaviourStore for MemoryBehaviourStore {
                     bucket.pop_front();
                 }
                 for (t, other, s) in bucket.iter() {
+                    if senders.len() >= self.duplicate_cap {
+                        break;
+                    }
                     if *t >= since
                         && (other ^ fp).count_ones() <= self.near_bits
                         && !senders.contains(s)
@@ -360,7 +368,7 @@ impl Behaviour {
                 "BEHAV_DUPLICATE",
                 c.duplicate_score,
                 format!(
-                    "the same text came from {} senders within {} s",
+                    "the same text came from at least {} senders within {} s",
                     o.duplicate_senders, c.window_secs
                 ),
             ));

@@ -108,11 +108,38 @@ pub struct Decision {
 }
 
 fn sender_matches(pattern: &str, sender: &str) -> bool {
-    let norm = |s: &str| s.trim().trim_start_matches('@').to_lowercase();
-    let sender = norm(sender);
-    match pattern.strip_suffix('*') {
-        Some(prefix) => sender.starts_with(&norm(prefix)),
-        None => sender == norm(pattern),
+    fn trim(s: &str) -> &str {
+        s.trim().trim_start_matches('@')
+    }
+    let (pattern, sender) = (trim(pattern), trim(sender));
+    let (want, prefix) = match pattern.strip_suffix('*') {
+        Some(p) => (trim(p), true),
+        None => (pattern, false),
+    };
+    if want.is_ascii() && sender.is_ascii() {
+        // No allocation for ASCII numbers and accounts (the common case).
+        let head = if prefix {
+            sender.get(..want.len())
+        } else {
+            Some(sender)
+        };
+        return head.is_some_and(|h| h.eq_ignore_ascii_case(want));
+    }
+    let (want, sender) = (want.to_lowercase(), sender.to_lowercase());
+    if prefix {
+        sender.starts_with(&want)
+    } else {
+        sender == want
+    }
+}
+
+/// Whether `text` contains `phrase`, ignoring case; allocates only for
+/// non-ASCII text.
+fn contains_ignoring_case(text: &str, phrase: &str) -> bool {
+    if text.is_ascii() && phrase.is_ascii() {
+        crate::message::html::find_ascii_ci(text.as_bytes(), phrase.as_bytes()).is_some()
+    } else {
+        text.to_lowercase().contains(&phrase.to_lowercase())
     }
 }
 
@@ -203,13 +230,12 @@ impl Policy {
                 ),
             });
         }
-        let text = if self.keyword.is_empty() {
-            String::new()
-        } else {
-            msg.body.to_lowercase()
-        };
         for k in &self.keyword {
-            if let Some(p) = k.phrases.iter().find(|p| text.contains(&p.to_lowercase())) {
+            if let Some(p) = k
+                .phrases
+                .iter()
+                .find(|p| contains_ignoring_case(&msg.body, p))
+            {
                 return Some(Decision {
                     id: "POLICY_KEYWORD",
                     action: k.action,
@@ -251,8 +277,13 @@ pub struct PolicyStore {
     dir: Option<std::path::PathBuf>,
 }
 
-fn recipient_key(r: &str) -> String {
-    r.trim().trim_start_matches('@').to_lowercase()
+fn recipient_key(r: &str) -> std::borrow::Cow<'_, str> {
+    let r = r.trim().trim_start_matches('@');
+    if r.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
+        std::borrow::Cow::Owned(r.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(r)
+    }
 }
 
 impl PolicyStore {
@@ -291,7 +322,7 @@ impl PolicyStore {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            map.insert(recipient_key(&recipient), Arc::new(policy));
+            map.insert(recipient_key(&recipient).into_owned(), Arc::new(policy));
         }
         Ok(PolicyStore {
             map: ArcSwap::from_pointee(map),
@@ -301,7 +332,10 @@ impl PolicyStore {
 
     /// The policy of a recipient.
     pub fn get(&self, recipient: &str) -> Option<Arc<Policy>> {
-        self.map.load().get(&recipient_key(recipient)).cloned()
+        self.map
+            .load()
+            .get(recipient_key(recipient).as_ref())
+            .cloned()
     }
 
     /// Set (or with `None` remove) a recipient's policy; written to the
@@ -313,7 +347,7 @@ impl PolicyStore {
                 message,
             })?;
         }
-        let key = recipient_key(recipient);
+        let key = recipient_key(recipient).into_owned();
         if let Some(dir) = &self.dir {
             if key.is_empty() || key.contains(['/', '\\']) || key.starts_with('.') {
                 return Err(PolicyError {
@@ -361,7 +395,7 @@ impl PolicyStore {
         let at = msg.time.unwrap_or_else(|| Utc::now().fixed_offset());
         msg.recipients
             .iter()
-            .filter_map(|r| map.get(&recipient_key(r)))
+            .filter_map(|r| map.get(recipient_key(r).as_ref()))
             .find_map(|p| p.decide(msg, at))
     }
 }
@@ -369,6 +403,19 @@ impl PolicyStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sender_patterns_ignore_case_and_at_signs() {
+        assert!(sender_matches("+44906*", " +449061234"));
+        assert!(!sender_matches("+44906*", "+4490"));
+        assert!(sender_matches("@Alice", "alice"));
+        assert!(sender_matches("Promo*", "@PROMOTIONS"));
+        assert!(sender_matches("Ärger*", "ärgerlich"));
+        assert!(!sender_matches("bob", "bobby"));
+        assert!(contains_ignoring_case("You WON a Prize", "won a prize"));
+        assert!(contains_ignoring_case("ВЫ ВЫИГРАЛИ приз", "выиграли"));
+        assert!(!contains_ignoring_case("nothing here", "prize"));
+    }
 
     fn at(s: &str) -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339(s).unwrap()
