@@ -3,8 +3,9 @@
 //!
 //! File layout (little-endian): magic `SSREPUT\0`, format version, kind,
 //! keyed flag, target false-positive rate, item count, creation time (Unix
-//! seconds), key check, IPv4 and IPv6 prefix-length bitmaps, number of hash
-//! functions, source label, the Bloom filter's bit words, CRC-32 of all
+//! seconds), key check, IPv4 and IPv6 prefix-length bitmaps, domain-depth
+//! bitmap (version 2; absent in version 1), number of hash functions,
+//! source label, the Bloom filter's bit words, CRC-32 of all
 //! before it. The Bloom filter is fastbloom 0.17's (pinned: its layout is
 //! part of this format).
 //!
