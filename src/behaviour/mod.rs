@@ -4,7 +4,10 @@
 //! store can replace the in-memory one.
 //!
 //! Memory is bounded: at most `capacity` senders are tracked (least recently
-//! seen evicted), each with at most [`MAX_EVENTS`] events, and the duplicate
+//! seen evicted), each with the times of its last `rate_limit + 1` messages
+//! and its last `2 * (fanout_limit + 1)` recipient events (at least 64, at
+//! most [`MAX_EVENTS`]): enough to tell whether a limit is passed, and no
+//! more. The duplicate
 //! index keeps at most [`BUCKET`] recent fingerprints per band bucket; every
 //! entry older than the window is ignored and dropped when touched.
 
@@ -16,10 +19,10 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use xxhash_rust::xxh3::xxh3_64;
 
-/// Events remembered per sender.
+/// Most recipient events remembered per sender, whatever the limits.
 pub const MAX_EVENTS: usize = 4096;
 /// Fingerprints remembered per duplicate-index bucket.
-pub const BUCKET: usize = 64;
+pub const BUCKET: usize = 16;
 const SHARDS: usize = 16;
 
 /// Thresholds and scores (`[behaviour]` in the configuration).
@@ -205,6 +208,10 @@ pub struct MemoryBehaviourStore {
     /// Distinct duplicate senders are counted up to this many (the
     /// threshold at which `BEHAV_DUPLICATE` hits); then the search stops.
     duplicate_cap: usize,
+    /// Message times kept per sender: one more than the rate limit.
+    max_messages: usize,
+    /// Recipient events kept per sender.
+    max_events: usize,
     senders: Vec<Mutex<lru::LruCache<u64, SenderState>>>,
     /// `SHARDS` shards for each of the four bands, so concurrent messages
     /// rarely wait on the same lock.
@@ -220,6 +227,12 @@ impl MemoryBehaviourStore {
             window: cfg.window_secs.max(1),
             near_bits: cfg.near_bits,
             duplicate_cap: cfg.duplicate_senders.max(1),
+            max_messages: cfg.rate_limit.saturating_add(1).clamp(2, MAX_EVENTS),
+            max_events: cfg
+                .fanout_limit
+                .saturating_add(1)
+                .saturating_mul(2)
+                .clamp(64, MAX_EVENTS),
             senders: (0..SHARDS)
                 .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
                 .collect(),
@@ -257,7 +270,7 @@ impl BehaviourStore for MemoryBehaviourStore {
                 state.drop_event();
             }
             for r in recipients.iter().take(64) {
-                if state.events.len() >= MAX_EVENTS {
+                if state.events.len() >= self.max_events {
                     state.drop_event();
                 }
                 let rid = identity_hash(r);
@@ -267,7 +280,7 @@ impl BehaviourStore for MemoryBehaviourStore {
             while state.messages.front().is_some_and(|t| *t < since) {
                 state.messages.pop_front();
             }
-            if state.messages.len() >= MAX_EVENTS {
+            if state.messages.len() >= self.max_messages {
                 state.messages.pop_front();
             }
             state.messages.push_back(now);
