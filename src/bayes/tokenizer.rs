@@ -1,8 +1,10 @@
 //! Turning a message into the features the statistical classifier counts.
 //!
-//! - Words: Unicode word segmentation (UAX #29, `unicode-segmentation`), lower-cased,
-//!   so Japanese, Chinese and Russian text yields one token per word or ideograph
-//!   instead of one run; words longer than [`MAX_WORD`] bytes become a `skip:` length token.
+//! - Words: lower-cased; ASCII words are runs of letters, digits, `'` and `_`,
+//!   and text in other scripts goes through Unicode word segmentation (UAX #29,
+//!   `unicode-segmentation`), so Japanese, Chinese and Russian text yields one
+//!   token per word or ideograph instead of one run; words longer than
+//!   [`MAX_WORD`] bytes become a `skip:` length token.
 //! - Orthogonal sparse bigrams (OSB, as CRM114 and Rspamd use): every word paired with
 //!   each of the next [`OSB_WINDOW`]` - 1` words, with the distance in the feature, so
 //!   phrases count and single common words dilute less.
@@ -90,38 +92,50 @@ impl Features {
                 field_seed ^ 0x5_1c1b,
             )
         };
-        if text.is_ascii() {
-            // Fast path: words are runs of ASCII letters, digits, `'` and `_`
-            // (what UAX #29 gives for ASCII text, near enough), lower-cased
-            // on a stack buffer.
-            let mut buf = [0u8; MAX_WORD];
-            for word in text
-                .as_bytes()
-                .split(|b| !(b.is_ascii_alphanumeric() || *b == b'\'' || *b == b'_'))
-                .map(|w| w.strip_prefix(b"'").unwrap_or(w))
-                .filter(|w| !w.is_empty())
-                .take(self.opts.max_words)
-            {
+        // Chunks between ASCII separators: an all-ASCII chunk is one word
+        // (runs of letters, digits, `'` and `_`, as UAX #29 gives for ASCII,
+        // near enough), lower-cased on a stack buffer; a chunk holding other
+        // scripts is lower-cased and segmented by UAX #29, so a stray
+        // accented letter does not send the whole text down the slow path.
+        let mut buf = [0u8; MAX_WORD];
+        let mut words = 0usize;
+        let is_sep =
+            |b: &u8| b.is_ascii() && !(b.is_ascii_alphanumeric() || *b == b'\'' || *b == b'_');
+        for chunk in text.as_bytes().split(is_sep) {
+            if words >= self.opts.max_words {
+                break;
+            }
+            let chunk = chunk.strip_prefix(b"'").unwrap_or(chunk);
+            if chunk.is_empty() {
+                continue;
+            }
+            if chunk.is_ascii() {
+                let h = if chunk.len() > MAX_WORD {
+                    long(chunk.len())
+                } else {
+                    for (d, b) in buf.iter_mut().zip(chunk) {
+                        *d = b.to_ascii_lowercase();
+                    }
+                    xxh3_64_with_seed(&buf[..chunk.len()], field_seed)
+                };
+                emit(self, h);
+                words += 1;
+                continue;
+            }
+            // Split only at ASCII bytes, so the chunk is whole UTF-8.
+            let Ok(chunk) = std::str::from_utf8(chunk) else {
+                continue;
+            };
+            let lower = chunk.to_lowercase();
+            for word in lower.unicode_words().take(self.opts.max_words - words) {
                 let h = if word.len() > MAX_WORD {
                     long(word.len())
                 } else {
-                    for (d, b) in buf.iter_mut().zip(word) {
-                        *d = b.to_ascii_lowercase();
-                    }
-                    xxh3_64_with_seed(&buf[..word.len()], field_seed)
+                    xxh3_64_with_seed(word.as_bytes(), field_seed)
                 };
                 emit(self, h);
+                words += 1;
             }
-            return;
-        }
-        let lower = text.to_lowercase();
-        for word in lower.unicode_words().take(self.opts.max_words) {
-            let h = if word.len() > MAX_WORD {
-                long(word.len())
-            } else {
-                xxh3_64_with_seed(word.as_bytes(), field_seed)
-            };
-            emit(self, h);
         }
     }
 }
