@@ -48,13 +48,18 @@ pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
         .kind(ExtractKind::Prefix)
         .limit_total(4096)
         .extract(&hir);
+    // Lower-cased, case spellings collapse: deduplicate with a set.
+    let mut seen = std::collections::HashSet::new();
     let mut full: Vec<String> = Vec::new();
     for lit in seq.literals()? {
         let text = std::str::from_utf8(lit.as_bytes()).ok()?;
         if text.is_empty() {
             return None; // some match starts with anything
         }
-        full.push(text.to_ascii_lowercase());
+        let lower = text.to_ascii_lowercase();
+        if seen.insert(lower.clone()) {
+            full.push(lower);
+        }
     }
     // Too many (`\$\s?\d` has 70 spellings): shorten them all until few
     // enough distinct prefixes remain; `$` alone still finds every match.
@@ -71,9 +76,12 @@ pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
             }
             if !out.iter().any(|o| o == short) {
                 out.push(short.to_string());
+                if out.len() > MAX_LITERALS {
+                    return None; // too many at this length: try shorter
+                }
             }
         }
-        (out.len() <= MAX_LITERALS).then_some(out)
+        Some(out)
     })
 }
 
