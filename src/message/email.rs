@@ -359,8 +359,10 @@ fn finish_body(opts: &EmailOptions, msg: &mut Message) {
         }
         msg.body.truncate(cut);
     }
+    // Deduplicate by a 64-bit hash of the URL: no copy of each URL.
     let mut seen = HashSet::with_capacity(msg.uris.len());
-    msg.uris.retain(|u| seen.insert(u.url.clone()));
+    msg.uris
+        .retain(|u| seen.insert(xxhash_rust::xxh3::xxh3_64(u.url.as_bytes())));
 }
 
 #[cfg(test)]
