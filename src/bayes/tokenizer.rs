@@ -21,6 +21,11 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Words read from one text field at most.
 pub const MAX_WORDS: usize = 500;
+/// Words read from one header field at most: the first words (`from HOST
+/// by HOST` of a Received line, a mailer's name) carry the signal; 4, 8, 12
+/// and 64 measured the same AUC on the training half (even-a/even-b), and
+/// fewer are faster.
+pub const HEADER_WORDS: usize = 12;
 /// Longer words are replaced by a length token.
 pub const MAX_WORD: usize = 40;
 /// OSB window: a word is paired with the next `OSB_WINDOW - 1` words.
@@ -190,7 +195,7 @@ pub fn features(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
         if opts.all_headers {
             let no_osb = TokenizerOptions {
                 osb: false,
-                max_words: 64,
+                max_words: HEADER_WORDS,
                 ..*opts
             };
             let saved = std::mem::replace(&mut f.opts, no_osb);
