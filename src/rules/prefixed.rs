@@ -98,12 +98,12 @@ impl PrefixedRegexes {
         let mut scanned: Vec<&str> = Vec::new();
         let mut scanned_rules = Vec::new();
         for (pattern, &rule) in regexes.iter().zip(rules) {
-            let re = MetaRegex::builder()
-                .configure(config.clone())
-                .build(pattern)
-                .map_err(|e| e.to_string())?;
             match leading_literals(pattern) {
                 Some(lits) => {
+                    let re = MetaRegex::builder()
+                        .configure(config.clone())
+                        .build(pattern)
+                        .map_err(|e| e.to_string())?;
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
                     for lit in lits {
