@@ -116,6 +116,22 @@ fn identity_hash(id: &str) -> u64 {
     xxh3_64(id.to_lowercase().as_bytes())
 }
 
+/// For each byte value, +1 for each set bit and -1 for each clear one,
+/// lowest bit first.
+const BYTE_SIGNS: [[i32; 8]; 256] = {
+    let mut table = [[0i32; 8]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let mut bit = 0;
+        while bit < 8 {
+            table[byte][bit] = if (byte >> bit) & 1 == 1 { 1 } else { -1 };
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+};
+
 /// 64-bit SimHash of the text's word 3-shingles (lower-cased, digits folded
 /// to `0` so changed numbers do not hide a campaign).
 pub fn simhash(text: &str) -> u64 {
@@ -152,9 +168,13 @@ pub fn simhash(text: &str) -> u64 {
         word_hashes.push(xxh3_64(buf.as_bytes()));
     }
     let mut v = [0i32; 64];
+    // +1/-1 per bit, a byte at a time from a table: eight 8-lane adds per
+    // shingle instead of 64 shifts.
     let mut add = |h: u64| {
-        for (i, slot) in v.iter_mut().enumerate() {
-            *slot += ((h >> i & 1) as i32) * 2 - 1;
+        for (lanes, byte) in v.chunks_exact_mut(8).zip(h.to_le_bytes()) {
+            for (slot, sign) in lanes.iter_mut().zip(&BYTE_SIGNS[byte as usize]) {
+                *slot += sign;
+            }
         }
     };
     if word_hashes.len() < 3 {
@@ -393,6 +413,49 @@ impl Behaviour {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// SimHash as defined: per shingle, +1 for each set bit, -1 for each clear.
+    fn simhash_reference(text: &str) -> u64 {
+        let words: Vec<u64> = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| {
+                let folded: String = w
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_digit() {
+                            '0'
+                        } else {
+                            c.to_ascii_lowercase()
+                        }
+                    })
+                    .collect();
+                xxh3_64(folded.as_bytes())
+            })
+            .collect();
+        let mut votes = [0i32; 64];
+        for w in words.windows(3) {
+            let bytes: Vec<u8> = w.iter().flat_map(|h| h.to_le_bytes()).collect();
+            let h = xxh3_64(&bytes);
+            for (i, vote) in votes.iter_mut().enumerate() {
+                *vote += if h >> i & 1 == 1 { 1 } else { -1 };
+            }
+        }
+        (0..64)
+            .filter(|&i| votes[i] > 0)
+            .fold(0, |acc, i| acc | 1 << i)
+    }
+
+    #[test]
+    fn simhash_matches_its_definition() {
+        for text in [
+            "Congratulations! You have won a 500 pound voucher, reply YES to 80082 now",
+            "see you at the station at 8 tomorrow, bring the tickets please",
+            "a b c d e f g h i j k l m n o p",
+        ] {
+            assert_eq!(simhash(text), simhash_reference(text), "{text}");
+        }
+    }
 
     #[test]
     fn simhash_is_near_for_near_texts() {
