@@ -1,5 +1,7 @@
-//! Running compiled matchers over a message: one Aho-Corasick automaton and
-//! one RegexSet per (channel, field), and the set of rules that hit.
+//! Running compiled matchers over a message: per (channel, field) one
+//! Aho-Corasick DFA for the phrases (and, on long texts, the regexes'
+//! leading literals), a RegexSet for the other regexes, and the set of
+//! rules that hit.
 
 use super::field::Field;
 use super::prefixed::PrefixedRegexes;
