@@ -116,6 +116,18 @@ fn bench_email(c: &mut Criterion, name: &str, mails: &[Vec<u8>], engine: &Engine
                 }
             })
         });
+        // The reputation stage alone: what the sources add to classify_parsed.
+        g.bench_function("reputation_sources_only", |b| {
+            b.iter(|| {
+                let mut n = 0u32;
+                for m in &parsed {
+                    for (_, s) in b_engine.rules().reputation_sources(m.channel) {
+                        n += u32::from(s.matches(black_box(m)));
+                    }
+                }
+                n
+            })
+        });
     }
     if let Some(with_model) = model_engine() {
         g.bench_function("classify_parsed_with_model", |b| {

@@ -41,12 +41,15 @@ fn benches(c: &mut Criterion) {
         "members missed: {missed}; false positives: {fp} of {N} non-members = {:.5} (target 0.001)",
         fp as f64 / N as f64
     );
+    // 100,000 of the non-members, in a compact array of their own so the
+    // bench reads its input sequentially and measures the filter.
+    let sample: Vec<IpAddr> = outsiders.iter().step_by(10).copied().collect();
     let mut g = c.benchmark_group("reputation_ipv4_1m");
-    g.throughput(Throughput::Elements(outsiders.len() as u64 / 10));
+    g.throughput(Throughput::Elements(sample.len() as u64));
     g.bench_function("contains_ip", |b| {
         b.iter(|| {
             let mut n = 0u32;
-            for a in outsiders.iter().step_by(10) {
+            for a in &sample {
                 n += u32::from(filter.contains_ip(black_box(*a)));
             }
             n

@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 C=$(cd "${1:-../shared/corpora}" && pwd)
 cargo build --release -q
 B=$PWD/target/release/spamsift
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+# SPAMSIFT_BENCH_DIR keeps the lists and filters for later runs.
+if [ -n "${SPAMSIFT_BENCH_DIR:-}" ]; then W=$SPAMSIFT_BENCH_DIR; mkdir -p "$W"; else
+  W=$(mktemp -d); trap 'rm -rf "$W"' EXIT; fi
 python3 - "$W" <<'PY'
 import sys
 W = sys.argv[1]

@@ -299,7 +299,40 @@ pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
         )
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            reject_oversized(max_body, req, next)
+        }))
         .with_state(state)
+}
+
+/// Bodies declared larger than the limit, up to this size, are read and
+/// dropped before the 413 answer: a client still sending its body then reads
+/// the answer instead of a reset connection.
+const DRAIN_LIMIT: usize = 16 << 20;
+
+/// Answers 413 to a request whose Content-Length is over `max_body`.
+async fn reject_oversized(
+    max_body: usize,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    match declared {
+        Some(n) if n > max_body => {
+            if n <= DRAIN_LIMIT {
+                let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await;
+            }
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body of {n} bytes is over the limit of {max_body} bytes"),
+            )
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// Settings of `spamsift serve`.

@@ -157,11 +157,13 @@ fn check_batch_policy_report_metrics_and_errors() {
     );
     assert_eq!(code, 400);
     assert!(v["error"].as_str().unwrap().contains("colour"), "{v}");
-    let (code, _) = post(
+    // the body is read to its end first, so the client gets the answer
+    let (code, v) = post(
         &format!("{b}/v1/check"),
         &json!({"channel": "sms", "text": "x".repeat(100_000)}).to_string(),
     );
     assert_eq!(code, 413);
+    assert!(v["error"].as_str().unwrap().contains("over the limit"), "{v}");
     let (code, _) = post(
         &format!("{b}/v1/check"),
         &json!({"messages": "nope"}).to_string(),

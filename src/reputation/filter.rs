@@ -13,7 +13,7 @@
 //! insertion: partners holding the key can query, nobody can enumerate or
 //! test items without it, and a wrong key is detected by the key check.
 
-use super::identity::{Kind, Net, domain_and_parents, normalise_item, parse_net};
+use super::identity::{Kind, Net, normalise_item, parse_net};
 use fastbloom::BloomFilter;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
@@ -78,6 +78,17 @@ pub struct ReputationFilter {
     /// most Bloom probes (each a likely cache miss) for URL hosts.
     domain_depths: u64,
     bloom: BloomFilter,
+}
+
+/// One normalised identity to look up (see [`ReputationFilter::lookup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// An address, matched by every listed prefix holding it.
+    Ip(IpAddr),
+    /// A normalised domain, matched with its parents.
+    Domain(&'a str),
+    /// A normalised item of the filter's kind (email, phone, account).
+    Item(&'a str),
 }
 
 /// The `domain_depths` bit of a domain.
@@ -158,12 +169,22 @@ fn net_hash(kind: Kind, net: &Net, key: Option<&Keyed>) -> u64 {
 }
 
 fn item_hash(kind: Kind, item: &str, key: Option<&Keyed>) -> u64 {
-    if matches!(kind, Kind::Ip | Kind::UrlHost)
-        && let Ok(net) = parse_net(item)
-    {
-        return net_hash(kind, &net, key);
+    match ip_item(kind, item) {
+        Some(net) => net_hash(kind, &net, key),
+        None => bytes_hash(kind, item.as_bytes(), key),
     }
-    bytes_hash(kind, item.as_bytes(), key)
+}
+
+/// The network an IP or URL-host item names; host names are not parsed
+/// (they hold letters beyond `a-f`, which no address or prefix has).
+fn ip_item(kind: Kind, item: &str) -> Option<Net> {
+    let ip_chars =
+        |b: u8| b.is_ascii_hexdigit() || matches!(b, b'.' | b':' | b'/') || b.is_ascii_whitespace();
+    if matches!(kind, Kind::Ip | Kind::UrlHost) && item.bytes().all(ip_chars) {
+        parse_net(item).ok()
+    } else {
+        None
+    }
 }
 
 fn bytes_hash(kind: Kind, item: &[u8], key: Option<&Keyed>) -> u64 {
@@ -219,9 +240,7 @@ impl ReputationFilter {
         let keyed = key.and_then(Keyed::new);
         let (mut v4, mut v6, mut depths) = (0u64, [0u64; 3], 0u64);
         for item in items {
-            if matches!(kind, Kind::Ip | Kind::UrlHost)
-                && let Ok(net) = parse_net(item)
-            {
+            if let Some(net) = ip_item(kind, item) {
                 let p = net.prefix as usize;
                 if net.addr.is_ipv4() {
                     v4 |= 1 << p
@@ -283,13 +302,8 @@ impl ReputationFilter {
 
     /// Whether an IP address is listed (itself or any listed prefix holding it).
     pub fn contains_ip(&self, ip: IpAddr) -> bool {
-        let bits = |p: usize| match ip {
-            IpAddr::V4(_) => p <= 32 && self.v4_prefixes & (1 << p) != 0,
-            IpAddr::V6(_) => p <= 128 && self.v6_prefixes[p / 64] & (1 << (p % 64)) != 0,
-        };
-        let max = if ip.is_ipv4() { 32 } else { 128 };
-        (0..=max).rev().filter(|&p| bits(p)).any(|p| {
-            let net = Net::of(ip, p as u8);
+        self.listed_prefixes(ip).any(|p| {
+            let net = Net::of(ip, p);
             self.bloom
                 .contains_hash(net_hash(self.kind, &net, self.key.as_ref()))
         })
@@ -307,7 +321,48 @@ impl ReputationFilter {
         if self.domain_depths & parent_depths == 0 {
             return false;
         }
-        domain_and_parents(domain).into_iter().skip(1).any(listed)
+        // Parents down to the registrable domain, without collecting them.
+        let registrable = psl::domain_str(domain).map_or(domain.len(), str::len);
+        let mut d = domain;
+        while d.len() > registrable {
+            match d.split_once('.') {
+                Some((_, parent)) if listed(parent) => return true,
+                Some((_, parent)) => d = parent,
+                None => break,
+            }
+        }
+        false
+    }
+
+    /// Whether a normalised identity is listed.
+    pub fn lookup(&self, what: Lookup<'_>) -> bool {
+        match what {
+            Lookup::Ip(ip) => self.contains_ip(ip),
+            Lookup::Domain(d) => self.contains_domain(d),
+            Lookup::Item(i) => self.has(i),
+        }
+    }
+
+    /// The prefix lengths listed for the address family of `ip`, longest
+    /// first (set bits of the prefix masks; most filters list one or two).
+    fn listed_prefixes(&self, ip: IpAddr) -> impl Iterator<Item = u8> {
+        let words: [(u64, u8); 3] = match ip {
+            IpAddr::V4(_) => [(self.v4_prefixes & ((1 << 33) - 1), 0), (0, 0), (0, 0)],
+            IpAddr::V6(_) => [
+                (self.v6_prefixes[2] & 1, 128),
+                (self.v6_prefixes[1], 64),
+                (self.v6_prefixes[0], 0),
+            ],
+        };
+        words.into_iter().flat_map(|(mut bits, base)| {
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let top = 63 - bits.leading_zeros() as u8;
+                    bits &= !(1 << top);
+                    base + top
+                })
+            })
+        })
     }
 
     /// Whether a raw identity of this filter's kind is listed (normalised first).
@@ -703,5 +758,89 @@ mod tests {
             ));
             assert!(f.contains_ip(ip), "{ip}");
         }
+    }
+
+    #[test]
+    fn lookups_answer_as_the_contains_methods() {
+        let ips: Vec<String> = (0..5_000)
+            .map(|i| format!("10.1.{}.{}", i / 256, i % 256))
+            .collect();
+        let mut nets = ips.clone();
+        nets.push("192.0.2.0/24".into());
+        let f = ReputationFilter::build(Kind::UrlHost, 0.01, &nets, "", None).unwrap();
+        let domains = ["spam.example", "a.b.spam.example", "ham.example"];
+        let d = ReputationFilter::build(Kind::Domain, 0.01, &["spam.example".into()], "", None)
+            .unwrap();
+        let probe: Vec<IpAddr> = (0..20_000u32)
+            .map(|i| IpAddr::V4(std::net::Ipv4Addr::from(0x0A01_0000 + i * 7)))
+            .chain(["192.0.2.77".parse().unwrap(), "::1".parse().unwrap()])
+            .collect();
+        let lookups: Vec<Lookup<'_>> = probe.iter().map(|&ip| Lookup::Ip(ip)).collect();
+        let many = |f: &ReputationFilter, l: &[Lookup<'_>]| -> Vec<bool> {
+            l.iter().map(|&w| f.lookup(w)).collect()
+        };
+        let out = many(&f, &lookups);
+        let single: Vec<bool> = probe.iter().map(|&ip| f.contains_ip(ip)).collect();
+        assert_eq!(out, single);
+        assert!(out.iter().filter(|&&b| b).count() >= 5_000 / 7);
+        assert!(out[out.len() - 2], "the /24 holds 192.0.2.77");
+        let lookups: Vec<Lookup<'_>> = domains.iter().map(|d| Lookup::Domain(d)).collect();
+        assert_eq!(many(&d, &lookups), [true, true, false]);
+        let keyed =
+            ReputationFilter::build(Kind::Email, 0.01, &["a@b.example".into()], "", Some(b"k"))
+                .unwrap();
+        let items = [Lookup::Item("a@b.example"), Lookup::Item("c@b.example")];
+        assert_eq!(many(&keyed, &items), [true, false]);
+    }
+
+    #[test]
+    fn every_listed_prefix_length_matches_its_addresses() {
+        let list: Vec<String> = [
+            "198.51.100.7/32",
+            "203.0.113.0/24",
+            "10.0.0.0/8",
+            "0.0.0.0/0",
+            "2001:db8::1/128",
+            "2001:db8:aa::/48",
+            "2001:db8:bb::/64",
+            "2001:db8:cc::/63",
+            "::/0",
+        ]
+        .map(String::from)
+        .to_vec();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let f = ReputationFilter::build(Kind::Ip, 0.0001, &list, "", None).unwrap();
+        for listed in [
+            "198.51.100.7",
+            "203.0.113.200",
+            "10.200.1.1",
+            "2001:db8::1",
+            "2001:db8:aa:ffff::1",
+            "2001:db8:bb::ff",
+            "2001:db8:cc:1::9",
+            "1.2.3.4",
+            "fe80::1",
+        ] {
+            assert!(f.contains_ip(ip(listed)), "{listed}");
+        }
+        let narrow: Vec<String> = list
+            .iter()
+            .filter(|n| !n.ends_with("/0"))
+            .cloned()
+            .collect();
+        let f = ReputationFilter::build(Kind::Ip, 0.0001, &narrow, "", None).unwrap();
+        for not_listed in [
+            "198.51.100.8",
+            "203.0.114.1",
+            "11.0.0.1",
+            "2001:db8::2",
+            "2001:db8:cc:2::1",
+        ] {
+            assert!(!f.contains_ip(ip(not_listed)), "{not_listed}");
+        }
+        let prefixes: Vec<u8> = f.listed_prefixes(ip("::1")).collect();
+        assert_eq!(prefixes, [128, 64, 63, 48]);
+        let prefixes: Vec<u8> = f.listed_prefixes(ip("1.1.1.1")).collect();
+        assert_eq!(prefixes, [32, 24, 8]);
     }
 }

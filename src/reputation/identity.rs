@@ -138,17 +138,15 @@ pub fn parse_net(s: &str) -> Result<Net, String> {
 /// Lower-case, IDNA-to-ASCII, no trailing dot.
 pub fn normalise_domain(s: &str) -> Result<Cow<'_, str>, String> {
     let s = s.trim().trim_end_matches('.');
+    // Plain lower-case ASCII host names (the common case: URI hosts are
+    // lower-cased) need no copy and no IDNA processing.
+    if is_lower_ascii_host(s.as_bytes()) && s.contains('.') {
+        return Ok(Cow::Borrowed(s));
+    }
     if s.is_empty() || s.contains(char::is_whitespace) || s.contains('/') || s.contains('@') {
         return Err(format!("not a domain: {s:?}"));
     }
-    // Plain ASCII host names (the common case) need no IDNA processing,
-    // and lower-case ones (as URI hosts are) no copy.
     let ascii: Cow<'_, str> = if s
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
-    {
-        Cow::Borrowed(s)
-    } else if s
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
     {
@@ -162,6 +160,37 @@ pub fn normalise_domain(s: &str) -> Result<Cow<'_, str>, String> {
         return Err(format!("not a domain: {s:?}"));
     }
     Ok(ascii)
+}
+
+/// Whether `s` is a non-empty run of `a-z 0-9 - .` (already normalised).
+fn is_lower_ascii_host(s: &[u8]) -> bool {
+    !s.is_empty()
+        && s.iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// Calls `f` with the normalised address (as [`normalise_email`] gives it),
+/// or returns `None` when `s` is not an address. Plain ASCII addresses are
+/// lower-cased on the stack, without allocating.
+pub fn with_normalised_email<R>(s: &str, f: impl FnOnce(&str) -> R) -> Option<R> {
+    let t = s.trim().trim_start_matches('<').trim_end_matches('>');
+    let mut buf = [0u8; 256];
+    if let Some((local, domain)) = t.rsplit_once('@') {
+        let domain = domain.trim().trim_end_matches('.');
+        let ascii_local = local.bytes().all(|b| b.is_ascii_graphic());
+        if !local.is_empty() && ascii_local && t.len() <= buf.len() && domain.contains('.') {
+            let n = local.len();
+            buf[..n].copy_from_slice(local.as_bytes());
+            buf[n] = b'@';
+            buf[n + 1..n + 1 + domain.len()].copy_from_slice(domain.as_bytes());
+            let out = &mut buf[..n + 1 + domain.len()];
+            out.make_ascii_lowercase();
+            if is_lower_ascii_host(&out[n + 1..]) {
+                return std::str::from_utf8(out).ok().map(f);
+            }
+        }
+    }
+    normalise_email(s).ok().map(|a| f(&a))
 }
 
 /// The domain and its parents down to (and including) the registrable
@@ -265,6 +294,27 @@ pub fn normalise_item(kind: Kind, s: &str, default_country: &str) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stack_email_normalisation_agrees_with_normalise_email() {
+        for a in [
+            "Bob@Example.COM",
+            "<alice@mail.example.org>",
+            " x.y+tag@sub.example.co.uk. ",
+            "bad@localhost",
+            "@example.com",
+            "no-at-sign",
+            "J\u{f6}rg@b\u{fc}cher.example",
+            "ok@b\u{fc}cher.example",
+            "a b@example.com",
+        ] {
+            assert_eq!(
+                with_normalised_email(a, str::to_string),
+                normalise_email(a).ok(),
+                "{a:?}"
+            );
+        }
+    }
 
     #[test]
     fn nets() {

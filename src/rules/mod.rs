@@ -163,6 +163,17 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The reputation sources checked on messages of `channel`, with their rules.
+    pub fn reputation_sources(
+        &self,
+        channel: Channel,
+    ) -> impl Iterator<Item = (&Rule, &reputation::Source)> {
+        self.channels[channel.index()]
+            .reputation
+            .iter()
+            .map(|(i, s)| (&self.rules[*i], s))
+    }
+
     /// Whether rule `i` is an allow-list reputation source.
     pub fn is_allow_list(&self, i: usize) -> bool {
         matches!(&self.rules[i].spec, RuleSpec::Reputation(s) if s.allow)

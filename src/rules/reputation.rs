@@ -2,8 +2,8 @@
 //! up in which filter.
 
 use crate::message::{Channel, Message};
-use crate::reputation::identity::{normalise_domain, normalise_email, normalise_item};
-use crate::reputation::{Kind, ReputationFilter};
+use crate::reputation::identity::{normalise_domain, normalise_item, with_normalised_email};
+use crate::reputation::{Kind, Lookup, ReputationFilter};
 use std::sync::Arc;
 
 /// An identity of a message that can be looked up.
@@ -74,6 +74,9 @@ pub struct Source {
     pub default_country: String,
 }
 
+/// URIs of a message whose hosts are looked up.
+const MAX_URIS: usize = 64;
+
 fn domain_of(addr: &str) -> Option<&str> {
     addr.rsplit_once('@')
         .map(|(_, d)| d)
@@ -83,29 +86,36 @@ fn domain_of(addr: &str) -> Option<&str> {
 impl Source {
     /// Whether any of the message's identities is listed.
     pub fn matches(&self, msg: &Message) -> bool {
-        let f = &self.filter;
-        let domain = |d: Option<&str>| {
+        self.any_lookup(msg, &mut |what| self.filter.lookup(what))
+    }
+
+    /// Calls `look` with each normalised identity of the message this
+    /// source checks, until it answers true.
+    fn any_lookup(&self, msg: &Message, look: &mut dyn FnMut(Lookup<'_>) -> bool) -> bool {
+        let kind = self.filter.kind();
+        let domain = |d: Option<&str>, look: &mut dyn FnMut(Lookup<'_>) -> bool| {
             d.and_then(|d| normalise_domain(d).ok())
-                .is_some_and(|d| f.contains_domain(&d))
+                .is_some_and(|d| look(Lookup::Domain(&d)))
         };
         self.identities.iter().any(|id| match id {
-            Identity::ClientIp => msg.client_ip.is_some_and(|ip| f.contains_ip(ip)),
-            Identity::FromDomain => domain(msg.sender_domain()),
-            Identity::ReplyToDomain => domain(msg.reply_to.as_ref().and_then(|r| r.domain())),
-            Identity::ReturnPathDomain => domain(msg.return_path.as_deref().and_then(domain_of)),
+            Identity::ClientIp => msg.client_ip.is_some_and(|ip| look(Lookup::Ip(ip))),
+            Identity::FromDomain => domain(msg.sender_domain(), look),
+            Identity::ReplyToDomain => domain(msg.reply_to.as_ref().and_then(|r| r.domain()), look),
+            Identity::ReturnPathDomain => {
+                domain(msg.return_path.as_deref().and_then(domain_of), look)
+            }
             Identity::UrlHosts => {
                 // Mail often links the same host many times: look each up once.
-                let mut seen: Vec<&str> = Vec::new();
-                msg.uris.iter().take(64).any(|u| {
-                    if seen.contains(&u.host.as_str()) {
+                let uris = &msg.uris[..msg.uris.len().min(MAX_URIS)];
+                uris.iter().enumerate().any(|(i, u)| {
+                    if uris[..i].iter().any(|v| v.host == u.host) {
                         return false;
                     }
-                    seen.push(&u.host);
                     match u.host_ip() {
                         Some(ip) => {
-                            matches!(f.kind(), Kind::Ip | Kind::UrlHost) && f.contains_ip(ip)
+                            matches!(kind, Kind::Ip | Kind::UrlHost) && look(Lookup::Ip(ip))
                         }
-                        None => f.kind() != Kind::Ip && domain(Some(&u.host)),
+                        None => kind != Kind::Ip && domain(Some(&u.host), look),
                     }
                 })
             }
@@ -113,16 +123,16 @@ impl Source {
                 .from
                 .as_ref()
                 .and_then(|m| m.address.as_deref())
-                .and_then(|a| normalise_email(a).ok())
-                .is_some_and(|a| f.contains_item(&a)),
+                .and_then(|a| with_normalised_email(a, |a| look(Lookup::Item(a))))
+                .unwrap_or(false),
             Identity::Sender => {
                 !msg.sender.is_empty()
-                    && match (f.kind(), msg.channel) {
+                    && match (kind, msg.channel) {
                         (Kind::Email, Channel::Email)
                         | (Kind::Phone, Channel::Sms)
                         | (Kind::ImAccount, Channel::Im) => {
-                            normalise_item(f.kind(), &msg.sender, &self.default_country)
-                                .is_ok_and(|s| f.contains_item(&s))
+                            normalise_item(kind, &msg.sender, &self.default_country)
+                                .is_ok_and(|s| look(Lookup::Item(&s)))
                         }
                         _ => false,
                     }
