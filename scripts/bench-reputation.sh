@@ -3,7 +3,8 @@
 #  1. build a 10,000,000-item IPv4 filter: time and file size;
 #  2. the engine on the SpamAssassin corpus with 5 reputation filters of
 #     1,000,000 items each loaded vs the default rules alone (criterion,
-#     one run, compare classify_parsed with classify_parsed_rules_b).
+#     one run: classify_parsed against classify_parsed_rules_b, and
+#     reputation_sources_only, the reputation stage alone).
 #   scripts/bench-reputation.sh [CORPORA_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,4 +75,4 @@ identities = ["sender"]
 TOML
 S=$C/spamassassin
 SPAMSIFT_BENCH_RULES_B="$R" SPAMSIFT_BENCH_CORPUS=$S/easy_ham:$S/easy_ham_2:$S/hard_ham:$S/spam:$S/spam_2 \
-  cargo bench --bench classify -- "email_corpus/classify_parsed" 2>&1 | grep -E "^email|time:" | grep -v "%"
+  cargo bench --bench classify -- "email_corpus/(classify_parsed|reputation_sources_only)" 2>&1 | grep -E "^email|time:" | grep -v "%"
