@@ -163,7 +163,10 @@ fn check_batch_policy_report_metrics_and_errors() {
         &json!({"channel": "sms", "text": "x".repeat(100_000)}).to_string(),
     );
     assert_eq!(code, 413);
-    assert!(v["error"].as_str().unwrap().contains("over the limit"), "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("over the limit"),
+        "{v}"
+    );
     let (code, _) = post(
         &format!("{b}/v1/check"),
         &json!({"messages": "nope"}).to_string(),

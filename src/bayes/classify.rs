@@ -1,10 +1,13 @@
 //! Combining feature statistics into a spam probability and a band hit.
 
 use super::store::TokenStore;
+use super::weights::{Clue, ClueParams, ClueTable};
 use crate::message::{Channel, Message};
 use crate::verdict::Hit;
+use arc_swap::ArcSwapOption;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::sync::Mutex;
 
 /// A probability band and the score its hit adds.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -119,6 +122,10 @@ pub struct Classifier {
     store: std::sync::Arc<dyn TokenStore>,
     config: BayesConfig,
     band_hits: Vec<Hit>,
+    /// Clue tables for email and for short messages, built on first use.
+    tables: [ArcSwapOption<ClueTable>; 2],
+    /// Held while a table is rebuilt.
+    building: Mutex<()>,
 }
 
 /// `P(chi2 >= x2)` for `v` (even) degrees of freedom.
@@ -151,6 +158,8 @@ impl Classifier {
             store,
             config,
             band_hits,
+            tables: Default::default(),
+            building: Mutex::new(()),
         }
     }
 
@@ -170,60 +179,97 @@ impl Classifier {
         l.spam >= self.config.min_spam && l.ham >= self.config.min_ham
     }
 
+    /// Robinson's parameters for a channel.
+    fn params(&self, channel: Channel) -> ClueParams {
+        let c = &self.config;
+        match channel {
+            Channel::Email => ClueParams {
+                strength: c.prior_strength,
+                prior: c.prior_probability,
+                min_deviation: c.min_deviation,
+            },
+            _ => ClueParams {
+                strength: c.short_prior_strength,
+                prior: c.prior_probability,
+                min_deviation: c.short_min_deviation,
+            },
+        }
+    }
+
     /// Spam probability of a feature set of a message of `channel`, `None`
-    /// until [`ready`](Self::ready).
+    /// until [`ready`](Self::ready). Reads the store feature by feature;
+    /// `features` must be free of repeats.
     pub fn probability_of(&self, features: &[u64], channel: Channel) -> Option<f64> {
         if !self.ready() {
             return None;
         }
-        let l = self.store.learned();
-        let (ns, nh) = (l.spam.max(1) as f64, l.ham.max(1) as f64);
-        let c = &self.config;
-        let (s, x, min_dev) = match channel {
-            Channel::Email => (c.prior_strength, c.prior_probability, c.min_deviation),
-            _ => (
-                c.short_prior_strength,
-                c.prior_probability,
-                c.short_min_deviation,
-            ),
-        };
-        let mut clues: Vec<f64> = Vec::with_capacity(features.len().min(4096));
-        for &f in features {
-            let c = self.store.counts(f);
-            let n = (c.spam + c.ham) as f64;
-            if n == 0.0 {
-                continue;
-            }
-            let sr = c.spam as f64 / ns;
-            let hr = c.ham as f64 / nh;
-            let p = sr / (sr + hr);
-            let fw = (s * x + n * p) / (s + n);
-            if (fw - 0.5).abs() >= min_dev {
-                clues.push(fw.clamp(1e-6, 1.0 - 1e-6));
-            }
-        }
-        if clues.len() > self.config.max_features {
-            let k = self.config.max_features;
-            clues.select_nth_unstable_by(k, |a, b| (b - 0.5).abs().total_cmp(&(a - 0.5).abs()));
+        let learned = self.store.learned();
+        let params = self.params(channel);
+        let mut clues: Vec<Clue> = features
+            .iter()
+            .filter_map(|&f| params.clue(self.store.counts(f), learned))
+            .map(Clue::of)
+            .collect();
+        Some(self.combine(&mut clues))
+    }
+
+    /// Fisher's chi-square combining of the strongest `max_features` clues.
+    fn combine(&self, clues: &mut Vec<Clue>) -> f64 {
+        let k = self.config.max_features;
+        if clues.len() > k {
+            clues.select_nth_unstable_by(k, |a, b| b.strength.total_cmp(&a.strength));
             clues.truncate(k);
         }
         if clues.is_empty() {
-            return Some(0.5);
+            return 0.5;
         }
         let n = clues.len();
-        let ln_h: f64 = clues.iter().map(|p| p.ln()).sum();
-        let ln_s: f64 = clues.iter().map(|p| (1.0 - p).ln()).sum();
+        let ln_h: f64 = clues.iter().map(|c| c.ln_fw).sum();
+        let ln_s: f64 = clues.iter().map(|c| c.ln_not_fw).sum();
         let h = 1.0 - chi2q(-2.0 * ln_h, 2 * n);
         let sp = 1.0 - chi2q(-2.0 * ln_s, 2 * n);
-        Some(((sp - h + 1.0) / 2.0).clamp(0.0, 1.0))
+        ((sp - h + 1.0) / 2.0).clamp(0.0, 1.0)
+    }
+
+    /// The current clue table for a channel, rebuilt (by one thread at a
+    /// time) when the store changed; `None` while it is being rebuilt or
+    /// when the store cannot list its features.
+    fn clue_table(&self, channel: Channel) -> Option<arc_swap::Guard<Option<Arc<ClueTable>>>> {
+        let slot = &self.tables[usize::from(channel != Channel::Email)];
+        let params = self.params(channel);
+        let current = slot.load();
+        if current
+            .as_ref()
+            .is_some_and(|t| t.version == self.store.version() && t.params == params)
+        {
+            return Some(current);
+        }
+        let _building = self.building.try_lock().ok()?;
+        let table = ClueTable::build(self.store.as_ref(), params)?;
+        slot.store(Some(Arc::new(table)));
+        Some(slot.load())
     }
 
     /// Spam probability of a message.
     pub fn probability(&self, msg: &Message) -> Option<f64> {
-        self.probability_of(
-            &super::tokenizer::features(msg, &self.config.tokenizer()),
-            msg.channel,
-        )
+        if !self.ready() {
+            return None;
+        }
+        let opts = self.config.tokenizer();
+        let guard = self.clue_table(msg.channel);
+        let Some(table) = guard.as_ref().and_then(|g| (**g).as_ref()) else {
+            return self.probability_of(&super::tokenizer::features(msg, &opts), msg.channel);
+        };
+        // Look every feature up, then drop repeats among the clues found
+        // (far fewer than the features).
+        let mut slots: Vec<u32> = super::tokenizer::features_unsorted(msg, &opts)
+            .into_iter()
+            .filter_map(|f| table.find(f))
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        let mut clues: Vec<Clue> = slots.into_iter().map(|s| table.clue(s)).collect();
+        Some(self.combine(&mut clues))
     }
 
     /// The band hit for a probability of a message of `channel`, with its
@@ -306,5 +352,75 @@ mod tests {
         let c = Classifier::new(std::sync::Arc::new(s), BayesConfig::default());
         assert!(!c.ready());
         assert_eq!(c.probability_of(&[1], Channel::Email), None);
+    }
+
+    /// Texts for the fast-path tests: spam and ham words, repeats, scripts.
+    fn sample_texts() -> Vec<String> {
+        let spam = [
+            "win", "prize", "cash", "claim", "urgent", "free", "call", "now",
+        ];
+        let ham = [
+            "meeting", "lunch", "tomorrow", "see", "you", "thanks", "notes", "call",
+        ];
+        (0..60)
+            .map(|i| {
+                let words = if i % 2 == 0 { &spam } else { &ham };
+                let mut t: Vec<String> = (0..12)
+                    .map(|j| words[(i * 7 + j * 3) % 8].to_string())
+                    .collect();
+                t.push(format!("w{}", i % 9));
+                if i % 5 == 0 {
+                    t.push("Привет мир お金".to_string());
+                }
+                t.join(" ")
+            })
+            .collect()
+    }
+
+    fn sms(t: &str) -> Message {
+        crate::message::short::from_text(Channel::Sms, "+15550100", t)
+    }
+
+    #[test]
+    fn clue_table_gives_the_probabilities_of_the_store() {
+        let cfg = BayesConfig {
+            min_spam: 5,
+            min_ham: 5,
+            max_features: 6,
+            ..BayesConfig::default()
+        };
+        let opts = cfg.tokenizer();
+        let mut s = MemoryStore::new();
+        for (i, t) in sample_texts().iter().enumerate() {
+            let label = if i % 2 == 0 { Label::Spam } else { Label::Ham };
+            s.learn(&crate::bayes::features(&sms(t), &opts), label, 1);
+        }
+        let feedback = Arc::new(crate::bayes::FeedbackStore::new(s));
+        let c = Classifier::new(feedback.clone(), cfg);
+        let check = |c: &Classifier| {
+            for t in sample_texts()
+                .iter()
+                .chain(&["prize prize lunch".to_string()])
+            {
+                let m = sms(t);
+                let fast = c.probability(&m).unwrap();
+                let exact = c
+                    .probability_of(&crate::bayes::features(&m, &opts), m.channel)
+                    .unwrap();
+                assert!((fast - exact).abs() < 1e-9, "{t:?}: {fast} vs {exact}");
+            }
+        };
+        check(&c);
+        let before = c.probability(&sms("lunch notes")).unwrap();
+        // feedback changes the counts: the table is rebuilt, not stale
+        for _ in 0..30 {
+            feedback.learn(
+                &crate::bayes::features(&sms("lunch notes"), &opts),
+                Label::Spam,
+            );
+        }
+        let after = c.probability(&sms("lunch notes")).unwrap();
+        assert!(after > before + 0.1, "{before} -> {after}");
+        check(&c);
     }
 }

@@ -17,6 +17,8 @@ use std::sync::{Arc, Mutex};
 struct Overlay {
     counts: FxHashMap<u64, Counts>,
     learned: Learned,
+    /// Bumped by every learned message.
+    version: u64,
 }
 
 /// A model that keeps learning from feedback.
@@ -53,6 +55,7 @@ impl FeedbackStore {
             Label::Spam => next.learned.spam += 1,
             Label::Ham => next.learned.ham += 1,
         }
+        next.version += 1;
         self.overlay.store(Arc::new(next));
     }
 
@@ -99,6 +102,28 @@ impl TokenStore for FeedbackStore {
     }
     fn len(&self) -> usize {
         self.base.len() + self.overlay.load().counts.len()
+    }
+    fn for_each(&self, f: &mut dyn FnMut(u64, Counts)) -> bool {
+        let overlay = self.overlay.load();
+        self.base.for_each(&mut |k, b| {
+            let c = match overlay.counts.get(&k) {
+                Some(o) => Counts {
+                    spam: b.spam.saturating_add(o.spam),
+                    ham: b.ham.saturating_add(o.ham),
+                },
+                None => b,
+            };
+            f(k, c);
+        });
+        for (&k, &o) in &overlay.counts {
+            if self.base.counts(k) == Counts::default() {
+                f(k, o);
+            }
+        }
+        true
+    }
+    fn version(&self) -> u64 {
+        self.overlay.load().version
     }
 }
 

@@ -7,6 +7,7 @@ pub mod classify;
 pub mod feedback;
 pub mod store;
 pub mod tokenizer;
+pub mod weights;
 
 pub use classify::{Band, BayesConfig, Classifier};
 pub use feedback::FeedbackStore;

@@ -40,6 +40,18 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Calls `f` with every stored feature and its counts; returns false
+    /// when the store cannot list its features (a remote store, say), and
+    /// the classifier then reads counts one feature at a time.
+    fn for_each(&self, f: &mut dyn FnMut(u64, Counts)) -> bool {
+        let _ = f;
+        false
+    }
+    /// Changes whenever any count changes, so precomputed weights
+    /// (see [`ClueTable`](super::weights::ClueTable)) know they are stale.
+    fn version(&self) -> u64 {
+        0
+    }
 }
 
 /// Write access: learning and unlearning messages.
@@ -92,6 +104,12 @@ impl TokenStore for MemoryStore {
     }
     fn len(&self) -> usize {
         self.map.len()
+    }
+    fn for_each(&self, f: &mut dyn FnMut(u64, Counts)) -> bool {
+        for (&k, &c) in &self.map {
+            f(k, c);
+        }
+        true
     }
 }
 

@@ -104,17 +104,27 @@ impl Features {
         // accented letter does not send the whole text down the slow path.
         let mut buf = [0u8; MAX_WORD];
         let mut words = 0usize;
-        let is_sep =
-            |b: &u8| b.is_ascii() && !(b.is_ascii_alphanumeric() || *b == b'\'' || *b == b'_');
-        for chunk in text.as_bytes().split(is_sep) {
-            if words >= self.opts.max_words {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while words < self.opts.max_words {
+            // One pass: skip separators, then take the chunk up to the next one.
+            while i < bytes.len() && BYTE_CLASS[bytes[i] as usize] == SEP {
+                i += 1;
+            }
+            if i == bytes.len() {
                 break;
             }
-            let chunk = chunk.strip_prefix(b"'").unwrap_or(chunk);
+            let start = i + usize::from(bytes[i] == b'\'');
+            let mut other_script = false;
+            while i < bytes.len() && BYTE_CLASS[bytes[i] as usize] != SEP {
+                other_script |= bytes[i] >= 0x80;
+                i += 1;
+            }
+            let chunk = &bytes[start.min(i)..i];
             if chunk.is_empty() {
                 continue;
             }
-            if chunk.is_ascii() {
+            if !other_script {
                 let h = if chunk.len() > MAX_WORD {
                     long(chunk.len())
                 } else {
@@ -145,6 +155,24 @@ impl Features {
     }
 }
 
+/// [`BYTE_CLASS`] of ASCII bytes that separate words (all but letters,
+/// digits, `'` and `_`); every other byte, non-ASCII included, is part of a
+/// chunk.
+const SEP: u8 = 0;
+/// Separator or not, per byte.
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [1u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if !(c.is_ascii_alphanumeric() || c == b'\'' || c == b'_') {
+            t[b] = SEP;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Header fields never tokenized: transport noise that identifies the
 /// receiving site or the corpus, not the sender.
 const SKIP_HEADERS: &[&str] = &[
@@ -164,6 +192,15 @@ const SKIP_HEADERS: &[&str] = &[
 
 /// The sorted, deduplicated feature hashes of a message.
 pub fn features(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
+    let mut out = features_unsorted(msg, opts);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The feature hashes of a message in the order read, repeats included
+/// (the classifier removes repeats only among the clues it finds).
+pub fn features_unsorted(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
     let mut f = Features {
         out: Vec::with_capacity(1024),
         opts: *opts,
@@ -242,8 +279,6 @@ pub fn features(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
     for u in msg.uris.iter().take(64) {
         f.add("url-host", &u.host);
     }
-    f.out.sort_unstable();
-    f.out.dedup();
     f.out
 }
 
@@ -278,6 +313,75 @@ mod tests {
         let mut d = f.clone();
         d.dedup();
         assert_eq!(f, d);
+    }
+
+    /// The words of a text as the tokenizer read them before its one-pass
+    /// loop (split at separators, then ASCII or UAX #29): the model files
+    /// depend on these exact features.
+    fn reference_words(field: &str, text: &str, max_words: usize) -> Vec<u64> {
+        let field_seed = seed(field);
+        let long = |len: usize| {
+            xxh3_64_with_seed(
+                &((len / 10 * 10) as u64).to_le_bytes(),
+                field_seed ^ 0x5_1c1b,
+            )
+        };
+        let is_sep =
+            |b: &u8| b.is_ascii() && !(b.is_ascii_alphanumeric() || *b == b'\'' || *b == b'_');
+        let mut out = Vec::new();
+        for chunk in text.as_bytes().split(is_sep) {
+            if out.len() >= max_words {
+                break;
+            }
+            let chunk = chunk.strip_prefix(b"'").unwrap_or(chunk);
+            if chunk.is_empty() {
+                continue;
+            }
+            let chunk = std::str::from_utf8(chunk).unwrap();
+            let lower = chunk.to_lowercase();
+            let words: Vec<&str> = if chunk.is_ascii() {
+                vec![lower.as_str()]
+            } else {
+                lower.unicode_words().take(max_words - out.len()).collect()
+            };
+            for w in words {
+                out.push(if w.len() > MAX_WORD {
+                    long(w.len())
+                } else {
+                    xxh3_64_with_seed(w.as_bytes(), field_seed)
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn one_pass_words_are_the_reference_words() {
+        let long_words = "averyveryveryveryveryveryverylongwordthatkeepsgoing ".repeat(3);
+        let many = "w ".repeat(700);
+        let texts = [
+            "Hello, World! It's FREE_money: 100% o'clock ''quoted'' -- a_b",
+            "  leading and trailing  ",
+            "",
+            "''''",
+            "Caf\u{e9} cr\u{e8}me BR\u{dc}LE, \u{41f}\u{440}\u{438}\u{432}\u{435}\u{442} \u{43c}\u{438}\u{440}!",
+            "\u{304a}\u{91d1}\u{3092}\u{7a3c}\u{3050} mixed\u{2014}dash x\u{301}y",
+            &long_words,
+            &many,
+        ];
+        for t in texts {
+            for max in [3, MAX_WORDS] {
+                let mut f = Features {
+                    out: Vec::new(),
+                    opts: TokenizerOptions {
+                        max_words: max,
+                        ..TokenizerOptions::default()
+                    },
+                };
+                f.text("b", t);
+                assert_eq!(f.out, reference_words("b", t, max), "{t:?} max {max}");
+            }
+        }
     }
 
     #[test]

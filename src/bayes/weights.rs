@@ -1,0 +1,164 @@
+//! Precomputed clue weights: the classifier's fast path.
+//!
+//! Classifying with the store alone costs a hash lookup, Robinson's formula
+//! and two logarithms per feature. A [`ClueTable`] does that work once per
+//! model version: it keeps only the features strong enough to count (the
+//! clues, `|f(w) - 0.5| >= min_deviation`) with their logarithms, in an
+//! open-addressing table. Classifying then looks each feature up and sums.
+
+use super::store::{Counts, Learned, TokenStore};
+
+/// Robinson's parameters a table is built for (they differ by channel).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClueParams {
+    /// Strength of the prior (s).
+    pub strength: f64,
+    /// Prior probability (x).
+    pub prior: f64,
+    /// Features closer than this to 0.5 are not clues.
+    pub min_deviation: f64,
+}
+
+impl ClueParams {
+    /// Robinson's f(w) of a feature, clamped away from 0 and 1; `None` for
+    /// unseen features and for features too weak to be clues.
+    pub fn clue(&self, c: Counts, learned: Learned) -> Option<f64> {
+        let n = f64::from(c.spam) + f64::from(c.ham);
+        if n == 0.0 {
+            return None;
+        }
+        let (ns, nh) = (learned.spam.max(1) as f64, learned.ham.max(1) as f64);
+        let sr = f64::from(c.spam) / ns;
+        let hr = f64::from(c.ham) / nh;
+        let p = sr / (sr + hr);
+        let fw = (self.strength * self.prior + n * p) / (self.strength + n);
+        ((fw - 0.5).abs() >= self.min_deviation).then(|| fw.clamp(1e-6, 1.0 - 1e-6))
+    }
+}
+
+/// One clue's precomputed terms.
+#[derive(Debug, Clone, Copy)]
+pub struct Clue {
+    /// `ln f(w)`.
+    pub ln_fw: f64,
+    /// `ln (1 - f(w))`.
+    pub ln_not_fw: f64,
+    /// `|f(w) - 0.5|`, to keep the strongest clues.
+    pub strength: f64,
+}
+
+impl Clue {
+    /// The terms of a clue with probability `fw`.
+    pub fn of(fw: f64) -> Clue {
+        Clue {
+            ln_fw: fw.ln(),
+            ln_not_fw: (1.0 - fw).ln(),
+            strength: (fw - 0.5).abs(),
+        }
+    }
+}
+
+/// The clues of one model version for one set of parameters.
+pub struct ClueTable {
+    /// The store version it was built from.
+    pub version: u64,
+    /// Parameters it was built with.
+    pub params: ClueParams,
+    mask: usize,
+    /// Feature per slot; 0 marks an empty slot (feature 0 lives in `zero`).
+    keys: Vec<u64>,
+    clues: Vec<Clue>,
+    zero: Option<Clue>,
+}
+
+impl std::fmt::Debug for ClueTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClueTable")
+            .field("version", &self.version)
+            .field("clues", &self.len())
+            .finish()
+    }
+}
+
+/// Spreads feature hashes over slots (they are xxh3 values already, but
+/// OSB pair features are mixed by hand).
+fn slot_of(feature: u64, mask: usize) -> usize {
+    (feature.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
+}
+
+impl ClueTable {
+    /// Builds the table from every feature of `store`; `None` when the
+    /// store cannot list its features.
+    pub fn build(store: &dyn TokenStore, params: ClueParams) -> Option<ClueTable> {
+        let version = store.version();
+        let learned = store.learned();
+        let mut clues: Vec<(u64, f64)> = Vec::new();
+        let listed = store.for_each(&mut |f, c| {
+            if let Some(fw) = params.clue(c, learned) {
+                clues.push((f, fw));
+            }
+        });
+        if !listed {
+            return None;
+        }
+        let slots = (clues.len() * 2).next_power_of_two().max(16);
+        let mut t = ClueTable {
+            version,
+            params,
+            mask: slots - 1,
+            keys: vec![0; slots],
+            clues: vec![Clue::of(0.5); slots],
+            zero: None,
+        };
+        for (f, fw) in clues {
+            if f == 0 {
+                t.zero = Some(Clue::of(fw));
+                continue;
+            }
+            let mut i = slot_of(f, t.mask);
+            while t.keys[i] != 0 && t.keys[i] != f {
+                i = (i + 1) & t.mask;
+            }
+            t.keys[i] = f;
+            t.clues[i] = Clue::of(fw);
+        }
+        Some(t)
+    }
+
+    /// Number of clues.
+    pub fn len(&self) -> usize {
+        self.keys.iter().filter(|&&k| k != 0).count() + usize::from(self.zero.is_some())
+    }
+
+    /// Whether no feature is a clue.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The slot of a clue feature (`u32::MAX` for feature 0), `None` when
+    /// the feature is not a clue.
+    pub fn find(&self, feature: u64) -> Option<u32> {
+        if feature == 0 {
+            return self.zero.map(|_| u32::MAX);
+        }
+        let mut i = slot_of(feature, self.mask);
+        loop {
+            let k = self.keys[i];
+            if k == feature {
+                return Some(i as u32);
+            }
+            if k == 0 {
+                return None;
+            }
+            i = (i + 1) & self.mask;
+        }
+    }
+
+    /// The clue in a slot [`find`](Self::find) gave.
+    pub fn clue(&self, slot: u32) -> Clue {
+        match self.zero {
+            Some(z) if slot == u32::MAX => z,
+            _ => self.clues[slot as usize],
+        }
+    }
+}
