@@ -44,7 +44,8 @@ pub struct EvalArgs {
     /// Compare two rule directories on the same messages (A, then B).
     #[arg(long, num_args = 2, value_names = ["RULES_A", "RULES_B"])]
     compare: Option<Vec<PathBuf>>,
-    /// Write one JSON line per message (origin, label, score, hit ids): mass-check output.
+    /// Write one JSON line per message (origin, label, score, hit ids and
+    /// scores, Bayes probability): mass-check output.
     #[arg(long, value_name = "FILE")]
     hits_jsonl: Option<PathBuf>,
     /// Print up to N misclassified messages of each kind.
@@ -256,9 +257,11 @@ fn write_outputs(
         let mut text = String::new();
         for s in samples {
             let ids: Vec<&str> = s.verdict.hits.iter().map(|h| &*h.id).collect();
+            let scores: Vec<f64> = s.verdict.hits.iter().map(|h| h.score).collect();
             text += &serde_json::json!({
                 "origin": s.origin, "channel": s.channel, "label": s.label,
-                "score": s.verdict.score, "hits": ids,
+                "score": s.verdict.score, "hits": ids, "hit_scores": scores,
+                "bayes": s.verdict.bayes,
             })
             .to_string();
             text.push('\n');
