@@ -107,7 +107,7 @@ impl Default for BayesConfig {
             all_headers: true,
             max_words: super::tokenizer::MAX_WORDS,
             interpolate: true,
-            logit_scale: 0.6,
+            logit_scale: 1.0,
             logit_cap: 25.0,
             short_logit_scale: 1.0,
             short_min_deviation: 0.2,
@@ -331,8 +331,8 @@ mod tests {
         let email = Channel::Email;
         assert_eq!(&*c.band(0.995, email).unwrap().id, "BAYES_99");
         assert_eq!(&*c.band(0.0, email).unwrap().id, "BAYES_00");
-        // logit score: 0.6 × ln(0.99/0.01)
-        assert!((c.band(0.99, email).unwrap().score - 2.76).abs() < 0.01);
+        // logit score: 1.0 × ln(0.99/0.01)
+        assert!((c.band(0.99, email).unwrap().score - 4.60).abs() < 0.01);
         assert!(c.band(0.0, email).unwrap().score <= -16.0);
         // bands, graded inside a band: halfway between BAYES_50 (0.4) and BAYES_60 (0.6)
         let cfg = BayesConfig {
