@@ -9,7 +9,8 @@
 //!   each of the next [`OSB_WINDOW`]` - 1` words, with the distance in the feature, so
 //!   phrases count and single common words dilute less.
 //! - Email header features: subject words, From domain and display name, Reply-To
-//!   domain, X-Mailer, the client IP's /16, URL hosts, MIME part types.
+//!   domain, X-Mailer, the client IP's /16, URL hosts, MIME part types, and
+//!   structural faults (missing or malformed Date and Message-ID, broken encodings).
 //! - Bounded: at most [`MAX_WORDS`] words per message are read.
 //!
 //! Features are 64-bit hashes (xxh3) of a typed string; the set per message is
@@ -228,6 +229,21 @@ pub fn features_unsorted(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
         }
         for t in &msg.part_types {
             f.add("part", t);
+        }
+        // Structural faults bulk mailers make (and most mail clients do
+        // not): on the training half (even-a/even-b) these raised AUC by
+        // 0.0004; part counts, image counts and size did not help.
+        let facts = &msg.facts;
+        for (fault, present) in [
+            ("no-date", !facts.has_date),
+            ("bad-date", facts.bad_date),
+            ("no-message-id", !facts.has_message_id),
+            ("bad-message-id", facts.bad_message_id),
+            ("bad-encoding", facts.encoding_problem),
+        ] {
+            if present {
+                f.add("fault", fault);
+            }
         }
         if opts.all_headers {
             let no_osb = TokenizerOptions {
