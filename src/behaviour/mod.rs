@@ -23,6 +23,8 @@ use xxhash_rust::xxh3::xxh3_64;
 pub const MAX_EVENTS: usize = 4096;
 /// Fingerprints remembered per duplicate-index bucket.
 pub const BUCKET: usize = 16;
+/// Largest useful `duplicate_senders` (larger values act as this).
+pub const MAX_DUPLICATE_SENDERS: usize = 64;
 const SHARDS: usize = 16;
 
 /// Thresholds and scores (`[behaviour]` in the configuration).
@@ -38,7 +40,7 @@ pub struct BehaviourConfig {
     /// Distinct recipients per sender per window above which `BEHAV_FANOUT` hits.
     pub fanout_limit: usize,
     /// Distinct senders of the same or nearly the same text per window at
-    /// which `BEHAV_DUPLICATE` hits.
+    /// which `BEHAV_DUPLICATE` hits (at most [`MAX_DUPLICATE_SENDERS`]).
     pub duplicate_senders: usize,
     /// Bits two SimHash fingerprints may differ in and still count as the same text.
     pub near_bits: u32,
@@ -132,31 +134,48 @@ const BYTE_SIGNS: [[i32; 8]; 256] = {
     table
 };
 
+/// Words of a text SimHash reads at most.
+const SIMHASH_WORDS: usize = 512;
+
 /// 64-bit SimHash of the text's word 3-shingles (lower-cased, digits folded
 /// to `0` so changed numbers do not hide a campaign).
 pub fn simhash(text: &str) -> u64 {
-    let mut word_hashes: Vec<u64> = Vec::with_capacity(64);
-    let mut buf = String::with_capacity(32);
-    let mut ascii = [0u8; 64];
-    for word in text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .take(512)
-    {
-        // ASCII words are folded on the stack; others char by char.
-        if word.is_ascii()
-            && let Some(dst) = ascii.get_mut(..word.len())
+    let mut acc = SimHasher::default();
+    if text.is_ascii() {
+        // Byte-level words (ASCII letters and digits, as `char` gives for
+        // ASCII), folded on the stack: no allocation.
+        let mut folded = [0u8; 256];
+        for word in text
+            .as_bytes()
+            .split(|b| !b.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(SIMHASH_WORDS)
         {
-            for (d, b) in dst.iter_mut().zip(word.bytes()) {
-                *d = if b.is_ascii_digit() {
+            let fold = |b: &u8| {
+                if b.is_ascii_digit() {
                     b'0'
                 } else {
                     b.to_ascii_lowercase()
-                };
+                }
+            };
+            match folded.get_mut(..word.len()) {
+                Some(dst) => {
+                    for (d, b) in dst.iter_mut().zip(word) {
+                        *d = fold(b);
+                    }
+                    acc.word(xxh3_64(dst));
+                }
+                None => acc.word(xxh3_64(&word.iter().map(fold).collect::<Vec<u8>>())),
             }
-            word_hashes.push(xxh3_64(dst));
-            continue;
         }
+        return acc.finish();
+    }
+    let mut buf = String::with_capacity(32);
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(SIMHASH_WORDS)
+    {
         buf.clear();
         for c in word.chars() {
             if c.is_ascii_digit() {
@@ -165,32 +184,63 @@ pub fn simhash(text: &str) -> u64 {
                 buf.extend(c.to_lowercase());
             }
         }
-        word_hashes.push(xxh3_64(buf.as_bytes()));
+        acc.word(xxh3_64(buf.as_bytes()));
     }
-    let mut v = [0i32; 64];
-    // +1/-1 per bit, a byte at a time from a table: eight 8-lane adds per
-    // shingle instead of 64 shifts.
-    let mut add = |h: u64| {
-        for (lanes, byte) in v.chunks_exact_mut(8).zip(h.to_le_bytes()) {
+    acc.finish()
+}
+
+/// SimHash over word hashes as they come: each 3-shingle (or each word of a
+/// text shorter than three words) adds +1/-1 per bit.
+struct SimHasher {
+    v: [i32; 64],
+    last: [u64; 3],
+    words: usize,
+}
+
+impl Default for SimHasher {
+    fn default() -> Self {
+        SimHasher {
+            v: [0; 64],
+            last: [0; 3],
+            words: 0,
+        }
+    }
+}
+
+impl SimHasher {
+    fn add(&mut self, h: u64) {
+        // A byte at a time from a table: eight 8-lane adds instead of 64 shifts.
+        for (lanes, byte) in self.v.chunks_exact_mut(8).zip(h.to_le_bytes()) {
             for (slot, sign) in lanes.iter_mut().zip(&BYTE_SIGNS[byte as usize]) {
                 *slot += sign;
             }
         }
-    };
-    if word_hashes.len() < 3 {
-        word_hashes.iter().for_each(|&h| add(h));
-    } else {
-        for w in word_hashes.windows(3) {
+    }
+
+    fn word(&mut self, h: u64) {
+        self.last = [self.last[1], self.last[2], h];
+        self.words += 1;
+        if self.words >= 3 {
             let mut bytes = [0u8; 24];
-            bytes[..8].copy_from_slice(&w[0].to_le_bytes());
-            bytes[8..16].copy_from_slice(&w[1].to_le_bytes());
-            bytes[16..].copy_from_slice(&w[2].to_le_bytes());
-            add(xxh3_64(&bytes));
+            for (chunk, w) in bytes.chunks_exact_mut(8).zip(self.last) {
+                chunk.copy_from_slice(&w.to_le_bytes());
+            }
+            self.add(xxh3_64(&bytes));
         }
     }
-    v.iter()
-        .enumerate()
-        .fold(0u64, |acc, (i, &s)| if s > 0 { acc | 1 << i } else { acc })
+
+    fn finish(mut self) -> u64 {
+        if self.words < 3 {
+            let last = self.last;
+            for &h in &last[3 - self.words..] {
+                self.add(h);
+            }
+        }
+        self.v
+            .iter()
+            .enumerate()
+            .fold(0u64, |acc, (i, &s)| if s > 0 { acc | 1 << i } else { acc })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -310,7 +360,12 @@ impl BehaviourStore for MemoryBehaviourStore {
         // Near-duplicate index: four 16-bit bands; a fingerprint within
         // `near_bits` of another shares at least one band when near_bits < 4.
         let Some(fp) = fp else { return obs };
-        let mut senders: Vec<u64> = vec![sid];
+        // Distinct senders seen with this text, on the stack (the count
+        // stops at the threshold, at most `MAX_DUPLICATE_SENDERS`).
+        let cap = self.duplicate_cap.min(MAX_DUPLICATE_SENDERS);
+        let mut seen = [0u64; MAX_DUPLICATE_SENDERS];
+        seen[0] = sid;
+        let mut n = 1;
         for b in 0..4 {
             let key = (fp >> (b * 16)) as u16;
             let band = &self.bands[b * SHARDS + key as usize % SHARDS];
@@ -320,14 +375,15 @@ impl BehaviourStore for MemoryBehaviourStore {
                     bucket.pop_front();
                 }
                 for (t, other, s) in bucket.iter() {
-                    if senders.len() >= self.duplicate_cap {
+                    if n >= cap {
                         break;
                     }
                     if *t >= since
                         && (other ^ fp).count_ones() <= self.near_bits
-                        && !senders.contains(s)
+                        && !seen[..n].contains(s)
                     {
-                        senders.push(*s);
+                        seen[n] = *s;
+                        n += 1;
                     }
                 }
                 if bucket.len() >= BUCKET {
@@ -336,7 +392,7 @@ impl BehaviourStore for MemoryBehaviourStore {
                 bucket.push_back((now, fp, sid));
             }
         }
-        obs.duplicate_senders = senders.len();
+        obs.duplicate_senders = n;
         obs
     }
 }
@@ -396,7 +452,7 @@ impl Behaviour {
                 ),
             ));
         }
-        if o.duplicate_senders >= c.duplicate_senders {
+        if o.duplicate_senders >= c.duplicate_senders.min(MAX_DUPLICATE_SENDERS) {
             hits.push(hit(
                 "BEHAV_DUPLICATE",
                 c.duplicate_score,
@@ -419,24 +475,32 @@ mod tests {
         let words: Vec<u64> = text
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
+            .take(512)
             .map(|w| {
                 let folded: String = w
                     .chars()
-                    .map(|c| {
+                    .flat_map(|c| {
                         if c.is_ascii_digit() {
-                            '0'
+                            "0".chars().collect::<Vec<_>>()
                         } else {
-                            c.to_ascii_lowercase()
+                            c.to_lowercase().collect()
                         }
                     })
                     .collect();
                 xxh3_64(folded.as_bytes())
             })
             .collect();
+        // 3-shingles, or the words themselves in texts of fewer than three
+        let shingles: Vec<u64> = if words.len() < 3 {
+            words
+        } else {
+            words
+                .windows(3)
+                .map(|w| xxh3_64(&w.iter().flat_map(|h| h.to_le_bytes()).collect::<Vec<u8>>()))
+                .collect()
+        };
         let mut votes = [0i32; 64];
-        for w in words.windows(3) {
-            let bytes: Vec<u8> = w.iter().flat_map(|h| h.to_le_bytes()).collect();
-            let h = xxh3_64(&bytes);
+        for h in shingles {
             for (i, vote) in votes.iter_mut().enumerate() {
                 *vote += if h >> i & 1 == 1 { 1 } else { -1 };
             }
@@ -448,10 +512,17 @@ mod tests {
 
     #[test]
     fn simhash_matches_its_definition() {
+        let long_word = format!("{} end of text", "X".repeat(300));
+        let many_words = format!("{} middle {}", "Yy".repeat(50), "w ".repeat(600));
         for text in [
             "Congratulations! You have won a 500 pound voucher, reply YES to 80082 now",
             "see you at the station at 8 tomorrow, bring the tickets please",
             "a b c d e f g h i j k l m n o p",
+            "two words",
+            "",
+            "Gro\u{df}e GEWINNE: \u{d6}lpreis 2024 \u{2014} Jetzt ANRUFEN 0900123",
+            &long_word,
+            &many_words,
         ] {
             assert_eq!(simhash(text), simhash_reference(text), "{text}");
         }
