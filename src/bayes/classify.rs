@@ -54,6 +54,9 @@ pub struct BayesConfig {
     /// (bounded by `logit_cap`) instead of the band scores, so the total keeps
     /// the model's full ranking; the band still names the hit.
     pub logit_scale: f64,
+    /// Added to the email logit score (before the bound): moves the point
+    /// where the model alone reaches the spam threshold.
+    pub logit_offset: f64,
     /// Bound of the logit score, both signs.
     pub logit_cap: f64,
     /// `logit_scale` for SMS and IM, whose short texts give less extreme
@@ -108,6 +111,10 @@ impl Default for BayesConfig {
             max_words: super::tokenizer::MAX_WORDS,
             interpolate: true,
             logit_scale: 1.0,
+            // The largest offset (in steps of 0.25) that added no false
+            // positive out of fold on the training half (even-a/even-b
+            // models): recall at 5.0 went 91.0% -> 92.0% there.
+            logit_offset: 0.5,
             logit_cap: 25.0,
             short_logit_scale: 1.0,
             short_min_deviation: 0.2,
@@ -275,17 +282,17 @@ impl Classifier {
     /// The band hit for a probability of a message of `channel`, with its
     /// (possibly graded) score.
     pub fn band(&self, p: f64, channel: Channel) -> Option<Hit> {
-        let scale = match channel {
-            Channel::Email => self.config.logit_scale,
-            _ => self.config.short_logit_scale,
+        let (scale, offset) = match channel {
+            Channel::Email => (self.config.logit_scale, self.config.logit_offset),
+            _ => (self.config.short_logit_scale, 0.0),
         };
         let bands = &self.config.bands;
         let i = bands.iter().rposition(|b| p >= b.min)?;
         let mut hit = self.band_hits[i].clone();
         if scale > 0.0 {
             let q = p.clamp(1e-12, 1.0 - 1e-12);
-            let v =
-                (scale * (q / (1.0 - q)).ln()).clamp(-self.config.logit_cap, self.config.logit_cap);
+            let cap = self.config.logit_cap;
+            let v = (scale * (q / (1.0 - q)).ln() + offset).clamp(-cap, cap);
             hit.score = (v * 100.0).round() / 100.0;
         } else if self.config.interpolate
             && let Some(next) = bands.get(i + 1)
@@ -331,8 +338,9 @@ mod tests {
         let email = Channel::Email;
         assert_eq!(&*c.band(0.995, email).unwrap().id, "BAYES_99");
         assert_eq!(&*c.band(0.0, email).unwrap().id, "BAYES_00");
-        // logit score: 1.0 × ln(0.99/0.01)
-        assert!((c.band(0.99, email).unwrap().score - 4.60).abs() < 0.01);
+        // logit score: 1.0 × ln(0.99/0.01) + 0.5
+        assert!((c.band(0.99, email).unwrap().score - 5.10).abs() < 0.01);
+        assert!((c.band(0.99, Channel::Sms).unwrap().score - 4.60).abs() < 0.01);
         assert!(c.band(0.0, email).unwrap().score <= -16.0);
         // bands, graded inside a band: halfway between BAYES_50 (0.4) and BAYES_60 (0.6)
         let cfg = BayesConfig {

@@ -90,8 +90,10 @@ pub struct MemoryStore {
 
 /// File magic.
 const MAGIC: &[u8; 8] = b"SSBAYES\0";
-/// File format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// File format version. It also names the features: version 2 tokenizes
+/// dotted words whole, so version 1 models (trained on split words) are
+/// refused with a request to retrain.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
 const RECORD: usize = 16;
 
@@ -214,7 +216,12 @@ impl MemoryStore {
         let version = u32_at(8);
         if version != FORMAT_VERSION {
             return Err(bad(format!(
-                "model format version {version}, this spamsift reads {FORMAT_VERSION}"
+                "model format version {version}, this spamsift reads {FORMAT_VERSION}{}",
+                if version < FORMAT_VERSION {
+                    " (the model's features come from an older tokenizer: retrain it with `spamsift train`)"
+                } else {
+                    ""
+                }
             )));
         }
         let n = u64_at(32);
@@ -298,6 +305,11 @@ mod tests {
                 .to_string()
                 .contains("not a spamsift model")
         );
+        // a model of the previous format (older tokenizer) asks to be retrained
+        let mut old = b.clone();
+        old[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let e = MemoryStore::from_bytes("m", &old).unwrap_err().to_string();
+        assert!(e.contains("version 1") && e.contains("retrain"), "{e}");
     }
 
     #[test]
