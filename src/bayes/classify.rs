@@ -163,13 +163,19 @@ impl Classifier {
                 ),
             })
             .collect();
-        Classifier {
+        let classifier = Classifier {
             store,
             config,
             band_hits,
             tables: Default::default(),
             building: Mutex::new(()),
+        };
+        // Build the clue tables now, so the first message (in a milter with
+        // a timeout, say) does not pay for them.
+        for channel in [Channel::Email, Channel::Sms] {
+            let _ = classifier.clue_table(channel);
         }
+        classifier
     }
 
     /// The store read.
