@@ -51,7 +51,8 @@ impl Default for EmailOptions {
 /// Nested message/rfc822 parts are read to this depth.
 const MAX_NESTING: u32 = 3;
 
-/// The mail-parser configuration spamsift reads email with (see [`PARSER`]).
+/// The mail-parser configuration spamsift reads email with (the static
+/// `PARSER`: only the headers the filter reads are decoded).
 pub fn mail_parser() -> &'static MessageParser {
     &PARSER
 }

@@ -1,7 +1,7 @@
 //! Rule sets: loading TOML rule files, compiling them into per-channel
 //! matchers, and running them.
 //!
-//! See [`format`] for the file format. A [`RuleSet`] is immutable once built.
+//! See [`format`](mod@format) for the file format. A [`RuleSet`] is immutable once built.
 
 pub mod compile;
 pub mod eval;
