@@ -18,7 +18,9 @@ fn run(args: &[&str], stdin: &[u8]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    // A child that fails early may close stdin first: its exit status and
+    // stderr, not a broken pipe here, tell the test what went wrong.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
     child.wait_with_output().unwrap()
 }
 
@@ -133,7 +135,11 @@ fn classifier_is_silent_until_min_learns() {
         ],
         b"",
     );
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // default min_spam/min_ham = 200: 35 messages are not enough
     let out = run(
         &[
@@ -169,7 +175,11 @@ fn learn_and_unlearn_update_the_model_atomically() {
             .unwrap()
             .as_slice(),
     );
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = MemoryStore::load(&model).unwrap();
     assert_eq!((s.learned().spam, s.learned().ham), (1, 1));
     let features = s.len();
@@ -185,7 +195,11 @@ fn learn_and_unlearn_update_the_model_atomically() {
         ],
         SPAM_SMS.as_bytes(),
     );
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = MemoryStore::load(&model).unwrap();
     assert_eq!(s.learned().spam, 0);
     assert!(s.len() < features);

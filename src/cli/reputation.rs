@@ -3,7 +3,7 @@
 
 use super::progress;
 use clap::{Args, Subcommand};
-use spamsift::reputation::{Kind, ReputationFilter, normalise_item};
+use spamsift::reputation::{FilterBuilder, Kind, ReputationFilter, normalise_item};
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -131,7 +131,8 @@ fn build(a: BuildArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     let start = Instant::now();
-    let mut items = Vec::new();
+    // Items are hashed as they are read: memory is 8 bytes per item.
+    let mut builder = FilterBuilder::new(a.kind, key.as_deref());
     let mut bad = 0usize;
     let sources: Vec<(String, Box<dyn Read>)> = if a.inputs.is_empty() {
         vec![("<stdin>".into(), Box::new(std::io::stdin()))]
@@ -165,7 +166,7 @@ fn build(a: BuildArgs) -> ExitCode {
                 continue;
             }
             match normalise_item(a.kind, item, &a.default_country) {
-                Ok(n) => items.push(n),
+                Ok(n) => builder.add(&n),
                 Err(why) => {
                     bad += 1;
                     eprintln!(
@@ -183,17 +184,7 @@ fn build(a: BuildArgs) -> ExitCode {
             "{bad} invalid line(s); nothing written (--strict)"
         ));
     }
-    items.sort_unstable();
-    items.dedup();
-    let capacity = a.capacity.unwrap_or(items.len()).max(items.len());
-    let filter = match ReputationFilter::build_with_capacity(
-        a.kind,
-        a.fp_rate,
-        capacity,
-        &items,
-        &a.label,
-        key.as_deref(),
-    ) {
+    let filter = match builder.finish(a.fp_rate, a.capacity, &a.label) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
@@ -203,7 +194,7 @@ fn build(a: BuildArgs) -> ExitCode {
     let size = std::fs::metadata(&a.out).map_or(0, |m| m.len());
     eprintln!(
         "spamsift: {} {} item(s) ({} invalid skipped) -> {} ({:.1} MB) in {:.2} s",
-        items.len(),
+        filter.info().items,
         a.kind,
         bad,
         a.out.display(),

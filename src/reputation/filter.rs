@@ -206,6 +206,89 @@ fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Collects the items of a filter being built without keeping them: each
+/// is hashed (with the key, if any) as it is added, so a list of any length
+/// costs 8 bytes per item until [`finish`](FilterBuilder::finish).
+#[derive(Debug)]
+pub struct FilterBuilder {
+    kind: Kind,
+    keyed: Option<Keyed>,
+    key_check: Option<u64>,
+    hashes: Vec<u64>,
+    v4_prefixes: u64,
+    v6_prefixes: [u64; 3],
+    domain_depths: u64,
+}
+
+impl FilterBuilder {
+    /// A builder for a filter of `kind`, keyed when `key` is given.
+    pub fn new(kind: Kind, key: Option<&[u8]>) -> FilterBuilder {
+        FilterBuilder {
+            kind,
+            keyed: key.and_then(Keyed::new),
+            key_check: key.map(key_check),
+            hashes: Vec::new(),
+            v4_prefixes: 0,
+            v6_prefixes: [0; 3],
+            domain_depths: 0,
+        }
+    }
+
+    /// Add one normalised item (see [`normalise_item`]).
+    pub fn add(&mut self, item: &str) {
+        if let Some(net) = ip_item(self.kind, item) {
+            let p = net.prefix as usize;
+            if net.addr.is_ipv4() {
+                self.v4_prefixes |= 1 << p
+            } else {
+                self.v6_prefixes[p / 64] |= 1 << (p % 64)
+            }
+        } else {
+            self.domain_depths |= depth_bit(item);
+        }
+        self.hashes
+            .push(item_hash(self.kind, item, self.keyed.as_ref()));
+    }
+
+    /// The filter, sized for the distinct items added (or `capacity`, when
+    /// larger: filters to be merged must share `fp_rate` and `capacity`).
+    pub fn finish(
+        mut self,
+        fp_rate: f64,
+        capacity: Option<usize>,
+        label: &str,
+    ) -> Result<ReputationFilter, String> {
+        if !(fp_rate > 0.0 && fp_rate < 1.0) {
+            return Err(format!(
+                "false-positive rate must be between 0 and 1, got {fp_rate}"
+            ));
+        }
+        self.hashes.sort_unstable();
+        self.hashes.dedup();
+        let items = self.hashes.len();
+        // Sized for a little under the target: fastbloom's sizing measures
+        // about 1.3x the nominal rate (see benches/reputation.rs).
+        let mut bloom = BloomFilter::with_false_pos(fp_rate * SIZING)
+            .expected_items(capacity.unwrap_or(items).max(items).max(1));
+        for &h in &self.hashes {
+            bloom.insert_hash(h);
+        }
+        Ok(ReputationFilter {
+            kind: self.kind,
+            fp_rate,
+            items: items as u64,
+            created: now(),
+            label: label.to_string(),
+            key_check: self.key_check,
+            key: self.keyed,
+            v4_prefixes: self.v4_prefixes,
+            v6_prefixes: self.v6_prefixes,
+            domain_depths: self.domain_depths,
+            bloom,
+        })
+    }
+}
+
 impl ReputationFilter {
     /// Build from normalised items (see [`normalise_item`]), sized for them.
     pub fn build(
@@ -228,43 +311,11 @@ impl ReputationFilter {
         label: &str,
         key: Option<&[u8]>,
     ) -> Result<ReputationFilter, String> {
-        if !(fp_rate > 0.0 && fp_rate < 1.0) {
-            return Err(format!(
-                "false-positive rate must be between 0 and 1, got {fp_rate}"
-            ));
-        }
-        // Sized for a little under the target: fastbloom's sizing measures
-        // about 1.3x the nominal rate (see benches/reputation.rs).
-        let mut bloom = BloomFilter::with_false_pos(fp_rate * SIZING)
-            .expected_items(capacity.max(items.len()).max(1));
-        let keyed = key.and_then(Keyed::new);
-        let (mut v4, mut v6, mut depths) = (0u64, [0u64; 3], 0u64);
+        let mut builder = FilterBuilder::new(kind, key);
         for item in items {
-            if let Some(net) = ip_item(kind, item) {
-                let p = net.prefix as usize;
-                if net.addr.is_ipv4() {
-                    v4 |= 1 << p
-                } else {
-                    v6[p / 64] |= 1 << (p % 64)
-                }
-            } else {
-                depths |= depth_bit(item);
-            }
-            bloom.insert_hash(item_hash(kind, item, keyed.as_ref()));
+            builder.add(item);
         }
-        Ok(ReputationFilter {
-            kind,
-            fp_rate,
-            items: items.len() as u64,
-            created: now(),
-            label: label.to_string(),
-            key_check: key.map(key_check),
-            key: keyed,
-            v4_prefixes: v4,
-            v6_prefixes: v6,
-            domain_depths: depths,
-            bloom,
-        })
+        builder.finish(fp_rate, Some(capacity), label)
     }
 
     /// The kind listed.
@@ -842,5 +893,34 @@ mod tests {
         assert_eq!(prefixes, [128, 64, 63, 48]);
         let prefixes: Vec<u8> = f.listed_prefixes(ip("1.1.1.1")).collect();
         assert_eq!(prefixes, [32, 24, 8]);
+    }
+
+    #[test]
+    fn builder_counts_distinct_items_and_matches_build() {
+        let items: Vec<String> = [
+            "spam.example",
+            "spam.example",
+            "b.spam.example",
+            "other.example",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut b = FilterBuilder::new(Kind::Domain, Some(b"k"));
+        for i in &items {
+            b.add(i);
+        }
+        let built = b.finish(0.01, None, "x").unwrap();
+        assert_eq!(built.info().items, 3);
+        let distinct = &items[1..];
+        let direct =
+            ReputationFilter::build(Kind::Domain, 0.01, distinct, "x", Some(b"k")).unwrap();
+        assert_eq!(built.bloom.as_slice(), direct.bloom.as_slice());
+        assert_eq!(built.bloom.num_hashes(), direct.bloom.num_hashes());
+        assert!(built.contains_domain("a.b.spam.example"));
+        assert!(
+            FilterBuilder::new(Kind::Ip, None)
+                .finish(1.5, None, "")
+                .is_err()
+        );
     }
 }

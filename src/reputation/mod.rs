@@ -6,5 +6,5 @@
 pub mod filter;
 pub mod identity;
 
-pub use filter::{FilterError, FilterInfo, Lookup, ReputationFilter};
+pub use filter::{FilterBuilder, FilterError, FilterInfo, Lookup, ReputationFilter};
 pub use identity::{Kind, normalise_item};
