@@ -86,24 +86,17 @@ fn domain_of(addr: &str) -> Option<&str> {
 impl Source {
     /// Whether any of the message's identities is listed.
     pub fn matches(&self, msg: &Message) -> bool {
-        self.any_lookup(msg, &mut |what| self.filter.lookup(what))
-    }
-
-    /// Calls `look` with each normalised identity of the message this
-    /// source checks, until it answers true.
-    fn any_lookup(&self, msg: &Message, look: &mut dyn FnMut(Lookup<'_>) -> bool) -> bool {
         let kind = self.filter.kind();
-        let domain = |d: Option<&str>, look: &mut dyn FnMut(Lookup<'_>) -> bool| {
+        let look = |what: Lookup<'_>| self.filter.lookup(what);
+        let domain = |d: Option<&str>| {
             d.and_then(|d| normalise_domain(d).ok())
                 .is_some_and(|d| look(Lookup::Domain(&d)))
         };
         self.identities.iter().any(|id| match id {
             Identity::ClientIp => msg.client_ip.is_some_and(|ip| look(Lookup::Ip(ip))),
-            Identity::FromDomain => domain(msg.sender_domain(), look),
-            Identity::ReplyToDomain => domain(msg.reply_to.as_ref().and_then(|r| r.domain()), look),
-            Identity::ReturnPathDomain => {
-                domain(msg.return_path.as_deref().and_then(domain_of), look)
-            }
+            Identity::FromDomain => domain(msg.sender_domain()),
+            Identity::ReplyToDomain => domain(msg.reply_to.as_ref().and_then(|r| r.domain())),
+            Identity::ReturnPathDomain => domain(msg.return_path.as_deref().and_then(domain_of)),
             Identity::UrlHosts => {
                 // Mail often links the same host many times: look each up once.
                 let uris = &msg.uris[..msg.uris.len().min(MAX_URIS)];
@@ -115,7 +108,7 @@ impl Source {
                         Some(ip) => {
                             matches!(kind, Kind::Ip | Kind::UrlHost) && look(Lookup::Ip(ip))
                         }
-                        None => kind != Kind::Ip && domain(Some(&u.host), look),
+                        None => kind != Kind::Ip && domain(Some(&u.host)),
                     }
                 })
             }
