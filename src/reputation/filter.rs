@@ -236,18 +236,23 @@ impl FilterBuilder {
 
     /// Add one normalised item (see [`normalise_item`]).
     pub fn add(&mut self, item: &str) {
-        if let Some(net) = ip_item(self.kind, item) {
-            let p = net.prefix as usize;
-            if net.addr.is_ipv4() {
-                self.v4_prefixes |= 1 << p
-            } else {
-                self.v6_prefixes[p / 64] |= 1 << (p % 64)
+        let key = self.keyed.as_ref();
+        let hash = match ip_item(self.kind, item) {
+            Some(net) => {
+                let p = net.prefix as usize;
+                if net.addr.is_ipv4() {
+                    self.v4_prefixes |= 1 << p
+                } else {
+                    self.v6_prefixes[p / 64] |= 1 << (p % 64)
+                }
+                net_hash(self.kind, &net, key)
             }
-        } else {
-            self.domain_depths |= depth_bit(item);
-        }
-        self.hashes
-            .push(item_hash(self.kind, item, self.keyed.as_ref()));
+            None => {
+                self.domain_depths |= depth_bit(item);
+                bytes_hash(self.kind, item.as_bytes(), key)
+            }
+        };
+        self.hashes.push(hash);
     }
 
     /// The filter, sized for the distinct items added (or `capacity`, when
