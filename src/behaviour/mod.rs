@@ -44,7 +44,7 @@ pub struct BehaviourConfig {
     pub duplicate_senders: usize,
     /// Bits two SimHash fingerprints may differ in and still count as the same text.
     pub near_bits: u32,
-    /// Texts with fewer words are not compared ("ok", "see you at 8" are
+    /// Texts with fewer words (runs of letters and digits) are not compared ("ok", "see you at 8" are
     /// sent by everyone).
     pub duplicate_min_words: usize,
     /// Senders tracked at most.
@@ -119,9 +119,9 @@ fn identity_hash(id: &str) -> u64 {
 }
 
 /// For each byte value, +1 for each set bit and -1 for each clear one,
-/// lowest bit first.
-const BYTE_SIGNS: [[i32; 8]; 256] = {
-    let mut table = [[0i32; 8]; 256];
+/// lowest bit first (16-bit lanes: one vector add per byte).
+const BYTE_SIGNS: [[i16; 8]; 256] = {
+    let mut table = [[0i16; 8]; 256];
     let mut byte = 0;
     while byte < 256 {
         let mut bit = 0;
@@ -134,41 +134,51 @@ const BYTE_SIGNS: [[i32; 8]; 256] = {
     table
 };
 
-/// Words of a text SimHash reads at most.
+/// Words of a text SimHash reads at most (so the 16-bit votes cannot overflow).
 const SIMHASH_WORDS: usize = 512;
 
 /// 64-bit SimHash of the text's word 3-shingles (lower-cased, digits folded
 /// to `0` so changed numbers do not hide a campaign).
 pub fn simhash(text: &str) -> u64 {
+    simhash_with_words(text).0
+}
+
+/// [`simhash`] and the number of words it read (runs of letters and digits,
+/// at most 512).
+pub fn simhash_with_words(text: &str) -> (u64, usize) {
     let mut acc = SimHasher::default();
     if text.is_ascii() {
-        // Byte-level words (ASCII letters and digits, as `char` gives for
-        // ASCII), folded on the stack: no allocation.
-        let mut folded = [0u8; 256];
-        for word in text
-            .as_bytes()
-            .split(|b| !b.is_ascii_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .take(SIMHASH_WORDS)
-        {
-            let fold = |b: &u8| {
-                if b.is_ascii_digit() {
-                    b'0'
-                } else {
-                    b.to_ascii_lowercase()
+        // One pass over the bytes: each word is folded and hashed as it is
+        // read, 8 bytes at a time ([`word_hash`] computed incrementally).
+        let (mut h, mut chunk, mut in_chunk, mut len) = (0u64, 0u64, 0u32, 0u64);
+        for &b in text.as_bytes() {
+            let f = ASCII_FOLD[b as usize];
+            if f != 0 {
+                chunk |= u64::from(f) << (8 * in_chunk);
+                in_chunk += 1;
+                len += 1;
+                if in_chunk == 8 {
+                    h = mix_chunk(h, chunk);
+                    (chunk, in_chunk) = (0, 0);
                 }
-            };
-            match folded.get_mut(..word.len()) {
-                Some(dst) => {
-                    for (d, b) in dst.iter_mut().zip(word) {
-                        *d = fold(b);
-                    }
-                    acc.word(xxh3_64(dst));
+            } else if len != 0 {
+                if in_chunk != 0 {
+                    h = mix_chunk(h, chunk);
                 }
-                None => acc.word(xxh3_64(&word.iter().map(fold).collect::<Vec<u8>>())),
+                acc.word(h ^ len);
+                (h, chunk, in_chunk, len) = (0, 0, 0, 0);
+                if acc.words == SIMHASH_WORDS {
+                    break;
+                }
             }
         }
-        return acc.finish();
+        if len != 0 && acc.words < SIMHASH_WORDS {
+            if in_chunk != 0 {
+                h = mix_chunk(h, chunk);
+            }
+            acc.word(h ^ len);
+        }
+        return (acc.finish(), acc.words);
     }
     let mut buf = String::with_capacity(32);
     for word in text
@@ -184,15 +194,64 @@ pub fn simhash(text: &str) -> u64 {
                 buf.extend(c.to_lowercase());
             }
         }
-        acc.word(xxh3_64(buf.as_bytes()));
+        acc.word(word_hash(buf.as_bytes()));
     }
-    acc.finish()
+    (acc.finish(), acc.words)
+}
+
+/// ASCII letters lower-cased, digits as `0`, every other byte 0 (a separator).
+const ASCII_FOLD: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        if c.is_ascii_digit() {
+            table[b] = b'0';
+        } else if c.is_ascii_alphabetic() {
+            table[b] = c.to_ascii_lowercase();
+        }
+        b += 1;
+    }
+    table
+};
+
+/// One step of [`word_hash`]: a multiply and a rotate per 8 bytes.
+fn mix_chunk(h: u64, chunk: u64) -> u64 {
+    (h ^ chunk)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(31)
+}
+
+/// Hash of a folded word: its bytes in little-endian 8-byte chunks (the last
+/// one zero-padded), then its length. Cheap and good enough: the shingle
+/// hash spreads it.
+fn word_hash(word: &[u8]) -> u64 {
+    let h = word.chunks(8).fold(0, |h, c| {
+        let mut w = [0u8; 8];
+        w[..c.len()].copy_from_slice(c);
+        mix_chunk(h, u64::from_le_bytes(w))
+    });
+    h ^ word.len() as u64
+}
+
+/// The hash of a 3-shingle from its words' hashes: order-sensitive, every
+/// input bit spread over the output by a 64-bit finaliser (MurmurHash3's
+/// fmix64), a few cycles instead of hashing 24 bytes.
+fn shingle_hash(a: u64, b: u64, c: u64) -> u64 {
+    let mut x = a
+        ^ b.rotate_left(21).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ c.rotate_left(42).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    x ^ (x >> 33)
 }
 
 /// SimHash over word hashes as they come: each 3-shingle (or each word of a
 /// text shorter than three words) adds +1/-1 per bit.
 struct SimHasher {
-    v: [i32; 64],
+    v: [i16; 64],
     last: [u64; 3],
     words: usize,
 }
@@ -221,15 +280,11 @@ impl SimHasher {
         self.last = [self.last[1], self.last[2], h];
         self.words += 1;
         if self.words >= 3 {
-            let mut bytes = [0u8; 24];
-            for (chunk, w) in bytes.chunks_exact_mut(8).zip(self.last) {
-                chunk.copy_from_slice(&w.to_le_bytes());
-            }
-            self.add(xxh3_64(&bytes));
+            self.add(shingle_hash(self.last[0], self.last[1], self.last[2]));
         }
     }
 
-    fn finish(mut self) -> u64 {
+    fn finish(&mut self) -> u64 {
         if self.words < 3 {
             let last = self.last;
             for &h in &last[3 - self.words..] {
@@ -266,6 +321,10 @@ impl SenderState {
     }
 }
 
+/// One shard of the sender table, keyed by the sender's hash (hashed again
+/// with Fx: one multiply).
+type SenderCache = lru::LruCache<u64, SenderState, rustc_hash::FxBuildHasher>;
+
 /// One shard of one band of the near-duplicate index: 16-bit band value
 /// to recent (time, fingerprint, sender) entries.
 type BandIndex = rustc_hash::FxHashMap<u16, VecDeque<(i64, u64, u64)>>;
@@ -282,7 +341,7 @@ pub struct MemoryBehaviourStore {
     max_messages: usize,
     /// Recipient events kept per sender.
     max_events: usize,
-    senders: Vec<Mutex<lru::LruCache<u64, SenderState>>>,
+    senders: Vec<Mutex<SenderCache>>,
     /// `SHARDS` shards for each of the four bands, so concurrent messages
     /// rarely wait on the same lock.
     bands: Vec<Mutex<BandIndex>>,
@@ -304,7 +363,7 @@ impl MemoryBehaviourStore {
                 .saturating_mul(2)
                 .clamp(64, MAX_EVENTS),
             senders: (0..SHARDS)
-                .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
+                .map(|_| Mutex::new(SenderCache::with_hasher(per_shard, Default::default())))
                 .collect(),
             bands: (0..4 * SHARDS)
                 .map(|_| Mutex::new(BandIndex::default()))
@@ -374,11 +433,20 @@ impl BehaviourStore for MemoryBehaviourStore {
                 while bucket.front().is_some_and(|(t, _, _)| *t < since) {
                     bucket.pop_front();
                 }
-                for (t, other, s) in bucket.iter() {
-                    if n >= cap {
-                        break;
+                // This sender's earlier copy of the same text, if any, is
+                // renewed rather than repeated: a bucket holds distinct
+                // (sender, text) pairs, so one sender repeating itself does
+                // not push other senders out.
+                let mut renewed = None;
+                for (i, (t, other, s)) in bucket.iter().enumerate() {
+                    if *s == sid {
+                        if *other == fp {
+                            renewed = Some(i);
+                        }
+                        continue;
                     }
-                    if *t >= since
+                    if n < cap
+                        && *t >= since
                         && (other ^ fp).count_ones() <= self.near_bits
                         && !seen[..n].contains(s)
                     {
@@ -386,8 +454,14 @@ impl BehaviourStore for MemoryBehaviourStore {
                         n += 1;
                     }
                 }
-                if bucket.len() >= BUCKET {
-                    bucket.pop_front();
+                match renewed {
+                    Some(i) => {
+                        bucket.remove(i);
+                    }
+                    None if bucket.len() >= BUCKET => {
+                        bucket.pop_front();
+                    }
+                    None => {}
                 }
                 bucket.push_back((now, fp, sid));
             }
@@ -418,12 +492,8 @@ impl Behaviour {
         let now = msg
             .time
             .map_or_else(|| chrono::Utc::now().timestamp(), |t| t.timestamp());
-        let words = msg
-            .body
-            .split_whitespace()
-            .take(self.config.duplicate_min_words)
-            .count();
-        let fp = (words >= self.config.duplicate_min_words).then(|| simhash(&msg.body));
+        let (fp, words) = simhash_with_words(&msg.body);
+        let fp = (words >= self.config.duplicate_min_words).then_some(fp);
         let o = self.store.observe(&msg.sender, &msg.recipients, fp, now);
         let c = &self.config;
         let hit = |id: &str, score: f64, why: String| Hit {
@@ -487,7 +557,7 @@ mod tests {
                         }
                     })
                     .collect();
-                xxh3_64(folded.as_bytes())
+                word_hash(folded.as_bytes())
             })
             .collect();
         // 3-shingles, or the words themselves in texts of fewer than three
@@ -496,7 +566,7 @@ mod tests {
         } else {
             words
                 .windows(3)
-                .map(|w| xxh3_64(&w.iter().flat_map(|h| h.to_le_bytes()).collect::<Vec<u8>>()))
+                .map(|w| shingle_hash(w[0], w[1], w[2]))
                 .collect()
         };
         let mut votes = [0i32; 64];
@@ -526,6 +596,28 @@ mod tests {
         ] {
             assert_eq!(simhash(text), simhash_reference(text), "{text}");
         }
+    }
+
+    #[test]
+    fn one_sender_repeating_a_text_does_not_hide_the_others() {
+        let store = MemoryBehaviourStore::new(&BehaviourConfig {
+            duplicate_senders: 10,
+            ..BehaviourConfig::default()
+        });
+        let fp = simhash("Claim your free prize now, reply WIN to 80082 before midnight tonight");
+        let to = ["+447700900001".to_string()];
+        for (i, s) in ["a", "b", "c", "d"].iter().enumerate() {
+            assert_eq!(
+                store.observe(s, &to, Some(fp), i as i64).duplicate_senders,
+                i + 1
+            );
+        }
+        // More copies from one sender than a bucket holds.
+        for t in 0..2 * BUCKET as i64 {
+            store.observe("repeater", &to, Some(fp), 10 + t);
+        }
+        let o = store.observe("e", &to, Some(fp), 100);
+        assert_eq!(o.duplicate_senders, 6, "a b c d repeater e");
     }
 
     #[test]
