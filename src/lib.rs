@@ -20,6 +20,7 @@ pub mod fsutil;
 pub mod headers;
 pub mod message;
 pub mod rules;
+pub mod runs;
 pub mod verdict;
 
 pub use config::Config;

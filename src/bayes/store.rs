@@ -91,9 +91,10 @@ pub struct MemoryStore {
 /// File magic.
 const MAGIC: &[u8; 8] = b"SSBAYES\0";
 /// File format version. It also names the features: version 2 tokenizes
-/// dotted words whole, so version 1 models (trained on split words) are
-/// refused with a request to retrain.
-pub const FORMAT_VERSION: u32 = 2;
+/// dotted words whole, version 3 hashes words with the tokenizer's own
+/// word hash instead of xxh3, so older models are refused with a request
+/// to retrain.
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
 const RECORD: usize = 16;
 

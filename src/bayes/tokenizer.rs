@@ -16,10 +16,13 @@
 //!   structural faults (missing or malformed Date and Message-ID, broken encodings).
 //! - Bounded: at most [`MAX_WORDS`] words per message are read.
 //!
-//! Features are 64-bit hashes (xxh3) of a typed string; the set per message is
+//! Features are 64-bit hashes of a typed string (words: [`word_hash`], a
+//! multiply-and-rotate per 8 bytes that needs no branch on the length of a
+//! word of up to 16 bytes; other features: xxh3); the set per message is
 //! sorted and deduplicated (the model counts presence, not frequency).
 
 use crate::message::{Channel, Message};
+use crate::runs::{ByteClass, ByteRuns};
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -116,38 +119,38 @@ impl Features {
         } else {
             &WORD_BYTES
         };
-        let mut i = 0;
-        while words < self.opts.max_words {
-            // One pass: skip separators, then take the chunk up to the next one.
-            while i < bytes.len() && class[bytes[i] as usize] == SEP {
-                i += 1;
-            }
-            if i == bytes.len() {
+        for (run_start, end) in ByteRuns::new(bytes, class) {
+            if words >= self.opts.max_words {
                 break;
             }
-            let start = i + usize::from(bytes[i] == b'\'');
-            let mut other_script = false;
-            while i < bytes.len() && class[bytes[i] as usize] != SEP {
-                other_script |= bytes[i] >= 0x80;
-                i += 1;
-            }
-            let chunk = trim_dots(&bytes[start.min(i)..i]); // (no dots unless dotted)
-            if chunk.is_empty() {
+            let start = run_start + usize::from(bytes[run_start] == b'\'');
+            let (start, end) = trim_dots(bytes, start.min(end), end); // (no dots unless dotted)
+            let len = end - start;
+            if len == 0 {
                 continue;
             }
-            if !other_script {
-                let h = if chunk.len() > MAX_WORD {
-                    long(chunk.len())
-                } else {
-                    for (d, b) in buf.iter_mut().zip(chunk) {
-                        *d = b.to_ascii_lowercase();
-                    }
-                    xxh3_64_with_seed(&buf[..chunk.len()], field_seed)
-                };
+            // Most words are short and ASCII: hashed from two 8-byte loads
+            // with no branch on their length.
+            let h = if len <= 16 {
+                let (w0, w1) = load16(bytes, start, len);
+                ((w0 | w1) & HIGH_BITS == 0)
+                    .then(|| short_word_hash(lower8(w0), lower8(w1), len, field_seed))
+            } else if !bytes[start..end].is_ascii() {
+                None
+            } else if len > MAX_WORD {
+                Some(long(len))
+            } else {
+                let lower = &mut buf[..len];
+                lower.copy_from_slice(&bytes[start..end]);
+                lower.make_ascii_lowercase();
+                Some(word_hash(lower, field_seed))
+            };
+            if let Some(h) = h {
                 emit(self, h);
                 words += 1;
                 continue;
             }
+            let chunk = &bytes[start..end];
             // Split only at ASCII bytes, so the chunk is whole UTF-8.
             let Ok(chunk) = std::str::from_utf8(chunk) else {
                 continue;
@@ -157,7 +160,7 @@ impl Features {
                 let h = if word.len() > MAX_WORD {
                     long(word.len())
                 } else {
-                    xxh3_64_with_seed(word.as_bytes(), field_seed)
+                    word_hash(word.as_bytes(), field_seed)
                 };
                 emit(self, h);
                 words += 1;
@@ -166,45 +169,123 @@ impl Features {
     }
 }
 
-/// A chunk without its leading and trailing dots (sentence ends, ellipses).
-fn trim_dots(mut chunk: &[u8]) -> &[u8] {
-    while let [b'.', rest @ ..] = chunk {
-        chunk = rest;
+/// The bounds of `text[start..end]` without its leading and trailing dots
+/// (sentence ends, ellipses).
+fn trim_dots(text: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
+    while start < end && text[start] == b'.' {
+        start += 1;
     }
-    while let [rest @ .., b'.'] = chunk {
-        chunk = rest;
+    while end > start && text[end - 1] == b'.' {
+        end -= 1;
     }
-    chunk
+    (start, end)
 }
 
-/// The class of ASCII bytes that separate words (all but letters, digits,
-/// `'` and `_`, and `.` in dotted words); every other byte, non-ASCII
-/// included, is part of a chunk.
-const SEP: u8 = 0;
+/// The high bit of every byte: set only in non-ASCII bytes.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// Separator or not, per byte, with `extra` bytes inside words.
-const fn word_bytes(extra: &[u8]) -> [u8; 256] {
-    let mut t = [1u8; 256];
+/// The `len` (1 to 16) bytes at `text[start..]` as two little-endian words,
+/// zero past the end of the word: two loads and two masks when the text
+/// goes on for 16 more bytes, else a copy.
+fn load16(text: &[u8], start: usize, len: usize) -> (u64, u64) {
+    let (w0, w1) = match text.get(start..start + 16) {
+        Some(b) => {
+            let (a, b) = b.split_at(8);
+            (
+                u64::from_le_bytes(a.try_into().unwrap_or_default()),
+                u64::from_le_bytes(b.try_into().unwrap_or_default()),
+            )
+        }
+        None => {
+            let mut b = [0u8; 16];
+            let word = text.get(start..start + len).unwrap_or_default();
+            b[..word.len()].copy_from_slice(word);
+            let (lo, hi) = b.split_at(8);
+            (
+                u64::from_le_bytes(lo.try_into().unwrap_or_default()),
+                u64::from_le_bytes(hi.try_into().unwrap_or_default()),
+            )
+        }
+    };
+    // Bytes kept: min(len, 8) of the first word, len - 8 (if any) of the second.
+    let keep = |n: usize| ((1u128 << (8 * n)) - 1) as u64;
+    (w0 & keep(len.min(8)), w1 & keep(len.saturating_sub(8)))
+}
+
+/// One step of [`word_hash`]: a multiply and a rotate per 8 bytes.
+fn mix_block(h: u64, block: u64) -> u64 {
+    (h ^ block)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(29)
+}
+
+/// MurmurHash3's 64-bit finaliser: every input bit reaches every output bit.
+fn fmix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    x ^ (x >> 33)
+}
+
+/// The feature of a (lower-cased) word in a field: its bytes as
+/// little-endian 8-byte blocks, zero-padded to at least two, each mixed
+/// into the field's seed, then the length and a finaliser. Every step is
+/// invertible, so two words of up to 16 bytes never share a feature.
+pub fn word_hash(word: &[u8], seed: u64) -> u64 {
+    let mut h = seed;
+    let mut blocks = 0;
+    for c in word.chunks(8) {
+        let mut b = [0u8; 8];
+        b[..c.len()].copy_from_slice(c);
+        h = mix_block(h, u64::from_le_bytes(b));
+        blocks += 1;
+    }
+    for _ in blocks..2 {
+        h = mix_block(h, 0);
+    }
+    fmix64(h ^ word.len() as u64)
+}
+
+/// [`word_hash`] of a word of up to 16 bytes given as two blocks.
+fn short_word_hash(w0: u64, w1: u64, len: usize, seed: u64) -> u64 {
+    fmix64(mix_block(mix_block(seed, w0), w1) ^ len as u64)
+}
+
+/// ASCII letters of 8 bytes lower-cased at once (every byte must be ASCII).
+fn lower8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Bit 7 of a byte is set by the first add when it is >= b'A', by the
+    // second when it is > b'Z'; no add carries out of a byte below 0x80.
+    let ge_a = x.wrapping_add(ONES * (0x80 - u64::from(b'A')));
+    let gt_z = x.wrapping_add(ONES * (0x7f - u64::from(b'Z')));
+    x | ((ge_a & !gt_z & (ONES * 0x80)) >> 2)
+}
+
+/// Word bytes: ASCII letters, digits, `'` and `_`, the `extra` bytes, and
+/// every non-ASCII byte (a chunk holding those is segmented by UAX #29).
+const fn word_bytes(extra: &[u8]) -> ByteClass {
+    let mut t = [true; 256];
     let mut b = 0;
     while b < 128 {
         let c = b as u8;
         if !(c.is_ascii_alphanumeric() || c == b'\'' || c == b'_') {
-            t[b] = SEP;
+            t[b] = false;
         }
         b += 1;
     }
     let mut i = 0;
     while i < extra.len() {
-        t[extra[i] as usize] = 1;
+        t[extra[i] as usize] = true;
         i += 1;
     }
     t
 }
 
 /// Word bytes of SMS and IM texts.
-const WORD_BYTES: [u8; 256] = word_bytes(b"");
+const WORD_BYTES: ByteClass = word_bytes(b"");
 /// Word bytes of email texts: inner dots too.
-const WORD_BYTES_DOTTED: [u8; 256] = word_bytes(b".");
+const WORD_BYTES_DOTTED: ByteClass = word_bytes(b".");
 
 /// Header fields never tokenized: transport noise that identifies the
 /// receiving site or the corpus, not the sender.
@@ -413,11 +494,62 @@ mod tests {
                 out.push(if w.len() > MAX_WORD {
                     long(w.len())
                 } else {
-                    xxh3_64_with_seed(w.as_bytes(), field_seed)
+                    word_hash(w.as_bytes(), field_seed)
                 });
             }
         }
         out
+    }
+
+    #[test]
+    fn lower8_lower_cases_every_ascii_byte() {
+        for b in 0u8..128 {
+            for pos in 0..8 {
+                let mut block = *b"aZ09_'.q";
+                block[pos] = b;
+                let want = block.map(|c| c.to_ascii_lowercase());
+                assert_eq!(
+                    lower8(u64::from_le_bytes(block)).to_le_bytes(),
+                    want,
+                    "{b} at {pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_words_hash_as_word_hash_says() {
+        for w in [
+            "a",
+            "FREE",
+            "MiXeD",
+            "exactly8",
+            "EXACTLY8x",
+            "sixteen_bytes_AB",
+        ] {
+            let lower = w.to_ascii_lowercase();
+            let want = word_hash(lower.as_bytes(), 7);
+            // The word alone (a short text: copied) and inside a longer text (loaded).
+            for text in [w.to_string(), format!("x {w} and more text after it")] {
+                let start = text.find(w).unwrap_or(0);
+                let (w0, w1) = load16(text.as_bytes(), start, w.len());
+                assert_eq!(
+                    short_word_hash(lower8(w0), lower8(w1), w.len(), 7),
+                    want,
+                    "{w} in {text:?}"
+                );
+            }
+        }
+        assert_ne!(
+            word_hash(b"free", 7),
+            word_hash(b"free", 8),
+            "the field seed counts"
+        );
+        assert_ne!(
+            word_hash(b"ab", 7),
+            word_hash(b"ab\0", 7),
+            "the length counts"
+        );
     }
 
     #[test]
@@ -428,6 +560,7 @@ mod tests {
             "Hello, World! It's FREE_money: 100% o'clock ''quoted'' -- a_b",
             "Visit WWW.Example.COM. Only $3.50... e.g. ...dots.. '.x. . ..",
             "  leading and trailing  ",
+            "Seventeen_Bytes_X Word_Of_Exactly_Thirty_Two_Bytes_ exactly_16_bytes forty_byte_word_is_the_longest_one_kept_ end",
             "",
             "''''",
             "Caf\u{e9} cr\u{e8}me BR\u{dc}LE, \u{41f}\u{440}\u{438}\u{432}\u{435}\u{442} \u{43c}\u{438}\u{440}!",
