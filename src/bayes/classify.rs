@@ -277,10 +277,12 @@ impl Classifier {
         };
         // Look every feature up, then drop repeats among the clues found
         // (far fewer than the features).
-        let mut slots: Vec<u32> = super::tokenizer::features_unsorted(msg, &opts)
-            .into_iter()
-            .filter_map(|f| table.find(f))
-            .collect();
+        let mut slots: Vec<u32> = Vec::with_capacity(256);
+        super::tokenizer::for_each_feature(msg, &opts, |f| {
+            if let Some(slot) = table.find(f) {
+                slots.push(slot);
+            }
+        });
         slots.sort_unstable();
         slots.dedup();
         let mut clues: Vec<Clue> = slots.into_iter().map(|s| table.clue(s)).collect();

@@ -61,9 +61,9 @@ impl Default for TokenizerOptions {
     }
 }
 
-/// Collects hashed features.
-struct Features {
-    out: Vec<u64>,
+/// Hands hashed features to a sink.
+struct Features<S: FnMut(u64)> {
+    sink: S,
     opts: TokenizerOptions,
     /// Keep inner dots in words (email only; see the module docs).
     dotted: bool,
@@ -73,10 +73,9 @@ fn seed(field: &str) -> u64 {
     xxh3_64(field.as_bytes())
 }
 
-impl Features {
+impl<S: FnMut(u64)> Features<S> {
     fn add(&mut self, kind: &str, value: &str) {
-        self.out
-            .push(xxh3_64_with_seed(value.as_bytes(), seed(kind)));
+        (self.sink)(xxh3_64_with_seed(value.as_bytes(), seed(kind)));
     }
 
     /// Words (and OSB pairs) of a text, with a field prefix.
@@ -85,12 +84,12 @@ impl Features {
         let mut window: [u64; OSB_WINDOW] = [0; OSB_WINDOW];
         let mut seen = 0usize;
         let mut emit = |this: &mut Self, h: u64| {
-            this.out.push(h);
+            (this.sink)(h);
             if this.opts.osb {
                 // Pair with the previous words at distances 1..window.
                 for d in 1..OSB_WINDOW.min(seen + 1) {
                     let prev = window[(seen - d) % OSB_WINDOW];
-                    this.out.push(
+                    (this.sink)(
                         prev.rotate_left(d as u32 * 7)
                             ^ h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
                             ^ d as u64,
@@ -315,8 +314,17 @@ pub fn features(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
 /// The feature hashes of a message in the order read, repeats included
 /// (the classifier removes repeats only among the clues it finds).
 pub fn features_unsorted(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
+    let mut out = Vec::with_capacity(1024);
+    for_each_feature(msg, opts, |h| out.push(h));
+    out
+}
+
+/// Each feature hash of a message as it is read, repeats included, handed
+/// to `sink`: the classifier looks features up while the tokenizer goes on,
+/// without collecting them first.
+pub fn for_each_feature(msg: &Message, opts: &TokenizerOptions, sink: impl FnMut(u64)) {
     let mut f = Features {
-        out: Vec::with_capacity(1024),
+        sink,
         opts: *opts,
         dotted: msg.channel == Channel::Email,
     };
@@ -409,7 +417,6 @@ pub fn features_unsorted(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
     for u in msg.uris.iter().take(64) {
         f.add("url-host", &u.host);
     }
-    f.out
 }
 
 #[cfg(test)]
@@ -570,8 +577,9 @@ mod tests {
         ];
         for t in texts {
             for (max, dotted) in [(3, false), (MAX_WORDS, false), (3, true), (MAX_WORDS, true)] {
+                let mut out = Vec::new();
                 let mut f = Features {
-                    out: Vec::new(),
+                    sink: |h| out.push(h),
                     opts: TokenizerOptions {
                         max_words: max,
                         ..TokenizerOptions::default()
@@ -580,7 +588,7 @@ mod tests {
                 };
                 f.text("b", t);
                 let want = reference_words("b", t, max, dotted);
-                assert_eq!(f.out, want, "{t:?} max {max} dotted {dotted}");
+                assert_eq!(out, want, "{t:?} max {max} dotted {dotted}");
             }
         }
     }

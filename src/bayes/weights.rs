@@ -65,6 +65,11 @@ pub struct ClueTable {
     /// Parameters it was built with.
     pub params: ClueParams,
     mask: usize,
+    /// A one-word Bloom filter of the clues (two bits per clue in one of
+    /// `filter.len()` words, about 13 bits per clue): small enough to stay
+    /// in the L2 cache, it turns most features away (most are not clues)
+    /// before the larger slot array is read.
+    filter: Vec<u64>,
     /// Feature per slot; 0 marks an empty slot (feature 0 lives in `zero`).
     keys: Vec<u64>,
     clues: Vec<Clue>,
@@ -86,6 +91,12 @@ fn slot_of(feature: u64, mask: usize) -> usize {
     (feature.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask
 }
 
+/// The filter word of a feature and its two bits there.
+fn filter_bits(feature: u64, filter_mask: usize) -> (usize, u64) {
+    let word = (feature >> 40) as usize & filter_mask;
+    (word, 1 << (feature & 63) | 1 << ((feature >> 6) & 63))
+}
+
 impl ClueTable {
     /// Builds the table from every feature of `store`; `None` when the
     /// store cannot list its features.
@@ -105,6 +116,7 @@ impl ClueTable {
         let mut t = ClueTable {
             version,
             params,
+            filter: vec![0; (clues.len() / 5).next_power_of_two().max(1)],
             mask: slots - 1,
             keys: vec![0; slots],
             clues: vec![Clue::of(0.5); slots],
@@ -115,6 +127,8 @@ impl ClueTable {
                 t.zero = Some(Clue::of(fw));
                 continue;
             }
+            let (word, bits) = filter_bits(f, t.filter.len() - 1);
+            t.filter[word] |= bits;
             let mut i = slot_of(f, t.mask);
             while t.keys[i] != 0 && t.keys[i] != f {
                 i = (i + 1) & t.mask;
@@ -140,6 +154,10 @@ impl ClueTable {
     pub fn find(&self, feature: u64) -> Option<u32> {
         if feature == 0 {
             return self.zero.map(|_| u32::MAX);
+        }
+        let (word, bits) = filter_bits(feature, self.filter.len() - 1);
+        if self.filter[word] & bits != bits {
+            return None;
         }
         let mut i = slot_of(feature, self.mask);
         loop {
