@@ -375,13 +375,15 @@ pub fn for_each_feature(msg: &Message, opts: &TokenizerOptions, sink: impl FnMut
             };
             let saved = std::mem::replace(&mut f.opts, no_osb);
             let mut name = String::with_capacity(32);
+            let has = seed("has");
             for h in msg.headers.iter().take(64) {
                 name.clear();
-                name.extend(h.name.chars().map(|c| c.to_ascii_lowercase()));
+                name.push_str(&h.name);
+                name.make_ascii_lowercase();
                 if SKIP_HEADERS.contains(&name.as_str()) || name == "subject" {
                     continue;
                 }
-                f.add("has", &name);
+                (f.sink)(xxh3_64_with_seed(name.as_bytes(), has));
                 f.text(&name, &h.value);
             }
             f.opts = saved;
