@@ -136,7 +136,12 @@ fn sender_matches(pattern: &str, sender: &str) -> bool {
 /// Whether `text` contains `phrase`, ignoring case; allocates only for
 /// non-ASCII text.
 fn contains_ignoring_case(text: &str, phrase: &str) -> bool {
-    if text.is_ascii() && phrase.is_ascii() {
+    // An ASCII phrase is found in the bytes as they are (ASCII bytes never
+    // occur inside a UTF-8 sequence): no lower-cased copy, even of a text
+    // with a `£` in it. Only two non-ASCII letters lower-case to ASCII ones
+    // (KELVIN SIGN to `k`, DOTTED CAPITAL I to `i` and a combining dot);
+    // a text holding one takes the general path.
+    if phrase.is_ascii() && (text.is_ascii() || !text.contains(['\u{212A}', '\u{130}'])) {
         crate::message::html::find_ascii_ci(text.as_bytes(), phrase.as_bytes()).is_some()
     } else {
         text.to_lowercase().contains(&phrase.to_lowercase())
@@ -415,6 +420,12 @@ mod tests {
         assert!(contains_ignoring_case("You WON a Prize", "won a prize"));
         assert!(contains_ignoring_case("ВЫ ВЫИГРАЛИ приз", "выиграли"));
         assert!(!contains_ignoring_case("nothing here", "prize"));
+        assert!(contains_ignoring_case("Win £500: call NOW", "call now"));
+        assert!(
+            contains_ignoring_case("5 \u{212A}M away", "5 km"),
+            "KELVIN SIGN is a k"
+        );
+        assert!(!contains_ignoring_case("caf\u{e9} ok", "cafe"));
     }
 
     fn at(s: &str) -> DateTime<FixedOffset> {
