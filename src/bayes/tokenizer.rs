@@ -230,7 +230,8 @@ fn fmix64(mut x: u64) -> u64 {
 /// The feature of a (lower-cased) word in a field: its bytes as
 /// little-endian 8-byte blocks, zero-padded to at least two, each mixed
 /// into the field's seed, then the length and a finaliser. Every step is
-/// invertible, so two words of up to 16 bytes never share a feature.
+/// invertible, so two words of up to 8 bytes and the same length never share
+/// a feature (longer ones, as with any 64-bit hash, almost never).
 pub fn word_hash(word: &[u8], seed: u64) -> u64 {
     let mut h = seed;
     let mut blocks = 0;

@@ -66,7 +66,7 @@ pub struct ClueTable {
     pub params: ClueParams,
     mask: usize,
     /// A one-word Bloom filter of the clues (two bits per clue in one of
-    /// `filter.len()` words, about 13 bits per clue): small enough to stay
+    /// `filter.len()` words, 13 to 26 bits per clue): small enough to stay
     /// in the L2 cache, it turns most features away (most are not clues)
     /// before the larger slot array is read.
     filter: Vec<u64>,
