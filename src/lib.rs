@@ -21,6 +21,8 @@ pub mod headers;
 pub mod message;
 pub mod rules;
 pub mod runs;
+#[cfg(test)]
+mod testing;
 pub mod verdict;
 
 pub use config::Config;

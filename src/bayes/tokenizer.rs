@@ -580,18 +580,78 @@ mod tests {
         ];
         for t in texts {
             for (max, dotted) in [(3, false), (MAX_WORDS, false), (3, true), (MAX_WORDS, true)] {
-                let mut out = Vec::new();
-                let mut f = Features {
-                    sink: |h| out.push(h),
-                    opts: TokenizerOptions {
-                        max_words: max,
-                        ..TokenizerOptions::default()
-                    },
-                    dotted,
-                };
-                f.text("b", t);
                 let want = reference_words("b", t, max, dotted);
-                assert_eq!(out, want, "{t:?} max {max} dotted {dotted}");
+                assert_eq!(
+                    one_pass_words(t, max, dotted),
+                    want,
+                    "{t:?} max {max} dotted {dotted}"
+                );
+            }
+        }
+    }
+
+    /// Texts made of pieces that stress the fast paths: words of every
+    /// length around 8, 16 and 40 bytes, dots, quotes, non-ASCII letters,
+    /// and texts that end right after a word (no bytes to over-read).
+    fn random_texts(n: usize) -> Vec<String> {
+        const PIECES: &[&str] = &[
+            "a",
+            "Ab",
+            "WORD",
+            "exactly8",
+            "NineBytes",
+            "sixteen_bytes_AB",
+            "seventeen_bytes_x",
+            "x.y",
+            "...",
+            ".",
+            "'",
+            "''q",
+            "_",
+            "3.50",
+            "2024",
+            " ",
+            "  ",
+            "\n",
+            "-",
+            "!",
+            ",",
+            "\u{e9}",
+            "caf\u{e9}",
+            "\u{414}\u{430}",
+            "\u{65e5}\u{672c}",
+            "\u{a0}",
+            "\u{212a}",
+            "averyveryveryveryveryveryverylongwordthatkeepsgoing",
+        ];
+        crate::testing::random_texts(0x9E37_79B9_7F4A_7C15, n, 40, PIECES)
+    }
+
+    /// The words of a text as the one-pass loop gives them.
+    fn one_pass_words(text: &str, max_words: usize, dotted: bool) -> Vec<u64> {
+        let mut out = Vec::new();
+        let mut f = Features {
+            sink: |h| out.push(h),
+            opts: TokenizerOptions {
+                max_words,
+                ..TokenizerOptions::default()
+            },
+            dotted,
+        };
+        f.text("b", text);
+        out
+    }
+
+    #[test]
+    fn one_pass_words_are_the_reference_words_on_random_texts() {
+        for t in random_texts(3000) {
+            for (max, dotted) in [(5, false), (MAX_WORDS, false), (5, true), (MAX_WORDS, true)] {
+                let want = reference_words("b", &t, max, dotted);
+                assert_eq!(
+                    one_pass_words(&t, max, dotted),
+                    want,
+                    "{t:?} max {max} dotted {dotted}"
+                );
             }
         }
     }

@@ -621,6 +621,47 @@ mod tests {
     }
 
     #[test]
+    fn simhash_matches_its_definition_on_random_texts() {
+        let long = "long".repeat(70);
+        let pieces: &[&str] = &[
+            "a",
+            "Win",
+            "FREE",
+            "exactly8",
+            "NineBytes",
+            "sixteen_bytes_AB",
+            "2024",
+            "80082",
+            " ",
+            "  ",
+            "\n",
+            ".",
+            "!",
+            "'",
+            "-",
+            "\u{a3}500",
+            "caf\u{e9}",
+            "\u{414}\u{430}",
+            "\u{65e5}\u{672c}",
+            "\u{212a}",
+            "x1y2",
+            &long,
+        ];
+        for text in crate::testing::random_texts(0x2545_F491_4F6C_DD1D, 3000, 60, pieces) {
+            let words = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(512)
+                .count();
+            assert_eq!(
+                simhash_with_words(&text),
+                (simhash_reference(&text), words),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
     fn simhash_is_near_for_near_texts() {
         let a = simhash(
             "Congratulations! You have won a 1000 pound voucher, reply WIN to 80082 to claim today",
