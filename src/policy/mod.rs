@@ -20,12 +20,12 @@
 //! ```
 
 use crate::message::Message;
-use arc_swap::ArcSwap;
 use chrono::{DateTime, FixedOffset, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 
 /// What a policy decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -158,37 +158,74 @@ impl QuietHours {
         parse_hhmm(&self.start)?;
         parse_hhmm(&self.end)?;
         if let Some(tz) = &self.timezone {
-            local_time(Utc::now().fixed_offset(), tz)?;
+            Zone::parse(tz)?;
         }
         Ok(())
     }
 
     /// Whether `at` falls in the window (local to the window's time zone).
     pub fn contains(&self, at: DateTime<FixedOffset>) -> bool {
-        let (Ok(start), Ok(end)) = (parse_hhmm(&self.start), parse_hhmm(&self.end)) else {
-            return false;
-        };
-        let Ok(local) = local_time(at, self.timezone.as_deref().unwrap_or("UTC")) else {
-            return false;
-        };
-        let t = NaiveTime::from_hms_opt(local.hour(), local.minute(), 0).unwrap_or(local);
-        if start <= end {
-            t >= start && t < end
-        } else {
-            t >= start || t < end
+        QuietWindow::parse(self).is_some_and(|w| w.contains(at))
+    }
+}
+
+/// A time zone as a quiet-hours window names it.
+#[derive(Debug, Clone, Copy)]
+enum Zone {
+    Named(chrono_tz::Tz),
+    Fixed(FixedOffset),
+}
+
+impl Zone {
+    /// An IANA name (`Europe/London`) or an offset (`+01:00`).
+    fn parse(tz: &str) -> Result<Zone, String> {
+        if let Ok(zone) = tz.parse::<chrono_tz::Tz>() {
+            return Ok(Zone::Named(zone));
+        }
+        DateTime::parse_from_str(&format!("2000-01-01 00:00 {tz}"), "%Y-%m-%d %H:%M %:z")
+            .map(|d| Zone::Fixed(*d.offset()))
+            .map_err(|_| {
+                format!("unknown time zone {tz:?} (IANA name like Europe/London, or +HH:MM)")
+            })
+    }
+
+    fn local_time(self, at: DateTime<FixedOffset>) -> NaiveTime {
+        match self {
+            Zone::Named(z) => at.with_timezone(&z).time(),
+            Zone::Fixed(o) => at.with_timezone(&o).time(),
         }
     }
 }
 
-fn local_time(at: DateTime<FixedOffset>, tz: &str) -> Result<NaiveTime, String> {
-    if let Ok(zone) = tz.parse::<chrono_tz::Tz>() {
-        return Ok(at.with_timezone(&zone).time());
+/// Quiet hours parsed once (a store keeps its policies' windows parsed, so
+/// a message costs no string parsing).
+#[derive(Debug, Clone, Copy)]
+struct QuietWindow {
+    start: NaiveTime,
+    end: NaiveTime,
+    zone: Zone,
+}
+
+impl QuietWindow {
+    /// `None` when a time or the zone does not parse (validation refuses
+    /// such policies; a window that cannot be read never holds a message).
+    fn parse(q: &QuietHours) -> Option<QuietWindow> {
+        Some(QuietWindow {
+            start: parse_hhmm(&q.start).ok()?,
+            end: parse_hhmm(&q.end).ok()?,
+            zone: Zone::parse(q.timezone.as_deref().unwrap_or("UTC")).ok()?,
+        })
     }
-    let offset = DateTime::parse_from_str(&format!("2000-01-01 00:00 {tz}"), "%Y-%m-%d %H:%M %:z")
-        .map_err(|_| {
-            format!("unknown time zone {tz:?} (IANA name like Europe/London, or +HH:MM)")
-        })?;
-    Ok(at.with_timezone(offset.offset()).time())
+
+    fn contains(&self, at: DateTime<FixedOffset>) -> bool {
+        let local = self.zone.local_time(at);
+        let t = NaiveTime::from_hms_opt(local.hour(), local.minute(), 0).unwrap_or(local);
+        if self.start <= self.end {
+            t >= self.start && t < self.end
+        } else {
+            t >= self.start || t < self.end
+        }
+    }
 }
 
 impl Policy {
@@ -207,6 +244,21 @@ impl Policy {
 
     /// Decide for a message sent at `at` (its own time, or now).
     pub fn decide(&self, msg: &Message, at: DateTime<FixedOffset>) -> Option<Decision> {
+        self.decide_with(msg, at, &self.quiet_windows())
+    }
+
+    /// The quiet hours parsed, one per `quiet_hours` entry.
+    fn quiet_windows(&self) -> Vec<Option<QuietWindow>> {
+        self.quiet_hours.iter().map(QuietWindow::parse).collect()
+    }
+
+    /// [`decide`](Self::decide) with the quiet hours already parsed.
+    fn decide_with(
+        &self,
+        msg: &Message,
+        at: DateTime<FixedOffset>,
+        windows: &[Option<QuietWindow>],
+    ) -> Option<Decision> {
         if let Some(r) = self
             .allow
             .iter()
@@ -248,7 +300,12 @@ impl Policy {
                 });
             }
         }
-        if let Some(q) = self.quiet_hours.iter().find(|q| q.contains(at)) {
+        if let Some((q, _)) = self
+            .quiet_hours
+            .iter()
+            .zip(windows)
+            .find(|(_, w)| w.is_some_and(|w| w.contains(at)))
+        {
             return Some(Decision {
                 id: "POLICY_QUIET_HOURS",
                 action: q.action,
@@ -274,12 +331,44 @@ pub struct PolicyError {
     pub message: String,
 }
 
-/// Policies by recipient. Reads are lock-free snapshots; updates swap in a
-/// new map, so classification never waits on a writer.
-#[derive(Debug, Default)]
+/// Policies by recipient, in shards: a lookup read-locks one shard (no
+/// writer holds it for longer than one insert), and an update changes one
+/// entry, however many recipients the store holds.
+#[derive(Debug)]
 pub struct PolicyStore {
-    map: ArcSwap<HashMap<String, Arc<Policy>>>,
+    shards: Vec<RwLock<HashMap<String, Arc<StoredPolicy>>>>,
+    /// Policies held (so a store without any costs a message nothing).
+    len: AtomicUsize,
     dir: Option<std::path::PathBuf>,
+}
+
+/// A recipient's policy with its quiet hours parsed.
+#[derive(Debug)]
+struct StoredPolicy {
+    policy: Arc<Policy>,
+    windows: Vec<Option<QuietWindow>>,
+}
+
+impl StoredPolicy {
+    fn new(policy: Policy) -> StoredPolicy {
+        StoredPolicy {
+            windows: policy.quiet_windows(),
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+/// Shards of a [`PolicyStore`].
+const POLICY_SHARDS: usize = 64;
+
+impl Default for PolicyStore {
+    fn default() -> Self {
+        PolicyStore {
+            shards: (0..POLICY_SHARDS).map(|_| RwLock::default()).collect(),
+            len: AtomicUsize::new(0),
+            dir: None,
+        }
+    }
 }
 
 fn recipient_key(r: &str) -> std::borrow::Cow<'_, str> {
@@ -292,6 +381,32 @@ fn recipient_key(r: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl PolicyStore {
+    fn shard(&self, key: &str) -> &RwLock<HashMap<String, Arc<StoredPolicy>>> {
+        let h = xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize;
+        &self.shards[h % POLICY_SHARDS]
+    }
+
+    /// Set or remove the policy of a recipient key; a poisoned shard (a
+    /// writer panicked) is still used: every entry in it is whole.
+    fn set(&self, key: String, policy: Option<Policy>) {
+        let mut shard = self.shard(&key).write().unwrap_or_else(|e| e.into_inner());
+        let before = shard.len();
+        match policy {
+            Some(p) => {
+                shard.insert(key, Arc::new(StoredPolicy::new(p)));
+            }
+            None => {
+                shard.remove(&key);
+            }
+        }
+        let after = shard.len();
+        if after > before {
+            self.len.fetch_add(1, Ordering::Relaxed);
+        } else if after < before {
+            self.len.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
     /// An empty in-memory store.
     pub fn new() -> PolicyStore {
         PolicyStore::default()
@@ -303,7 +418,10 @@ impl PolicyStore {
             file: file.display().to_string(),
             message,
         };
-        let mut map = HashMap::new();
+        let store = PolicyStore {
+            dir: Some(dir.to_path_buf()),
+            ..PolicyStore::default()
+        };
         let entries = std::fs::read_dir(dir).map_err(|e| err(dir, e.to_string()))?;
         for e in entries.filter_map(Result::ok) {
             let p = e.path();
@@ -327,20 +445,16 @@ impl PolicyStore {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            map.insert(recipient_key(&recipient).into_owned(), Arc::new(policy));
+            store.set(recipient_key(&recipient).into_owned(), Some(policy));
         }
-        Ok(PolicyStore {
-            map: ArcSwap::from_pointee(map),
-            dir: Some(dir.to_path_buf()),
-        })
+        Ok(store)
     }
 
     /// The policy of a recipient.
     pub fn get(&self, recipient: &str) -> Option<Arc<Policy>> {
-        self.map
-            .load()
-            .get(recipient_key(recipient).as_ref())
-            .cloned()
+        let key = recipient_key(recipient);
+        let shard = self.shard(&key).read().unwrap_or_else(|e| e.into_inner());
+        shard.get(key.as_ref()).map(|s| Arc::clone(&s.policy))
     }
 
     /// Set (or with `None` remove) a recipient's policy; written to the
@@ -380,28 +494,24 @@ impl PolicyStore {
                 },
             }
         }
-        self.map.rcu(|m| {
-            let mut m = HashMap::clone(m);
-            match &policy {
-                Some(p) => m.insert(key.clone(), Arc::new(p.clone())),
-                None => m.remove(&key),
-            };
-            m
-        });
+        self.set(key, policy);
         Ok(())
     }
 
     /// The first decision among the message's recipients' policies.
     pub fn decide(&self, msg: &Message) -> Option<Decision> {
-        let map = self.map.load();
-        if map.is_empty() {
+        if self.len.load(Ordering::Relaxed) == 0 {
             return None;
         }
         let at = msg.time.unwrap_or_else(|| Utc::now().fixed_offset());
-        msg.recipients
-            .iter()
-            .filter_map(|r| map.get(recipient_key(r).as_ref()))
-            .find_map(|p| p.decide(msg, at))
+        msg.recipients.iter().find_map(|r| {
+            let key = recipient_key(r);
+            let stored = {
+                let shard = self.shard(&key).read().unwrap_or_else(|e| e.into_inner());
+                Arc::clone(shard.get(key.as_ref())?)
+            };
+            stored.policy.decide_with(msg, at, &stored.windows)
+        })
     }
 }
 
@@ -469,6 +579,73 @@ mod tests {
             .check()
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_store_decides_as_its_policies_do() {
+        let store = PolicyStore::new();
+        let night = Policy {
+            quiet_hours: vec![QuietHours {
+                start: "22:00".into(),
+                end: "07:00".into(),
+                timezone: Some("Europe/London".into()),
+                action: PolicyAction::Spambox,
+            }],
+            ..Policy::default()
+        };
+        let block = Policy {
+            block: vec![SenderRule {
+                sender: "+44906*".into(),
+                action: PolicyAction::Discard,
+            }],
+            ..Policy::default()
+        };
+        // Many recipients, so every shard holds some.
+        for i in 0..1000 {
+            let p = if i % 2 == 0 { &night } else { &block };
+            store.put(&format!("+4477{i:08}"), Some(p.clone())).unwrap();
+        }
+        for (i, time, sender, want) in [
+            (
+                0,
+                "2024-07-01T22:30:00Z",
+                "+447700900123",
+                Some("POLICY_QUIET_HOURS"),
+            ),
+            (0, "2024-07-01T12:00:00Z", "+447700900123", None),
+            (
+                2,
+                "2024-01-15T22:00:00Z",
+                "+449061234567",
+                Some("POLICY_QUIET_HOURS"),
+            ),
+            (
+                1,
+                "2024-07-01T22:30:00Z",
+                "+449061234567",
+                Some("POLICY_BLOCK"),
+            ),
+            (3, "2024-07-01T12:00:00Z", "+447700900123", None),
+        ] {
+            let to = format!("+4477{i:08}");
+            let mut msg = crate::message::short::from_text(
+                crate::message::Channel::Sms,
+                sender,
+                "see you at the station",
+            );
+            msg.recipients = vec![to.clone()];
+            msg.time = Some(at(time));
+            let policy = store.get(&to).unwrap();
+            let decision = store.decide(&msg);
+            assert_eq!(decision.as_ref().map(|d| d.id), want, "{to} {time}");
+            assert_eq!(decision, policy.decide(&msg, at(time)), "{to} {time}");
+        }
+        // Removing every policy leaves a store that decides nothing.
+        for i in 0..1000 {
+            store.put(&format!("+4477{i:08}"), None).unwrap();
+        }
+        assert_eq!(store.len.load(Ordering::Relaxed), 0);
+        assert!(store.get("+447700000000").is_none());
     }
 
     #[test]
