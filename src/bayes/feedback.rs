@@ -1,33 +1,34 @@
 //! Learning from user feedback while the engine runs: a trained model plus
-//! a small overlay of complaints, read without locks.
+//! an overlay of complaints.
 //!
-//! Complaints are rare next to classifications, so each one copies the small
-//! overlay and swaps it in (arc-swap); classification reads the current
-//! snapshot. The trained model underneath never changes; `persist` folds the
-//! overlay into a model file on disk.
+//! A complaint updates the overlay in place under a write lock: its cost is
+//! its own features, however many complaints came before (copying the
+//! overlay per complaint made 5,000 random complaints cost 9 ms each). Readers
+//! take the read lock; classification mostly reads the clue table built
+//! from the store, and checks the store's version, an atomic, per message.
+//! The trained model underneath never changes; `persist` folds the overlay
+//! into a model file on disk.
 
 use super::store::{Counts, Learned, MemoryStore, TokenStore, TokenStoreMut};
 use crate::corpus::Label;
-use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard};
 
 #[derive(Debug, Default, Clone)]
 struct Overlay {
     counts: FxHashMap<u64, Counts>,
     learned: Learned,
-    /// Bumped by every learned message.
-    version: u64,
 }
 
 /// A model that keeps learning from feedback.
 #[derive(Debug)]
 pub struct FeedbackStore {
     base: MemoryStore,
-    overlay: ArcSwap<Overlay>,
-    /// Serialises writers (readers never wait).
-    writer: Mutex<()>,
+    overlay: RwLock<Overlay>,
+    /// Bumped after every learned message.
+    version: AtomicU64,
 }
 
 impl FeedbackStore {
@@ -35,15 +36,20 @@ impl FeedbackStore {
     pub fn new(base: MemoryStore) -> FeedbackStore {
         FeedbackStore {
             base,
-            overlay: ArcSwap::from_pointee(Overlay::default()),
-            writer: Mutex::new(()),
+            overlay: RwLock::default(),
+            version: AtomicU64::new(0),
         }
+    }
+
+    /// The overlay, read (a writer that panicked left it whole: every
+    /// update is a count increment).
+    fn read(&self) -> RwLockReadGuard<'_, Overlay> {
+        self.overlay.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Learn one message's features as spam or ham.
     pub fn learn(&self, features: &[u64], label: Label) {
-        let _guard = self.writer.lock();
-        let mut next = Overlay::clone(&self.overlay.load());
+        let mut next = self.overlay.write().unwrap_or_else(|e| e.into_inner());
         for &f in features {
             let c = next.counts.entry(f).or_default();
             match label {
@@ -55,18 +61,18 @@ impl FeedbackStore {
             Label::Spam => next.learned.spam += 1,
             Label::Ham => next.learned.ham += 1,
         }
-        next.version += 1;
-        self.overlay.store(Arc::new(next));
+        drop(next);
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// Messages learned from feedback so far.
     pub fn feedback_learned(&self) -> Learned {
-        self.overlay.load().learned
+        self.read().learned
     }
 
     /// Write the model with all feedback folded in (atomically).
     pub fn persist(&self, path: &Path) -> std::io::Result<()> {
-        let overlay = self.overlay.load();
+        let overlay = self.read().clone();
         let mut merged = self.base.clone();
         let mut extra = MemoryStore::new();
         for (f, c) in &overlay.counts {
@@ -85,7 +91,7 @@ impl FeedbackStore {
 impl TokenStore for FeedbackStore {
     fn counts(&self, feature: u64) -> Counts {
         let b = self.base.counts(feature);
-        match self.overlay.load().counts.get(&feature) {
+        match self.read().counts.get(&feature) {
             Some(o) => Counts {
                 spam: b.spam.saturating_add(o.spam),
                 ham: b.ham.saturating_add(o.ham),
@@ -94,17 +100,17 @@ impl TokenStore for FeedbackStore {
         }
     }
     fn learned(&self) -> Learned {
-        let (b, o) = (self.base.learned(), self.overlay.load().learned);
+        let (b, o) = (self.base.learned(), self.read().learned);
         Learned {
             spam: b.spam + o.spam,
             ham: b.ham + o.ham,
         }
     }
     fn len(&self) -> usize {
-        self.base.len() + self.overlay.load().counts.len()
+        self.base.len() + self.read().counts.len()
     }
     fn for_each(&self, f: &mut dyn FnMut(u64, Counts)) -> bool {
-        let overlay = self.overlay.load();
+        let overlay = self.read();
         self.base.for_each(&mut |k, b| {
             let c = match overlay.counts.get(&k) {
                 Some(o) => Counts {
@@ -123,7 +129,7 @@ impl TokenStore for FeedbackStore {
         true
     }
     fn version(&self) -> u64 {
-        self.overlay.load().version
+        self.version.load(Ordering::Acquire)
     }
 }
 
@@ -145,5 +151,27 @@ mod tests {
         let back = MemoryStore::load(&p).unwrap();
         assert_eq!(back.counts(2), Counts { spam: 1, ham: 0 });
         assert_eq!(back.learned(), Learned { spam: 1, ham: 1 });
+    }
+
+    #[test]
+    fn concurrent_complaints_all_count() {
+        let s = std::sync::Arc::new(FeedbackStore::new(MemoryStore::new()));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let s = std::sync::Arc::clone(&s);
+                std::thread::spawn(move || {
+                    for i in 0..250u64 {
+                        s.learn(&[1, 100 + t * 1000 + i], Label::Spam);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.counts(1), Counts { spam: 1000, ham: 0 });
+        assert_eq!(s.feedback_learned().spam, 1000);
+        assert_eq!(s.version(), 1000);
+        assert_eq!(s.len(), 1001);
     }
 }
