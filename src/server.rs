@@ -116,8 +116,63 @@ pub struct AppState {
     pub complaints: Arc<crate::behaviour::ComplaintLog>,
     /// The model learning from complaints, when one is loaded.
     pub feedback: Option<Arc<crate::bayes::FeedbackStore>>,
-    /// Where to save the model with feedback after each complaint.
+    /// Where to save the model with feedback (complaints are saved in
+    /// batches, at most [`SAVE_DELAY`] after they arrive, and at shutdown).
     pub save_feedback: Option<std::path::PathBuf>,
+    /// Complaints learned but not saved yet.
+    pub unsaved: UnsavedFeedback,
+}
+
+/// How long a complaint waits before the model is saved: complaints that
+/// arrive meanwhile are saved in the same write.
+pub const SAVE_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether complaints wait to be saved, and a wake-up for the saver.
+#[derive(Debug, Default)]
+pub struct UnsavedFeedback {
+    dirty: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+    /// One save at a time: each reads the model when it starts, so the last
+    /// to write is the newest.
+    saving: std::sync::Mutex<()>,
+}
+
+impl UnsavedFeedback {
+    fn mark(&self) {
+        self.dirty.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+}
+
+/// Save the model with its feedback if complaints wait to be saved.
+async fn save_feedback(state: &Arc<AppState>) {
+    if state.feedback.is_none() || state.save_feedback.is_none() {
+        return;
+    }
+    if !state.unsaved.dirty.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let state = Arc::clone(state);
+    let saved = tokio::task::spawn_blocking(move || {
+        let _one_at_a_time = state.unsaved.saving.lock();
+        match (&state.feedback, &state.save_feedback) {
+            (Some(fb), Some(path)) => fb.persist(path),
+            _ => Ok(()),
+        }
+    })
+    .await;
+    if !matches!(saved, Ok(Ok(()))) {
+        tracing::warn!("could not save the model with feedback: {saved:?}");
+    }
+}
+
+/// Saves complaints in batches while the server runs.
+async fn feedback_saver(state: Arc<AppState>) {
+    loop {
+        state.unsaved.wake.notified().await;
+        tokio::time::sleep(SAVE_DELAY).await;
+        save_feedback(&state).await;
+    }
 }
 
 fn error(status: StatusCode, msg: impl Into<String>) -> Response {
@@ -240,12 +295,8 @@ async fn report(
         let features = crate::bayes::features(&msg, &state.engine.config().bayes.tokenizer());
         fb.learn(&features, crate::corpus::Label::Spam);
         learned = true;
-        if let Some(path) = state.save_feedback.clone() {
-            let fb = Arc::clone(fb);
-            let saved = tokio::task::spawn_blocking(move || fb.persist(&path)).await;
-            if !matches!(saved, Ok(Ok(()))) {
-                tracing::warn!("could not save the model with feedback: {saved:?}");
-            }
+        if state.save_feedback.is_some() {
+            state.unsaved.mark();
         }
     }
     Json(json!({"sender": msg.sender, "complaints": n, "learned": learned})).into_response()
@@ -352,7 +403,12 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&opts.listen).await?;
     tracing::info!(listen = %opts.listen, "HTTP API listening");
-    axum::serve(listener, router(state, opts.max_body))
+    let saver = tokio::spawn(feedback_saver(Arc::clone(&state)));
+    let served = axum::serve(listener, router(Arc::clone(&state), opts.max_body))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    saver.abort();
+    // Complaints still waiting are saved before the server exits.
+    save_feedback(&state).await;
+    served
 }

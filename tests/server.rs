@@ -264,11 +264,32 @@ fn complaints_teach_the_model() {
     let (_, after) = post(&format!("{}/v1/check", s.base), &msg);
     let p1 = after["bayes"].as_f64().unwrap();
     assert!(p1 > p0 && p1 > 0.9, "before {p0}, after {p1}");
-    let saved = spamsift::bayes::MemoryStore::load(&model).unwrap();
     use spamsift::bayes::TokenStore;
+    let learned_spam = || spamsift::bayes::MemoryStore::load(&model).map(|m| m.learned().spam);
+    // Complaints are saved in batches, within a second or so.
+    let mut saved = learned_spam();
+    for _ in 0..100 {
+        if matches!(saved, Ok(n) if n == 15 + 5) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        saved = learned_spam();
+    }
     assert_eq!(
-        saved.learned().spam,
+        saved.unwrap(),
         15 + 5,
         "complaints saved into the model file"
     );
+    // One more, then a graceful stop (SIGTERM) at once: it is saved on the way out.
+    let (code, _) = post(&format!("{}/v1/report", s.base), &msg);
+    assert_eq!(code, 200);
+    let mut s = s;
+    let stopped = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let exit = s.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert_eq!(learned_spam().unwrap(), 15 + 6, "saved at shutdown");
 }

@@ -23,7 +23,8 @@ pub struct ServeArgs {
     /// Score of USER_COMPLAINTS.
     #[arg(long, default_value_t = 4.0)]
     complaint_score: f64,
-    /// After each complaint, save the model (with what complaints taught it) back to --model.
+    /// Save the model (with what complaints taught it) back to --model: complaints are written
+    /// in batches, about a second after they arrive, and at shutdown.
     #[arg(long)]
     save_feedback: bool,
 }
@@ -87,6 +88,7 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
         complaints,
         feedback,
         save_feedback,
+        unsaved: Default::default(),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
