@@ -9,7 +9,7 @@
 //! The trained model underneath never changes; `persist` folds the overlay
 //! into a model file on disk.
 
-use super::store::{Counts, Learned, MemoryStore, TokenStore, TokenStoreMut};
+use super::store::{Counts, Learned, MemoryStore, TokenStore};
 use crate::corpus::Label;
 use rustc_hash::FxHashMap;
 use std::path::Path;
@@ -72,18 +72,14 @@ impl FeedbackStore {
 
     /// Write the model with all feedback folded in (atomically).
     pub fn persist(&self, path: &Path) -> std::io::Result<()> {
-        let overlay = self.read().clone();
         let mut merged = self.base.clone();
-        let mut extra = MemoryStore::new();
-        for (f, c) in &overlay.counts {
-            for _ in 0..c.spam {
-                extra.learn(&[*f], Label::Spam, 1);
-            }
-            for _ in 0..c.ham {
-                extra.learn(&[*f], Label::Ham, 1);
-            }
+        {
+            let overlay = self.read();
+            merged.add_counts(
+                overlay.counts.iter().map(|(k, c)| (*k, *c)),
+                overlay.learned,
+            );
         }
-        merged.merge_counts(&extra, overlay.learned);
         merged.save(path)
     }
 }
@@ -136,6 +132,7 @@ impl TokenStore for FeedbackStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bayes::TokenStoreMut;
 
     #[test]
     fn feedback_adds_to_the_model() {

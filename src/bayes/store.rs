@@ -167,8 +167,18 @@ impl MemoryStore {
     /// Add another store's feature counts, with `learned` message totals
     /// (its own totals count per-feature learns, not messages).
     pub fn merge_counts(&mut self, other: &MemoryStore, learned: Learned) {
-        for (k, v) in &other.map {
-            let c = self.map.entry(*k).or_default();
+        self.add_counts(other.map.iter().map(|(k, v)| (*k, *v)), learned);
+    }
+
+    /// Add feature counts and learned messages (another model's, or a
+    /// feedback overlay's).
+    pub fn add_counts(
+        &mut self,
+        counts: impl IntoIterator<Item = (u64, Counts)>,
+        learned: Learned,
+    ) {
+        for (k, v) in counts {
+            let c = self.map.entry(k).or_default();
             c.spam = c.spam.saturating_add(v.spam);
             c.ham = c.ham.saturating_add(v.ham);
         }
