@@ -24,6 +24,7 @@ pub mod runs;
 #[cfg(test)]
 mod testing;
 pub mod verdict;
+pub mod wordhash;
 
 pub use config::Config;
 pub use engine::{Engine, EngineBuilder, EngineError};

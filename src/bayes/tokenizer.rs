@@ -23,6 +23,8 @@
 
 use crate::message::{Channel, Message};
 use crate::runs::{ByteClass, ByteRuns};
+pub use crate::wordhash::word_hash;
+use crate::wordhash::{finish, lower8, mix_block};
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -211,55 +213,9 @@ fn load16(text: &[u8], start: usize, len: usize) -> (u64, u64) {
     (w0 & keep(len.min(8)), w1 & keep(len.saturating_sub(8)))
 }
 
-/// One step of [`word_hash`]: a multiply and a rotate per 8 bytes.
-fn mix_block(h: u64, block: u64) -> u64 {
-    (h ^ block)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .rotate_left(29)
-}
-
-/// MurmurHash3's 64-bit finaliser: every input bit reaches every output bit.
-fn fmix64(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    x ^ (x >> 33)
-}
-
-/// The feature of a (lower-cased) word in a field: its bytes as
-/// little-endian 8-byte blocks, zero-padded to at least two, each mixed
-/// into the field's seed, then the length and a finaliser. Every step is
-/// invertible, so two words of up to 8 bytes and the same length never share
-/// a feature (longer ones, as with any 64-bit hash, almost never).
-pub fn word_hash(word: &[u8], seed: u64) -> u64 {
-    let mut h = seed;
-    let mut blocks = 0;
-    for c in word.chunks(8) {
-        let mut b = [0u8; 8];
-        b[..c.len()].copy_from_slice(c);
-        h = mix_block(h, u64::from_le_bytes(b));
-        blocks += 1;
-    }
-    for _ in blocks..2 {
-        h = mix_block(h, 0);
-    }
-    fmix64(h ^ word.len() as u64)
-}
-
 /// [`word_hash`] of a word of up to 16 bytes given as two blocks.
 fn short_word_hash(w0: u64, w1: u64, len: usize, seed: u64) -> u64 {
-    fmix64(mix_block(mix_block(seed, w0), w1) ^ len as u64)
-}
-
-/// ASCII letters of 8 bytes lower-cased at once (every byte must be ASCII).
-fn lower8(x: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Bit 7 of a byte is set by the first add when it is >= b'A', by the
-    // second when it is > b'Z'; no add carries out of a byte below 0x80.
-    let ge_a = x.wrapping_add(ONES * (0x80 - u64::from(b'A')));
-    let gt_z = x.wrapping_add(ONES * (0x7f - u64::from(b'Z')));
-    x | ((ge_a & !gt_z & (ONES * 0x80)) >> 2)
+    finish(mix_block(mix_block(seed, w0), w1), 2, len)
 }
 
 /// Word bytes: ASCII letters, digits, `'` and `_`, the `extra` bytes, and
@@ -509,22 +465,6 @@ mod tests {
             }
         }
         out
-    }
-
-    #[test]
-    fn lower8_lower_cases_every_ascii_byte() {
-        for b in 0u8..128 {
-            for pos in 0..8 {
-                let mut block = *b"aZ09_'.q";
-                block[pos] = b;
-                let want = block.map(|c| c.to_ascii_lowercase());
-                assert_eq!(
-                    lower8(u64::from_le_bytes(block)).to_le_bytes(),
-                    want,
-                    "{b} at {pos}"
-                );
-            }
-        }
     }
 
     #[test]

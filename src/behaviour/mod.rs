@@ -13,6 +13,7 @@
 
 use crate::message::Message;
 use crate::verdict::Hit;
+use crate::wordhash::{finish, fmix64, mix_block, word_hash};
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
@@ -149,8 +150,16 @@ pub fn simhash_with_words(text: &str) -> (u64, usize) {
     let mut acc = SimHasher::default();
     if text.is_ascii() {
         // One pass over the bytes: each word is folded and hashed as it is
-        // read, 8 bytes at a time ([`word_hash`] computed incrementally).
-        let (mut h, mut chunk, mut in_chunk, mut len) = (0u64, 0u64, 0u32, 0u64);
+        // read, 8 bytes at a time (`word_hash` computed incrementally).
+        let (mut h, mut blocks, mut chunk, mut in_chunk, mut len) = (0, 0, 0u64, 0u32, 0);
+        let mut end_word = |h: u64, blocks: usize, chunk: u64, in_chunk: u32, len: usize| {
+            let (h, blocks) = match in_chunk {
+                0 => (h, blocks),
+                _ => (mix_block(h, chunk), blocks + 1),
+            };
+            acc.word(finish(h, blocks, len));
+            acc.words < SIMHASH_WORDS
+        };
         for &b in text.as_bytes() {
             let f = ASCII_FOLD[b as usize];
             if f != 0 {
@@ -158,25 +167,20 @@ pub fn simhash_with_words(text: &str) -> (u64, usize) {
                 in_chunk += 1;
                 len += 1;
                 if in_chunk == 8 {
-                    h = mix_chunk(h, chunk);
+                    h = mix_block(h, chunk);
+                    blocks += 1;
                     (chunk, in_chunk) = (0, 0);
                 }
             } else if len != 0 {
-                if in_chunk != 0 {
-                    h = mix_chunk(h, chunk);
-                }
-                acc.word(h ^ len);
-                (h, chunk, in_chunk, len) = (0, 0, 0, 0);
-                if acc.words == SIMHASH_WORDS {
-                    break;
+                let more = end_word(h, blocks, chunk, in_chunk, len);
+                (h, blocks, chunk, in_chunk, len) = (0, 0, 0, 0, 0);
+                if !more {
+                    return (acc.finish(), acc.words);
                 }
             }
         }
-        if len != 0 && acc.words < SIMHASH_WORDS {
-            if in_chunk != 0 {
-                h = mix_chunk(h, chunk);
-            }
-            acc.word(h ^ len);
+        if len != 0 {
+            end_word(h, blocks, chunk, in_chunk, len);
         }
         return (acc.finish(), acc.words);
     }
@@ -194,7 +198,7 @@ pub fn simhash_with_words(text: &str) -> (u64, usize) {
                 buf.extend(c.to_lowercase());
             }
         }
-        acc.word(word_hash(buf.as_bytes()));
+        acc.word(word_hash(buf.as_bytes(), 0));
     }
     (acc.finish(), acc.words)
 }
@@ -215,37 +219,14 @@ const ASCII_FOLD: [u8; 256] = {
     table
 };
 
-/// One step of [`word_hash`]: a multiply and a rotate per 8 bytes.
-fn mix_chunk(h: u64, chunk: u64) -> u64 {
-    (h ^ chunk)
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .rotate_left(31)
-}
-
-/// Hash of a folded word: its bytes in little-endian 8-byte chunks (the last
-/// one zero-padded), then its length. Cheap and good enough: the shingle
-/// hash spreads it.
-fn word_hash(word: &[u8]) -> u64 {
-    let h = word.chunks(8).fold(0, |h, c| {
-        let mut w = [0u8; 8];
-        w[..c.len()].copy_from_slice(c);
-        mix_chunk(h, u64::from_le_bytes(w))
-    });
-    h ^ word.len() as u64
-}
-
 /// The hash of a 3-shingle from its words' hashes: order-sensitive, every
 /// input bit spread over the output by a 64-bit finaliser (MurmurHash3's
 /// fmix64), a few cycles instead of hashing 24 bytes.
 fn shingle_hash(a: u64, b: u64, c: u64) -> u64 {
-    let mut x = a
-        ^ b.rotate_left(21).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ c.rotate_left(42).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-    x ^ (x >> 33)
+    fmix64(
+        a ^ b.rotate_left(21).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ c.rotate_left(42).wrapping_mul(0xC2B2_AE3D_27D4_EB4F),
+    )
 }
 
 /// SimHash over word hashes as they come: each 3-shingle (or each word of a
@@ -557,7 +538,7 @@ mod tests {
                         }
                     })
                     .collect();
-                word_hash(folded.as_bytes())
+                word_hash(folded.as_bytes(), 0)
             })
             .collect();
         // 3-shingles, or the words themselves in texts of fewer than three

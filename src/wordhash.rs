@@ -1,0 +1,87 @@
+//! Word hashing shared by the Bayes tokenizer and the behaviour SimHash: a
+//! multiply and a rotate per 8-byte block, then a finaliser. Cheap enough to
+//! compute while a word's bytes are read, and with no branch on the length
+//! of a word of up to 16 bytes.
+
+/// One step of [`word_hash`]: a multiply and a rotate per 8 bytes.
+pub fn mix_block(h: u64, block: u64) -> u64 {
+    (h ^ block)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(29)
+}
+
+/// MurmurHash3's 64-bit finaliser: every input bit reaches every output bit.
+pub fn fmix64(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
+    x ^ (x >> 33)
+}
+
+/// The end of [`word_hash`] for a word of `len` bytes whose `blocks` blocks
+/// are mixed into `h`: zero blocks up to two, the length, the finaliser.
+pub fn finish(mut h: u64, blocks: usize, len: usize) -> u64 {
+    for _ in blocks..2 {
+        h = mix_block(h, 0);
+    }
+    fmix64(h ^ len as u64)
+}
+
+/// The hash of a word: its bytes as little-endian 8-byte blocks,
+/// zero-padded to at least two, each mixed into `seed`, then the length and
+/// a finaliser. Every step is invertible, so two words of up to 8 bytes and
+/// the same length never share a hash (longer ones, as with any 64-bit
+/// hash, almost never).
+pub fn word_hash(word: &[u8], seed: u64) -> u64 {
+    let mut h = seed;
+    let mut blocks = 0;
+    for c in word.chunks(8) {
+        let mut b = [0u8; 8];
+        b[..c.len()].copy_from_slice(c);
+        h = mix_block(h, u64::from_le_bytes(b));
+        blocks += 1;
+    }
+    finish(h, blocks, word.len())
+}
+
+/// ASCII letters of 8 bytes lower-cased at once (every byte must be ASCII).
+pub fn lower8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Bit 7 of a byte is set by the first add when it is >= b'A', by the
+    // second when it is > b'Z'; no add carries out of a byte below 0x80.
+    let ge_a = x.wrapping_add(ONES * (0x80 - u64::from(b'A')));
+    let gt_z = x.wrapping_add(ONES * (0x7f - u64::from(b'Z')));
+    x | ((ge_a & !gt_z & (ONES * 0x80)) >> 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lower8_lower_cases_every_ascii_byte() {
+        for b in 0u8..128 {
+            for pos in 0..8 {
+                let mut block = *b"aZ09_'.q";
+                block[pos] = b;
+                let want = block.map(|c| c.to_ascii_lowercase());
+                assert_eq!(
+                    lower8(u64::from_le_bytes(block)).to_le_bytes(),
+                    want,
+                    "{b} at {pos}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn seed_and_length_count() {
+        assert_ne!(word_hash(b"free", 7), word_hash(b"free", 8));
+        assert_ne!(word_hash(b"ab", 7), word_hash(b"ab\0", 7));
+        assert_eq!(
+            word_hash(b"exactly8", 7),
+            finish(mix_block(7, u64::from_le_bytes(*b"exactly8")), 1, 8)
+        );
+    }
+}
