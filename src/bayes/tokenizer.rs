@@ -109,7 +109,8 @@ impl<S: FnMut(u64)> Features<S> {
         };
         // Chunks between ASCII separators: an all-ASCII chunk is one word
         // (runs of letters, digits, `'` and `_`, as UAX #29 gives for ASCII,
-        // near enough), lower-cased on a stack buffer; a chunk holding other
+        // near enough), lower-cased in registers (up to 16 bytes) or on a
+        // stack buffer (up to MAX_WORD bytes); a chunk holding other
         // scripts is lower-cased and segmented by UAX #29, so a stray
         // accented letter does not send the whole text down the slow path.
         let mut buf = [0u8; MAX_WORD];
