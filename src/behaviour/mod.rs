@@ -643,6 +643,28 @@ mod tests {
     }
 
     #[test]
+    fn complaints_count_per_sender_whatever_its_spelling() {
+        let log = ComplaintLog::new(1000, 2, 4.0);
+        assert_eq!(log.count("@Alice"), 0);
+        assert!(log.hit("alice").is_none());
+        assert_eq!(log.complain("@Alice"), 1);
+        assert_eq!(log.complain(" alice "), 2);
+        assert_eq!(log.count("ALICE"), 2);
+        assert_eq!(log.hit("alice").map(|h| h.score), Some(4.0));
+        assert_eq!(log.count("bob"), 0);
+        // Bounded: far more senders than the capacity.
+        for i in 0..10_000 {
+            log.complain(&format!("sender{i}"));
+        }
+        let held: usize = log
+            .shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.len()))
+            .sum();
+        assert!(held <= 1000, "{held}");
+    }
+
+    #[test]
     fn simhash_is_near_for_near_texts() {
         let a = simhash(
             "Congratulations! You have won a 1000 pound voucher, reply WIN to 80082 to claim today",
@@ -658,41 +680,47 @@ mod tests {
 }
 
 /// User complaints per sender (X.1247/X.1248 feedback): bounded (least
-/// recently complained-about senders are forgotten first).
+/// recently complained-about senders are forgotten first), in shards so
+/// concurrent checks rarely wait on each other; while nobody has complained,
+/// a check costs one atomic load.
 #[derive(Debug)]
 pub struct ComplaintLog {
-    counts: Mutex<lru::LruCache<u64, u32>>,
+    shards: Vec<Mutex<lru::LruCache<u64, u32>>>,
+    /// Complaints recorded so far.
+    recorded: std::sync::atomic::AtomicU64,
     threshold: u32,
     score: f64,
 }
 
 impl ComplaintLog {
-    /// A log remembering up to `capacity` senders; `threshold` complaints
-    /// about a sender make `USER_COMPLAINTS` hit with `score`.
+    /// A log remembering up to `capacity` senders (at least one per shard);
+    /// `threshold` complaints about a sender make `USER_COMPLAINTS` hit with
+    /// `score`.
     pub fn new(capacity: usize, threshold: u32, score: f64) -> ComplaintLog {
+        let per_shard = NonZeroUsize::new((capacity / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
         ComplaintLog {
-            counts: Mutex::new(lru::LruCache::new(
-                NonZeroUsize::new(capacity.max(1)).unwrap_or(NonZeroUsize::MIN),
-            )),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
+                .collect(),
+            recorded: Default::default(),
             threshold: threshold.max(1),
             score,
         }
     }
 
-    fn key(sender: &str) -> u64 {
-        xxh3_64(
-            sender
-                .trim()
-                .trim_start_matches('@')
-                .to_lowercase()
-                .as_bytes(),
-        )
+    /// The sender's key (trimmed, without a leading `@`, lower-cased) and shard.
+    fn key(&self, sender: &str) -> (u64, &Mutex<lru::LruCache<u64, u32>>) {
+        let key = identity_hash(sender.trim().trim_start_matches('@'));
+        (key, &self.shards[key as usize % SHARDS])
     }
 
     /// Record a complaint; returns the sender's count.
     pub fn complain(&self, sender: &str) -> u32 {
-        self.counts.lock().map_or(0, |mut c| {
-            let n = c.get_or_insert_mut(Self::key(sender), || 0);
+        let (key, shard) = self.key(sender);
+        self.recorded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shard.lock().map_or(0, |mut c| {
+            let n = c.get_or_insert_mut(key, || 0);
             *n = n.saturating_add(1);
             *n
         })
@@ -700,9 +728,13 @@ impl ComplaintLog {
 
     /// Complaints about a sender.
     pub fn count(&self, sender: &str) -> u32 {
-        self.counts
+        if self.recorded.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        let (key, shard) = self.key(sender);
+        shard
             .lock()
-            .map_or(0, |c| c.peek(&Self::key(sender)).copied().unwrap_or(0))
+            .map_or(0, |c| c.peek(&key).copied().unwrap_or(0))
     }
 
     /// The hit a sender earns, if complained about often enough.
