@@ -279,17 +279,34 @@ impl SimHasher {
     }
 }
 
+/// What is remembered of one sender: times as seconds from the first
+/// message seen (4 bytes instead of 8) and recipients as 32-bit hashes.
 #[derive(Debug, Default)]
 struct SenderState {
+    /// Time of the first message seen; the times below count from it.
+    base: i64,
     /// (time, recipient hash) per recipient reached, oldest first.
-    events: VecDeque<(i64, u64)>,
+    events: VecDeque<(i32, u32)>,
     /// Events per recipient still in the window: its length is the fan-out.
-    recipients: rustc_hash::FxHashMap<u64, u32>,
+    recipients: rustc_hash::FxHashMap<u32, u32>,
     /// Time of each message, oldest first.
-    messages: VecDeque<i64>,
+    messages: VecDeque<i32>,
 }
 
 impl SenderState {
+    fn new(now: i64) -> SenderState {
+        SenderState {
+            base: now,
+            ..SenderState::default()
+        }
+    }
+
+    /// A time as seconds from `base` (clamped 68 years either way).
+    fn offset(&self, t: i64) -> i32 {
+        t.saturating_sub(self.base)
+            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+    }
+
     fn drop_event(&mut self) {
         if let Some((_, r)) = self.events.pop_front()
             && let Some(n) = self.recipients.get_mut(&r)
@@ -375,7 +392,8 @@ impl BehaviourStore for MemoryBehaviourStore {
         let since = now - self.window;
         let mut obs = Observation::default();
         if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock() {
-            let state = shard.get_or_insert_mut(sid, SenderState::default);
+            let state = shard.get_or_insert_mut(sid, || SenderState::new(now));
+            let (now, since) = (state.offset(now), state.offset(since));
             while state.events.front().is_some_and(|(t, _)| *t < since) {
                 state.drop_event();
             }
@@ -383,7 +401,7 @@ impl BehaviourStore for MemoryBehaviourStore {
                 if state.events.len() >= self.max_events {
                     state.drop_event();
                 }
-                let rid = identity_hash(r);
+                let rid = identity_hash(r) as u32;
                 state.events.push_back((now, rid));
                 *state.recipients.entry(rid).or_insert(0) += 1;
             }
@@ -640,6 +658,18 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    #[test]
+    fn sender_times_far_apart_or_out_of_order() {
+        let store = MemoryBehaviourStore::new(&BehaviourConfig::default());
+        let to = ["+447700900001".to_string()];
+        assert_eq!(store.observe("s", &to, None, 1_000).sent, 1);
+        // Out of order within the window: both count.
+        assert_eq!(store.observe("s", &to, None, 500).sent, 2);
+        // A century later (past what 32-bit offsets hold): the old ones expired.
+        let o = store.observe("s", &to, None, 4_000_000_000);
+        assert_eq!((o.sent, o.recipients), (1, 1));
     }
 
     #[test]
