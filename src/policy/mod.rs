@@ -22,7 +22,6 @@
 use crate::message::Message;
 use chrono::{DateTime, FixedOffset, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -336,11 +335,15 @@ pub struct PolicyError {
 /// entry, however many recipients the store holds.
 #[derive(Debug)]
 pub struct PolicyStore {
-    shards: Vec<RwLock<HashMap<String, Arc<StoredPolicy>>>>,
+    shards: Vec<RwLock<PolicyShard>>,
     /// Policies held (so a store without any costs a message nothing).
     len: AtomicUsize,
     dir: Option<std::path::PathBuf>,
 }
+
+/// One shard: recipient key to policy (Fx-hashed: the keys are the
+/// operator's, only looked up with a message's recipients).
+type PolicyShard = rustc_hash::FxHashMap<String, Arc<StoredPolicy>>;
 
 /// A recipient's policy with its quiet hours parsed.
 #[derive(Debug)]
@@ -381,7 +384,7 @@ fn recipient_key(r: &str) -> std::borrow::Cow<'_, str> {
 }
 
 impl PolicyStore {
-    fn shard(&self, key: &str) -> &RwLock<HashMap<String, Arc<StoredPolicy>>> {
+    fn shard(&self, key: &str) -> &RwLock<PolicyShard> {
         let h = xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize;
         &self.shards[h % POLICY_SHARDS]
     }
@@ -506,10 +509,8 @@ impl PolicyStore {
         let at = msg.time.unwrap_or_else(|| Utc::now().fixed_offset());
         msg.recipients.iter().find_map(|r| {
             let key = recipient_key(r);
-            let stored = {
-                let shard = self.shard(&key).read().unwrap_or_else(|e| e.into_inner());
-                Arc::clone(shard.get(key.as_ref())?)
-            };
+            let shard = self.shard(&key).read().unwrap_or_else(|e| e.into_inner());
+            let stored = shard.get(key.as_ref())?;
             stored.policy.decide_with(msg, at, &stored.windows)
         })
     }
