@@ -24,6 +24,9 @@ use xxhash_rust::xxh3::xxh3_64;
 pub const MAX_EVENTS: usize = 4096;
 /// Fingerprints remembered per duplicate-index bucket.
 pub const BUCKET: usize = 16;
+/// Recipient events kept per sender up to which distinct recipients are
+/// counted by scanning them (no hash map per sender); 64 with the defaults.
+pub const SCAN_EVENTS: usize = 128;
 /// Largest useful `duplicate_senders` (larger values act as this).
 pub const MAX_DUPLICATE_SENDERS: usize = 64;
 const SHARDS: usize = 16;
@@ -287,7 +290,11 @@ struct SenderState {
     base: i64,
     /// (time, recipient hash) per recipient reached, oldest first.
     events: VecDeque<(i32, u32)>,
-    /// Events per recipient still in the window: its length is the fan-out.
+    /// Distinct recipients among `events` (the fan-out), kept by scanning
+    /// them when at most [`SCAN_EVENTS`] are kept, else by `recipients`.
+    distinct: u32,
+    /// Events per recipient still in the window, when more than
+    /// [`SCAN_EVENTS`] events are kept (empty otherwise, and unallocated).
     recipients: rustc_hash::FxHashMap<u32, u32>,
     /// Time of each message, oldest first.
     messages: VecDeque<i32>,
@@ -307,15 +314,42 @@ impl SenderState {
             .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
     }
 
-    fn drop_event(&mut self) {
-        if let Some((_, r)) = self.events.pop_front()
-            && let Some(n) = self.recipients.get_mut(&r)
-        {
+    /// Whether `events` holds recipient `r`.
+    fn reached(&self, r: u32) -> bool {
+        let (a, b) = self.events.as_slices();
+        a.iter().chain(b).any(|&(_, x)| x == r)
+    }
+
+    fn drop_event(&mut self, scan: bool) {
+        let Some((_, r)) = self.events.pop_front() else {
+            return;
+        };
+        if scan {
+            if !self.reached(r) {
+                self.distinct -= 1;
+            }
+        } else if let Some(n) = self.recipients.get_mut(&r) {
             *n -= 1;
             if *n == 0 {
                 self.recipients.remove(&r);
+                self.distinct -= 1;
             }
         }
+    }
+
+    fn add_event(&mut self, t: i32, r: u32, scan: bool) {
+        if scan {
+            if !self.reached(r) {
+                self.distinct += 1;
+            }
+        } else {
+            let n = self.recipients.entry(r).or_insert(0);
+            if *n == 0 {
+                self.distinct += 1;
+            }
+            *n += 1;
+        }
+        self.events.push_back((t, r));
     }
 }
 
@@ -394,16 +428,15 @@ impl BehaviourStore for MemoryBehaviourStore {
         if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock() {
             let state = shard.get_or_insert_mut(sid, || SenderState::new(now));
             let (now, since) = (state.offset(now), state.offset(since));
+            let scan = self.max_events <= SCAN_EVENTS;
             while state.events.front().is_some_and(|(t, _)| *t < since) {
-                state.drop_event();
+                state.drop_event(scan);
             }
             for r in recipients.iter().take(64) {
                 if state.events.len() >= self.max_events {
-                    state.drop_event();
+                    state.drop_event(scan);
                 }
-                let rid = identity_hash(r) as u32;
-                state.events.push_back((now, rid));
-                *state.recipients.entry(rid).or_insert(0) += 1;
+                state.add_event(now, identity_hash(r) as u32, scan);
             }
             while state.messages.front().is_some_and(|t| *t < since) {
                 state.messages.pop_front();
@@ -413,7 +446,7 @@ impl BehaviourStore for MemoryBehaviourStore {
             }
             state.messages.push_back(now);
             obs.sent = state.messages.len();
-            obs.recipients = state.recipients.len();
+            obs.recipients = state.distinct as usize;
         }
         // Near-duplicate index: four 16-bit bands; a fingerprint within
         // `near_bits` of another shares at least one band when near_bits < 4.
@@ -657,6 +690,43 @@ mod tests {
                 (simhash_reference(&text), words),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn fan_out_is_the_distinct_recipients_of_the_kept_events() {
+        // 30 keeps 64 events (counted by scanning), 100 keeps 202 (by a map).
+        for fanout_limit in [30, 100] {
+            let cfg = BehaviourConfig {
+                fanout_limit,
+                window_secs: 50,
+                ..BehaviourConfig::default()
+            };
+            let store = MemoryBehaviourStore::new(&cfg);
+            let keep = store.max_events;
+            let mut sent: Vec<(i64, String)> = Vec::new();
+            let mut x = 12345u64;
+            for t in 0..3000i64 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Mostly a few friends, sometimes a burst of new recipients.
+                let r = if (x >> 60) < 4 {
+                    format!("n{t}")
+                } else {
+                    format!("f{}", (x >> 33) % 40)
+                };
+                let o = store.observe("s", std::slice::from_ref(&r), None, t);
+                sent.push((t, r));
+                let kept: std::collections::HashSet<&str> = sent
+                    .iter()
+                    .rev()
+                    .take(keep)
+                    .filter(|(at, _)| *at >= t - 50)
+                    .map(|(_, r)| r.as_str())
+                    .collect();
+                assert_eq!(o.recipients, kept.len(), "limit {fanout_limit} at {t}");
+            }
         }
     }
 
