@@ -250,6 +250,12 @@ impl Milter for SpamsiftMilter {
             engine.classify(&msg)
         });
         let response = match tokio::time::timeout(self.opts.timeout, job).await {
+            // The timer has a millisecond's grain and may fire late on a busy
+            // machine: a verdict that came in over the budget is late all the
+            // same, so the budget is checked here too.
+            Ok(Ok(_)) if start.elapsed() > self.opts.timeout => {
+                self.fail_open(&format!("timed out after {:?}", self.opts.timeout))
+            }
             Ok(Ok(v)) => {
                 tracing::info!(
                     queue_id = %self.queue_id,
