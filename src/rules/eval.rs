@@ -279,21 +279,25 @@ impl EvalTest {
 }
 
 /// Letters and upper-case letters in `s`, in one pass: 32-byte ASCII blocks
-/// are counted branch-free (vectorised), other text char by char.
+/// (and an ASCII rest) are counted branch-free (vectorised), other text char
+/// by char.
 fn letter_counts(s: &str) -> (usize, usize) {
     const BLOCK: usize = 32;
     let bytes = s.as_bytes();
     let (mut letters, mut upper) = (0usize, 0usize);
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(block) = bytes.get(i..i + BLOCK)
-            && block.is_ascii()
-        {
+        // A full block, or the ASCII rest of the text.
+        let block = bytes
+            .get(i..i + BLOCK)
+            .or_else(|| bytes.get(i..))
+            .unwrap_or_default();
+        if block.is_ascii() {
             let up = block.iter().filter(|b| b.is_ascii_uppercase()).count();
             let low = block.iter().filter(|b| b.is_ascii_lowercase()).count();
             letters += up + low;
             upper += up;
-            i += BLOCK;
+            i += block.len();
             continue;
         }
         // One char (any script); `i` is always on a char boundary here.
@@ -349,7 +353,9 @@ fn from_name_spoof(m: &Message) -> bool {
 }
 
 fn mixed_script_words(s: &str) -> usize {
-    if s.is_ascii() {
+    // Cyrillic letters (U+0400 to U+04FF) start with bytes 0xD0 to 0xD3:
+    // without one, no word can mix scripts (one vectorised pass).
+    if !s.bytes().any(|b| (0xD0..=0xD3).contains(&b)) {
         return 0;
     }
     s.split(|c: char| !c.is_alphanumeric())
@@ -378,6 +384,8 @@ mod tests {
         let mixed = format!("{}ÄÖü{}ДОБРО пожаловать", "x".repeat(30), "Y".repeat(31));
         assert_eq!(letter_counts(&mixed), (30 + 3 + 31 + 5 + 10, 2 + 31 + 5));
         assert_eq!(letter_counts(""), (0, 0));
+        // A non-ASCII start, then an ASCII rest shorter than a block.
+        assert_eq!(letter_counts("\u{a3}500 WIN now"), (6, 3));
     }
 
     #[test]
@@ -428,5 +436,8 @@ mod tests {
     #[test]
     fn mixed_scripts() {
         assert_eq!(mixed_script_words("зaработок дома, прибыль"), 1);
+        assert_eq!(mixed_script_words("Пpивет, how are you"), 1);
+        assert_eq!(mixed_script_words("Win £500 caf\u{e9} now"), 0);
+        assert_eq!(mixed_script_words("привет мир, hello world"), 0);
     }
 }
