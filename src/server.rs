@@ -146,19 +146,16 @@ impl UnsavedFeedback {
 
 /// Save the model with its feedback if complaints wait to be saved.
 async fn save_feedback(state: &Arc<AppState>) {
-    if state.feedback.is_none() || state.save_feedback.is_none() {
+    let (Some(fb), Some(path)) = (state.feedback.clone(), state.save_feedback.clone()) else {
         return;
-    }
+    };
     if !state.unsaved.dirty.swap(false, Ordering::AcqRel) {
         return;
     }
     let state = Arc::clone(state);
     let saved = tokio::task::spawn_blocking(move || {
         let _one_at_a_time = state.unsaved.saving.lock();
-        match (&state.feedback, &state.save_feedback) {
-            (Some(fb), Some(path)) => fb.persist(path),
-            _ => Ok(()),
-        }
+        fb.persist(&path)
     })
     .await;
     if !matches!(saved, Ok(Ok(()))) {

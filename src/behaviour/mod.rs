@@ -290,11 +290,12 @@ struct SenderState {
     base: i64,
     /// (time, recipient hash) per recipient reached, oldest first.
     events: VecDeque<(i32, u32)>,
-    /// Distinct recipients among `events` (the fan-out), kept by scanning
-    /// them when at most [`SCAN_EVENTS`] are kept, else by `recipients`.
+    /// Distinct recipients among `events` (the fan-out) when at most
+    /// [`SCAN_EVENTS`] are kept, counted by scanning them.
     distinct: u32,
     /// Events per recipient still in the window, when more than
-    /// [`SCAN_EVENTS`] events are kept (empty otherwise, and unallocated).
+    /// [`SCAN_EVENTS`] events are kept (its length is then the fan-out;
+    /// empty otherwise, and unallocated).
     recipients: rustc_hash::FxHashMap<u32, u32>,
     /// Time of each message, oldest first.
     messages: VecDeque<i32>,
@@ -332,7 +333,6 @@ impl SenderState {
             *n -= 1;
             if *n == 0 {
                 self.recipients.remove(&r);
-                self.distinct -= 1;
             }
         }
     }
@@ -343,11 +343,7 @@ impl SenderState {
                 self.distinct += 1;
             }
         } else {
-            let n = self.recipients.entry(r).or_insert(0);
-            if *n == 0 {
-                self.distinct += 1;
-            }
-            *n += 1;
+            *self.recipients.entry(r).or_insert(0) += 1;
         }
         self.events.push_back((t, r));
     }
@@ -446,7 +442,11 @@ impl BehaviourStore for MemoryBehaviourStore {
             }
             state.messages.push_back(now);
             obs.sent = state.messages.len();
-            obs.recipients = state.distinct as usize;
+            obs.recipients = if scan {
+                state.distinct as usize
+            } else {
+                state.recipients.len()
+            };
         }
         // Near-duplicate index: four 16-bit bands; a fingerprint within
         // `near_bits` of another shares at least one band when near_bits < 4.

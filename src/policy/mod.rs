@@ -154,17 +154,12 @@ fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
 
 impl QuietHours {
     fn check(&self) -> Result<(), String> {
-        parse_hhmm(&self.start)?;
-        parse_hhmm(&self.end)?;
-        if let Some(tz) = &self.timezone {
-            Zone::parse(tz)?;
-        }
-        Ok(())
+        QuietWindow::parse(self).map(|_| ())
     }
 
     /// Whether `at` falls in the window (local to the window's time zone).
     pub fn contains(&self, at: DateTime<FixedOffset>) -> bool {
-        QuietWindow::parse(self).is_some_and(|w| w.contains(at))
+        QuietWindow::parse(self).is_ok_and(|w| w.contains(at))
     }
 }
 
@@ -206,13 +201,14 @@ struct QuietWindow {
 }
 
 impl QuietWindow {
-    /// `None` when a time or the zone does not parse (validation refuses
-    /// such policies; a window that cannot be read never holds a message).
-    fn parse(q: &QuietHours) -> Option<QuietWindow> {
-        Some(QuietWindow {
-            start: parse_hhmm(&q.start).ok()?,
-            end: parse_hhmm(&q.end).ok()?,
-            zone: Zone::parse(q.timezone.as_deref().unwrap_or("UTC")).ok()?,
+    /// Parse the times and zone (UTC when none is named). Validation refuses
+    /// a policy whose window does not parse; one that slips through never
+    /// holds a message.
+    fn parse(q: &QuietHours) -> Result<QuietWindow, String> {
+        Ok(QuietWindow {
+            start: parse_hhmm(&q.start)?,
+            end: parse_hhmm(&q.end)?,
+            zone: Zone::parse(q.timezone.as_deref().unwrap_or("UTC"))?,
         })
     }
 
@@ -248,7 +244,10 @@ impl Policy {
 
     /// The quiet hours parsed, one per `quiet_hours` entry.
     fn quiet_windows(&self) -> Vec<Option<QuietWindow>> {
-        self.quiet_hours.iter().map(QuietWindow::parse).collect()
+        self.quiet_hours
+            .iter()
+            .map(|q| QuietWindow::parse(q).ok())
+            .collect()
     }
 
     /// [`decide`](Self::decide) with the quiet hours already parsed.
