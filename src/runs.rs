@@ -3,12 +3,90 @@
 //! Splitting text into words byte by byte costs two mispredicted branches
 //! per word (where a word starts and where it ends), more than the rest of
 //! the work on a short word. [`ByteRuns`] classifies a 64-byte block into a
-//! bit mask without branches, then finds each run's start and end with
-//! `trailing_zeros`: a branch per block, not per byte. The Bayes tokenizer
-//! and the behaviour SimHash split their text with it.
+//! bit mask with 16-byte vector compares (the `wide` crate: SSE2 on x86-64,
+//! NEON on aarch64, plain code elsewhere), then finds each run's start and
+//! end with `trailing_zeros`: a branch per block, not per byte. The Bayes
+//! tokenizer and the behaviour SimHash split their text with it.
 
-/// A byte class: `true` for the bytes runs are made of.
-pub type ByteClass = [bool; 256];
+use wide::{CmpEq, CmpGt, CmpLt, i8x16};
+
+/// A byte class: ASCII letters and digits, up to three more ASCII bytes,
+/// and optionally every non-ASCII byte (vector compares need a class made
+/// of ranges, not a 256-entry table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteClass {
+    extra: [u8; 3],
+    /// Bytes of `extra` in use.
+    extras: usize,
+    non_ascii: bool,
+}
+
+impl ByteClass {
+    /// ASCII letters and digits, the ASCII bytes of `extra` (at most three;
+    /// more are ignored), and every byte from 0x80 when `non_ascii`.
+    pub const fn new(extra: &[u8], non_ascii: bool) -> ByteClass {
+        // Unused slots repeat a letter (in the class anyway), so the mask
+        // always compares three bytes, with no loop.
+        let mut e = [b'a'; 3];
+        let mut n = 0;
+        while n < extra.len() && n < 3 {
+            e[n] = extra[n];
+            n += 1;
+        }
+        ByteClass {
+            extra: e,
+            extras: n,
+            non_ascii,
+        }
+    }
+
+    /// Whether `b` is in the class.
+    pub const fn contains(&self, b: u8) -> bool {
+        if b.is_ascii_alphanumeric() {
+            return true;
+        }
+        if b >= 0x80 {
+            return self.non_ascii;
+        }
+        let mut i = 0;
+        while i < self.extras {
+            if self.extra[i] == b {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// Bit `i` set when `bytes[i]` is in the class.
+    fn mask16(&self, bytes: &[u8; 16]) -> u64 {
+        let v = i8x16::new(bytes.map(|b| b as i8));
+        let splat = i8x16::splat;
+        // Signed compares: bytes from 0x80 are negative, in no ASCII range.
+        let digit = v.cmp_gt(splat(b'0' as i8 - 1)) & v.cmp_lt(splat(b'9' as i8 + 1));
+        let folded = v | splat(0x20);
+        let letter = folded.cmp_gt(splat(b'a' as i8 - 1)) & folded.cmp_lt(splat(b'z' as i8 + 1));
+        let [e0, e1, e2] = self.extra.map(|e| splat(e as i8));
+        let m = digit | letter | v.cmp_eq(e0) | v.cmp_eq(e1) | v.cmp_eq(e2);
+        let mut bits = m.move_mask() as u32;
+        if self.non_ascii {
+            bits |= v.move_mask() as u32;
+        }
+        u64::from(bits & 0xffff)
+    }
+
+    /// Bit `i` set when `block[i]` is in the class.
+    #[inline]
+    fn mask64(&self, block: &[u8; 64]) -> u64 {
+        let mut mask = 0;
+        for (i, chunk) in block.chunks_exact(16).enumerate() {
+            if let Ok(c) = <&[u8; 16]>::try_from(chunk) {
+                mask |= self.mask16(c) << (16 * i);
+            }
+        }
+        mask
+    }
+}
 
 /// The maximal runs of in-class bytes of a text, as `(start, end)` byte
 /// offsets, in order.
@@ -36,27 +114,37 @@ impl<'a> ByteRuns<'a> {
 
     /// Bit `i` set when byte `64 * block + i` is in the class (bits past
     /// the end are clear).
+    #[inline(always)]
     fn block_mask(&mut self, block: usize) -> u64 {
         if block != self.block {
-            let start = block * 64;
-            let chunk = self.bytes.get(start..).unwrap_or_default();
-            self.mask = match chunk.first_chunk::<64>() {
-                Some(full) => full
-                    .iter()
-                    .enumerate()
-                    .fold(0, |m, (i, &b)| m | u64::from(self.class[b as usize]) << i),
-                None => chunk
-                    .iter()
-                    .enumerate()
-                    .fold(0, |m, (i, &b)| m | u64::from(self.class[b as usize]) << i),
-            };
-            self.block = block;
+            self.load_block(block);
         }
         self.mask
     }
 
+    /// Computes and caches the mask of `block` (once per 64 bytes: kept
+    /// out of line so the per-run path stays small).
+    #[inline(never)]
+    fn load_block(&mut self, block: usize) {
+        {
+            let start = block * 64;
+            let chunk = self.bytes.get(start..).unwrap_or_default();
+            self.mask = match chunk.first_chunk::<64>() {
+                Some(full) => self.class.mask64(full),
+                None => {
+                    // The last, partial block, padded (bits past the end cleared).
+                    let mut padded = [0u8; 64];
+                    padded[..chunk.len()].copy_from_slice(chunk);
+                    self.class.mask64(&padded) & ((1u64 << chunk.len()) - 1)
+                }
+            };
+            self.block = block;
+        }
+    }
+
     /// The first offset at or after `pos` whose byte is (`in_class`) or is
     /// not in the class; the text's length when there is none.
+    #[inline(always)]
     fn find(&mut self, mut pos: usize, in_class: bool) -> usize {
         while pos < self.bytes.len() {
             let mask = self.block_mask(pos / 64);
@@ -73,6 +161,7 @@ impl<'a> ByteRuns<'a> {
 impl Iterator for ByteRuns<'_> {
     type Item = (usize, usize);
 
+    #[inline(always)]
     fn next(&mut self) -> Option<(usize, usize)> {
         let start = self.find(self.pos, true);
         if start >= self.bytes.len() {
@@ -90,7 +179,31 @@ mod tests {
     use super::*;
 
     fn alnum() -> ByteClass {
-        std::array::from_fn(|b| (b as u8).is_ascii_alphanumeric())
+        ByteClass::new(b"", false)
+    }
+
+    #[test]
+    fn masks_match_the_class_for_every_byte() {
+        let classes = [
+            ByteClass::new(b"", false),
+            ByteClass::new(b"'_", true),
+            ByteClass::new(b"'_.", true),
+            ByteClass::new(b"\0", false),
+        ];
+        for class in &classes {
+            for b in 0..=255u8 {
+                let want = b.is_ascii_alphanumeric()
+                    || (b >= 0x80 && class.non_ascii)
+                    || class.extra[..class.extras].contains(&b);
+                assert_eq!(class.contains(b), want, "{b:#x}");
+                for pos in [0, 5, 15, 16, 40, 63] {
+                    let mut block = [b' '; 64];
+                    block[pos] = b;
+                    let got = class.mask64(&block) >> pos & 1 == 1;
+                    assert_eq!(got, want, "{b:#x} at {pos}");
+                }
+            }
+        }
     }
 
     /// The runs by their definition: split at out-of-class bytes.
@@ -98,7 +211,7 @@ mod tests {
         let mut out = Vec::new();
         let mut start = None;
         for (i, &b) in text.iter().enumerate() {
-            match (class[b as usize], start) {
+            match (class.contains(b), start) {
                 (true, None) => start = Some(i),
                 (false, Some(s)) => {
                     out.push((s, i));

@@ -55,6 +55,43 @@ pub fn lower8(x: u64) -> u64 {
     x | ((ge_a & !gt_z & (ONES * 0x80)) >> 2)
 }
 
+/// The high bit of every byte: set only in non-ASCII bytes.
+pub const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The `len` (1 to 16) bytes at `text[start..]` as two little-endian words,
+/// zero past the end of the word: two loads and two masks when the text
+/// goes on for 16 more bytes, else a copy.
+#[inline(always)]
+pub fn load16(text: &[u8], start: usize, len: usize) -> (u64, u64) {
+    let (w0, w1) = match text.get(start..start + 16) {
+        Some(b) => {
+            let (a, b) = b.split_at(8);
+            (
+                u64::from_le_bytes(a.try_into().unwrap_or_default()),
+                u64::from_le_bytes(b.try_into().unwrap_or_default()),
+            )
+        }
+        None => {
+            let mut b = [0u8; 16];
+            let word = text.get(start..start + len).unwrap_or_default();
+            b[..word.len()].copy_from_slice(word);
+            let (lo, hi) = b.split_at(8);
+            (
+                u64::from_le_bytes(lo.try_into().unwrap_or_default()),
+                u64::from_le_bytes(hi.try_into().unwrap_or_default()),
+            )
+        }
+    };
+    // Bytes kept: min(len, 8) of the first word, len - 8 (if any) of the second.
+    let keep = |n: usize| u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0);
+    (w0 & keep(len.min(8)), w1 & keep(len.saturating_sub(8)))
+}
+
+/// [`word_hash`] of a word of up to 16 bytes given as two blocks.
+pub fn short_word_hash(w0: u64, w1: u64, len: usize, seed: u64) -> u64 {
+    finish(mix_block(mix_block(seed, w0), w1), 2, len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -278,11 +278,17 @@ impl Classifier {
         // Look every feature up, then drop repeats among the clues found
         // (far fewer than the features).
         let mut slots: Vec<u32> = Vec::with_capacity(256);
+        let mut batch = [0u64; 64];
+        let mut n = 0;
         super::tokenizer::for_each_feature(msg, &opts, |f| {
-            if let Some(slot) = table.find(f) {
-                slots.push(slot);
+            batch[n] = f;
+            n += 1;
+            if n == batch.len() {
+                table.find_batch(&batch, &mut slots);
+                n = 0;
             }
         });
+        table.find_batch(&batch[..n], &mut slots);
         slots.sort_unstable();
         slots.dedup();
         let mut clues: Vec<Clue> = slots.into_iter().map(|s| table.clue(s)).collect();
@@ -415,10 +421,13 @@ mod tests {
         }
         let feedback = Arc::new(crate::bayes::FeedbackStore::new(s));
         let c = Classifier::new(feedback.clone(), cfg);
+        // A long text too: features are looked up 64 at a time.
+        let long = sample_texts().join(" ").repeat(3);
+        assert!(crate::bayes::tokenizer::features_unsorted(&sms(&long), &opts).len() > 130);
         let check = |c: &Classifier| {
             for t in sample_texts()
                 .iter()
-                .chain(&["prize prize lunch".to_string()])
+                .chain(&["prize prize lunch".to_string(), long.clone()])
             {
                 let m = sms(t);
                 let fast = c.probability(&m).unwrap();

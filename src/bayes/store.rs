@@ -92,9 +92,10 @@ pub struct MemoryStore {
 const MAGIC: &[u8; 8] = b"SSBAYES\0";
 /// File format version. It also names the features: version 2 tokenizes
 /// dotted words whole, version 3 hashes words with the tokenizer's own
-/// word hash instead of xxh3, so older models are refused with a request
-/// to retrain.
-pub const FORMAT_VERSION: u32 = 3;
+/// word hash instead of xxh3, version 4 reads 8 words per header field
+/// (not 12) and derives a field's presence feature from its name's hash, so
+/// older models are refused with a request to retrain.
+pub const FORMAT_VERSION: u32 = 4;
 const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
 const RECORD: usize = 16;
 

@@ -24,17 +24,18 @@
 use crate::message::{Channel, Message};
 use crate::runs::{ByteClass, ByteRuns};
 pub use crate::wordhash::word_hash;
-use crate::wordhash::{finish, lower8, mix_block};
+use crate::wordhash::{HIGH_BITS, fmix64, load16, lower8, short_word_hash};
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
 /// Words read from one text field at most.
 pub const MAX_WORDS: usize = 500;
 /// Words read from one header field at most: the first words (`from HOST
-/// by HOST` of a Received line, a mailer's name) carry the signal; 4, 8, 12
-/// and 64 measured the same AUC on the training half (even-a/even-b), and
-/// fewer are faster.
-pub const HEADER_WORDS: usize = 12;
+/// by HOST` of a Received line, a mailer's name) carry the signal. On the
+/// training half (both folds, even-a/even-b), 8 and 12 gave the same AUC
+/// (Bayes alone 0.99912/0.99953 against 0.99913/0.99950), 4 a little less
+/// (0.99905/0.99946); 8 reads 26% fewer header words than 12.
+pub const HEADER_WORDS: usize = 8;
 /// Longer words are replaced by a length token.
 pub const MAX_WORD: usize = 40;
 /// OSB window: a word is paired with the next `OSB_WINDOW - 1` words.
@@ -82,7 +83,11 @@ impl<S: FnMut(u64)> Features<S> {
 
     /// Words (and OSB pairs) of a text, with a field prefix.
     fn text(&mut self, field: &str, text: &str) {
-        let field_seed = seed(field);
+        self.text_seeded(seed(field), text);
+    }
+
+    /// [`text`](Self::text) with the field's seed computed already.
+    fn text_seeded(&mut self, field_seed: u64, text: &str) {
         let mut window: [u64; OSB_WINDOW] = [0; OSB_WINDOW];
         let mut seen = 0usize;
         let mut emit = |this: &mut Self, h: u64| {
@@ -126,7 +131,11 @@ impl<S: FnMut(u64)> Features<S> {
                 break;
             }
             let start = run_start + usize::from(bytes[run_start] == b'\'');
-            let (start, end) = trim_dots(bytes, start.min(end), end); // (no dots unless dotted)
+            let (start, end) = if self.dotted {
+                trim_dots(bytes, start.min(end), end)
+            } else {
+                (start.min(end), end)
+            };
             let len = end - start;
             if len == 0 {
                 continue;
@@ -183,66 +192,14 @@ fn trim_dots(text: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     (start, end)
 }
 
-/// The high bit of every byte: set only in non-ASCII bytes.
-const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-
-/// The `len` (1 to 16) bytes at `text[start..]` as two little-endian words,
-/// zero past the end of the word: two loads and two masks when the text
-/// goes on for 16 more bytes, else a copy.
-fn load16(text: &[u8], start: usize, len: usize) -> (u64, u64) {
-    let (w0, w1) = match text.get(start..start + 16) {
-        Some(b) => {
-            let (a, b) = b.split_at(8);
-            (
-                u64::from_le_bytes(a.try_into().unwrap_or_default()),
-                u64::from_le_bytes(b.try_into().unwrap_or_default()),
-            )
-        }
-        None => {
-            let mut b = [0u8; 16];
-            let word = text.get(start..start + len).unwrap_or_default();
-            b[..word.len()].copy_from_slice(word);
-            let (lo, hi) = b.split_at(8);
-            (
-                u64::from_le_bytes(lo.try_into().unwrap_or_default()),
-                u64::from_le_bytes(hi.try_into().unwrap_or_default()),
-            )
-        }
-    };
-    // Bytes kept: min(len, 8) of the first word, len - 8 (if any) of the second.
-    let keep = |n: usize| ((1u128 << (8 * n)) - 1) as u64;
-    (w0 & keep(len.min(8)), w1 & keep(len.saturating_sub(8)))
-}
-
-/// [`word_hash`] of a word of up to 16 bytes given as two blocks.
-fn short_word_hash(w0: u64, w1: u64, len: usize, seed: u64) -> u64 {
-    finish(mix_block(mix_block(seed, w0), w1), 2, len)
-}
-
-/// Word bytes: ASCII letters, digits, `'` and `_`, the `extra` bytes, and
+/// Word bytes of SMS and IM texts: ASCII letters, digits, `'` and `_`, and
 /// every non-ASCII byte (a chunk holding those is segmented by UAX #29).
-const fn word_bytes(extra: &[u8]) -> ByteClass {
-    let mut t = [true; 256];
-    let mut b = 0;
-    while b < 128 {
-        let c = b as u8;
-        if !(c.is_ascii_alphanumeric() || c == b'\'' || c == b'_') {
-            t[b] = false;
-        }
-        b += 1;
-    }
-    let mut i = 0;
-    while i < extra.len() {
-        t[extra[i] as usize] = true;
-        i += 1;
-    }
-    t
-}
-
-/// Word bytes of SMS and IM texts.
-const WORD_BYTES: ByteClass = word_bytes(b"");
+const WORD_BYTES: ByteClass = ByteClass::new(b"'_", true);
 /// Word bytes of email texts: inner dots too.
-const WORD_BYTES_DOTTED: ByteClass = word_bytes(b".");
+const WORD_BYTES_DOTTED: ByteClass = ByteClass::new(b"'_.", true);
+
+/// Mixed into a header name's hash for the feature "this field is present".
+const HAS_SALT: u64 = 0x6861_735f_6669_656c;
 
 /// Header fields never tokenized: transport noise that identifies the
 /// receiving site or the corpus, not the sender.
@@ -300,7 +257,9 @@ pub fn for_each_feature(msg: &Message, opts: &TokenizerOptions, sink: impl FnMut
         if let Some(d) = msg.reply_to.as_ref().and_then(|r| r.domain()) {
             f.add("reply-to-domain", d);
         }
-        if let Some(m) = msg.header("X-Mailer") {
+        if !opts.all_headers
+            && let Some(m) = msg.header("X-Mailer")
+        {
             f.add("mailer", m.trim());
         }
         if let Some(std::net::IpAddr::V4(ip)) = msg.client_ip {
@@ -332,17 +291,25 @@ pub fn for_each_feature(msg: &Message, opts: &TokenizerOptions, sink: impl FnMut
                 ..*opts
             };
             let saved = std::mem::replace(&mut f.opts, no_osb);
-            let mut name = String::with_capacity(32);
-            let has = seed("has");
+            let mut buf = [0u8; 64];
             for h in msg.headers.iter().take(64) {
-                name.clear();
-                name.push_str(&h.name);
+                // The name lower-cased on the stack (longer names, which no
+                // mail client writes, are cut: they still count, as one field).
+                let n = h.name.len().min(buf.len());
+                let name = &mut buf[..n];
+                name.copy_from_slice(&h.name.as_bytes()[..n]);
                 name.make_ascii_lowercase();
-                if SKIP_HEADERS.contains(&name.as_str()) || name == "subject" {
+                if name == b"subject" || SKIP_HEADERS.iter().any(|s| s.as_bytes() == name) {
                     continue;
                 }
-                (f.sink)(xxh3_64_with_seed(name.as_bytes(), has));
-                f.text(&name, &h.value);
+                if name == b"x-mailer" {
+                    f.add("mailer", h.value.trim());
+                }
+                // One hash of the name: the field's seed, and (mixed once
+                // more) the feature saying the field is present.
+                let field_seed = xxh3_64(name);
+                (f.sink)(fmix64(field_seed ^ HAS_SALT));
+                f.text_seeded(field_seed, &h.value);
             }
             f.opts = saved;
         } else {

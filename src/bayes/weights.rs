@@ -172,11 +172,67 @@ impl ClueTable {
         }
     }
 
+    /// The slots of the clues among `features` (at most 64), in order,
+    /// pushed to `out`: the filter is read for all of them first, without a
+    /// branch per feature, so the reads overlap and most features (not
+    /// clues) cost no mispredicted branch.
+    pub fn find_batch(&self, features: &[u64], out: &mut Vec<u32>) {
+        let filter_mask = self.filter.len() - 1;
+        let mut maybe = 0u64;
+        for (i, &f) in features.iter().take(64).enumerate() {
+            let (word, bits) = filter_bits(f, filter_mask);
+            maybe |= u64::from(self.filter[word] & bits == bits) << i;
+        }
+        while maybe != 0 {
+            let i = maybe.trailing_zeros() as usize;
+            maybe &= maybe - 1;
+            if let Some(slot) = self.find(features[i]) {
+                out.push(slot);
+            }
+        }
+    }
+
     /// The clue in a slot [`find`](Self::find) gave.
     pub fn clue(&self, slot: u32) -> Clue {
         match self.zero {
             Some(z) if slot == u32::MAX => z,
             _ => self.clues[slot as usize],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bayes::store::{MemoryStore, TokenStoreMut};
+    use crate::corpus::Label;
+
+    #[test]
+    fn batched_lookups_find_what_single_lookups_find() {
+        // Features 1..=400: every third only in spam (a clue), the rest in
+        // both (not a clue); 0 is a clue too (it has its own slot).
+        let mut store = MemoryStore::new();
+        let spam: Vec<u64> = (0..=400).filter(|f| f % 3 == 0).collect();
+        let both: Vec<u64> = (1..=400).filter(|f| f % 3 != 0).collect();
+        store.learn(&spam, Label::Spam, 10);
+        store.learn(&both, Label::Spam, 10);
+        store.learn(&both, Label::Ham, 10);
+        let params = ClueParams {
+            strength: 0.1,
+            prior: 0.5,
+            min_deviation: 0.4,
+        };
+        let table = ClueTable::build(&store, params).expect("a memory store lists its features");
+        assert_eq!(table.len(), spam.len());
+        let features: Vec<u64> = (0..=400).chain(1000..1100).chain([0, 3, 3]).collect();
+        let single: Vec<u32> = features.iter().filter_map(|&f| table.find(f)).collect();
+        assert_eq!(single.len(), spam.len() + 3);
+        for batch in [1, 7, 63, 64] {
+            let mut batched = Vec::new();
+            for chunk in features.chunks(batch) {
+                table.find_batch(chunk, &mut batched);
+            }
+            assert_eq!(batched, single, "batches of {batch}");
         }
     }
 }

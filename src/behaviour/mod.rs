@@ -12,8 +12,9 @@
 //! entry older than the window is ignored and dropped when touched.
 
 use crate::message::Message;
+use crate::runs::{ByteClass, ByteRuns};
 use crate::verdict::Hit;
-use crate::wordhash::{finish, fmix64, mix_block, word_hash};
+use crate::wordhash::{fmix64, load16, lower8, short_word_hash, word_hash};
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
@@ -152,38 +153,25 @@ pub fn simhash(text: &str) -> u64 {
 pub fn simhash_with_words(text: &str) -> (u64, usize) {
     let mut acc = SimHasher::default();
     if text.is_ascii() {
-        // One pass over the bytes: each word is folded and hashed as it is
-        // read, 8 bytes at a time (`word_hash` computed incrementally).
-        let (mut h, mut blocks, mut chunk, mut in_chunk, mut len) = (0, 0, 0u64, 0u32, 0);
-        let mut end_word = |h: u64, blocks: usize, chunk: u64, in_chunk: u32, len: usize| {
-            let (h, blocks) = match in_chunk {
-                0 => (h, blocks),
-                _ => (mix_block(h, chunk), blocks + 1),
+        // Words found 64 bytes at a time; a word of up to 16 bytes is
+        // folded (lower case, digits as `0`) and hashed in registers.
+        let bytes = text.as_bytes();
+        for (start, end) in ByteRuns::new(bytes, &ALNUM) {
+            let len = end - start;
+            let h = if len <= 16 {
+                let (w0, w1) = load16(bytes, start, len);
+                short_word_hash(fold8(w0), fold8(w1), len, 0)
+            } else {
+                let folded: Vec<u8> = bytes[start..end]
+                    .iter()
+                    .map(|&b| ASCII_FOLD[b as usize])
+                    .collect();
+                word_hash(&folded, 0)
             };
-            acc.word(finish(h, blocks, len));
-            acc.words < SIMHASH_WORDS
-        };
-        for &b in text.as_bytes() {
-            let f = ASCII_FOLD[b as usize];
-            if f != 0 {
-                chunk |= u64::from(f) << (8 * in_chunk);
-                in_chunk += 1;
-                len += 1;
-                if in_chunk == 8 {
-                    h = mix_block(h, chunk);
-                    blocks += 1;
-                    (chunk, in_chunk) = (0, 0);
-                }
-            } else if len != 0 {
-                let more = end_word(h, blocks, chunk, in_chunk, len);
-                (h, blocks, chunk, in_chunk, len) = (0, 0, 0, 0, 0);
-                if !more {
-                    return (acc.finish(), acc.words);
-                }
+            acc.word(h);
+            if acc.words >= SIMHASH_WORDS {
+                break;
             }
-        }
-        if len != 0 {
-            end_word(h, blocks, chunk, in_chunk, len);
         }
         return (acc.finish(), acc.words);
     }
@@ -204,6 +192,21 @@ pub fn simhash_with_words(text: &str) -> (u64, usize) {
         acc.word(word_hash(buf.as_bytes(), 0));
     }
     (acc.finish(), acc.words)
+}
+
+/// The bytes of SimHash words (in ASCII text): letters and digits.
+const ALNUM: ByteClass = ByteClass::new(b"", false);
+
+/// 8 bytes of ASCII letters and digits folded at once: letters lower-cased,
+/// digits turned to `0` (as [`ASCII_FOLD`]).
+fn fold8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // Bit 7 of a byte is set by the first add when it is >= b'0', by the
+    // second when it is > b'9' (ASCII bytes: no add carries out of a byte).
+    let ge_0 = x.wrapping_add(ONES * (0x80 - u64::from(b'0')));
+    let gt_9 = x.wrapping_add(ONES * (0x7f - u64::from(b'9')));
+    let digits = (ge_0 & !gt_9 & (ONES * 0x80)) >> 7;
+    lower8(x & !(digits * 0x0f))
 }
 
 /// ASCII letters lower-cased, digits as `0`, every other byte 0 (a separator).
@@ -679,7 +682,12 @@ mod tests {
             "x1y2",
             &long,
         ];
-        for text in crate::testing::random_texts(0x2545_F491_4F6C_DD1D, 3000, 60, pieces) {
+        // Mixed texts, then ASCII-only ones (which take the fast path).
+        let ascii: Vec<&str> = pieces.iter().copied().filter(|p| p.is_ascii()).collect();
+        let texts = crate::testing::random_texts(0x2545_F491_4F6C_DD1D, 3000, 60, pieces)
+            .into_iter()
+            .chain(crate::testing::random_texts(0x9E37_79B9, 3000, 60, &ascii));
+        for text in texts {
             let words = text
                 .split(|c: char| !c.is_alphanumeric())
                 .filter(|w| !w.is_empty())
