@@ -43,19 +43,35 @@ pub struct Clue {
     pub ln_fw: f64,
     /// `ln (1 - f(w))`.
     pub ln_not_fw: f64,
-    /// `|f(w) - 0.5|`, to keep the strongest clues.
+    /// How strong the clue is, to keep the strongest ones:
+    /// `-ln min(f(w), 1 - f(w))`, which grows with `|f(w) - 0.5|` and comes
+    /// from the two logarithms without another one.
     pub strength: f64,
 }
 
 impl Clue {
     /// The terms of a clue with probability `fw`.
     pub fn of(fw: f64) -> Clue {
+        Clue::from_logs(fw.ln(), (1.0 - fw).ln())
+    }
+
+    /// A clue from `ln f(w)` and `ln (1 - f(w))`.
+    fn from_logs(ln_fw: f64, ln_not_fw: f64) -> Clue {
         Clue {
-            ln_fw: fw.ln(),
-            ln_not_fw: (1.0 - fw).ln(),
-            strength: (fw - 0.5).abs(),
+            ln_fw,
+            ln_not_fw,
+            strength: -ln_fw.min(ln_not_fw),
         }
     }
+}
+
+/// One slot of the table: a clue's feature (0: empty) and its logarithms,
+/// side by side, so finding a clue also brings its terms into the cache.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    key: u64,
+    ln_fw: f64,
+    ln_not_fw: f64,
 }
 
 /// The clues of one model version for one set of parameters.
@@ -70,9 +86,8 @@ pub struct ClueTable {
     /// in the L2 cache, it turns most features away (most are not clues)
     /// before the larger slot array is read.
     filter: Vec<u64>,
-    /// Feature per slot; 0 marks an empty slot (feature 0 lives in `zero`).
-    keys: Vec<u64>,
-    clues: Vec<Clue>,
+    /// Open addressing; key 0 marks an empty slot (feature 0 lives in `zero`).
+    slots: Vec<Slot>,
     zero: Option<Clue>,
 }
 
@@ -118,8 +133,7 @@ impl ClueTable {
             params,
             filter: vec![0; (clues.len() / 5).next_power_of_two().max(1)],
             mask: slots - 1,
-            keys: vec![0; slots],
-            clues: vec![Clue::of(0.5); slots],
+            slots: vec![Slot::default(); slots],
             zero: None,
         };
         for (f, fw) in clues {
@@ -130,18 +144,22 @@ impl ClueTable {
             let (word, bits) = filter_bits(f, t.filter.len() - 1);
             t.filter[word] |= bits;
             let mut i = slot_of(f, t.mask);
-            while t.keys[i] != 0 && t.keys[i] != f {
+            while t.slots[i].key != 0 && t.slots[i].key != f {
                 i = (i + 1) & t.mask;
             }
-            t.keys[i] = f;
-            t.clues[i] = Clue::of(fw);
+            let c = Clue::of(fw);
+            t.slots[i] = Slot {
+                key: f,
+                ln_fw: c.ln_fw,
+                ln_not_fw: c.ln_not_fw,
+            };
         }
         Some(t)
     }
 
     /// Number of clues.
     pub fn len(&self) -> usize {
-        self.keys.iter().filter(|&&k| k != 0).count() + usize::from(self.zero.is_some())
+        self.slots.iter().filter(|s| s.key != 0).count() + usize::from(self.zero.is_some())
     }
 
     /// Whether no feature is a clue.
@@ -161,7 +179,7 @@ impl ClueTable {
         }
         let mut i = slot_of(feature, self.mask);
         loop {
-            let k = self.keys[i];
+            let k = self.slots[i].key;
             if k == feature {
                 return Some(i as u32);
             }
@@ -196,7 +214,10 @@ impl ClueTable {
     pub fn clue(&self, slot: u32) -> Clue {
         match self.zero {
             Some(z) if slot == u32::MAX => z,
-            _ => self.clues[slot as usize],
+            _ => {
+                let s = self.slots[slot as usize];
+                Clue::from_logs(s.ln_fw, s.ln_not_fw)
+            }
         }
     }
 }
