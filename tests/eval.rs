@@ -3,7 +3,7 @@
 
 use spamsift::corpus::{Corpus, Format, Label, Source, Split, manifest};
 use spamsift::message::Channel;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn root() -> PathBuf {
@@ -306,4 +306,53 @@ fn eval_needs_a_corpus() {
     let out = spamsift(&["eval"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no corpus given"));
+}
+
+#[test]
+fn scan_reads_a_folder_of_email_files_in_name_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/email");
+    let mut emls: Vec<_> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    emls.sort();
+    let (small, other) = (&emls[0], &emls[1]);
+    std::fs::copy(small, dir.path().join("b-small.eml")).unwrap();
+    std::fs::copy(other, dir.path().join("d-other.eml")).unwrap();
+    // A symlink to a message counts; a subfolder and a dangling link do not.
+    std::os::unix::fs::symlink(small, dir.path().join("c-link.eml")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent", dir.path().join("e-dangling")).unwrap();
+    std::fs::create_dir(dir.path().join("a-sub")).unwrap();
+    // Larger than --max-size: reported, not read.
+    let limit = std::fs::metadata(small)
+        .unwrap()
+        .len()
+        .max(std::fs::metadata(other).unwrap().len());
+    std::fs::write(dir.path().join("f-big.eml"), vec![b'x'; limit as usize + 1]).unwrap();
+    let max = limit.to_string();
+    let folder = dir.path().to_str().unwrap();
+    let v = scan_lines(&["scan", "--jobs", "2", "--max-size", &max, folder]);
+    let origins: Vec<&str> = v.iter().map(|l| l["origin"].as_str().unwrap()).collect();
+    let names: Vec<&str> = origins
+        .iter()
+        .map(|o| o.rsplit('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["b-small.eml", "c-link.eml", "d-other.eml", "f-big.eml"]
+    );
+    assert!(
+        v[3]["error"]
+            .as_str()
+            .unwrap()
+            .contains("larger than --max-size")
+    );
+    // Each verdict is the one the file gets on its own.
+    for (line, file) in v.iter().zip([small, small, other]) {
+        let alone = scan_lines(&["scan", file.to_str().unwrap()]);
+        assert_eq!(line["score"], alone[0]["score"], "{}", line["origin"]);
+        assert_eq!(line["hits"], alone[0]["hits"], "{}", line["origin"]);
+    }
 }

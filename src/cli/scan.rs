@@ -35,9 +35,25 @@ pub struct ScanArgs {
 
 /// One unit of input.
 enum Input {
-    Email { origin: String, raw: Vec<u8> },
-    Json { origin: String, line: String },
-    Unreadable { origin: String, why: String },
+    Email {
+        origin: String,
+        raw: Vec<u8>,
+    },
+    /// An email file of a folder, read when its batch is classified (by the
+    /// worker that classifies it), so a folder of any size is never held in
+    /// memory at once.
+    EmailFile {
+        origin: String,
+        path: PathBuf,
+    },
+    Json {
+        origin: String,
+        line: String,
+    },
+    Unreadable {
+        origin: String,
+        why: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -75,7 +91,7 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
         let results: Vec<(String, Result<Verdict, String>)> = pool.install(|| {
             batch
                 .par_iter()
-                .map(|i| classify(&engine, i, args.channel))
+                .map(|i| classify(&engine, i, args.channel, args.max_size))
                 .collect()
         });
         for (origin, r) in &results {
@@ -121,11 +137,20 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn classify(engine: &Engine, input: &Input, channel: Channel) -> (String, Result<Verdict, String>) {
+fn classify(
+    engine: &Engine,
+    input: &Input,
+    channel: Channel,
+    max_size: u64,
+) -> (String, Result<Verdict, String>) {
     match input {
         Input::Email { origin, raw } => (
             origin.clone(),
             Ok(engine.classify(&engine.parse_email(raw))),
+        ),
+        Input::EmailFile { origin, path } => (
+            origin.clone(),
+            read_limited(path, max_size).map(|raw| engine.classify(&engine.parse_email(&raw))),
         ),
         Input::Json { origin, line } => (
             origin.clone(),
@@ -137,12 +162,23 @@ fn classify(engine: &Engine, input: &Input, channel: Channel) -> (String, Result
     }
 }
 
+/// The file's bytes, or why not: an error, or larger than `max` bytes (one
+/// open and one `fstat`; a file that grows while read stops at `max + 1`).
 fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.len() > max {
-        return Err(format!("larger than --max-size {max} bytes"));
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let too_big = || format!("larger than --max-size {max} bytes");
+    if len > max {
+        return Err(too_big());
     }
-    std::fs::read(path).map_err(|e| e.to_string())
+    let mut raw = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
+    file.take(max.saturating_add(1))
+        .read_to_end(&mut raw)
+        .map_err(|e| e.to_string())?;
+    if raw.len() as u64 > max {
+        return Err(too_big());
+    }
+    Ok(raw)
 }
 
 fn collect_inputs(args: &ScanArgs) -> Vec<Input> {
@@ -175,11 +211,16 @@ fn collect_inputs(args: &ScanArgs) -> Vec<Input> {
             };
             for d in dirs.iter().filter(|d| d.is_dir()) {
                 match std::fs::read_dir(d) {
-                    Ok(rd) => files.extend(
-                        rd.filter_map(Result::ok)
-                            .map(|e| e.path())
-                            .filter(|f| f.is_file()),
-                    ),
+                    // The entry's type needs no `stat`, but for symlinks.
+                    Ok(rd) => files.extend(rd.filter_map(Result::ok).filter_map(|e| {
+                        let path = e.path();
+                        let file = match e.file_type() {
+                            Ok(t) if t.is_symlink() => path.is_file(),
+                            Ok(t) => t.is_file(),
+                            Err(_) => path.is_file(),
+                        };
+                        file.then_some(path)
+                    })),
                     Err(e) => out.push(Input::Unreadable {
                         origin: d.display().to_string(),
                         why: e.to_string(),
@@ -189,10 +230,11 @@ fn collect_inputs(args: &ScanArgs) -> Vec<Input> {
             files.sort();
             for f in files {
                 let origin = f.display().to_string();
+                if args.channel == Channel::Email {
+                    out.push(Input::EmailFile { origin, path: f });
+                    continue;
+                }
                 match read_limited(&f, args.max_size) {
-                    Ok(raw) if args.channel == Channel::Email => {
-                        out.push(Input::Email { origin, raw })
-                    }
                     Ok(raw) => push_file_contents(&mut out, &origin, raw, args.channel),
                     Err(why) => out.push(Input::Unreadable { origin, why }),
                 }
