@@ -258,11 +258,8 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
             whole_word: raw.whole_word,
         })
     } else if let Some(regex) = raw.regex {
-        if let Err(e) = regex::RegexBuilder::new(&regex)
-            .size_limit(REGEX_SIZE_LIMIT)
-            .build()
-        {
-            errs.push(format!("invalid regex: {}", one_line(&e.to_string())));
+        if let Err(e) = check_regex(&regex) {
+            errs.push(format!("invalid regex: {}", one_line(&e)));
         }
         field.map(|field| Matcher::Regex {
             field,
@@ -636,6 +633,22 @@ fn rule_set_error(message: String) -> RuleError {
         rule: None,
         message,
     }
+}
+
+/// Whether a rule's regex parses and compiles within the size limit: the
+/// syntax and the Thompson NFA only (what a bad rule can get wrong), not a
+/// whole searcher, which the rule set builds once per field later.
+fn check_regex(pattern: &str) -> Result<(), String> {
+    use regex_automata::nfa::thompson;
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .map_err(|e| e.to_string())?;
+    thompson::Compiler::new()
+        .configure(thompson::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
+        .build_from_hir(&hir)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The phrase automaton and regex matcher of one field. On a long text

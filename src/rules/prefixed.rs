@@ -15,6 +15,7 @@ use regex::{RegexSet, RegexSetBuilder};
 use regex_automata::meta::{self, Regex as MetaRegex};
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
 
 /// Most distinct leading literals a regex may have and still be found by
 /// them; more (long alternations) scan alone.
@@ -41,6 +42,11 @@ pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
         .build()
         .parse(pattern)
         .ok()?;
+    // Literals are matched ASCII case-insensitively anyway: a letter that
+    // matches both its cases becomes its lower-case letter first, so the
+    // extractor does not spell out 2^n case variants (most of rule-set
+    // compile time before).
+    let hir = fold_ascii_case(&hir);
     // Case-insensitive literals multiply (`(?i)script` has 2^6 spellings
     // and more with Unicode folds); allow enough before the extractor
     // shortens them, since they collapse again once lower-cased.
@@ -85,6 +91,45 @@ pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
     })
 }
 
+/// `hir` with every class that is exactly an ASCII letter in both cases
+/// replaced by the lower-case letter (classes with more members, such as
+/// `(?i)k`, which also matches KELVIN SIGN, are kept).
+fn fold_ascii_case(hir: &Hir) -> Hir {
+    let pair = |a: u32, b: u32| {
+        let (Ok(a), Ok(b)) = (u8::try_from(a), u8::try_from(b)) else {
+            return None;
+        };
+        (a.is_ascii_uppercase() && b == a.to_ascii_lowercase()).then_some(b)
+    };
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(c)) => match c.ranges() {
+            [x, y] if x.start() == x.end() && y.start() == y.end() => {
+                pair(u32::from(x.start()), u32::from(y.start()))
+                    .map_or_else(|| hir.clone(), |b| Hir::literal([b]))
+            }
+            _ => hir.clone(),
+        },
+        HirKind::Class(Class::Bytes(c)) => match c.ranges() {
+            [x, y] if x.start() == x.end() && y.start() == y.end() => {
+                pair(u32::from(x.start()), u32::from(y.start()))
+                    .map_or_else(|| hir.clone(), |b| Hir::literal([b]))
+            }
+            _ => hir.clone(),
+        },
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(fold_ascii_case).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(fold_ascii_case).collect()),
+        HirKind::Repetition(r) => Hir::repetition(Repetition {
+            sub: Box::new(fold_ascii_case(&r.sub)),
+            ..r.clone()
+        }),
+        HirKind::Capture(c) => Hir::capture(Capture {
+            sub: Box::new(fold_ascii_case(&c.sub)),
+            ..c.clone()
+        }),
+        _ => hir.clone(),
+    }
+}
+
 impl PrefixedRegexes {
     /// Build from `(pattern, rule index)` pairs; patterns must be valid.
     pub fn new(
@@ -100,8 +145,13 @@ impl PrefixedRegexes {
         for (pattern, &rule) in regexes.iter().zip(rules) {
             match leading_literals(pattern) {
                 Some(lits) => {
+                    // Run anchored where a literal was found: a prefilter
+                    // would never be used, so none is built. (Dropping the
+                    // capture groups too made some anchored searches miss;
+                    // the test below caught it.)
+                    let anchored_config = config.clone().auto_prefilter(false);
                     let re = MetaRegex::builder()
-                        .configure(config.clone())
+                        .configure(anchored_config)
                         .build(pattern)
                         .map_err(|e| e.to_string())?;
                     let id = anchored.len() as u32;
@@ -196,6 +246,17 @@ mod tests {
     }
 
     #[test]
+    fn case_insensitive_literals_are_not_spelled_out() {
+        // 2^10 spellings before folding; one literal after.
+        assert_eq!(
+            leading_literals(r"(?i)free winner").unwrap(),
+            ["free winner"]
+        );
+        let k = leading_literals(r"(?i)ok").unwrap();
+        assert!(k.contains(&"ok".to_string()) && k.contains(&"o\u{212a}".to_string()));
+    }
+
+    #[test]
     fn finds_what_a_plain_scan_finds() {
         let patterns = [
             r"(?i)<font\b[^>]*\bcolor\s*=\s*[\x22']?(?:#?ffffff|white)",
@@ -203,6 +264,10 @@ mod tests {
             r"\$\s?\d{4,}",
             r"\bdear (?:friend|sir)",
             r"[0-9]{3}-[0-9]{4}",
+            // Case-insensitive: letters fold to one literal, but `k` and
+            // `s` also match KELVIN SIGN and LONG S, which must still be found.
+            r"(?i)\bkelvin scale\b",
+            r"(?i)dear (?:valued )?customers?\b",
         ];
         let rules: Vec<u32> = (0..patterns.len() as u32).collect();
         let prefixed = PrefixedRegexes::new(&patterns, &rules, &meta::Config::new()).unwrap();
@@ -215,6 +280,11 @@ mod tests {
             "Dear friend, call 555-1234",
             "endear friend",
             "",
+            "the \u{212a}ELVIN SCALE",
+            "Kelvin scale",
+            "kelvin \u{17f}cale",
+            "DEAR VALUED CU\u{17f}TOMERS",
+            "dear customer",
         ];
         for text in texts {
             let mut hits = HitSet::new(patterns.len());
