@@ -138,6 +138,7 @@ impl PrefixedRegexes {
         config: &meta::Config,
     ) -> Result<PrefixedRegexes, String> {
         let mut literal_ids: Vec<String> = Vec::new();
+        let mut literal_index: std::collections::HashMap<String, usize> = Default::default();
         let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
         let mut anchored = Vec::new();
         let mut scanned: Vec<&str> = Vec::new();
@@ -157,9 +158,10 @@ impl PrefixedRegexes {
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
                     for lit in lits {
-                        match literal_ids.iter().position(|l| *l == lit) {
-                            Some(i) => literal_regexes[i].push(id),
+                        match literal_index.get(&lit) {
+                            Some(&i) => literal_regexes[i].push(id),
                             None => {
+                                literal_index.insert(lit.clone(), literal_ids.len());
                                 literal_ids.push(lit);
                                 literal_regexes.push(vec![id]);
                             }
