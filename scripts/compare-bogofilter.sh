@@ -126,7 +126,7 @@ PY
   ss_train=$(python3 -c "print($ntrain/($t1-$t0))"); ss_class=$(python3 -c "print($ntest/($t2-$t1))")
   python3 -c "print(f'throughput, one core, whole process incl. startup: train bogofilter {$bf_train:.0f} msg/s, spamsift {$ss_train:.0f} msg/s ({$ss_train/$bf_train:.1f}x); classify bogofilter {$bf_class:.0f} msg/s, spamsift (Bayes + all rules) {$ss_class:.0f} msg/s ({$ss_class/$bf_class:.1f}x)')"
   # Bulk classification: the test half $REPEAT times in one process each,
-  # so start-up (spamsift compiles its rules, ~0.1 s) weighs as in a
+  # so start-up (spamsift compiles its rules, ~0.03 s) weighs as in a
   # long-running filter; spamsift also without rules (Bayes only, as
   # bogofilter).
   R=${REPEAT:-10}
