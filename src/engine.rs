@@ -261,12 +261,13 @@ impl Engine {
         if let Some(h) = self.complaints.as_ref().and_then(|c| c.hit(&msg.sender)) {
             hits.push(h);
         }
-        let bayes = self.bayes.as_ref().and_then(|c| c.probability(msg));
+        let evidence = self.bayes.as_ref().and_then(|c| c.evidence(msg));
         if let Some(hit) =
-            bayes.and_then(|p| self.bayes.as_ref().and_then(|c| c.band(p, msg.channel)))
+            evidence.and_then(|e| self.bayes.as_ref().and_then(|c| c.band_of(e, msg.channel)))
         {
             hits.push(hit);
         }
+        let bayes = evidence.map(|e| e.probability);
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         let raw: f64 = hits.iter().map(|h| h.score).sum();
         // Adding 0.0 turns -0.0 into 0.0.

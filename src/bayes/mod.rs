@@ -9,7 +9,7 @@ pub mod store;
 pub mod tokenizer;
 pub mod weights;
 
-pub use classify::{Band, BayesConfig, Classifier};
+pub use classify::{Band, BayesConfig, Classifier, Evidence};
 pub use feedback::FeedbackStore;
 pub use store::{Counts, Learned, MemoryStore, ModelError, TokenStore, TokenStoreMut};
 pub use tokenizer::{TokenizerOptions, features};
