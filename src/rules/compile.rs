@@ -258,12 +258,15 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
             whole_word: raw.whole_word,
         })
     } else if let Some(regex) = raw.regex {
-        if let Err(e) = check_regex(&regex) {
+        // Checked as it will run (Perl classes made ASCII, see `pattern`);
+        // a syntax error leaves the pattern as written, so it is reported.
+        let ascii = pattern::ascii_perl_classes(&regex);
+        if let Err(e) = check_regex(&ascii) {
             errs.push(format!("invalid regex: {}", one_line(&e)));
         }
         field.map(|field| Matcher::Regex {
             field,
-            regex: pattern::ascii_perl_classes(&regex),
+            regex: ascii,
         })
     } else if let Some(name) = raw.eval {
         match EvalTest::new(&name, raw.threshold) {

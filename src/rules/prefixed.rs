@@ -72,6 +72,7 @@ pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
     let longest = full.iter().map(String::len).max()?;
     (1..=longest).rev().find_map(|len| {
         let mut out: Vec<String> = Vec::new();
+        let mut distinct = std::collections::HashSet::new();
         for lit in &full {
             let cut = (0..=len.min(lit.len()))
                 .rev()
@@ -80,7 +81,7 @@ pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
             if short.is_empty() {
                 return None;
             }
-            if !out.iter().any(|o| o == short) {
+            if distinct.insert(short) {
                 out.push(short.to_string());
                 if out.len() > MAX_LITERALS {
                     return None; // too many at this length: try shorter
