@@ -510,80 +510,40 @@ fn rule_error(c: &Checked, message: String) -> RuleError {
     }
 }
 
-/// Build the per-channel automata and regex sets.
+/// Build the per-channel automata and regex sets, the three channels on
+/// threads of their own (each builds its own automata: start-up is what a
+/// `spamsift check` per message pays).
 fn build(
     checked: Vec<Checked>,
     metas: Vec<(usize, Expr<usize>)>,
 ) -> Result<RuleSet, Vec<RuleError>> {
+    let built: Vec<(ChannelRules, Vec<RuleError>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = Channel::ALL
+            .iter()
+            .map(|&ch| {
+                let (checked, metas) = (&checked, &metas);
+                let worker = std::thread::Builder::new()
+                    .spawn_scoped(scope, move || build_channel(ch, checked, metas));
+                (ch, worker)
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|(ch, worker)| match worker {
+                Ok(w) => w.join().unwrap_or_else(|_| {
+                    let e = rule_set_error(format!("building the {ch} matchers failed"));
+                    (ChannelRules::default(), vec![e])
+                }),
+                // No thread to be had: build it here.
+                Err(_) => build_channel(ch, &checked, &metas),
+            })
+            .collect()
+    });
     let mut channels: [ChannelRules; 3] = Default::default();
     let mut errors = Vec::new();
-    for ch in Channel::ALL {
-        let applies = |c: &Checked| c.rule.channels.contains(&ch);
-        // Fields in first-use order, so matching order is stable.
-        let mut fields: Vec<Field> = Vec::new();
-        for c in checked.iter().filter(|c| applies(c)) {
-            if let Matcher::Phrases { field, .. } | Matcher::Regex { field, .. } = &c.matcher
-                && !fields.contains(field)
-            {
-                fields.push(field.clone());
-            }
-        }
-        let out = &mut channels[ch.index()];
-        for field in fields {
-            let mut patterns: Vec<&str> = Vec::new();
-            let mut pattern_rule = Vec::new();
-            let mut whole = Vec::new();
-            let mut regexes: Vec<&str> = Vec::new();
-            let mut set_rule = Vec::new();
-            for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
-                match &c.matcher {
-                    Matcher::Phrases {
-                        field: f,
-                        phrases,
-                        whole_word,
-                    } if *f == field => {
-                        for p in phrases {
-                            patterns.push(p);
-                            pattern_rule.push(i as u32);
-                            whole.push(*whole_word);
-                        }
-                    }
-                    Matcher::Regex { field: f, regex } if *f == field => {
-                        regexes.push(regex);
-                        set_rule.push(i as u32);
-                    }
-                    _ => {}
-                }
-            }
-            let built = field_matchers(&field, &patterns, pattern_rule, whole, &regexes, set_rule);
-            let (phrases, regexes) = match built {
-                Ok(m) => m,
-                Err(e) => {
-                    errors.push(rule_set_error(format!(
-                        "cannot build matchers for field {field}: {}",
-                        one_line(&e)
-                    )));
-                    (None, None)
-                }
-            };
-            out.fields.push(FieldMatcher {
-                field,
-                phrases,
-                regexes,
-            });
-        }
-        for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
-            match &c.matcher {
-                Matcher::Eval(t) => out.evals.push((i, *t)),
-                Matcher::Reputation(src) => out.reputation.push((i, src.clone())),
-                _ => {}
-            }
-        }
-        out.metas = metas
-            .iter()
-            .filter(|(i, _)| applies(&checked[*i]))
-            .cloned()
-            .collect();
+    for (ch, (rules, errs)) in Channel::ALL.iter().zip(built) {
+        channels[ch.index()] = rules;
+        errors.extend(errs);
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -629,6 +589,82 @@ fn build(
 }
 
 /// An error about the compiled rule set as a whole, not one rule.
+/// The matchers of one channel, and the errors building them.
+fn build_channel(
+    ch: Channel,
+    checked: &[Checked],
+    metas: &[(usize, Expr<usize>)],
+) -> (ChannelRules, Vec<RuleError>) {
+    let mut out = ChannelRules::default();
+    let mut errors = Vec::new();
+    let applies = |c: &Checked| c.rule.channels.contains(&ch);
+    // Fields in first-use order, so matching order is stable.
+    let mut fields: Vec<Field> = Vec::new();
+    for c in checked.iter().filter(|c| applies(c)) {
+        if let Matcher::Phrases { field, .. } | Matcher::Regex { field, .. } = &c.matcher
+            && !fields.contains(field)
+        {
+            fields.push(field.clone());
+        }
+    }
+    for field in fields {
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut pattern_rule = Vec::new();
+        let mut whole = Vec::new();
+        let mut regexes: Vec<&str> = Vec::new();
+        let mut set_rule = Vec::new();
+        for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
+            match &c.matcher {
+                Matcher::Phrases {
+                    field: f,
+                    phrases,
+                    whole_word,
+                } if *f == field => {
+                    for p in phrases {
+                        patterns.push(p);
+                        pattern_rule.push(i as u32);
+                        whole.push(*whole_word);
+                    }
+                }
+                Matcher::Regex { field: f, regex } if *f == field => {
+                    regexes.push(regex);
+                    set_rule.push(i as u32);
+                }
+                _ => {}
+            }
+        }
+        let built = field_matchers(&field, &patterns, pattern_rule, whole, &regexes, set_rule);
+        let (phrases, regexes) = match built {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(rule_set_error(format!(
+                    "cannot build matchers for field {field}: {}",
+                    one_line(&e)
+                )));
+                (None, None)
+            }
+        };
+        out.fields.push(FieldMatcher {
+            field,
+            phrases,
+            regexes,
+        });
+    }
+    for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
+        match &c.matcher {
+            Matcher::Eval(t) => out.evals.push((i, *t)),
+            Matcher::Reputation(src) => out.reputation.push((i, src.clone())),
+            _ => {}
+        }
+    }
+    out.metas = metas
+        .iter()
+        .filter(|(i, _)| applies(&checked[*i]))
+        .cloned()
+        .collect();
+    (out, errors)
+}
+
 fn rule_set_error(message: String) -> RuleError {
     RuleError {
         file: "<rule set>".into(),
