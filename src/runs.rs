@@ -126,20 +126,17 @@ impl<'a> ByteRuns<'a> {
     /// out of line so the per-run path stays small).
     #[inline(never)]
     fn load_block(&mut self, block: usize) {
-        {
-            let start = block * 64;
-            let chunk = self.bytes.get(start..).unwrap_or_default();
-            self.mask = match chunk.first_chunk::<64>() {
-                Some(full) => self.class.mask64(full),
-                None => {
-                    // The last, partial block, padded (bits past the end cleared).
-                    let mut padded = [0u8; 64];
-                    padded[..chunk.len()].copy_from_slice(chunk);
-                    self.class.mask64(&padded) & ((1u64 << chunk.len()) - 1)
-                }
-            };
-            self.block = block;
-        }
+        let chunk = self.bytes.get(block * 64..).unwrap_or_default();
+        self.mask = match chunk.first_chunk::<64>() {
+            Some(full) => self.class.mask64(full),
+            None => {
+                // The last, partial block, padded (bits past the end cleared).
+                let mut padded = [0u8; 64];
+                padded[..chunk.len()].copy_from_slice(chunk);
+                self.class.mask64(&padded) & ((1u64 << chunk.len()) - 1)
+            }
+        };
+        self.block = block;
     }
 
     /// The first offset at or after `pos` whose byte is (`in_class`) or is
