@@ -96,27 +96,34 @@ pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
 /// replaced by the lower-case letter (classes with more members, such as
 /// `(?i)k`, which also matches KELVIN SIGN, are kept).
 fn fold_ascii_case(hir: &Hir) -> Hir {
-    let pair = |a: u32, b: u32| {
-        let (Ok(a), Ok(b)) = (u8::try_from(a), u8::try_from(b)) else {
+    // The lower-case letter when `ranges` are exactly one letter's two cases.
+    fn case_pair(mut ranges: impl Iterator<Item = (u32, u32)>) -> Option<u8> {
+        let (Some((a, a_end)), Some((b, b_end)), None) =
+            (ranges.next(), ranges.next(), ranges.next())
+        else {
             return None;
         };
-        (a.is_ascii_uppercase() && b == a.to_ascii_lowercase()).then_some(b)
+        let (a, b) = (u8::try_from(a).ok()?, u8::try_from(b).ok()?);
+        let single = u32::from(a) == a_end && u32::from(b) == b_end;
+        (single && a.is_ascii_uppercase() && b == a.to_ascii_lowercase()).then_some(b)
+    }
+    let pair = match hir.kind() {
+        HirKind::Class(Class::Unicode(c)) => case_pair(
+            c.ranges()
+                .iter()
+                .map(|r| (u32::from(r.start()), u32::from(r.end()))),
+        ),
+        HirKind::Class(Class::Bytes(c)) => case_pair(
+            c.ranges()
+                .iter()
+                .map(|r| (u32::from(r.start()), u32::from(r.end()))),
+        ),
+        _ => None,
     };
+    if let Some(letter) = pair {
+        return Hir::literal([letter]);
+    }
     match hir.kind() {
-        HirKind::Class(Class::Unicode(c)) => match c.ranges() {
-            [x, y] if x.start() == x.end() && y.start() == y.end() => {
-                pair(u32::from(x.start()), u32::from(y.start()))
-                    .map_or_else(|| hir.clone(), |b| Hir::literal([b]))
-            }
-            _ => hir.clone(),
-        },
-        HirKind::Class(Class::Bytes(c)) => match c.ranges() {
-            [x, y] if x.start() == x.end() && y.start() == y.end() => {
-                pair(u32::from(x.start()), u32::from(y.start()))
-                    .map_or_else(|| hir.clone(), |b| Hir::literal([b]))
-            }
-            _ => hir.clone(),
-        },
         HirKind::Concat(subs) => Hir::concat(subs.iter().map(fold_ascii_case).collect()),
         HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(fold_ascii_case).collect()),
         HirKind::Repetition(r) => Hir::repetition(Repetition {
