@@ -14,7 +14,7 @@
 use crate::message::Message;
 use crate::runs::{ByteClass, ByteRuns};
 use crate::verdict::Hit;
-use crate::wordhash::{fmix64, load16, lower8, short_word_hash, word_hash};
+use crate::wordhash::{finish, fmix64, load16, lower8, mix_block, short_word_hash, word_hash};
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::num::NonZeroUsize;
@@ -162,11 +162,15 @@ pub fn simhash_with_words(text: &str) -> (u64, usize) {
                 let (w0, w1) = load16(bytes, start, len);
                 short_word_hash(fold8(w0), fold8(w1), len, 0)
             } else {
-                let folded: Vec<u8> = bytes[start..end]
-                    .iter()
-                    .map(|&b| ASCII_FOLD[b as usize])
-                    .collect();
-                word_hash(&folded, 0)
+                // Longer words: the same hash, 8 folded bytes at a time
+                // (no folded copy of the word).
+                let word = &bytes[start..end];
+                let h = word.chunks(8).fold(0, |h, c| {
+                    let mut block = [0u8; 8];
+                    block[..c.len()].copy_from_slice(c);
+                    mix_block(h, fold8(u64::from_le_bytes(block)))
+                });
+                finish(h, len.div_ceil(8), len)
             };
             acc.word(h);
             if acc.words >= SIMHASH_WORDS {
@@ -198,7 +202,7 @@ pub fn simhash_with_words(text: &str) -> (u64, usize) {
 const ALNUM: ByteClass = ByteClass::new(b"", false);
 
 /// 8 bytes of ASCII letters and digits folded at once: letters lower-cased,
-/// digits turned to `0` (as [`ASCII_FOLD`]).
+/// digits turned to `0`.
 fn fold8(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     // Bit 7 of a byte is set by the first add when it is >= b'0', by the
@@ -208,22 +212,6 @@ fn fold8(x: u64) -> u64 {
     let digits = (ge_0 & !gt_9 & (ONES * 0x80)) >> 7;
     lower8(x & !(digits * 0x0f))
 }
-
-/// ASCII letters lower-cased, digits as `0`, every other byte 0 (a separator).
-const ASCII_FOLD: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 128 {
-        let c = b as u8;
-        if c.is_ascii_digit() {
-            table[b] = b'0';
-        } else if c.is_ascii_alphabetic() {
-            table[b] = c.to_ascii_lowercase();
-        }
-        b += 1;
-    }
-    table
-};
 
 /// The hash of a 3-shingle from its words' hashes: order-sensitive, every
 /// input bit spread over the output by a 64-bit finaliser (MurmurHash3's
