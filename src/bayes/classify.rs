@@ -44,8 +44,10 @@ pub struct BayesConfig {
     pub osb: bool,
     /// Tokenize every header field's words (train and classify alike).
     pub all_headers: bool,
-    /// Words read per text field.
+    /// Words read per email text field.
     pub max_words: usize,
+    /// Words read per SMS or IM text.
+    pub short_max_words: usize,
     /// Grade the band's score by where the probability falls inside the band
     /// (linear between this band's score and the next one's), so the total
     /// score keeps the model's confidence instead of a few steps.
@@ -81,6 +83,7 @@ impl BayesConfig {
             osb: self.osb,
             all_headers: self.all_headers,
             max_words: self.max_words,
+            short_max_words: self.short_max_words,
         }
     }
 }
@@ -116,6 +119,7 @@ impl Default for BayesConfig {
             osb: false,
             all_headers: true,
             max_words: super::tokenizer::MAX_WORDS,
+            short_max_words: super::tokenizer::SHORT_MAX_WORDS,
             interpolate: true,
             // Chosen together on the training half, out of fold (models
             // of even-a scoring even-b and back, 3,023 messages): against
@@ -490,6 +494,8 @@ mod tests {
             min_spam: 5,
             min_ham: 5,
             max_features: 6,
+            // A long text spans several batches of 64 lookups.
+            short_max_words: 400,
             ..BayesConfig::default()
         };
         let opts = cfg.tokenizer();
@@ -502,7 +508,7 @@ mod tests {
         let c = Classifier::new(feedback.clone(), cfg);
         // A long text too: features are looked up 64 at a time.
         let long = sample_texts().join(" ").repeat(3);
-        assert!(crate::bayes::tokenizer::features_unsorted(&sms(&long), &opts).len() > 130);
+        assert!(crate::bayes::tokenizer::features_unsorted(&sms(&long), &opts).len() > 300);
         let check = |c: &Classifier| {
             for t in sample_texts()
                 .iter()

@@ -14,7 +14,8 @@
 //! - Email header features: subject words, From domain and display name, Reply-To
 //!   domain, X-Mailer, the client IP's /16, URL hosts, MIME part types, and
 //!   structural faults (missing or malformed Date and Message-ID, broken encodings).
-//! - Bounded: at most [`MAX_WORDS`] words per message are read.
+//! - Bounded: at most [`MAX_WORDS`] words per text field and [`HEADER_WORDS`] per
+//!   header field are read.
 //!
 //! Features are 64-bit hashes of a typed string (words: [`word_hash`], a
 //! multiply-and-rotate per 8 bytes that needs no branch on the length of a
@@ -28,8 +29,19 @@ use crate::wordhash::{HIGH_BITS, fmix64, load16, lower8, short_word_hash};
 use unicode_segmentation::UnicodeSegmentation;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
-/// Words read from one text field at most.
-pub const MAX_WORDS: usize = 500;
+/// Words read from one email text field at most: the opening of a text
+/// carries the signal. On the training half (both folds, even-a/even-b), the mean
+/// Bayes-alone AUC was 0.99946 with 128, against 0.99933 with 500 and
+/// 0.99937 with 1,000 (64: 0.99943, 200: 0.99933); with rules 0.99962
+/// against 0.99954. Reading on at the end of a long text (its last 500 to
+/// 2,000 bytes) did not help. The Bayes part of classifying the corpus
+/// took about a fifth less time.
+pub const MAX_WORDS: usize = 128;
+/// Words read from an SMS or IM text at most. Long chat spam (a tenth of
+/// the Telegram spam runs past 110 words) says more further on: on the
+/// training half of the IM corpora, reading 128 words missed 3 more of 91
+/// Telegram spam than 500.
+pub const SHORT_MAX_WORDS: usize = 500;
 /// Words read from one header field at most: the first words (`from HOST
 /// by HOST` of a Received line, a mailer's name) carry the signal. On the
 /// training half (both folds, even-a/even-b), 8 and 12 gave the same AUC
@@ -50,8 +62,10 @@ pub struct TokenizerOptions {
     /// Tokenize the words of every header field (prefixed by its name), as
     /// bogofilter does, instead of a chosen few.
     pub all_headers: bool,
-    /// Words read per text field.
+    /// Words read per email text field.
     pub max_words: usize,
+    /// Words read per SMS or IM text.
+    pub short_max_words: usize,
 }
 
 impl Default for TokenizerOptions {
@@ -60,6 +74,7 @@ impl Default for TokenizerOptions {
             osb: false,
             all_headers: true,
             max_words: MAX_WORDS,
+            short_max_words: SHORT_MAX_WORDS,
         }
     }
 }
@@ -238,10 +253,18 @@ pub fn features_unsorted(msg: &Message, opts: &TokenizerOptions) -> Vec<u64> {
 /// to `sink`: the classifier looks features up while the tokenizer goes on,
 /// without collecting them first.
 pub fn for_each_feature(msg: &Message, opts: &TokenizerOptions, sink: impl FnMut(u64)) {
+    let email = msg.channel == Channel::Email;
     let mut f = Features {
         sink,
-        opts: *opts,
-        dotted: msg.channel == Channel::Email,
+        opts: TokenizerOptions {
+            max_words: if email {
+                opts.max_words
+            } else {
+                opts.short_max_words
+            },
+            ..*opts
+        },
+        dotted: email,
     };
     f.text("b", &msg.body);
     if msg.channel == Channel::Email {
@@ -568,7 +591,22 @@ mod tests {
     fn bounded() {
         let long =
             "word ".repeat(100_000) + &(0..100_000).map(|i| format!("w{i} ")).collect::<String>();
-        assert!(features_default(&sms(&long)).len() < MAX_WORDS * OSB_WINDOW + 10);
+        assert!(features_default(&sms(&long)).len() < SHORT_MAX_WORDS * OSB_WINDOW + 10);
+    }
+
+    #[test]
+    fn email_text_reads_fewer_words_than_a_short_message() {
+        let text: String = (0..1000).map(|i| format!("w{i} ")).collect();
+        let opts = TokenizerOptions::default();
+        let mut mail = sms(&text);
+        mail.channel = Channel::Email;
+        let body_words = |m: &Message| {
+            let body = one_pass_words(&m.body, usize::MAX, m.channel == Channel::Email);
+            let all = features_unsorted(m, &opts);
+            body.iter().filter(|h| all.contains(h)).count()
+        };
+        assert_eq!(body_words(&mail), MAX_WORDS);
+        assert_eq!(body_words(&sms(&text)), SHORT_MAX_WORDS);
     }
 
     #[test]
