@@ -30,6 +30,12 @@ pub struct PrefixedRegexes {
     literal_regexes: Vec<Vec<u32>>,
     /// Regexes run anchored at a literal, with their rule index.
     anchored: Vec<(MetaRegex, u32)>,
+    /// For each anchored regex: every match starts at a word boundary
+    /// (`\b`), so where a literal that begins with a word character
+    /// follows one, the regex cannot match there.
+    starts_at_boundary: Vec<bool>,
+    /// For each literal: it begins with an ASCII word character.
+    literal_starts_word: Vec<bool>,
     /// Regexes with no leading literals, run over the whole text in one
     /// set, with the rule index of each.
     scanned: Option<(RegexSet, Vec<u32>)>,
@@ -149,6 +155,7 @@ impl PrefixedRegexes {
         let mut literal_index: std::collections::HashMap<String, usize> = Default::default();
         let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
         let mut anchored = Vec::new();
+        let mut starts_at_boundary = Vec::new();
         let mut scanned: Vec<&str> = Vec::new();
         let mut scanned_rules = Vec::new();
         for (pattern, &rule) in regexes.iter().zip(rules) {
@@ -165,6 +172,7 @@ impl PrefixedRegexes {
                         .map_err(|e| e.to_string())?;
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
+                    starts_at_boundary.push(starts_with_word_boundary(pattern));
                     for lit in lits {
                         match literal_index.get(&lit) {
                             Some(&i) => literal_regexes[i].push(id),
@@ -192,10 +200,16 @@ impl PrefixedRegexes {
                 .map_err(|e| e.to_string())?;
             Some((set, scanned_rules))
         };
+        let literal_starts_word = literal_ids
+            .iter()
+            .map(|l| l.as_bytes().first().is_some_and(|&b| is_ascii_word_byte(b)))
+            .collect();
         Ok(PrefixedRegexes {
             literals: literal_ids,
             literal_regexes,
             anchored,
+            starts_at_boundary,
+            literal_starts_word,
             scanned,
         })
     }
@@ -208,10 +222,16 @@ impl PrefixedRegexes {
     /// Literal `literal` occurs at `text[start..]`: run its regexes there.
     #[inline]
     pub fn check(&self, literal: usize, text: &str, start: usize, hits: &mut HitSet) {
+        // A word character before a literal that starts with one: no `\b`
+        // there (one-letter literals such as `u` of `\b(?:you|u)\b` occur
+        // inside most words; this spares a regex search at each).
+        let inside_word = self.literal_starts_word[literal]
+            && start > 0
+            && is_ascii_word_byte(text.as_bytes()[start - 1]);
         for &id in &self.literal_regexes[literal] {
             let (re, rule) = &self.anchored[id as usize];
             let rule = *rule as usize;
-            if hits.get(rule) {
+            if hits.get(rule) || (inside_word && self.starts_at_boundary[id as usize]) {
                 continue;
             }
             let input = Input::new(text)
@@ -238,6 +258,33 @@ impl PrefixedRegexes {
     }
 }
 
+/// An ASCII letter, digit or `_`: a word character for both ASCII and
+/// Unicode `\b`.
+fn is_ascii_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Whether every match of `pattern` starts with a word-boundary assertion
+/// (`\b`, ASCII or Unicode, or a word-start assertion).
+fn starts_with_word_boundary(pattern: &str) -> bool {
+    use regex_syntax::hir::Look;
+    fn starts(hir: &Hir) -> bool {
+        match hir.kind() {
+            HirKind::Look(
+                Look::WordAscii | Look::WordUnicode | Look::WordStartAscii | Look::WordStartUnicode,
+            ) => true,
+            HirKind::Concat(subs) => subs.first().is_some_and(starts),
+            HirKind::Alternation(subs) => subs.iter().all(starts),
+            HirKind::Capture(c) => starts(&c.sub),
+            _ => false,
+        }
+    }
+    regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(pattern)
+        .is_ok_and(|hir| starts(&hir))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +300,15 @@ mod tests {
         assert!(leading_literals(r"\s+free").is_none());
         assert!(leading_literals(r"[a-z]+@").is_none());
         assert!(leading_literals(r"x?y*").is_none());
+    }
+
+    #[test]
+    fn word_boundary_starts() {
+        assert!(starts_with_word_boundary(r"(?i)\b(?:you|u)\b|\bwinner"));
+        assert!(starts_with_word_boundary(r"(\bfoo|\b{start}bar)"));
+        assert!(!starts_with_word_boundary(r"foo|\bbar"));
+        assert!(!starts_with_word_boundary(r"\Bfoo"));
+        assert!(!starts_with_word_boundary(r"x\bfoo"));
     }
 
     #[test]
@@ -278,6 +334,9 @@ mod tests {
             // `s` also match KELVIN SIGN and LONG S, which must still be found.
             r"(?i)\bkelvin scale\b",
             r"(?i)dear (?:valued )?customers?\b",
+            // One-letter literals behind `\b`: skipped inside words.
+            r"(?i)\b(?:you|u|ur)\s+(?:have\s+)?won\b|\bwinner\b",
+            r"(?i)u\s+won",
         ];
         let rules: Vec<u32> = (0..patterns.len() as u32).collect();
         let prefixed = PrefixedRegexes::new(&patterns, &rules, &meta::Config::new()).unwrap();
@@ -295,6 +354,13 @@ mod tests {
             "kelvin \u{17f}cale",
             "DEAR VALUED CU\u{17f}TOMERS",
             "dear customer",
+            "U won a prize",
+            "thank you won",
+            "bu won",
+            "_u won",
+            "\u{e9}u won",
+            "(u) won!",
+            "awinner",
         ];
         for text in texts {
             let mut hits = HitSet::new(patterns.len());
