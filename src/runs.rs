@@ -129,11 +129,39 @@ impl<'a> ByteRuns<'a> {
         let chunk = self.bytes.get(block * 64..).unwrap_or_default();
         self.mask = match chunk.first_chunk::<64>() {
             Some(full) => self.class.mask64(full),
+            // The last, partial block of a text of 64 bytes or more: the
+            // mask of the text's last 64 bytes, shifted (no copy).
+            None if self.bytes.len() >= 64 => match self.bytes.last_chunk::<64>() {
+                Some(last) => self.class.mask64(last) >> (64 - chunk.len()),
+                None => 0,
+            },
+            // A text under 64 bytes: its whole 16-byte lanes, then the
+            // rest from its last 16 bytes, shifted (a copy only when the
+            // whole text is under 16 bytes).
             None => {
-                // The last, partial block, padded (bits past the end cleared).
-                let mut padded = [0u8; 64];
-                padded[..chunk.len()].copy_from_slice(chunk);
-                self.class.mask64(&padded) & ((1u64 << chunk.len()) - 1)
+                let n = chunk.len();
+                let mut mask = 0u64;
+                let lanes = chunk.chunks_exact(16);
+                let rest = lanes.remainder().len();
+                for (i, lane) in lanes.enumerate() {
+                    if let Ok(lane) = <&[u8; 16]>::try_from(lane) {
+                        mask |= self.class.mask16(lane) << (16 * i);
+                    }
+                }
+                if rest > 0 {
+                    let tail = match chunk.last_chunk::<16>() {
+                        Some(last) => self.class.mask16(last) >> (16 - rest),
+                        None => {
+                            let mut padded = [0u8; 16];
+                            for (d, s) in padded.iter_mut().zip(chunk) {
+                                *d = *s;
+                            }
+                            self.class.mask16(&padded)
+                        }
+                    };
+                    mask |= (tail & ((1 << rest) - 1)) << (n - rest);
+                }
+                mask
             }
         };
         self.block = block;
@@ -247,6 +275,11 @@ mod tests {
                 t.insert(0, b'.');
                 texts.push(t);
             }
+        }
+        // Every length of the last, partial block, in short and long texts.
+        let words = b"ab cd efg hijk l mn opq rstuv w xyz ".repeat(8);
+        for n in 0..=words.len().min(200) {
+            texts.push(words[..n].to_vec());
         }
         for t in &texts {
             let got: Vec<_> = ByteRuns::new(t, &class).collect();

@@ -45,6 +45,19 @@ pub fn word_hash(word: &[u8], seed: u64) -> u64 {
     finish(h, blocks, word.len())
 }
 
+/// 16 bytes (at least) as two little-endian words.
+#[inline(always)]
+fn split16(b: &[u8]) -> (u64, u64) {
+    let word = |i: usize| {
+        u64::from_le_bytes(
+            b.get(i..i + 8)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or_default(),
+        )
+    };
+    (word(0), word(8))
+}
+
 /// ASCII letters of 8 bytes lower-cased at once (every byte must be ASCII).
 pub fn lower8(x: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -64,22 +77,22 @@ pub const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 #[inline(always)]
 pub fn load16(text: &[u8], start: usize, len: usize) -> (u64, u64) {
     let (w0, w1) = match text.get(start..start + 16) {
-        Some(b) => {
-            let (a, b) = b.split_at(8);
-            (
-                u64::from_le_bytes(a.try_into().unwrap_or_default()),
-                u64::from_le_bytes(b.try_into().unwrap_or_default()),
-            )
+        Some(b) => split16(b),
+        // Near the end of a text of 16 bytes or more: the last 16 bytes,
+        // shifted so the word comes first (no copy, no call to memcpy).
+        None if text.len() >= 16 => {
+            let (lo, hi) = split16(&text[text.len() - 16..]);
+            let both = u128::from(lo) | (u128::from(hi) << 64);
+            let shifted = both >> (8 * (start + 16 - text.len()));
+            (shifted as u64, (shifted >> 64) as u64)
         }
         None => {
             let mut b = [0u8; 16];
             let word = text.get(start..start + len).unwrap_or_default();
-            b[..word.len()].copy_from_slice(word);
-            let (lo, hi) = b.split_at(8);
-            (
-                u64::from_le_bytes(lo.try_into().unwrap_or_default()),
-                u64::from_le_bytes(hi.try_into().unwrap_or_default()),
-            )
+            for (d, s) in b.iter_mut().zip(word) {
+                *d = *s;
+            }
+            split16(&b)
         }
     };
     // Bytes kept: min(len, 8) of the first word, len - 8 (if any) of the second.
@@ -108,6 +121,26 @@ mod tests {
                     want,
                     "{b} at {pos}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn load16_gives_the_word_zero_padded_wherever_it_lies() {
+        // Texts shorter and longer than 16 bytes; words at every offset,
+        // including those ending at the text's end (the shifted path).
+        for text_len in [1usize, 5, 15, 16, 17, 31, 40] {
+            let text: Vec<u8> = (0..text_len as u8).map(|i| b'a' + i).collect();
+            for start in 0..text_len {
+                for len in 1..=16.min(text_len - start) {
+                    let mut want = [0u8; 16];
+                    want[..len].copy_from_slice(&text[start..start + len]);
+                    let (w0, w1) = load16(&text, start, len);
+                    let mut got = [0u8; 16];
+                    got[..8].copy_from_slice(&w0.to_le_bytes());
+                    got[8..].copy_from_slice(&w1.to_le_bytes());
+                    assert_eq!(got, want, "text {text_len} start {start} len {len}");
+                }
             }
         }
     }
