@@ -1,5 +1,5 @@
 //! Writing data files (models, reputation filters) so a crash never leaves a
-//! broken file behind.
+//! broken file behind, and locking them for read-modify-write updates.
 
 use std::io::Write;
 use std::path::Path;
@@ -26,4 +26,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// An exclusive lock for a read-modify-write update of a data file, held
+/// until dropped.
+///
+/// The lock is taken on a lock file beside the data file (`FILE.lock`),
+/// not on the data file itself, which each update replaces by a rename. It
+/// is the operating system's advisory file lock (`flock` on Unix), so
+/// `spamsift learn` runs, `spamsift train`, and a server saving feedback
+/// take turns instead of overwriting each other's updates; the lock goes
+/// with the process if it dies.
+#[derive(Debug)]
+pub struct UpdateLock {
+    _file: std::fs::File,
+}
+
+/// Wait for, and take, the update lock of `path`.
+pub fn lock_for_update(path: &Path) -> std::io::Result<UpdateLock> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(name)?;
+    file.lock()?;
+    Ok(UpdateLock { _file: file })
 }

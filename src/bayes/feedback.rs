@@ -7,14 +7,16 @@
 //! take the read lock; classification mostly reads the clue table built
 //! from the store, and checks the store's version, an atomic, per message.
 //! The trained model underneath never changes; `persist` folds the overlay
-//! into a model file on disk.
+//! into the model file on disk, adding what was learned since the last
+//! save to what the file holds then (under the file's update lock), so
+//! `spamsift learn` runs in the meantime are kept.
 
-use super::store::{Counts, Learned, MemoryStore, TokenStore};
+use super::store::{Counts, Learned, MemoryStore, ModelError, TokenStore};
 use crate::corpus::Label;
 use rustc_hash::FxHashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard};
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 #[derive(Debug, Default, Clone)]
 struct Overlay {
@@ -27,6 +29,8 @@ struct Overlay {
 pub struct FeedbackStore {
     base: MemoryStore,
     overlay: RwLock<Overlay>,
+    /// The overlay as last written to disk by [`persist`](Self::persist).
+    saved: Mutex<Overlay>,
     /// Bumped after every learned message.
     version: AtomicU64,
 }
@@ -37,6 +41,7 @@ impl FeedbackStore {
         FeedbackStore {
             base,
             overlay: RwLock::default(),
+            saved: Mutex::default(),
             version: AtomicU64::new(0),
         }
     }
@@ -70,17 +75,33 @@ impl FeedbackStore {
         self.read().learned
     }
 
-    /// Write the model with all feedback folded in (atomically).
-    pub fn persist(&self, path: &Path) -> std::io::Result<()> {
-        let mut merged = self.base.clone();
-        {
-            let overlay = self.read();
-            merged.add_counts(
-                overlay.counts.iter().map(|(k, c)| (*k, *c)),
-                overlay.learned,
-            );
-        }
-        merged.save(path)
+    /// Add the feedback learned since the last save to the model file at
+    /// `path`, under its update lock: what the file holds now (or, with no
+    /// file, the model this store started from) plus the new feedback,
+    /// written atomically. Updates others made to the file meanwhile
+    /// (`spamsift learn`) are kept, and feedback is never added twice.
+    pub fn persist(&self, path: &Path) -> Result<(), ModelError> {
+        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.read().clone();
+        let new_counts = now.counts.iter().map(|(&k, c)| {
+            let before = saved.counts.get(&k).copied().unwrap_or_default();
+            let added = Counts {
+                spam: c.spam.saturating_sub(before.spam),
+                ham: c.ham.saturating_sub(before.ham),
+            };
+            (k, added)
+        });
+        let new_learned = Learned {
+            spam: now.learned.spam.saturating_sub(saved.learned.spam),
+            ham: now.learned.ham.saturating_sub(saved.learned.ham),
+        };
+        MemoryStore::update(
+            path,
+            || self.base.clone(),
+            |disk| disk.add_counts(new_counts, new_learned),
+        )?;
+        *saved = now;
+        Ok(())
     }
 }
 
@@ -148,6 +169,32 @@ mod tests {
         let back = MemoryStore::load(&p).unwrap();
         assert_eq!(back.counts(2), Counts { spam: 1, ham: 0 });
         assert_eq!(back.learned(), Learned { spam: 1, ham: 1 });
+    }
+
+    #[test]
+    fn saving_feedback_keeps_updates_made_to_the_file_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m");
+        let mut base = MemoryStore::new();
+        base.learn(&[1], Label::Ham, 1);
+        base.save(&p).unwrap();
+        let server = FeedbackStore::new(MemoryStore::load(&p).unwrap());
+        server.learn(&[2], Label::Spam);
+        // `spamsift learn` updates the file while the server runs.
+        MemoryStore::update(&p, MemoryStore::new, |m| m.learn(&[3], Label::Spam, 1)).unwrap();
+        server.persist(&p).unwrap();
+        let on_disk = MemoryStore::load(&p).unwrap();
+        assert_eq!(on_disk.counts(2), Counts { spam: 1, ham: 0 });
+        assert_eq!(on_disk.counts(3), Counts { spam: 1, ham: 0 });
+        assert_eq!(on_disk.learned(), Learned { spam: 2, ham: 1 });
+        // Saving again adds nothing twice; new feedback is added once.
+        server.persist(&p).unwrap();
+        server.learn(&[2], Label::Spam);
+        server.persist(&p).unwrap();
+        let on_disk = MemoryStore::load(&p).unwrap();
+        assert_eq!(on_disk.counts(2), Counts { spam: 2, ham: 0 });
+        assert_eq!(on_disk.counts(1), Counts { spam: 0, ham: 1 });
+        assert_eq!(on_disk.learned(), Learned { spam: 3, ham: 1 });
     }
 
     #[test]

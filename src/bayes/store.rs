@@ -279,8 +279,34 @@ impl MemoryStore {
 
     /// Write atomically: a temporary file in the same folder, synced, then
     /// renamed over the target, so a crash never leaves a broken model.
+    /// (Hold the file's [update lock](crate::fsutil::lock_for_update) when
+    /// others may update it too.)
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         crate::fsutil::write_atomic(path, &self.to_bytes())
+    }
+
+    /// Update the model file at `path` in place: under its update lock,
+    /// read it (or start from `if_missing` when there is no file), apply
+    /// `change`, and write it back atomically. Concurrent updates (several
+    /// `spamsift learn` runs, a server saving feedback) all count.
+    pub fn update(
+        path: &Path,
+        if_missing: impl FnOnce() -> MemoryStore,
+        change: impl FnOnce(&mut MemoryStore),
+    ) -> Result<MemoryStore, ModelError> {
+        let io = |source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let _lock = crate::fsutil::lock_for_update(path).map_err(io)?;
+        let mut store = if path.exists() {
+            MemoryStore::load(path)?
+        } else {
+            if_missing()
+        };
+        change(&mut store);
+        store.save(path).map_err(io)?;
+        Ok(store)
     }
 }
 

@@ -89,7 +89,11 @@ pub fn train(opts: &EngineOpts, args: TrainArgs) -> ExitCode {
     });
     pb.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
-    if let Err(e) = store.save(&args.out) {
+    // Under the update lock, so a `learn` running meanwhile cannot write
+    // its older model over this one.
+    let saved =
+        spamsift::fsutil::lock_for_update(&args.out).and_then(|_lock| store.save(&args.out));
+    if let Err(e) = saved {
         return fail(format_args!("cannot write {}: {e}", args.out.display()));
     }
     let l = store.learned();
@@ -141,23 +145,15 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> ExitCode {
             Err(e) => return fail(e),
         },
     };
-    let mut store = if model.exists() {
-        match MemoryStore::load(&model) {
-            Ok(s) => s,
-            Err(e) => return fail(e),
-        }
-    } else {
-        MemoryStore::new()
-    };
     let label = if args.spam { Label::Spam } else { Label::Ham };
-    store.learn(
-        &features(&msg, &cfg.bayes.tokenizer()),
-        label,
-        if args.unlearn { -1 } else { 1 },
-    );
-    if let Err(e) = store.save(&model) {
-        return fail(format_args!("cannot write {}: {e}", model.display()));
-    }
+    let features = features(&msg, &cfg.bayes.tokenizer());
+    let by = if args.unlearn { -1 } else { 1 };
+    // Under the model's update lock: concurrent learns all count.
+    let store =
+        match MemoryStore::update(&model, MemoryStore::new, |s| s.learn(&features, label, by)) {
+            Ok(s) => s,
+            Err(e) => return fail(format_args!("cannot update the model: {e}")),
+        };
     let l = store.learned();
     eprintln!(
         "spamsift: {} as {label}; model {} now has {} spam, {} ham",
