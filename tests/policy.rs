@@ -225,3 +225,45 @@ fn stream_answers_every_line_in_order() {
     assert_eq!(lines[301]["hits"], serde_json::json!(["POLICY_ALLOW"]));
     assert_eq!(lines[302]["channel"], "im");
 }
+
+#[test]
+fn check_applies_the_envelope_recipients_policy() {
+    // A Bcc copy: the policy owner is not in To or Cc, only in the envelope
+    // (Postfix pipe passes it as `--recipient ${recipient}`).
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bob@example.org.toml"),
+        "[[block]]\nsender = \"news@shop.example\"\naction = \"discard\"\n",
+    )
+    .unwrap();
+    let mail = b"From: Shop <news@shop.example>\r\nTo: list@example.net\r\n\
+Subject: weekly news\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\
+Message-ID: <1@shop.example>\r\n\r\nHello list.\r\n";
+    let check = |extra: &[&str]| {
+        let mut args = vec![
+            "--policies",
+            dir.path().to_str().unwrap(),
+            "check",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(mail).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v
+    };
+    let v = check(&["--recipient", "<Bob@Example.org>"]);
+    assert_eq!(v["action"], "reject", "{v}");
+    assert!(v["hits"].to_string().contains("POLICY_BLOCK"), "{v}");
+    // Without the envelope recipient only To/Cc count: no policy applies.
+    let v = check(&[]);
+    assert_ne!(v["action"], "reject", "{v}");
+    assert!(!v["hits"].to_string().contains("POLICY_"), "{v}");
+}

@@ -28,6 +28,11 @@ pub struct CheckArgs {
     /// Largest message classified, in bytes; larger ones pass through unchanged.
     #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
     max_size: usize,
+    /// Envelope recipient, whose policy (`--policies`) applies (repeatable;
+    /// e.g. Postfix pipe's `${recipient}`). Without it, email recipients are
+    /// read from To and Cc, which miss Bcc and mailing-list copies.
+    #[arg(long, value_name = "ADDRESS")]
+    recipient: Vec<String>,
 }
 
 enum Outcome {
@@ -92,6 +97,18 @@ fn filter(opts: &EngineOpts, args: &CheckArgs, input: &[u8], out: &mut impl Writ
                 Ok(m) => m,
                 Err(e) => return pass_through(out, input, &e.to_string()),
             }
+        }
+    };
+    let msg = if args.recipient.is_empty() {
+        msg
+    } else {
+        Message {
+            recipients: args
+                .recipient
+                .iter()
+                .map(|r| r.trim().trim_matches(['<', '>']).to_string())
+                .collect(),
+            ..msg
         }
     };
     let verdict = engine.classify(&msg);
