@@ -161,7 +161,13 @@ pub fn normalise_address(addr: &str) -> String {
         .trim_end_matches('>')
         .trim();
     match a.rsplit_once('@') {
-        Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
+        Some((local, domain)) => {
+            let mut out = String::with_capacity(a.len());
+            out.push_str(local);
+            out.push('@');
+            out.extend(domain.chars().map(|c| c.to_ascii_lowercase()));
+            out
+        }
         None => a.to_string(),
     }
 }
