@@ -36,9 +36,19 @@ pub struct EngineBuilder {
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
     behaviour_store: Option<std::sync::Arc<dyn crate::behaviour::BehaviourStore>>,
     complaints: Option<std::sync::Arc<crate::behaviour::ComplaintLog>>,
+    compile_channels: Option<Vec<crate::message::Channel>>,
 }
 
 impl EngineBuilder {
+    /// Compile the rule matchers of these channels only while building; the
+    /// others compile when a message of theirs first comes. Every rule is
+    /// still validated while building. `spamsift check` asks for the one
+    /// channel it reads, which roughly halves its start-up.
+    pub fn compile_channels(mut self, channels: &[crate::message::Channel]) -> Self {
+        self.compile_channels = Some(channels.to_vec());
+        self
+    }
+
     /// Load rules from this directory instead of the embedded defaults.
     pub fn rules_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.rules_dir = Some(dir.into());
@@ -112,9 +122,13 @@ impl EngineBuilder {
             Some(f) => Config::from_file(f)?,
             None => self.config.unwrap_or_default(),
         };
+        let eager = self
+            .compile_channels
+            .as_deref()
+            .unwrap_or(&crate::message::Channel::ALL);
         let rules = match self.rules_dir.as_ref().or(config.rules_dir.as_ref()) {
-            Some(dir) => RuleSet::from_dir(dir)?,
-            None => RuleSet::defaults()?,
+            Some(dir) => crate::rules::load_dir_compiling(dir, eager)?,
+            None => RuleSet::defaults_compiling(eager)?,
         };
         let store = match (
             self.model,

@@ -100,3 +100,35 @@ fn sms_fixtures_get_their_verdicts() {
 fn im_fixtures_get_their_verdicts() {
     check_channel(Channel::Im);
 }
+
+#[test]
+fn channels_compiled_on_first_use_give_the_same_verdicts() {
+    // `spamsift check` compiles only the channel it reads; a library user's
+    // engine may leave every channel for first use. Verdicts must not change,
+    // also when several threads need a channel's matchers at once.
+    let eager = Engine::with_defaults().expect("default rules load");
+    let lazy = Engine::builder()
+        .compile_channels(&[])
+        .build()
+        .expect("default rules load");
+    let mut messages = Vec::new();
+    for channel in Channel::ALL {
+        for (path, _) in fixtures(channel.as_str()) {
+            let raw = std::fs::read(&path).unwrap();
+            messages.push(match channel {
+                Channel::Email => eager.parse_email(&raw),
+                _ => Message::from_json(std::str::from_utf8(&raw).unwrap()).unwrap(),
+            });
+        }
+    }
+    let summary = |v: &spamsift::Verdict| (v.score, v.action, v.tests());
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for m in &messages {
+                    assert_eq!(summary(&lazy.classify(m)), summary(&eager.classify(m)));
+                }
+            });
+        }
+    });
+}

@@ -24,6 +24,12 @@ const LAZY_DFA_CACHE: usize = 16 * 1024 * 1024;
 
 /// Load every `*.toml` file of `dir`, in name order.
 pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
+    load_dir_compiling(dir, &Channel::ALL)
+}
+
+/// [`load_dir`], compiling only the matchers of `channels` now (see
+/// [`load_sources_compiling`]).
+pub fn load_dir_compiling(dir: &Path, channels: &[Channel]) -> Result<RuleSet, LoadError> {
     let fail = |message: String| LoadError {
         errors: vec![RuleError {
             file: dir.display().to_string(),
@@ -59,7 +65,7 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
     if !errors.is_empty() {
         return Err(LoadError { errors });
     }
-    load_sources(sources)
+    load_sources_compiling(sources, channels)
 }
 
 /// What a checked rule matches with.
@@ -99,6 +105,17 @@ struct Checked {
 /// file is reported, each with file, line and rule id.
 pub fn load_sources(
     sources: impl IntoIterator<Item = (String, String)>,
+) -> Result<RuleSet, LoadError> {
+    load_sources_compiling(sources, &Channel::ALL)
+}
+
+/// [`load_sources`], compiling the matchers of `channels` now and those of
+/// the other channels when a message of theirs first comes (a `spamsift
+/// check` of one email needs only the email matchers). Every rule is
+/// validated now either way.
+pub fn load_sources_compiling(
+    sources: impl IntoIterator<Item = (String, String)>,
+    channels: &[Channel],
 ) -> Result<RuleSet, LoadError> {
     let mut errors = Vec::new();
     let mut checked: Vec<Checked> = Vec::new();
@@ -162,7 +179,7 @@ pub fn load_sources(
     if !errors.is_empty() {
         return Err(LoadError { errors });
     }
-    build(checked, metas).map_err(|errors| LoadError { errors })
+    build(checked, metas, channels).map_err(|errors| LoadError { errors })
 }
 
 /// 1-based line of a byte offset.
@@ -510,46 +527,17 @@ fn rule_error(c: &Checked, message: String) -> RuleError {
     }
 }
 
-/// Build the per-channel automata and regex sets, the three channels on
-/// threads of their own (each builds its own automata: start-up is what a
-/// `spamsift check` per message pays).
+/// The compiled rule set: the rules, and the matchers of `eager` channels
+/// built now, each channel on a thread of its own (start-up is what a
+/// `spamsift check` per message pays); other channels build on first use.
 fn build(
     checked: Vec<Checked>,
     metas: Vec<(usize, Expr<usize>)>,
+    eager: &[Channel],
 ) -> Result<RuleSet, Vec<RuleError>> {
-    let built: Vec<(ChannelRules, Vec<RuleError>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = Channel::ALL
-            .iter()
-            .map(|&ch| {
-                let (checked, metas) = (&checked, &metas);
-                let worker = std::thread::Builder::new()
-                    .spawn_scoped(scope, move || build_channel(ch, checked, metas));
-                (ch, worker)
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|(ch, worker)| match worker {
-                Ok(w) => w.join().unwrap_or_else(|_| {
-                    let e = rule_set_error(format!("building the {ch} matchers failed"));
-                    (ChannelRules::default(), vec![e])
-                }),
-                // No thread to be had: build it here.
-                Err(_) => build_channel(ch, &checked, &metas),
-            })
-            .collect()
-    });
-    let mut channels: [ChannelRules; 3] = Default::default();
-    let mut errors = Vec::new();
-    for (ch, (rules, errs)) in Channel::ALL.iter().zip(built) {
-        channels[ch.index()] = rules;
-        errors.extend(errs);
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    let meta_order: Vec<usize> = metas.iter().map(|(i, _)| *i).collect();
     let resolved: std::collections::HashMap<usize, Expr<usize>> = metas.into_iter().collect();
-    let rules = checked
+    let rules: Vec<Rule> = checked
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
@@ -585,23 +573,62 @@ fn build(
             }
         })
         .collect();
-    Ok(RuleSet { rules, channels })
+    let built: Vec<(Channel, (ChannelRules, Vec<RuleError>))> = std::thread::scope(|scope| {
+        let workers: Vec<_> = eager
+            .iter()
+            .map(|&ch| {
+                let (rules, order) = (&rules, &meta_order);
+                let worker = std::thread::Builder::new()
+                    .spawn_scoped(scope, move || build_channel(ch, rules, order));
+                (ch, worker)
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|(ch, worker)| {
+                let built = match worker {
+                    Ok(w) => w.join().unwrap_or_else(|_| {
+                        let e = rule_set_error(format!("building the {ch} matchers failed"));
+                        (ChannelRules::default(), vec![e])
+                    }),
+                    // No thread to be had: build it here.
+                    Err(_) => build_channel(ch, &rules, &meta_order),
+                };
+                (ch, built)
+            })
+            .collect()
+    });
+    let channels: [std::sync::OnceLock<ChannelRules>; 3] = Default::default();
+    let mut errors = Vec::new();
+    for (ch, (matchers, errs)) in built {
+        // A channel named twice is built once.
+        let _ = channels[ch.index()].set(matchers);
+        errors.extend(errs);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(RuleSet {
+        rules,
+        channels,
+        meta_order,
+    })
 }
 
-/// An error about the compiled rule set as a whole, not one rule.
-/// The matchers of one channel, and the errors building them.
-fn build_channel(
+/// The matchers of one channel, and the errors building them (a field
+/// whose matchers cannot be built gets none).
+pub(crate) fn build_channel(
     ch: Channel,
-    checked: &[Checked],
-    metas: &[(usize, Expr<usize>)],
+    rules: &[Rule],
+    meta_order: &[usize],
 ) -> (ChannelRules, Vec<RuleError>) {
     let mut out = ChannelRules::default();
     let mut errors = Vec::new();
-    let applies = |c: &Checked| c.rule.channels.contains(&ch);
+    let applies = |r: &Rule| r.channels.contains(&ch);
     // Fields in first-use order, so matching order is stable.
     let mut fields: Vec<Field> = Vec::new();
-    for c in checked.iter().filter(|c| applies(c)) {
-        if let Matcher::Phrases { field, .. } | Matcher::Regex { field, .. } = &c.matcher
+    for r in rules.iter().filter(|r| applies(r)) {
+        if let RuleSpec::Phrases { field, .. } | RuleSpec::Regex { field, .. } = &r.spec
             && !fields.contains(field)
         {
             fields.push(field.clone());
@@ -613,9 +640,9 @@ fn build_channel(
         let mut whole = Vec::new();
         let mut regexes: Vec<&str> = Vec::new();
         let mut set_rule = Vec::new();
-        for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
-            match &c.matcher {
-                Matcher::Phrases {
+        for (i, r) in rules.iter().enumerate().filter(|(_, r)| applies(r)) {
+            match &r.spec {
+                RuleSpec::Phrases {
                     field: f,
                     phrases,
                     whole_word,
@@ -626,8 +653,8 @@ fn build_channel(
                         whole.push(*whole_word);
                     }
                 }
-                Matcher::Regex { field: f, regex } if *f == field => {
-                    regexes.push(regex);
+                RuleSpec::Regex { field: f, pattern } if *f == field => {
+                    regexes.push(pattern);
                     set_rule.push(i as u32);
                 }
                 _ => {}
@@ -650,17 +677,20 @@ fn build_channel(
             regexes,
         });
     }
-    for (i, c) in checked.iter().enumerate().filter(|(_, c)| applies(c)) {
-        match &c.matcher {
-            Matcher::Eval(t) => out.evals.push((i, *t)),
-            Matcher::Reputation(src) => out.reputation.push((i, src.clone())),
+    for (i, r) in rules.iter().enumerate().filter(|(_, r)| applies(r)) {
+        match &r.spec {
+            RuleSpec::Eval(t) => out.evals.push((i, *t)),
+            RuleSpec::Reputation(src) => out.reputation.push((i, src.clone())),
             _ => {}
         }
     }
-    out.metas = metas
+    out.metas = meta_order
         .iter()
-        .filter(|(i, _)| applies(&checked[*i]))
-        .cloned()
+        .filter(|&&i| applies(&rules[i]))
+        .filter_map(|&i| match &rules[i].spec {
+            RuleSpec::Meta(e) => Some((i, e.clone())),
+            _ => None,
+        })
         .collect();
     (out, errors)
 }

@@ -22,7 +22,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use compile::{load_dir, load_sources};
+pub use compile::{load_dir, load_dir_compiling, load_sources, load_sources_compiling};
 
 /// The default rule files, embedded in the binary so an installed
 /// `spamsift` works from any directory.
@@ -140,16 +140,26 @@ pub(crate) struct ChannelRules {
 #[derive(Debug)]
 pub struct RuleSet {
     pub(crate) rules: Vec<Rule>,
-    pub(crate) channels: [ChannelRules; 3],
+    /// Each channel's matchers, built at load or when first needed.
+    pub(crate) channels: [std::sync::OnceLock<ChannelRules>; 3],
+    /// Meta rules (indices into `rules`) in dependency order.
+    pub(crate) meta_order: Vec<usize>,
 }
 
 impl RuleSet {
     /// The embedded default rules.
     pub fn defaults() -> Result<RuleSet, LoadError> {
-        load_sources(
+        Self::defaults_compiling(&Channel::ALL)
+    }
+
+    /// The embedded default rules, with only the matchers of `channels`
+    /// compiled now (see [`load_sources_compiling`]).
+    pub fn defaults_compiling(channels: &[Channel]) -> Result<RuleSet, LoadError> {
+        load_sources_compiling(
             DEFAULT_RULE_FILES
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.to_string())),
+            channels,
         )
     }
 
@@ -163,12 +173,25 @@ impl RuleSet {
         &self.rules
     }
 
+    /// The matchers of `channel`, built now if they were left for first use.
+    /// Every rule was validated at load; a field whose matchers still cannot
+    /// be built is logged and skipped, so messages still get the other rules.
+    fn channel(&self, channel: Channel) -> &ChannelRules {
+        self.channels[channel.index()].get_or_init(|| {
+            let (matchers, errors) = compile::build_channel(channel, &self.rules, &self.meta_order);
+            for e in errors {
+                tracing::error!("{e}");
+            }
+            matchers
+        })
+    }
+
     /// The reputation sources checked on messages of `channel`, with their rules.
     pub fn reputation_sources(
         &self,
         channel: Channel,
     ) -> impl Iterator<Item = (&Rule, &reputation::Source)> {
-        self.channels[channel.index()]
+        self.channel(channel)
             .reputation
             .iter()
             .map(|(i, s)| (&self.rules[*i], s))
@@ -189,7 +212,7 @@ impl RuleSet {
 
     /// Run every rule of the message's channel; returns the hit set.
     pub fn run(&self, msg: &Message) -> HitSet {
-        let rules = &self.channels[msg.channel.index()];
+        let rules = self.channel(msg.channel);
         let mut hits = HitSet::new(self.rules.len());
         for fm in &rules.fields {
             fm.run(msg, &mut hits);
