@@ -82,12 +82,13 @@ fn pass_through(out: &mut impl Write, input: &[u8], why: &str) -> Outcome {
 }
 
 fn filter(opts: &EngineOpts, args: &CheckArgs, input: &[u8], out: &mut impl Write) -> Outcome {
-    // Only this channel's matchers are compiled: start-up is what a filter
-    // run once per message pays.
-    let engine = match opts
-        .builder()
-        .and_then(|b| b.compile_channels(&[args.channel]).build())
-    {
+    // Only this channel's matchers, built for one message: start-up is
+    // what a filter run once per message pays.
+    let engine = match opts.builder().and_then(|b| {
+        b.compile_channels(&[args.channel])
+            .build_for(spamsift::rules::BuildFor::StartUp)
+            .build()
+    }) {
         Ok(e) => e,
         Err(e) => return pass_through(out, input, &format!("cannot load rules or config:\n{e}")),
     };

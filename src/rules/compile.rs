@@ -3,7 +3,7 @@
 use super::eval::EvalTest;
 use super::field::Field;
 use super::format::{RawRule, RuleFile};
-use super::matcher::{FieldMatcher, PhraseMatcher, RegexMatcher, needs_unicode_folding};
+use super::matcher::{BuildFor, FieldMatcher, PhraseMatcher, RegexMatcher, needs_unicode_folding};
 use super::meta::{self, Expr};
 use super::pattern;
 use super::prefixed::PrefixedRegexes;
@@ -24,12 +24,16 @@ const LAZY_DFA_CACHE: usize = 16 * 1024 * 1024;
 
 /// Load every `*.toml` file of `dir`, in name order.
 pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
-    load_dir_compiling(dir, &Channel::ALL)
+    load_dir_compiling(dir, &Channel::ALL, BuildFor::Throughput)
 }
 
-/// [`load_dir`], compiling only the matchers of `channels` now (see
-/// [`load_sources_compiling`]).
-pub fn load_dir_compiling(dir: &Path, channels: &[Channel]) -> Result<RuleSet, LoadError> {
+/// [`load_dir`], compiling only the matchers of `channels` now, built for
+/// `build` (see [`load_sources_compiling`]).
+pub fn load_dir_compiling(
+    dir: &Path,
+    channels: &[Channel],
+    build: BuildFor,
+) -> Result<RuleSet, LoadError> {
     let fail = |message: String| LoadError {
         errors: vec![RuleError {
             file: dir.display().to_string(),
@@ -65,7 +69,7 @@ pub fn load_dir_compiling(dir: &Path, channels: &[Channel]) -> Result<RuleSet, L
     if !errors.is_empty() {
         return Err(LoadError { errors });
     }
-    load_sources_compiling(sources, channels)
+    load_sources_compiling(sources, channels, build)
 }
 
 /// What a checked rule matches with.
@@ -106,16 +110,17 @@ struct Checked {
 pub fn load_sources(
     sources: impl IntoIterator<Item = (String, String)>,
 ) -> Result<RuleSet, LoadError> {
-    load_sources_compiling(sources, &Channel::ALL)
+    load_sources_compiling(sources, &Channel::ALL, BuildFor::Throughput)
 }
 
 /// [`load_sources`], compiling the matchers of `channels` now and those of
 /// the other channels when a message of theirs first comes (a `spamsift
-/// check` of one email needs only the email matchers). Every rule is
-/// validated now either way.
+/// check` of one email needs only the email matchers), built for `build`.
+/// Every rule is validated now either way.
 pub fn load_sources_compiling(
     sources: impl IntoIterator<Item = (String, String)>,
     channels: &[Channel],
+    build_for: BuildFor,
 ) -> Result<RuleSet, LoadError> {
     let mut errors = Vec::new();
     let mut checked: Vec<Checked> = Vec::new();
@@ -179,7 +184,7 @@ pub fn load_sources_compiling(
     if !errors.is_empty() {
         return Err(LoadError { errors });
     }
-    build(checked, metas, channels).map_err(|errors| LoadError { errors })
+    build(checked, metas, channels, build_for).map_err(|errors| LoadError { errors })
 }
 
 /// 1-based line of a byte offset.
@@ -534,6 +539,7 @@ fn build(
     checked: Vec<Checked>,
     metas: Vec<(usize, Expr<usize>)>,
     eager: &[Channel],
+    build_for: BuildFor,
 ) -> Result<RuleSet, Vec<RuleError>> {
     let meta_order: Vec<usize> = metas.iter().map(|(i, _)| *i).collect();
     let resolved: std::collections::HashMap<usize, Expr<usize>> = metas.into_iter().collect();
@@ -579,7 +585,7 @@ fn build(
             .map(|&ch| {
                 let (rules, order) = (&rules, &meta_order);
                 let worker = std::thread::Builder::new()
-                    .spawn_scoped(scope, move || build_channel(ch, rules, order));
+                    .spawn_scoped(scope, move || build_channel(ch, rules, order, build_for));
                 (ch, worker)
             })
             .collect();
@@ -592,7 +598,7 @@ fn build(
                         (ChannelRules::default(), vec![e])
                     }),
                     // No thread to be had: build it here.
-                    Err(_) => build_channel(ch, &rules, &meta_order),
+                    Err(_) => build_channel(ch, &rules, &meta_order, build_for),
                 };
                 (ch, built)
             })
@@ -612,6 +618,7 @@ fn build(
         rules,
         channels,
         meta_order,
+        build_for,
     })
 }
 
@@ -621,6 +628,7 @@ pub(crate) fn build_channel(
     ch: Channel,
     rules: &[Rule],
     meta_order: &[usize],
+    build: BuildFor,
 ) -> (ChannelRules, Vec<RuleError>) {
     let mut out = ChannelRules::default();
     let mut errors = Vec::new();
@@ -660,7 +668,15 @@ pub(crate) fn build_channel(
                 _ => {}
             }
         }
-        let built = field_matchers(&field, &patterns, pattern_rule, whole, &regexes, set_rule);
+        let built = field_matchers(
+            &field,
+            &patterns,
+            pattern_rule,
+            whole,
+            &regexes,
+            set_rule,
+            build,
+        );
         let (phrases, regexes) = match built {
             Ok(m) => m,
             Err(e) => {
@@ -731,12 +747,19 @@ fn field_matchers(
     whole_word: Vec<bool>,
     regexes: &[&str],
     set_rule: Vec<u32>,
+    build: BuildFor,
 ) -> Result<(Option<PhraseMatcher>, Option<RegexMatcher>), String> {
     if regexes.is_empty() || !field.is_long_text() {
         let phrases = if phrases.is_empty() {
             None
         } else {
-            Some(PhraseMatcher::new(phrases, pattern_rule, whole_word, None)?)
+            Some(PhraseMatcher::new(
+                phrases,
+                pattern_rule,
+                whole_word,
+                None,
+                build,
+            )?)
         };
         let regexes = if regexes.is_empty() {
             None
@@ -756,13 +779,13 @@ fn field_matchers(
     let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config)?;
     if needs_unicode_folding(phrases) {
         // Phrases scan a lower-cased copy; regexes need the text as it is.
-        let phrases = PhraseMatcher::new(phrases, pattern_rule, whole_word, None)?;
-        let literals = PhraseMatcher::new(&[], Vec::new(), Vec::new(), Some(prefixed))?;
+        let phrases = PhraseMatcher::new(phrases, pattern_rule, whole_word, None, build)?;
+        let literals = PhraseMatcher::new(&[], Vec::new(), Vec::new(), Some(prefixed), build)?;
         return Ok((
             Some(phrases),
             Some(RegexMatcher::Prefixed(Box::new(literals))),
         ));
     }
-    let both = PhraseMatcher::new(phrases, pattern_rule, whole_word, Some(prefixed))?;
+    let both = PhraseMatcher::new(phrases, pattern_rule, whole_word, Some(prefixed), build)?;
     Ok((Some(both), None))
 }

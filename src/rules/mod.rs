@@ -23,6 +23,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use compile::{load_dir, load_dir_compiling, load_sources, load_sources_compiling};
+pub use matcher::BuildFor;
 
 /// The default rule files, embedded in the binary so an installed
 /// `spamsift` works from any directory.
@@ -144,22 +145,25 @@ pub struct RuleSet {
     pub(crate) channels: [std::sync::OnceLock<ChannelRules>; 3],
     /// Meta rules (indices into `rules`) in dependency order.
     pub(crate) meta_order: Vec<usize>,
+    /// What the matchers are built for.
+    pub(crate) build_for: matcher::BuildFor,
 }
 
 impl RuleSet {
     /// The embedded default rules.
     pub fn defaults() -> Result<RuleSet, LoadError> {
-        Self::defaults_compiling(&Channel::ALL)
+        Self::defaults_compiling(&Channel::ALL, BuildFor::Throughput)
     }
 
     /// The embedded default rules, with only the matchers of `channels`
-    /// compiled now (see [`load_sources_compiling`]).
-    pub fn defaults_compiling(channels: &[Channel]) -> Result<RuleSet, LoadError> {
+    /// compiled now, built for `build` (see [`load_sources_compiling`]).
+    pub fn defaults_compiling(channels: &[Channel], build: BuildFor) -> Result<RuleSet, LoadError> {
         load_sources_compiling(
             DEFAULT_RULE_FILES
                 .iter()
                 .map(|(n, t)| (n.to_string(), t.to_string())),
             channels,
+            build,
         )
     }
 
@@ -178,7 +182,8 @@ impl RuleSet {
     /// be built is logged and skipped, so messages still get the other rules.
     fn channel(&self, channel: Channel) -> &ChannelRules {
         self.channels[channel.index()].get_or_init(|| {
-            let (matchers, errors) = compile::build_channel(channel, &self.rules, &self.meta_order);
+            let (matchers, errors) =
+                compile::build_channel(channel, &self.rules, &self.meta_order, self.build_for);
             for e in errors {
                 tracing::error!("{e}");
             }

@@ -339,9 +339,16 @@ mod tests {
             r"(?i)u\s+won",
         ];
         let rules: Vec<u32> = (0..patterns.len() as u32).collect();
-        let prefixed = PrefixedRegexes::new(&patterns, &rules, &meta::Config::new()).unwrap();
-        let m =
-            super::super::matcher::PhraseMatcher::new(&[], vec![], vec![], Some(prefixed)).unwrap();
+        // Both kinds of phrase automaton (many messages, one message).
+        use super::super::matcher::{BuildFor, PhraseMatcher};
+        let matchers: Vec<PhraseMatcher> = [BuildFor::Throughput, BuildFor::StartUp]
+            .into_iter()
+            .map(|build| {
+                let prefixed =
+                    PrefixedRegexes::new(&patterns, &rules, &meta::Config::new()).unwrap();
+                PhraseMatcher::new(&[], vec![], vec![], Some(prefixed), build).unwrap()
+            })
+            .collect();
         let texts = [
             "<p>hi</p><FONT size=2 COLOR=\"#FFFFFF\">x</FONT>",
             "<font color=red><Form action=x>",
@@ -362,7 +369,10 @@ mod tests {
             "(u) won!",
             "awinner",
         ];
-        for text in texts {
+        for (m, text) in matchers
+            .iter()
+            .flat_map(|m| texts.iter().map(move |t| (m, t)))
+        {
             let mut hits = HitSet::new(patterns.len());
             m.run(text, &mut hits);
             for (i, p) in patterns.iter().enumerate() {

@@ -5,7 +5,7 @@
 //! normal run. Profiling compiles each rule alone and times it over the
 //! same field values, which measures what the rule would cost by itself.
 
-use super::matcher::{HitSet, PhraseMatcher};
+use super::matcher::{BuildFor, HitSet, PhraseMatcher};
 use super::{RuleSet, RuleSpec};
 use crate::message::Message;
 use std::time::{Duration, Instant};
@@ -31,6 +31,7 @@ impl RuleSet {
                             vec![0; pats.len()],
                             vec![*whole_word; pats.len()],
                             None,
+                            BuildFor::Throughput,
                         );
                         let Ok(pm) = built else {
                             return Duration::ZERO;
