@@ -1,28 +1,10 @@
 //! Training, learning and using a Bayes model through the CLI and the library.
 
+mod common;
+
+use common::{root, run};
 use spamsift::bayes::{MemoryStore, TokenStore};
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
-        .args(args)
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // A child that fails early may close stdin first: its exit status and
-    // stderr, not a broken pipe here, tell the test what went wrong.
-    let _ = child.stdin.take().unwrap().write_all(stdin);
-    child.wait_with_output().unwrap()
-}
 
 /// A config letting the classifier speak after a handful of messages.
 fn small_config(dir: &std::path::Path) -> PathBuf {

@@ -1,9 +1,10 @@
 //! The `spamsift check` filter as a mail system runs it: bytes in, bytes out,
 //! exit codes.
 
-use std::io::Write;
+mod common;
+
+use common::run;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 fn fixture(rel: &str) -> Vec<u8> {
     std::fs::read(
@@ -12,24 +13,6 @@ fn fixture(rel: &str) -> Vec<u8> {
             .join(rel),
     )
     .unwrap()
-}
-
-fn run(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn spamsift");
-    let mut stdin = child.stdin.take().unwrap();
-    let data = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    out
 }
 
 /// Split the output into the result headers spamsift added and the rest.

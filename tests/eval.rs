@@ -3,20 +3,10 @@
 
 use spamsift::corpus::{Corpus, Format, Label, Source, Split, manifest};
 use spamsift::message::Channel;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn spamsift(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spamsift"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run spamsift")
-}
+use common::{root, spamsift};
+use std::path::Path;
 
 fn load(src: Source, split: Split) -> Corpus {
     let mut c = Corpus::default();

@@ -1,6 +1,8 @@
 //! Per-recipient rules (X.1242) decide before content, and the `stream`
 //! gateway pipe answers line by line.
 
+mod common;
+
 use spamsift::policy::{Policy, PolicyAction, PolicyStore, QuietHours, SenderRule};
 use spamsift::{Action, Engine, Message};
 use std::io::Write;
@@ -247,14 +249,7 @@ Message-ID: <1@shop.example>\r\n\r\nHello list.\r\n";
             "--json",
         ];
         args.extend_from_slice(extra);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(mail).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::run(&args, mail);
         assert!(out.status.success());
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         v

@@ -2,20 +2,10 @@
 //! allow lists decide ham before content rules.
 
 use spamsift::{Action, Engine, Message};
+mod common;
+
+use common::{root, spamsift};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn spamsift(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spamsift"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
 
 fn build(dir: &Path, kind: &str, list: &str, name: &str, extra: &[&str]) -> PathBuf {
     let out = dir.join(name);
