@@ -260,6 +260,21 @@ fn corrupt_model_is_a_clear_error_and_check_fails_open() {
         b"",
     );
     assert_eq!(out.status.code(), Some(2));
+    // Feedback into a corrupt model is refused and leaves the file as it was.
+    let out = run(
+        &[
+            "--model",
+            bad.to_str().unwrap(),
+            "learn",
+            "--spam",
+            "--channel",
+            "sms",
+        ],
+        SPAM_SMS.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.model"));
+    assert_eq!(std::fs::read(&bad).unwrap(), b"SSBAYES\0 but then garbage");
 }
 
 #[test]
