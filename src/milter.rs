@@ -193,8 +193,9 @@ impl Milter for SpamsiftMilter {
     }
 
     async fn rcpt(&mut self, rcpt: Recipient) -> Result<MilterAction, Self::Error> {
-        self.rcpts
-            .push(rcpt.recipient().trim_matches(['<', '>']).to_string());
+        self.rcpts.push(crate::message::identity::normalise_address(
+            &rcpt.recipient(),
+        ));
         Ok(Continue.into())
     }
 

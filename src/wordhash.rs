@@ -80,7 +80,7 @@ pub fn load16(text: &[u8], start: usize, len: usize) -> (u64, u64) {
         Some(b) => split16(b),
         // Near the end of a text of 16 bytes or more: the last 16 bytes,
         // shifted so the word comes first (no copy, no call to memcpy).
-        None if text.len() >= 16 => {
+        None if text.len() >= 16 && start < text.len() => {
             let (lo, hi) = split16(&text[text.len() - 16..]);
             let both = u128::from(lo) | (u128::from(hi) << 64);
             let shifted = both >> (8 * (start + 16 - text.len()));

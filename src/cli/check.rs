@@ -112,7 +112,7 @@ fn filter(opts: &EngineOpts, args: &CheckArgs, input: &[u8], out: &mut impl Writ
             recipients: args
                 .recipient
                 .iter()
-                .map(|r| r.trim().trim_matches(['<', '>']).to_string())
+                .map(|r| spamsift::message::identity::normalise_address(r))
                 .collect(),
             ..msg
         }

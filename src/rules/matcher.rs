@@ -226,38 +226,38 @@ impl PhraseMatcher {
 
     /// [`scan`](Self::scan) with one kind of automaton.
     #[inline(always)]
-    fn scan_in<A: Automaton>(&self, dfa: &A, text: &str, hits: &mut HitSet) {
+    fn scan_in<A: Automaton>(&self, automaton: &A, text: &str, hits: &mut HitSet) {
         const TWO_STREAMS_FROM: usize = 512;
-        if dfa.prefilter().is_some() {
+        if automaton.prefilter().is_some() {
             // Few distinct first bytes (say, HTML regex literals that all
             // start with `<`): the automaton's own memchr/Teddy prefilter
             // skips between candidates far faster than stepping the DFA.
-            self.scan_prefiltered(dfa, text, hits);
+            self.scan_prefiltered(automaton, text, hits);
             return;
         }
-        let Ok(start) = dfa.start_state(Anchored::No) else {
+        let Ok(start) = automaton.start_state(Anchored::No) else {
             return;
         };
         let bytes = text.as_bytes();
         let mut on_match = |sid: StateID, end: usize| {
-            for i in 0..dfa.match_len(sid) {
-                let p = dfa.match_pattern(sid, i);
-                self.report(text, p, end - dfa.pattern_len(p), end, hits);
+            for i in 0..automaton.match_len(sid) {
+                let p = automaton.match_pattern(sid, i);
+                self.report(text, p, end - automaton.pattern_len(p), end, hits);
             }
         };
         let (mut a, mut b) = (start, start);
         let mut done = 0;
         if bytes.len() >= TWO_STREAMS_FROM {
             let mid = bytes.len() / 2;
-            let overlap = dfa.max_pattern_len().saturating_sub(1);
+            let overlap = automaton.max_pattern_len().saturating_sub(1);
             let (first, second) = (&bytes[..mid], &bytes[mid..]);
             for (i, (&x, &y)) in first.iter().zip(second).enumerate() {
-                a = dfa.next_state(Anchored::No, a, x);
-                b = dfa.next_state(Anchored::No, b, y);
-                if dfa.is_match(a) {
+                a = automaton.next_state(Anchored::No, a, x);
+                b = automaton.next_state(Anchored::No, b, y);
+                if automaton.is_match(a) {
                     on_match(a, i + 1);
                 }
-                if dfa.is_match(b) {
+                if automaton.is_match(b) {
                     on_match(b, mid + i + 1);
                 }
             }
@@ -266,8 +266,8 @@ impl PhraseMatcher {
                 .iter()
                 .enumerate()
             {
-                a = dfa.next_state(Anchored::No, a, x);
-                if dfa.is_match(a) {
+                a = automaton.next_state(Anchored::No, a, x);
+                if automaton.is_match(a) {
                     on_match(a, mid + i + 1);
                 }
             }
@@ -275,8 +275,8 @@ impl PhraseMatcher {
             a = b;
         }
         for (i, &x) in bytes[done..].iter().enumerate() {
-            a = dfa.next_state(Anchored::No, a, x);
-            if dfa.is_match(a) {
+            a = automaton.next_state(Anchored::No, a, x);
+            if automaton.is_match(a) {
                 on_match(a, done + i + 1);
             }
         }
