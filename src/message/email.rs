@@ -2,11 +2,11 @@
 
 use super::html::append_text;
 use super::identity::{client_ip, normalise_address, received_from_ip};
-use super::uri::{find_in_html, find_in_text};
+use super::uri::{DistinctUris, find_in_html};
 use super::{Channel, Facts, Header, Mailbox, Message};
 use mail_parser::parsers::MessageStream;
 use mail_parser::{Address, HeaderName, HeaderValue, MessageParser, MimeHeaders, PartType};
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
@@ -77,8 +77,10 @@ pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
 
     read_headers(&parsed, content, &mut msg);
     read_identities(&parsed, content, opts, &mut msg);
-    read_parts(&parsed, opts, &mut msg, 0);
-    finish_body(opts, &mut msg);
+    let mut uris = DistinctUris::default();
+    read_parts(&parsed, opts, &mut msg, &mut uris, 0);
+    msg.uris = uris.into_vec();
+    truncate_body(opts, &mut msg);
     msg
 }
 
@@ -113,7 +115,9 @@ fn salvage(content: &[u8], opts: &EmailOptions, msg: &mut Message) {
     msg.facts.parse_failed = true;
     let limit = content.len().min(opts.max_body_bytes);
     msg.body = String::from_utf8_lossy(&content[..limit]).into_owned();
-    find_in_text(&msg.body, &mut msg.uris);
+    let mut uris = DistinctUris::default();
+    uris.add_in_text(&msg.body);
+    msg.uris = uris.into_vec();
 }
 
 fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Message) {
@@ -139,7 +143,8 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
             }
         };
         let name = match &h.name {
-            HeaderName::Other(other) => std::borrow::Cow::Owned(other.to_string()),
+            HeaderName::Other(other) => common_name(other)
+                .map_or_else(|| std::borrow::Cow::Owned(other.to_string()), Cow::Borrowed),
             known => std::borrow::Cow::Borrowed(known.as_static_str()),
         };
         msg.headers.push(Header { name, value });
@@ -149,7 +154,7 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
     let date_present = msg.header("Date").is_some();
     msg.facts.has_date = date_present;
     match parsed.date().filter(|d| d.is_valid()) {
-        Some(d) => msg.time = chrono::DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok(),
+        Some(d) => msg.time = date_time(d),
         None => msg.facts.bad_date = date_present,
     }
 
@@ -168,6 +173,62 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
         msg.facts.bad_message_id = !well_formed;
     }
     msg.message_id = parsed.message_id().map(str::to_string);
+}
+
+/// Header fields common in mail that mail-parser does not name: kept as
+/// static strings instead of a copy per message.
+const COMMON_NAMES: &[&str] = &[
+    "Authentication-Results",
+    "Delivered-To",
+    "Delivery-Date",
+    "Errors-To",
+    "Importance",
+    "Organization",
+    "Precedence",
+    "Received-SPF",
+    "User-Agent",
+    "X-Accept-Language",
+    "X-Authentication-Warning",
+    "X-Beenthere",
+    "X-Loop",
+    "X-Mailer",
+    "X-Mailman-Version",
+    "X-MIME-Autoconverted",
+    "X-MimeOLE",
+    "X-MSMail-Priority",
+    "X-Original-To",
+    "X-Originating-IP",
+    "X-Priority",
+    "X-Sender",
+    "X-Spam-Checker-Version",
+    "X-Spam-Flag",
+    "X-Spam-Level",
+    "X-Spam-Status",
+    "X-Virus-Scanned",
+];
+
+/// `name` as a static string when it is one of [`COMMON_NAMES`], spelled
+/// exactly so (names keep the spelling they came in).
+fn common_name(name: &str) -> Option<&'static str> {
+    COMMON_NAMES.iter().copied().find(|&c| c == name)
+}
+
+/// A parsed Date as a chrono time in its own offset; `None` for a day
+/// the month does not have.
+fn date_time(d: &mail_parser::DateTime) -> Option<chrono::DateTime<chrono::FixedOffset>> {
+    use chrono::TimeZone;
+    let offset = i32::from(d.tz_hour) * 3600 + i32::from(d.tz_minute) * 60;
+    let offset = chrono::FixedOffset::east_opt(if d.tz_before_gmt { -offset } else { offset })?;
+    offset
+        .with_ymd_and_hms(
+            i32::from(d.year),
+            u32::from(d.month),
+            u32::from(d.day),
+            u32::from(d.hour),
+            u32::from(d.minute),
+            u32::from(d.second),
+        )
+        .single()
 }
 
 /// A header value the parser skipped, with its RFC 2047 encoded words decoded.
@@ -204,11 +265,17 @@ fn format_address(a: &Address<'_>) -> Option<String> {
 /// A header value on one line: folded lines joined by one space, trimmed.
 fn unfold(raw: &str) -> String {
     let value = raw.trim();
-    if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_none() {
+    let bytes = value.as_bytes();
+    if memchr::memchr2(b'\r', b'\n', bytes).is_none() {
         return value.to_string();
     }
     let mut out = String::with_capacity(value.len());
-    for line in value.split(['\r', '\n']).map(str::trim) {
+    let mut start = 0;
+    let ends = memchr::memchr2_iter(b'\r', b'\n', bytes).chain([bytes.len()]);
+    for end in ends {
+        // Line breaks are ASCII: both ends are character boundaries.
+        let line = value[start..end].trim();
+        start = end + 1;
         if !line.is_empty() {
             if !out.is_empty() {
                 out.push(' ');
@@ -272,6 +339,7 @@ fn read_parts(
     parsed: &mail_parser::Message<'_>,
     opts: &EmailOptions,
     msg: &mut Message,
+    uris: &mut DistinctUris,
     depth: u32,
 ) {
     // The parts a reader sees as the message text: one per alternative
@@ -303,7 +371,7 @@ fn read_parts(
         match &part.body {
             PartType::Text(text) => {
                 msg.facts.text_parts += 1;
-                find_in_text(text, &mut msg.uris);
+                uris.add_in_text(text);
                 if shown(index) {
                     push_text(&mut msg.body, text);
                 }
@@ -311,7 +379,7 @@ fn read_parts(
             PartType::Html(html) => {
                 msg.facts.html_parts += 1;
                 msg.facts.html_bytes += html.len() as u64;
-                msg.facts.html_images += find_in_html(html, &mut msg.uris, &mut msg.links);
+                msg.facts.html_images += find_in_html(html, uris, &mut msg.links);
                 if msg.html.len() < opts.max_body_bytes {
                     push_text(&mut msg.html, html);
                 }
@@ -326,7 +394,7 @@ fn read_parts(
             PartType::Message(inner) => {
                 msg.facts.attachments += 1;
                 if depth < MAX_NESTING {
-                    read_parts(inner, opts, msg, depth + 1);
+                    read_parts(inner, opts, msg, uris, depth + 1);
                 }
             }
             PartType::Multipart(_) => {}
@@ -352,7 +420,8 @@ fn push_text(body: &mut String, text: &str) {
     body.push_str(text);
 }
 
-fn finish_body(opts: &EmailOptions, msg: &mut Message) {
+/// Cut the body text to `max_body_bytes` (at a character boundary).
+fn truncate_body(opts: &EmailOptions, msg: &mut Message) {
     if msg.body.len() > opts.max_body_bytes {
         let mut cut = opts.max_body_bytes;
         while !msg.body.is_char_boundary(cut) {
@@ -360,10 +429,6 @@ fn finish_body(opts: &EmailOptions, msg: &mut Message) {
         }
         msg.body.truncate(cut);
     }
-    // Deduplicate by a 64-bit hash of the URL: no copy of each URL.
-    let mut seen = HashSet::with_capacity(msg.uris.len());
-    msg.uris
-        .retain(|u| seen.insert(xxhash_rust::xxh3::xxh3_64(u.url.as_bytes())));
 }
 
 #[cfg(test)]
@@ -398,6 +463,42 @@ Visit http://www.example.com/page now.\n";
         assert!(m.facts.has_message_id && !m.facts.bad_message_id);
         assert!(m.body.contains("Visit"));
         assert_eq!(m.headers[0].name, "Received");
+    }
+
+    #[test]
+    fn dates_keep_their_offset_and_impossible_days_give_no_time() {
+        let with_date = |date: &str| {
+            let raw = format!("From: a@example.com\nDate: {date}\nSubject: x\n\nhi\n");
+            parse(raw.as_bytes(), &EmailOptions::default())
+        };
+        let m = with_date("Mon, 1 Jan 2002 10:00:00 -0530");
+        assert_eq!(
+            m.time.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2002-01-01T10:00:00-05:30")
+        );
+        let m = with_date("Thu, 31 Feb 2002 10:00:00 +0000");
+        assert!(m.time.is_none() && m.facts.has_date);
+    }
+
+    #[test]
+    fn folded_values_are_unfolded_and_names_keep_their_spelling() {
+        let raw = b"Received: from a.example\r\n\tby b.example\r\n   \r\n  with SMTP\r\n\
+X-MSMail-Priority: Normal\r\nx-mailer: \xc2\xa0Mutt \r\nX-Custom-Thing: one\r\n two\r\n\r\nbody\r\n";
+        let m = parse(raw, &EmailOptions::default());
+        let fields: Vec<(&str, &str)> = m
+            .headers
+            .iter()
+            .map(|h| (h.name.as_ref(), h.value.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("Received", "from a.example by b.example with SMTP"),
+                ("X-MSMail-Priority", "Normal"),
+                ("x-mailer", "Mutt"),
+                ("X-Custom-Thing", "one two"),
+            ]
+        );
     }
 
     #[test]

@@ -24,11 +24,7 @@ pub struct Uri {
 impl Uri {
     /// Build from a URI string, extracting its host.
     pub fn new(url: &str) -> Uri {
-        let url = if url.contains("&amp;") {
-            url.replace("&amp;", "&")
-        } else {
-            url.to_string()
-        };
+        let url = decode_amp(url).into_owned();
         let host = host_of(&url).unwrap_or_default();
         Uri { url, host }
     }
@@ -70,15 +66,28 @@ fn ends_uri(c: char) -> bool {
         )
 }
 
-/// Append the URIs written in `text` to `out` (bounded by [`MAX_URIS`]).
+/// Append the URIs written in `text` to `out` (bounded by [`MAX_URIS`];
+/// repeats kept).
 ///
 /// A URI starts with `http://`, `https://`, `ftp://` or `www.` (any case) at
 /// a word boundary and runs to whitespace or a character URIs never hold;
 /// trailing sentence punctuation is dropped.
 pub fn find_in_text(text: &str, out: &mut Vec<Uri>) {
+    if out.len() >= MAX_URIS {
+        return;
+    }
+    each_in_text(text, |s| {
+        out.push(Uri::new(s));
+        out.len() < MAX_URIS
+    });
+}
+
+/// Each URI written in `text` (as [`find_in_text`] reads them), handed to
+/// `found` as it is, until `found` returns false.
+fn each_in_text<'t>(text: &'t str, mut found: impl FnMut(&'t str) -> bool) {
     let bytes = text.as_bytes();
     let mut from = 0;
-    while from < bytes.len() && out.len() < MAX_URIS {
+    while from < bytes.len() {
         let Some(m) = URI_MARK.find(&text[from..]) else {
             return;
         };
@@ -104,8 +113,57 @@ pub fn find_in_text(text: &str, out: &mut Vec<Uri>) {
             continue;
         }
         from = end;
-        let s = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '>']);
-        out.push(Uri::new(s));
+        if !found(text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '>'])) {
+            return;
+        }
+    }
+}
+
+/// The distinct URIs of a message, in the order first found, at most
+/// [`MAX_URIS`]. A repeat (an HTML part names each link in its anchor and
+/// again in its text) is known by a hash of it before anything is copied.
+#[derive(Debug, Default)]
+pub struct DistinctUris {
+    uris: Vec<Uri>,
+    seen: rustc_hash::FxHashSet<u64>,
+}
+
+impl DistinctUris {
+    /// Add `url` (as written) unless it is a repeat; false once full.
+    pub fn add(&mut self, url: &str) -> bool {
+        if self.uris.len() >= MAX_URIS {
+            return false;
+        }
+        let url = decode_amp(url);
+        if self.seen.insert(xxhash_rust::xxh3::xxh3_64(url.as_bytes())) {
+            let host = host_of(&url).unwrap_or_default();
+            self.uris.push(Uri {
+                url: url.into_owned(),
+                host,
+            });
+        }
+        self.uris.len() < MAX_URIS
+    }
+
+    /// Add the URIs written in `text` (see [`find_in_text`]).
+    pub fn add_in_text(&mut self, text: &str) {
+        if self.uris.len() < MAX_URIS {
+            each_in_text(text, |s| self.add(s));
+        }
+    }
+
+    /// The URIs, in the order first found.
+    pub fn into_vec(self) -> Vec<Uri> {
+        self.uris
+    }
+}
+
+/// A URI with its HTML entity `&amp;` decoded.
+fn decode_amp(url: &str) -> std::borrow::Cow<'_, str> {
+    if url.contains("&amp;") {
+        std::borrow::Cow::Owned(url.replace("&amp;", "&"))
+    } else {
+        std::borrow::Cow::Borrowed(url)
     }
 }
 
@@ -114,7 +172,7 @@ pub fn find_in_text(text: &str, out: &mut Vec<Uri>) {
 /// A single forward scan over the tags (no regex backtracking): for each
 /// `<a ...href=...>` the text up to `</a>` is the anchor text, with inner
 /// tags dropped and whitespace collapsed.
-pub fn find_in_html(html: &str, uris: &mut Vec<Uri>, links: &mut Vec<Link>) -> u32 {
+pub fn find_in_html(html: &str, uris: &mut DistinctUris, links: &mut Vec<Link>) -> u32 {
     let bytes = html.as_bytes();
     let mut images = 0u32;
     let mut pos = 0;
@@ -134,8 +192,8 @@ pub fn find_in_html(html: &str, uris: &mut Vec<Uri>, links: &mut Vec<Link>) -> u
             };
             let close = find_ascii_ci(&bytes[pos..], b"</a").map_or(bytes.len(), |i| pos + i);
             let text = visible_text(&html[pos..close]);
-            if is_web_uri(href) && uris.len() < MAX_URIS {
-                uris.push(Uri::new(href));
+            if is_web_uri(href) {
+                uris.add(href);
             }
             links.push(Link {
                 text,
@@ -144,7 +202,7 @@ pub fn find_in_html(html: &str, uris: &mut Vec<Uri>, links: &mut Vec<Link>) -> u
         }
     }
     // URIs in attributes other than anchors (img src, forms) and in text.
-    find_in_text(html, uris);
+    uris.add_in_text(html);
     images
 }
 
@@ -295,8 +353,42 @@ mod tests {
     }
 
     #[test]
+    fn distinct_uris_keep_first_sightings_and_count_only_distinct_ones() {
+        let mut uris = DistinctUris::default();
+        let mut links = Vec::new();
+        // 300 links, each named in its anchor and again by the text scan:
+        // 600 sightings, more than the cap, but only 300 URIs.
+        let html: String = (0..300)
+            .map(|i| format!("<a href=\"http://h{i}.example/?a=1&amp;b=2\">x</a> "))
+            .collect();
+        find_in_html(&html, &mut uris, &mut links);
+        uris.add_in_text("again http://h0.example/?a=1&b=2 and www.later.example");
+        let uris = uris.into_vec();
+        assert_eq!(uris.len(), 301);
+        assert_eq!(uris[0].url, "http://h0.example/?a=1&b=2");
+        assert_eq!(uris[299].host, "h299.example");
+        assert_eq!(uris[300].host, "www.later.example");
+
+        let mut full = DistinctUris::default();
+        let text: String = (0..MAX_URIS + 10)
+            .map(|i| format!("http://n{i}.example "))
+            .collect();
+        full.add_in_text(&text);
+        assert!(!full.add("http://one-more.example"));
+        assert_eq!(full.into_vec().len(), MAX_URIS);
+
+        let mut few = DistinctUris::default();
+        few.add_in_text("http://a.example http://b.example http://a.example/ http://a.example");
+        let urls: Vec<String> = few.into_vec().into_iter().map(|u| u.url).collect();
+        assert_eq!(
+            urls,
+            ["http://a.example", "http://b.example", "http://a.example/"]
+        );
+    }
+
+    #[test]
     fn anchor_scanner_edge_cases() {
-        let mut uris = Vec::new();
+        let mut uris = DistinctUris::default();
         let mut links = Vec::new();
         let html = "<A HREF=http://x.example/a?b=1&amp;c=2 class=q><b>Click</b>\n here</A>\
                     <a name=top>no href</a><a title='href=fake' href=\"http://y.example\">y</a><a href=\"unterminated";
@@ -309,7 +401,7 @@ mod tests {
 
     #[test]
     fn anchors_and_mismatch() {
-        let mut uris = Vec::new();
+        let mut uris = DistinctUris::default();
         let mut links = Vec::new();
         let imgs = find_in_html(
             r#"<p><a href="http://evil.example/login">https://www.paypal.com</a>
@@ -321,6 +413,6 @@ mod tests {
         assert_eq!(links.len(), 2);
         assert!(link_text_mismatch(&links[0]));
         assert!(!link_text_mismatch(&links[1]));
-        assert!(uris.iter().any(|u| u.host == "evil.example"));
+        assert!(uris.into_vec().iter().any(|u| u.host == "evil.example"));
     }
 }
