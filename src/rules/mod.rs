@@ -41,6 +41,10 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
         include_str!("../../rules/email-html.toml"),
     ),
     ("email-uri.toml", include_str!("../../rules/email-uri.toml")),
+    (
+        "email-scams.toml",
+        include_str!("../../rules/email-scams.toml"),
+    ),
     ("sms.toml", include_str!("../../rules/sms.toml")),
     ("im.toml", include_str!("../../rules/im.toml")),
 ];
