@@ -44,15 +44,24 @@ pub struct PrefixedRegexes {
 /// The literals every match of `pattern` starts with, lower-case and
 /// deduplicated; `None` when a match can start otherwise.
 pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
-    let hir = regex_syntax::ParserBuilder::new()
+    leading_literals_of(&parse(pattern).ok()?)
+}
+
+/// A pattern parsed as the `regex` crate parses it (Unicode mode).
+fn parse(pattern: &str) -> Result<Hir, String> {
+    regex_syntax::ParserBuilder::new()
         .build()
         .parse(pattern)
-        .ok()?;
+        .map_err(|e| e.to_string())
+}
+
+/// [`leading_literals`] of a parsed pattern.
+fn leading_literals_of(hir: &Hir) -> Option<Vec<String>> {
     // Literals are matched ASCII case-insensitively anyway: a letter that
     // matches both its cases becomes its lower-case letter first, so the
     // extractor does not spell out 2^n case variants (most of rule-set
     // compile time before).
-    let hir = fold_ascii_case(&hir);
+    let hir = fold_ascii_case(hir);
     // Case-insensitive literals multiply (`(?i)script` has 2^6 spellings
     // and more with Unicode folds); allow enough before the extractor
     // shortens them, since they collapse again once lower-cased.
@@ -159,7 +168,9 @@ impl PrefixedRegexes {
         let mut scanned: Vec<&str> = Vec::new();
         let mut scanned_rules = Vec::new();
         for (pattern, &rule) in regexes.iter().zip(rules) {
-            match leading_literals(pattern) {
+            // Parsed once for the literals, the boundary test and the regex.
+            let hir = parse(pattern)?;
+            match leading_literals_of(&hir) {
                 Some(lits) => {
                     // Run anchored where a literal was found: a prefilter
                     // would never be used, so none is built. (Dropping the
@@ -168,11 +179,11 @@ impl PrefixedRegexes {
                     let anchored_config = config.clone().auto_prefilter(false);
                     let re = MetaRegex::builder()
                         .configure(anchored_config)
-                        .build(pattern)
+                        .build_from_hir(&hir)
                         .map_err(|e| e.to_string())?;
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
-                    starts_at_boundary.push(starts_with_word_boundary(pattern));
+                    starts_at_boundary.push(starts_with_word_boundary(&hir));
                     for lit in lits {
                         match literal_index.get(&lit) {
                             Some(&i) => literal_regexes[i].push(id),
@@ -264,9 +275,9 @@ fn is_ascii_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Whether every match of `pattern` starts with a word-boundary assertion
-/// (`\b`, ASCII or Unicode, or a word-start assertion).
-fn starts_with_word_boundary(pattern: &str) -> bool {
+/// Whether every match of a parsed pattern starts with a word-boundary
+/// assertion (`\b`, ASCII or Unicode, or a word-start assertion).
+fn starts_with_word_boundary(hir: &Hir) -> bool {
     use regex_syntax::hir::Look;
     fn starts(hir: &Hir) -> bool {
         match hir.kind() {
@@ -279,10 +290,7 @@ fn starts_with_word_boundary(pattern: &str) -> bool {
             _ => false,
         }
     }
-    regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .is_ok_and(|hir| starts(&hir))
+    starts(hir)
 }
 
 #[cfg(test)]
@@ -304,11 +312,12 @@ mod tests {
 
     #[test]
     fn word_boundary_starts() {
-        assert!(starts_with_word_boundary(r"(?i)\b(?:you|u)\b|\bwinner"));
-        assert!(starts_with_word_boundary(r"(\bfoo|\b{start}bar)"));
-        assert!(!starts_with_word_boundary(r"foo|\bbar"));
-        assert!(!starts_with_word_boundary(r"\Bfoo"));
-        assert!(!starts_with_word_boundary(r"x\bfoo"));
+        let starts = |p: &str| starts_with_word_boundary(&parse(p).expect("valid pattern"));
+        assert!(starts(r"(?i)\b(?:you|u)\b|\bwinner"));
+        assert!(starts(r"(\bfoo|\b{start}bar)"));
+        assert!(!starts(r"foo|\bbar"));
+        assert!(!starts(r"\Bfoo"));
+        assert!(!starts(r"x\bfoo"));
     }
 
     #[test]
