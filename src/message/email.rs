@@ -127,7 +127,7 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
             .get(h.offset_start as usize..h.offset_end as usize)
             .map(|b| match std::str::from_utf8(b) {
                 // The fast validator first; lossy conversion only for bad bytes.
-                Ok(s) => std::borrow::Cow::Borrowed(s),
+                Ok(s) => Cow::Borrowed(s),
                 Err(_) => String::from_utf8_lossy(b),
             })
             .unwrap_or_default();
@@ -143,9 +143,10 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
             }
         };
         let name = match &h.name {
-            HeaderName::Other(other) => common_name(other)
-                .map_or_else(|| std::borrow::Cow::Owned(other.to_string()), Cow::Borrowed),
-            known => std::borrow::Cow::Borrowed(known.as_static_str()),
+            HeaderName::Other(other) => {
+                common_name(other).map_or_else(|| Cow::Owned(other.to_string()), Cow::Borrowed)
+            }
+            known => Cow::Borrowed(known.as_static_str()),
         };
         msg.headers.push(Header { name, value });
     }

@@ -4,6 +4,7 @@ use super::Link;
 use super::html::find_ascii_ci;
 use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
@@ -24,7 +25,11 @@ pub struct Uri {
 impl Uri {
     /// Build from a URI string, extracting its host.
     pub fn new(url: &str) -> Uri {
-        let url = decode_amp(url).into_owned();
+        Uri::decoded(decode_amp(url).into_owned())
+    }
+
+    /// A URI whose `&amp;` entities are decoded already.
+    fn decoded(url: String) -> Uri {
         let host = host_of(&url).unwrap_or_default();
         Uri { url, host }
     }
@@ -136,11 +141,7 @@ impl DistinctUris {
         }
         let url = decode_amp(url);
         if self.seen.insert(xxhash_rust::xxh3::xxh3_64(url.as_bytes())) {
-            let host = host_of(&url).unwrap_or_default();
-            self.uris.push(Uri {
-                url: url.into_owned(),
-                host,
-            });
+            self.uris.push(Uri::decoded(url.into_owned()));
         }
         self.uris.len() < MAX_URIS
     }
@@ -159,11 +160,11 @@ impl DistinctUris {
 }
 
 /// A URI with its HTML entity `&amp;` decoded.
-fn decode_amp(url: &str) -> std::borrow::Cow<'_, str> {
+fn decode_amp(url: &str) -> Cow<'_, str> {
     if url.contains("&amp;") {
-        std::borrow::Cow::Owned(url.replace("&amp;", "&"))
+        Cow::Owned(url.replace("&amp;", "&"))
     } else {
-        std::borrow::Cow::Borrowed(url)
+        Cow::Borrowed(url)
     }
 }
 
