@@ -217,7 +217,7 @@ mod tests {
             "t.toml",
             "[sms]\ntag = 4.0\nreject = 9.0\n[parse]\ntrusted_hops = 2\n",
         )
-        .unwrap();
+        .expect("valid configuration");
         assert_eq!(c.thresholds(Channel::Sms).tag, 4.0);
         assert_eq!(c.thresholds(Channel::Email).tag, 5.0);
         assert_eq!(c.email.trusted_hops, 2);
@@ -229,7 +229,7 @@ mod tests {
             "/etc/spamsift/c.toml",
             "[bayes]\nmodel = \"m.bin\"\nmin_spam = 10\n",
         )
-        .unwrap();
+        .expect("valid configuration");
         assert_eq!(c.bayes.min_spam, 10);
         assert_eq!(c.bayes.min_ham, 200);
         assert_eq!(
@@ -243,7 +243,7 @@ mod tests {
 
     #[test]
     fn reads_milter_section_and_rules_dir() {
-        let c = Config::from_toml("/etc/spamsift/c.toml", "rules = \"r\"\n[milter]\nlisten = \"unix:/run/s.sock\"\ntimeout = 2.5\non_error = \"tempfail\"\n").unwrap();
+        let c = Config::from_toml("/etc/spamsift/c.toml", "rules = \"r\"\n[milter]\nlisten = \"unix:/run/s.sock\"\ntimeout = 2.5\non_error = \"tempfail\"\n").expect("valid configuration");
         assert_eq!(
             c.rules_dir.as_deref(),
             Some(std::path::Path::new("/etc/spamsift/r"))

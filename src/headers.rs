@@ -173,8 +173,8 @@ mod tests {
     #[test]
     fn prepends_and_strips() {
         let raw = b"Subject: hi\r\nX-Spam-Flag: YES\r\nX-Spam-Status: No,\r\n\ttests=FAKE\r\nTo: a@b\r\n\r\nbody X-Spam-Flag: kept\r\n";
-        let out = rewrite(raw, &verdict(1.0, Action::Ham)).unwrap();
-        let s = String::from_utf8(out).unwrap();
+        let out = rewrite(raw, &verdict(1.0, Action::Ham)).expect("message rewritten");
+        let s = String::from_utf8(out).expect("UTF-8");
         assert_eq!(
             s,
             "X-Spam-Score: 1.0\r\nX-Spam-Status: No, score=1.0 required=5.0 tests=B_RULE\r\n\
@@ -185,7 +185,9 @@ mod tests {
     #[test]
     fn keeps_mbox_line_first() {
         let raw = b"From x@y Mon\nSubject: s\n\nb\n";
-        let s = String::from_utf8(rewrite(raw, &verdict(9.0, Action::Tag)).unwrap()).unwrap();
+        let s =
+            String::from_utf8(rewrite(raw, &verdict(9.0, Action::Tag)).expect("message rewritten"))
+                .expect("UTF-8");
         assert!(
             s.starts_with("From x@y Mon\nX-Spam-Flag: YES\nX-Spam-Score: 9.0\n"),
             "{s}"

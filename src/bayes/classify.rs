@@ -407,16 +407,51 @@ mod tests {
             ..BayesConfig::default()
         };
         let c = Classifier::new(std::sync::Arc::new(s), cfg);
-        assert!(c.probability_of(&[1, 2, 3], Channel::Email).unwrap() > 0.99);
-        assert!(c.probability_of(&[7, 8, 9], Channel::Email).unwrap() < 0.01);
+        assert!(
+            c.probability_of(&[1, 2, 3], Channel::Email)
+                .expect("classifier is ready")
+                > 0.99
+        );
+        assert!(
+            c.probability_of(&[7, 8, 9], Channel::Email)
+                .expect("classifier is ready")
+                < 0.01
+        );
         assert_eq!(c.probability_of(&[100], Channel::Email), Some(0.5));
         let email = Channel::Email;
-        assert_eq!(&*c.band(0.995, email).unwrap().id, "BAYES_99");
-        assert_eq!(&*c.band(0.0, email).unwrap().id, "BAYES_00");
+        assert_eq!(
+            &*c.band(0.995, email)
+                .expect("a band for every probability")
+                .id,
+            "BAYES_99"
+        );
+        assert_eq!(
+            &*c.band(0.0, email).expect("a band for every probability").id,
+            "BAYES_00"
+        );
         // logit score: 0.5 × ln(0.99/0.01) + 2.0 (email), 1.0 × ln(0.99/0.01) (SMS)
-        assert!((c.band(0.99, email).unwrap().score - 4.30).abs() < 0.01);
-        assert!((c.band(0.99, Channel::Sms).unwrap().score - 4.60).abs() < 0.01);
-        assert!(c.band(0.0, email).unwrap().score <= -10.0);
+        assert!(
+            (c.band(0.99, email)
+                .expect("a band for every probability")
+                .score
+                - 4.30)
+                .abs()
+                < 0.01
+        );
+        assert!(
+            (c.band(0.99, Channel::Sms)
+                .expect("a band for every probability")
+                .score
+                - 4.60)
+                .abs()
+                < 0.01
+        );
+        assert!(
+            c.band(0.0, email)
+                .expect("a band for every probability")
+                .score
+                <= -10.0
+        );
         // Email adds 0.1 × the clues' log-odds: "unsure" (p = 0.5) with clues
         // leaning to spam scores above the offset, leaning to ham below it.
         let unsure = |log_odds| {
@@ -424,7 +459,9 @@ mod tests {
                 probability: 0.5,
                 log_odds,
             };
-            c.band_of(e, email).unwrap().score
+            c.band_of(e, email)
+                .expect("a band for every probability")
+                .score
         };
         assert!((unsure(30.0) - 5.0).abs() < 0.01);
         assert!((unsure(-30.0) - -1.0).abs() < 0.01);
@@ -433,10 +470,20 @@ mod tests {
             probability: 0.5,
             log_odds: 30.0,
         };
-        assert!(c.band_of(e, Channel::Sms).unwrap().score.abs() < 0.01);
+        assert!(
+            c.band_of(e, Channel::Sms)
+                .expect("a band for every probability")
+                .score
+                .abs()
+                < 0.01
+        );
         // evidence of a message: the log-odds are the sum over its clues
-        let spam = c.evidence_of(&[1, 2, 3], email).unwrap();
-        let ham = c.evidence_of(&[7, 8, 9], email).unwrap();
+        let spam = c
+            .evidence_of(&[1, 2, 3], email)
+            .expect("classifier is ready");
+        let ham = c
+            .evidence_of(&[7, 8, 9], email)
+            .expect("classifier is ready");
         assert!(
             spam.log_odds > 10.0 && ham.log_odds < -10.0,
             "{spam:?} {ham:?}"
@@ -447,7 +494,7 @@ mod tests {
             ..c.config().clone()
         };
         let c = Classifier::new(std::sync::Arc::new(MemoryStore::new()), cfg);
-        let mid = c.band(0.5, email).unwrap();
+        let mid = c.band(0.5, email).expect("a band for every probability");
         assert_eq!(&*mid.id, "BAYES_50");
         assert!((mid.score - 1.0).abs() < 1e-9, "{}", mid.score);
     }
@@ -515,15 +562,17 @@ mod tests {
                 .chain(&["prize prize lunch".to_string(), long.clone()])
             {
                 let m = sms(t);
-                let fast = c.probability(&m).unwrap();
+                let fast = c.probability(&m).expect("classifier is ready");
                 let exact = c
                     .probability_of(&crate::bayes::features(&m, &opts), m.channel)
-                    .unwrap();
+                    .expect("classifier is ready");
                 assert!((fast - exact).abs() < 1e-9, "{t:?}: {fast} vs {exact}");
             }
         };
         check(&c);
-        let before = c.probability(&sms("lunch notes")).unwrap();
+        let before = c
+            .probability(&sms("lunch notes"))
+            .expect("classifier is ready");
         // feedback changes the counts: the table is rebuilt, not stale
         for _ in 0..30 {
             feedback.learn(
@@ -531,7 +580,9 @@ mod tests {
                 Label::Spam,
             );
         }
-        let after = c.probability(&sms("lunch notes")).unwrap();
+        let after = c
+            .probability(&sms("lunch notes"))
+            .expect("classifier is ready");
         assert!(after > before + 0.1, "{before} -> {after}");
         check(&c);
     }

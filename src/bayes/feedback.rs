@@ -163,35 +163,36 @@ mod tests {
         s.learn(&[1, 2], Label::Spam);
         assert_eq!(s.counts(1), Counts { spam: 1, ham: 1 });
         assert_eq!(s.learned(), Learned { spam: 1, ham: 1 });
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temporary directory");
         let p = dir.path().join("m");
-        s.persist(&p).unwrap();
-        let back = MemoryStore::load(&p).unwrap();
+        s.persist(&p).expect("feedback saves");
+        let back = MemoryStore::load(&p).expect("model loads");
         assert_eq!(back.counts(2), Counts { spam: 1, ham: 0 });
         assert_eq!(back.learned(), Learned { spam: 1, ham: 1 });
     }
 
     #[test]
     fn saving_feedback_keeps_updates_made_to_the_file_meanwhile() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("temporary directory");
         let p = dir.path().join("m");
         let mut base = MemoryStore::new();
         base.learn(&[1], Label::Ham, 1);
-        base.save(&p).unwrap();
-        let server = FeedbackStore::new(MemoryStore::load(&p).unwrap());
+        base.save(&p).expect("model saves");
+        let server = FeedbackStore::new(MemoryStore::load(&p).expect("model loads"));
         server.learn(&[2], Label::Spam);
         // `spamsift learn` updates the file while the server runs.
-        MemoryStore::update(&p, MemoryStore::new, |m| m.learn(&[3], Label::Spam, 1)).unwrap();
-        server.persist(&p).unwrap();
-        let on_disk = MemoryStore::load(&p).unwrap();
+        MemoryStore::update(&p, MemoryStore::new, |m| m.learn(&[3], Label::Spam, 1))
+            .expect("model updates");
+        server.persist(&p).expect("feedback saves");
+        let on_disk = MemoryStore::load(&p).expect("model loads");
         assert_eq!(on_disk.counts(2), Counts { spam: 1, ham: 0 });
         assert_eq!(on_disk.counts(3), Counts { spam: 1, ham: 0 });
         assert_eq!(on_disk.learned(), Learned { spam: 2, ham: 1 });
         // Saving again adds nothing twice; new feedback is added once.
-        server.persist(&p).unwrap();
+        server.persist(&p).expect("feedback saves");
         server.learn(&[2], Label::Spam);
-        server.persist(&p).unwrap();
-        let on_disk = MemoryStore::load(&p).unwrap();
+        server.persist(&p).expect("feedback saves");
+        let on_disk = MemoryStore::load(&p).expect("model loads");
         assert_eq!(on_disk.counts(2), Counts { spam: 2, ham: 0 });
         assert_eq!(on_disk.counts(1), Counts { spam: 0, ham: 1 });
         assert_eq!(on_disk.learned(), Learned { spam: 3, ham: 1 });
@@ -211,7 +212,7 @@ mod tests {
             })
             .collect();
         for t in threads {
-            t.join().unwrap();
+            t.join().expect("thread ends");
         }
         assert_eq!(s.counts(1), Counts { spam: 1000, ham: 0 });
         assert_eq!(s.feedback_learned().spam, 1000);

@@ -320,7 +320,7 @@ mod tests {
         s.learn(&[1, 2, 3], Label::Spam, 1);
         s.learn(&[2, 4], Label::Ham, 1);
         let b = s.to_bytes();
-        let t = MemoryStore::from_bytes("m", &b).unwrap();
+        let t = MemoryStore::from_bytes("m", &b).expect("valid bytes");
         assert_eq!(t.counts(2), Counts { spam: 1, ham: 1 });
         assert_eq!(t.learned(), Learned { spam: 1, ham: 1 });
         let mut flipped = b.clone();

@@ -437,7 +437,7 @@ mod tests {
                 break;
             }
             let chunk = chunk.strip_prefix(b"'").unwrap_or(chunk);
-            let chunk = std::str::from_utf8(chunk).unwrap().trim_matches('.');
+            let chunk = std::str::from_utf8(chunk).expect("UTF-8").trim_matches('.');
             if chunk.is_empty() {
                 continue;
             }

@@ -457,7 +457,10 @@ Visit http://www.example.com/page now.\n";
             m.from.as_ref().and_then(|f| f.name.as_deref()),
             Some("Alice")
         );
-        assert_eq!(m.client_ip, Some("203.0.113.5".parse().unwrap()));
+        assert_eq!(
+            m.client_ip,
+            Some("203.0.113.5".parse().expect("valid literal"))
+        );
         assert_eq!(m.recipients, ["bob@example.org"]);
         assert_eq!(m.uris[0].host, "www.example.com");
         assert!(m.facts.has_date && !m.facts.bad_date);

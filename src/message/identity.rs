@@ -179,18 +179,18 @@ mod tests {
     #[test]
     fn skips_trusted_and_private_hops() {
         let ips: Vec<Option<IpAddr>> = vec![
-            Some("198.51.100.7".parse().unwrap()),
+            Some("198.51.100.7".parse().expect("valid literal")),
             None,
-            Some("10.0.0.5".parse().unwrap()),
-            Some("203.0.113.9".parse().unwrap()),
+            Some("10.0.0.5".parse().expect("valid literal")),
+            Some("203.0.113.9".parse().expect("valid literal")),
         ];
         assert_eq!(
             client_ip(ips.clone(), 0),
-            Some("198.51.100.7".parse().unwrap())
+            Some("198.51.100.7".parse().expect("valid literal"))
         );
         assert_eq!(
             client_ip(ips.clone(), 1),
-            Some("203.0.113.9".parse().unwrap())
+            Some("203.0.113.9".parse().expect("valid literal"))
         );
         assert_eq!(client_ip(ips.clone(), 4), None);
     }

@@ -143,7 +143,7 @@ mod tests {
             r#"{"channel":"sms","from":"+447700900123","to":"+447700900456","text":"Win! www.x.example","time":"2024-05-01T10:00:00+01:00"}"#,
             None,
         )
-        .unwrap();
+        .expect("valid message JSON");
         assert_eq!(m.channel, Channel::Sms);
         assert_eq!(m.sender, "+447700900123");
         assert_eq!(m.uris[0].host, "www.x.example");

@@ -539,7 +539,7 @@ mod tests {
     }
 
     fn at(s: &str) -> DateTime<FixedOffset> {
-        DateTime::parse_from_rfc3339(s).unwrap()
+        DateTime::parse_from_rfc3339(s).expect("valid time")
     }
 
     #[test]
@@ -603,7 +603,9 @@ mod tests {
         // Many recipients, so every shard holds some.
         for i in 0..1000 {
             let p = if i % 2 == 0 { &night } else { &block };
-            store.put(&format!("+4477{i:08}"), Some(p.clone())).unwrap();
+            store
+                .put(&format!("+4477{i:08}"), Some(p.clone()))
+                .expect("policy stored");
         }
         for (i, time, sender, want) in [
             (
@@ -635,14 +637,16 @@ mod tests {
             );
             msg.recipients = vec![to.clone()];
             msg.time = Some(at(time));
-            let policy = store.get(&to).unwrap();
+            let policy = store.get(&to).expect("policy is stored");
             let decision = store.decide(&msg);
             assert_eq!(decision.as_ref().map(|d| d.id), want, "{to} {time}");
             assert_eq!(decision, policy.decide(&msg, at(time)), "{to} {time}");
         }
         // Removing every policy leaves a store that decides nothing.
         for i in 0..1000 {
-            store.put(&format!("+4477{i:08}"), None).unwrap();
+            store
+                .put(&format!("+4477{i:08}"), None)
+                .expect("policy stored");
         }
         assert_eq!(store.len.load(Ordering::Relaxed), 0);
         assert!(store.get("+447700000000").is_none());

@@ -668,7 +668,7 @@ mod tests {
 
     fn items(kind: Kind, v: &[&str]) -> Vec<String> {
         v.iter()
-            .map(|s| normalise_item(kind, s, "44").unwrap())
+            .map(|s| normalise_item(kind, s, "44").expect("valid item"))
             .collect()
     }
 
@@ -681,7 +681,7 @@ mod tests {
             "t",
             None,
         )
-        .unwrap();
+        .expect("builds");
         assert!(f.contains_domain("x.spam.example") && f.contains_domain("a.b.c.example.org"));
         assert!(
             !f.contains_domain("b.c.example.org"),
@@ -698,7 +698,7 @@ mod tests {
         ]
         .concat();
         v1.extend_from_slice(&crc32fast::hash(&v1).to_le_bytes());
-        let old = ReputationFilter::from_bytes("v1", &v1, None).unwrap();
+        let old = ReputationFilter::from_bytes("v1", &v1, None).expect("valid bytes");
         assert!(old.contains_domain("x.spam.example") && old.contains_domain("a.b.c.example.org"));
         let mut v3 = v2.clone();
         v3[8] = 3;
@@ -718,10 +718,10 @@ mod tests {
             "t",
             None,
         )
-        .unwrap();
-        assert!(f.contains_ip("203.0.113.200".parse().unwrap()));
-        assert!(f.contains_ip("198.51.100.7".parse().unwrap()));
-        assert!(!f.contains_ip("198.51.100.8".parse().unwrap()));
+        .expect("builds");
+        assert!(f.contains_ip("203.0.113.200".parse().expect("valid literal")));
+        assert!(f.contains_ip("198.51.100.7".parse().expect("valid literal")));
+        assert!(!f.contains_ip("198.51.100.8".parse().expect("valid literal")));
         let d = ReputationFilter::build(
             Kind::Domain,
             0.001,
@@ -729,7 +729,7 @@ mod tests {
             "t",
             None,
         )
-        .unwrap();
+        .expect("builds");
         assert!(d.contains("mail.spam.example.com", ""));
         assert!(!d.contains("example.com", ""));
     }
@@ -737,9 +737,10 @@ mod tests {
     #[test]
     fn round_trip_keys_and_corruption() {
         let list = items(Kind::Phone, &["09061701461", "+447700900999"]);
-        let f = ReputationFilter::build(Kind::Phone, 0.01, &list, "feed", Some(b"secret")).unwrap();
+        let f = ReputationFilter::build(Kind::Phone, 0.01, &list, "feed", Some(b"secret"))
+            .expect("builds");
         let b = f.to_bytes();
-        let g = ReputationFilter::from_bytes("f", &b, Some(b"secret")).unwrap();
+        let g = ReputationFilter::from_bytes("f", &b, Some(b"secret")).expect("valid bytes");
         assert!(g.contains("0906 170 1461", "44"));
         assert!(
             ReputationFilter::from_bytes("f", &b, Some(b"other"))
@@ -774,12 +775,13 @@ mod tests {
     fn merge_checks_compatibility() {
         let a_items = items(Kind::Domain, &["a.example"]);
         let b_items = items(Kind::Domain, &["b.example"]);
-        let mut a = ReputationFilter::build(Kind::Domain, 0.01, &a_items, "a", None).unwrap();
-        let b = ReputationFilter::build(Kind::Domain, 0.01, &b_items, "b", None).unwrap();
-        a.merge(&b, "b").unwrap();
+        let mut a =
+            ReputationFilter::build(Kind::Domain, 0.01, &a_items, "a", None).expect("builds");
+        let b = ReputationFilter::build(Kind::Domain, 0.01, &b_items, "b", None).expect("builds");
+        a.merge(&b, "b").expect("filters merge");
         assert!(a.contains("a.example", "") && a.contains("b.example", ""));
         let ip = ReputationFilter::build(Kind::Ip, 0.01, &items(Kind::Ip, &["1.2.3.4"]), "", None)
-            .unwrap();
+            .expect("builds");
         assert!(a.merge(&ip, "ip").unwrap_err().to_string().contains("kind"));
         let big = ReputationFilter::build(
             Kind::Domain,
@@ -790,7 +792,7 @@ mod tests {
             "",
             None,
         )
-        .unwrap();
+        .expect("builds");
         assert!(
             a.merge(&big, "big")
                 .unwrap_err()
@@ -804,7 +806,7 @@ mod tests {
         let list: Vec<String> = (0..20_000)
             .map(|i| format!("10.{}.{}.{}/32", i / 65536, (i / 256) % 256, i % 256))
             .collect();
-        let f = ReputationFilter::build(Kind::Ip, 0.01, &list, "", None).unwrap();
+        let f = ReputationFilter::build(Kind::Ip, 0.01, &list, "", None).expect("builds");
         for i in 0..20_000u32 {
             let ip = IpAddr::V4(std::net::Ipv4Addr::new(
                 10,
@@ -823,13 +825,16 @@ mod tests {
             .collect();
         let mut nets = ips.clone();
         nets.push("192.0.2.0/24".into());
-        let f = ReputationFilter::build(Kind::UrlHost, 0.01, &nets, "", None).unwrap();
+        let f = ReputationFilter::build(Kind::UrlHost, 0.01, &nets, "", None).expect("builds");
         let domains = ["spam.example", "a.b.spam.example", "ham.example"];
         let d = ReputationFilter::build(Kind::Domain, 0.01, &["spam.example".into()], "", None)
-            .unwrap();
+            .expect("builds");
         let probe: Vec<IpAddr> = (0..20_000u32)
             .map(|i| IpAddr::V4(std::net::Ipv4Addr::from(0x0A01_0000 + i * 7)))
-            .chain(["192.0.2.77".parse().unwrap(), "::1".parse().unwrap()])
+            .chain([
+                "192.0.2.77".parse().expect("valid literal"),
+                "::1".parse().expect("valid literal"),
+            ])
             .collect();
         let lookups: Vec<Lookup<'_>> = probe.iter().map(|&ip| Lookup::Ip(ip)).collect();
         let many = |f: &ReputationFilter, l: &[Lookup<'_>]| -> Vec<bool> {
@@ -844,7 +849,7 @@ mod tests {
         assert_eq!(many(&d, &lookups), [true, true, false]);
         let keyed =
             ReputationFilter::build(Kind::Email, 0.01, &["a@b.example".into()], "", Some(b"k"))
-                .unwrap();
+                .expect("builds");
         let items = [Lookup::Item("a@b.example"), Lookup::Item("c@b.example")];
         assert_eq!(many(&keyed, &items), [true, false]);
     }
@@ -864,8 +869,8 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let f = ReputationFilter::build(Kind::Ip, 0.0001, &list, "", None).unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().expect("valid literal");
+        let f = ReputationFilter::build(Kind::Ip, 0.0001, &list, "", None).expect("builds");
         for listed in [
             "198.51.100.7",
             "203.0.113.200",
@@ -884,7 +889,7 @@ mod tests {
             .filter(|n| !n.ends_with("/0"))
             .cloned()
             .collect();
-        let f = ReputationFilter::build(Kind::Ip, 0.0001, &narrow, "", None).unwrap();
+        let f = ReputationFilter::build(Kind::Ip, 0.0001, &narrow, "", None).expect("builds");
         for not_listed in [
             "198.51.100.8",
             "203.0.114.1",
@@ -914,11 +919,11 @@ mod tests {
         for i in &items {
             b.add(i);
         }
-        let built = b.finish(0.01, None, "x").unwrap();
+        let built = b.finish(0.01, None, "x").expect("builder finishes");
         assert_eq!(built.info().items, 3);
         let distinct = &items[1..];
         let direct =
-            ReputationFilter::build(Kind::Domain, 0.01, distinct, "x", Some(b"k")).unwrap();
+            ReputationFilter::build(Kind::Domain, 0.01, distinct, "x", Some(b"k")).expect("builds");
         assert_eq!(built.bloom.as_slice(), direct.bloom.as_slice());
         assert_eq!(built.bloom.num_hashes(), direct.bloom.num_hashes());
         assert!(built.contains_domain("a.b.spam.example"));

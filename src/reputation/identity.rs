@@ -319,20 +319,29 @@ mod tests {
     #[test]
     fn nets() {
         assert_eq!(
-            parse_net("203.0.113.77/24").unwrap().item(),
+            parse_net("203.0.113.77/24").expect("valid network").item(),
             "203.0.113.0/24"
         );
-        assert_eq!(parse_net("203.0.113.77").unwrap().item(), "203.0.113.77/32");
-        assert_eq!(parse_net("2001:db8::1/32").unwrap().item(), "2001:db8::/32");
+        assert_eq!(
+            parse_net("203.0.113.77").expect("valid network").item(),
+            "203.0.113.77/32"
+        );
+        assert_eq!(
+            parse_net("2001:db8::1/32").expect("valid network").item(),
+            "2001:db8::/32"
+        );
         assert!(parse_net("1.2.3.4/33").is_err());
         assert!(parse_net("example.com").is_err());
     }
 
     #[test]
     fn domains() {
-        assert_eq!(normalise_domain("Example.COM.").unwrap(), "example.com");
         assert_eq!(
-            normalise_domain("bücher.example").unwrap(),
+            normalise_domain("Example.COM.").expect("valid domain"),
+            "example.com"
+        );
+        assert_eq!(
+            normalise_domain("bücher.example").expect("valid domain"),
             "xn--bcher-kva.example"
         );
         assert_eq!(
@@ -346,18 +355,22 @@ mod tests {
     #[test]
     fn phones() {
         assert_eq!(
-            normalise_phone("07700 900123", "44").unwrap(),
+            normalise_phone("07700 900123", "44").expect("valid phone number"),
             "+447700900123"
         );
         assert_eq!(
-            normalise_phone("+44 (0)7700-900123".replace("(0)", "").as_str(), "44").unwrap(),
+            normalise_phone("+44 (0)7700-900123".replace("(0)", "").as_str(), "44")
+                .expect("valid phone number"),
             "+447700900123"
         );
         assert_eq!(
-            normalise_phone("0044 7700 900123", "1").unwrap(),
+            normalise_phone("0044 7700 900123", "1").expect("valid phone number"),
             "+447700900123"
         );
-        assert_eq!(normalise_phone("80082", "44").unwrap(), "sc:80082");
+        assert_eq!(
+            normalise_phone("80082", "44").expect("valid phone number"),
+            "sc:80082"
+        );
         assert!(normalise_phone("call me", "44").is_err());
         assert!(normalise_phone("07700900123", "").is_err());
     }
@@ -365,9 +378,12 @@ mod tests {
     #[test]
     fn emails_and_accounts() {
         assert_eq!(
-            normalise_email("<Bob@Example.COM>").unwrap(),
+            normalise_email("<Bob@Example.COM>").expect("valid address"),
             "bob@example.com"
         );
-        assert_eq!(normalise_account(" @Spam_Bot ").unwrap(), "spam_bot");
+        assert_eq!(
+            normalise_account(" @Spam_Bot ").expect("valid account"),
+            "spam_bot"
+        );
     }
 }

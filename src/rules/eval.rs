@@ -396,7 +396,7 @@ mod tests {
 
     #[test]
     fn subject_caps() {
-        let t = EvalTest::new("subject_all_caps", None).unwrap();
+        let t = EvalTest::new("subject_all_caps", None).expect("known eval test");
         let mut m = Message {
             subject: "FREE MONEY NOW".into(),
             ..Message::default()
@@ -410,7 +410,7 @@ mod tests {
 
     #[test]
     fn display_name_spoof() {
-        let t = EvalTest::new("from_name_spoof", None).unwrap();
+        let t = EvalTest::new("from_name_spoof", None).expect("known eval test");
         let mut m = Message {
             from: Some(Mailbox {
                 name: Some("service@paypal.com".into()),

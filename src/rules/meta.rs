@@ -232,7 +232,7 @@ mod tests {
 
     fn eval(expr: &str, hits: &[&str]) -> bool {
         parse(expr)
-            .unwrap()
+            .expect("valid meta expression")
             .eval(&|r: &String| hits.contains(&r.as_str()))
     }
 

@@ -299,12 +299,22 @@ mod tests {
 
     #[test]
     fn literals_of_common_rule_shapes() {
-        assert_eq!(leading_literals(r"(?i)<form\b").unwrap(), ["<form"]);
-        let script = leading_literals(r"(?i)<script\b|\bjavascript:").unwrap();
+        assert_eq!(
+            leading_literals(r"(?i)<form\b").expect("pattern has leading literals"),
+            ["<form"]
+        );
+        let script =
+            leading_literals(r"(?i)<script\b|\bjavascript:").expect("pattern has leading literals");
         assert!(script.iter().any(|l| "<script".starts_with(l.as_str())));
         assert!(script.iter().any(|l| "javascript:".starts_with(l.as_str())));
-        assert_eq!(leading_literals(r"!{3,}").unwrap(), ["!!!"]);
-        assert_eq!(leading_literals(r"\$\s?\d{4,}").unwrap(), ["$"]);
+        assert_eq!(
+            leading_literals(r"!{3,}").expect("pattern has leading literals"),
+            ["!!!"]
+        );
+        assert_eq!(
+            leading_literals(r"\$\s?\d{4,}").expect("pattern has leading literals"),
+            ["$"]
+        );
         assert!(leading_literals(r"\s+free").is_none());
         assert!(leading_literals(r"[a-z]+@").is_none());
         assert!(leading_literals(r"x?y*").is_none());
@@ -324,10 +334,10 @@ mod tests {
     fn case_insensitive_literals_are_not_spelled_out() {
         // 2^10 spellings before folding; one literal after.
         assert_eq!(
-            leading_literals(r"(?i)free winner").unwrap(),
+            leading_literals(r"(?i)free winner").expect("pattern has leading literals"),
             ["free winner"]
         );
-        let k = leading_literals(r"(?i)ok").unwrap();
+        let k = leading_literals(r"(?i)ok").expect("pattern has leading literals");
         assert!(k.contains(&"ok".to_string()) && k.contains(&"o\u{212a}".to_string()));
     }
 
@@ -353,9 +363,10 @@ mod tests {
         let matchers: Vec<PhraseMatcher> = [BuildFor::Throughput, BuildFor::StartUp]
             .into_iter()
             .map(|build| {
-                let prefixed =
-                    PrefixedRegexes::new(&patterns, &rules, &meta::Config::new()).unwrap();
-                PhraseMatcher::new(&[], vec![], vec![], Some(prefixed), build).unwrap()
+                let prefixed = PrefixedRegexes::new(&patterns, &rules, &meta::Config::new())
+                    .expect("valid regexes");
+                PhraseMatcher::new(&[], vec![], vec![], Some(prefixed), build)
+                    .expect("automaton builds")
             })
             .collect();
         let texts = [
@@ -385,7 +396,7 @@ mod tests {
             let mut hits = HitSet::new(patterns.len());
             m.run(text, &mut hits);
             for (i, p) in patterns.iter().enumerate() {
-                let want = regex::Regex::new(p).unwrap().is_match(text);
+                let want = regex::Regex::new(p).expect("valid regex").is_match(text);
                 assert_eq!(hits.get(i), want, "{p} on {text:?}");
             }
         }
