@@ -198,7 +198,7 @@ pub fn find_in_html(html: &str, uris: &mut DistinctUris, links: &mut Vec<Link>) 
             }
             links.push(Link {
                 text,
-                href: href.replace("&amp;", "&"),
+                href: decode_amp(href).into_owned(),
             });
         }
     }
