@@ -20,6 +20,10 @@
 //! timeout = 10.0            # seconds per message
 //! max_size = 20971520
 //! on_error = "accept"       # or "tempfail"
+//!
+//! [limits]
+//! budget = 5.0              # seconds of classification per message
+//! over_budget = "verdict"   # or "pass": pass the message through unchanged
 //! ```
 
 use crate::bayes::BayesConfig;
@@ -45,6 +49,53 @@ pub struct Config {
     pub milter: MilterSettings,
     /// Sender behaviour analysis (`[behaviour]`).
     pub behaviour: crate::behaviour::BehaviourConfig,
+    /// Per-message work limits (`[limits]`).
+    pub limits: Limits,
+}
+
+/// What to do with a message whose classification ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverBudget {
+    /// Give the verdict of the checks that ran, with a `TIME_BUDGET` hit.
+    #[default]
+    Verdict,
+    /// Treat the message as unclassified: front ends pass it through
+    /// unchanged (verdict headers removed), as on any other error.
+    Pass,
+}
+
+/// The `[limits]` section: how much work one message may cost.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Seconds of classification per message; checks are skipped once it
+    /// is spent (the engine looks at the clock between stages and fields).
+    #[serde(default = "default_budget")]
+    pub budget: f64,
+    /// What an over-budget verdict means to front ends.
+    #[serde(default)]
+    pub over_budget: OverBudget,
+}
+
+fn default_budget() -> f64 {
+    5.0
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            budget: default_budget(),
+            over_budget: OverBudget::Verdict,
+        }
+    }
+}
+
+impl Limits {
+    /// The budget as a duration.
+    pub fn budget(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.budget)
+    }
 }
 
 /// The `[milter]` section; command-line options override it.
@@ -92,6 +143,8 @@ struct RawConfig {
     milter: Option<toml::Spanned<MilterSettings>>,
     #[serde(default)]
     behaviour: Option<crate::behaviour::BehaviourConfig>,
+    #[serde(default)]
+    limits: Option<toml::Spanned<Limits>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -194,6 +247,18 @@ impl Config {
         }
         if let Some(b) = raw.behaviour {
             cfg.behaviour = b;
+        }
+        if let Some(l) = raw.limits {
+            let line = line_of(l.span().start);
+            let l = l.into_inner();
+            if !(l.budget > 0.0 && l.budget.is_finite() && l.budget < 1e6) {
+                return Err(ConfigError {
+                    file: file.into(),
+                    line,
+                    message: "[limits] budget must be a positive number of seconds".into(),
+                });
+            }
+            cfg.limits = l;
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

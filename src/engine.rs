@@ -176,6 +176,9 @@ impl EngineBuilder {
     }
 }
 
+/// Id of the hit a verdict carries when its classification ran out of time.
+pub const TIME_BUDGET: &str = "TIME_BUDGET";
+
 /// The filter: immutable, `Send + Sync`, built once and shared (`Arc<Engine>`).
 #[derive(Debug)]
 pub struct Engine {
@@ -218,6 +221,12 @@ impl Engine {
         self.policies.as_ref()
     }
 
+    /// Whether a front end should pass the message of this verdict through
+    /// unclassified: it ran out of time and `[limits] over_budget = "pass"`.
+    pub fn passes_through(&self, verdict: &Verdict) -> bool {
+        self.config.limits.over_budget == crate::config::OverBudget::Pass && verdict.over_budget()
+    }
+
     /// The statistical classifier, when a model is loaded.
     pub fn bayes(&self) -> Option<&Classifier> {
         self.bayes.as_ref()
@@ -237,13 +246,24 @@ impl Engine {
         message::short::parse(json, channel)
     }
 
-    /// Classify a message. Pure: no I/O, no locks.
+    /// Classify a message within the configured time budget
+    /// (`[limits] budget`, counted from now).
     pub fn classify(&self, msg: &Message) -> Verdict {
+        let deadline = std::time::Instant::now().checked_add(self.config.limits.budget());
+        self.classify_until(msg, deadline)
+    }
+
+    /// Classify a message, skipping the checks left when `deadline` passes
+    /// (the clock is read between stages and between fields; every stage
+    /// is linear in the message size). A verdict cut short carries a
+    /// [`TIME_BUDGET`] hit and is built from the checks that ran.
+    pub fn classify_until(&self, msg: &Message, deadline: Option<std::time::Instant>) -> Verdict {
         // The recipient's own rules (X.1242) decide first.
         if let Some(d) = self.policies.as_ref().and_then(|p| p.decide(msg)) {
             return self.policy_verdict(msg, d);
         }
-        let hit_set = self.rules.run(msg);
+        let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        let (hit_set, mut complete) = self.rules.run_until(msg, deadline);
         let rules = self.rules.rules();
         // A listed good sender decides ham before content rules and the model.
         let allowed: Vec<Hit> = hit_set
@@ -283,7 +303,21 @@ impl Engine {
         if let Some(h) = self.complaints.as_ref().and_then(|c| c.hit(&msg.sender)) {
             hits.push(h);
         }
-        let evidence = self.bayes.as_ref().and_then(|c| c.evidence(msg));
+        complete = complete && !out_of_time();
+        let evidence = if complete {
+            self.bayes.as_ref().and_then(|c| c.evidence(msg))
+        } else {
+            None
+        };
+        if !complete {
+            hits.push(Hit {
+                id: std::sync::Arc::from(TIME_BUDGET),
+                score: 0.0,
+                description: std::sync::Arc::from(
+                    "Classification ran out of its time budget; later checks were skipped",
+                ),
+            });
+        }
         if let Some(hit) =
             evidence.and_then(|e| self.bayes.as_ref().and_then(|c| c.band_of(e, msg.channel)))
         {

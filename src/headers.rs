@@ -116,6 +116,48 @@ fn fold(name: &str, value: &str, eol: &str) -> String {
     out
 }
 
+/// The message with every `X-Spam-*` field of its header block (with its
+/// continuation lines) removed and every other byte as it came: what a
+/// front end passes on when it could not classify, so that a sender's own
+/// forged verdict never survives. Unlike [`rewrite`] this accepts any
+/// input: the header block is read as the lines before the first empty
+/// one (NUL bytes and all), after an mbox `From ` line.
+pub fn strip_result_fields(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    use std::borrow::Cow;
+    let start = if raw.starts_with(b"From ") {
+        memchr::memchr(b'\n', raw).map_or(raw.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let mut out: Option<Vec<u8>> = None;
+    let mut pos = start;
+    let mut skipping = false;
+    while pos < raw.len() {
+        let end = memchr::memchr(b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i + 1);
+        let line = &raw[pos..end];
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        if content.strip_suffix(b"\r").unwrap_or(content).is_empty() {
+            break; // end of the header block
+        }
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            skipping = is_result_field(line);
+        }
+        match (&mut out, skipping) {
+            (None, true) => out = Some(raw[..pos].to_vec()),
+            (Some(o), false) => o.extend_from_slice(line),
+            _ => {}
+        }
+        pos = end;
+    }
+    match out {
+        None => Cow::Borrowed(raw),
+        Some(mut o) => {
+            o.extend_from_slice(&raw[pos..]);
+            Cow::Owned(o)
+        }
+    }
+}
+
 /// Return the message with result headers added first (after an mbox
 /// `From ` line, if any) and any existing `X-Spam-*` fields removed, so a
 /// message cannot carry its own verdict in. Everything else is unchanged.
@@ -209,6 +251,41 @@ mod tests {
             rewrite(b"A: b\0\n\n", &verdict(0.0, Action::Ham)),
             Err(NotAMessage::NulInHeaders)
         );
+    }
+
+    #[test]
+    fn strips_forged_fields_from_anything_with_a_header_block() {
+        let table: &[(&[u8], &[u8])] = &[
+            (
+                b"Subject: a\nX-Spam-Flag: NO\n\nX-Spam-Flag: body\n",
+                b"Subject: a\n\nX-Spam-Flag: body\n",
+            ),
+            // A NUL byte makes the input unfit for rewrite, not for stripping.
+            (
+                b"A: b\0\nx-spam-status: No,\n score=-100\nB: c\n\nbody",
+                b"A: b\0\nB: c\n\nbody",
+            ),
+            (
+                b"From x@y\nX-Spam-Score: -9\r\nS: t\r\n\r\nb",
+                b"From x@y\nS: t\r\n\r\nb",
+            ),
+            (b"no header here", b"no header here"),
+            (b"X-Spam-Flag: NO", b""),
+            (b"", b""),
+        ];
+        for (input, want) in table {
+            assert_eq!(
+                &*strip_result_fields(input),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let clean = b"Subject: a\n\nb";
+        assert!(matches!(
+            strip_result_fields(clean),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -151,6 +151,12 @@ impl Verdict {
         ids.join(",")
     }
 
+    /// Whether classification ran out of its time budget (a
+    /// [`TIME_BUDGET`](crate::engine::TIME_BUDGET) hit): checks were skipped.
+    pub fn over_budget(&self) -> bool {
+        self.hit(crate::engine::TIME_BUDGET)
+    }
+
     /// Whether a check with this id fired.
     pub fn hit(&self, id: &str) -> bool {
         self.hits.iter().any(|h| &*h.id == id)

@@ -40,6 +40,15 @@ enum Outcome {
     PassedThrough,
 }
 
+/// Standard output could not be written: the message did not get through.
+struct WriteFailed(io::Error);
+
+impl From<io::Error> for WriteFailed {
+    fn from(e: io::Error) -> Self {
+        WriteFailed(e)
+    }
+}
+
 pub fn run(opts: &EngineOpts, args: CheckArgs) -> ExitCode {
     let stdin = io::stdin();
     let stdout = io::stdout();
@@ -47,41 +56,74 @@ pub fn run(opts: &EngineOpts, args: CheckArgs) -> ExitCode {
     let mut out = stdout.lock();
     let mut limited = stdin.lock().take(args.max_size as u64 + 1);
     let outcome = match limited.read_to_end(&mut input) {
-        Err(e) => pass_through(&mut out, &input, &format!("cannot read input: {e}")),
+        Err(e) => pass_through(&mut out, &args, &input, &format!("cannot read input: {e}")),
         Ok(_) if input.len() > args.max_size => {
             let why = format!("message larger than --max-size {} bytes", args.max_size);
-            let o = pass_through(&mut out, &input, &why);
-            // Stream the rest unchanged.
-            if let Err(e) = io::copy(&mut limited.into_inner(), &mut out) {
-                eprintln!("spamsift: error copying oversized message: {e}");
-            }
-            o
+            pass_through(&mut out, &args, &input, &why).and_then(|o| {
+                // Stream the rest unchanged (not with --json: the verdict
+                // object stands for the message).
+                if !args.json {
+                    io::copy(&mut limited.into_inner(), &mut out)?;
+                }
+                Ok(o)
+            })
         }
         Ok(_) => match catch_unwind(AssertUnwindSafe(|| filter(opts, &args, &input, &mut out))) {
             Ok(o) => o,
-            Err(_) => pass_through(&mut out, &input, "internal error (panic) while classifying"),
+            Err(_) => pass_through(
+                &mut out,
+                &args,
+                &input,
+                "internal error (panic) while classifying",
+            ),
         },
     };
-    if let Err(e) = out.flush() {
-        eprintln!("spamsift: cannot write output: {e}");
-        return ExitCode::from(74);
-    }
+    let outcome = outcome.and_then(|o| {
+        out.flush()?;
+        Ok(o)
+    });
     match outcome {
-        Outcome::Classified(v) if args.exit_code && v.is_spam() => ExitCode::from(EXIT_SPAM),
-        Outcome::PassedThrough if args.exit_code => ExitCode::from(EXIT_PASSED_THROUGH),
-        _ => ExitCode::SUCCESS,
+        Err(WriteFailed(e)) => {
+            // The MTA must not believe the message was delivered.
+            eprintln!("spamsift: cannot write output: {e}");
+            ExitCode::from(super::EXIT_IO)
+        }
+        Ok(Outcome::Classified(v)) if args.exit_code && v.is_spam() => ExitCode::from(EXIT_SPAM),
+        Ok(Outcome::PassedThrough) if args.exit_code => ExitCode::from(EXIT_PASSED_THROUGH),
+        Ok(_) => ExitCode::SUCCESS,
     }
 }
 
-fn pass_through(out: &mut impl Write, input: &[u8], why: &str) -> Outcome {
+/// Pass the input on unclassified, saying why on stderr: unchanged but for
+/// the sender's own X-Spam-* fields (a forged verdict never rides through
+/// on a failure), or with `--json` (and for SMS/IM) a JSON object saying so.
+fn pass_through(
+    out: &mut impl Write,
+    args: &CheckArgs,
+    input: &[u8],
+    why: &str,
+) -> Result<Outcome, WriteFailed> {
     eprintln!("spamsift: {why}; message passed through unchanged");
-    if let Err(e) = out.write_all(input) {
-        eprintln!("spamsift: cannot write output: {e}");
+    if args.json || args.channel != Channel::Email {
+        let obj = serde_json::json!({
+            "channel": args.channel,
+            "action": "pass",
+            "error": why,
+        });
+        serde_json::to_writer(&mut *out, &obj).map_err(io::Error::other)?;
+        out.write_all(b"\n")?;
+    } else {
+        out.write_all(&headers::strip_result_fields(input))?;
     }
-    Outcome::PassedThrough
+    Ok(Outcome::PassedThrough)
 }
 
-fn filter(opts: &EngineOpts, args: &CheckArgs, input: &[u8], out: &mut impl Write) -> Outcome {
+fn filter(
+    opts: &EngineOpts,
+    args: &CheckArgs,
+    input: &[u8],
+    out: &mut impl Write,
+) -> Result<Outcome, WriteFailed> {
     // Only this channel's matchers, built for one message: start-up is
     // what a filter run once per message pays.
     let engine = match opts.builder().and_then(|b| {
@@ -90,18 +132,27 @@ fn filter(opts: &EngineOpts, args: &CheckArgs, input: &[u8], out: &mut impl Writ
             .build()
     }) {
         Ok(e) => e,
-        Err(e) => return pass_through(out, input, &format!("cannot load rules or config:\n{e}")),
+        Err(e) => {
+            return pass_through(
+                out,
+                args,
+                input,
+                &format!("cannot load rules, config or model:\n{e}"),
+            );
+        }
     };
     let msg: Message = match args.channel {
         Channel::Email => engine.parse_email(input),
         ch => {
             let text = match std::str::from_utf8(input) {
                 Ok(t) => t,
-                Err(e) => return pass_through(out, input, &format!("input is not UTF-8: {e}")),
+                Err(e) => {
+                    return pass_through(out, args, input, &format!("input is not UTF-8: {e}"));
+                }
             };
             match engine.parse_json(text.trim(), Some(ch)) {
                 Ok(m) => m,
-                Err(e) => return pass_through(out, input, &e.to_string()),
+                Err(e) => return pass_through(out, args, input, &e.to_string()),
             }
         }
     };
@@ -118,18 +169,22 @@ fn filter(opts: &EngineOpts, args: &CheckArgs, input: &[u8], out: &mut impl Writ
         }
     };
     let verdict = engine.classify(&msg);
-    let written = if args.json || args.channel != Channel::Email {
-        serde_json::to_writer(&mut *out, &verdict)
-            .map_err(io::Error::other)
-            .and_then(|_| out.write_all(b"\n"))
+    if engine.passes_through(&verdict) {
+        return pass_through(
+            out,
+            args,
+            input,
+            "classification ran out of its time budget",
+        );
+    }
+    if args.json || args.channel != Channel::Email {
+        serde_json::to_writer(&mut *out, &verdict).map_err(io::Error::other)?;
+        out.write_all(b"\n")?;
     } else {
         match headers::rewrite(input, &verdict) {
-            Ok(bytes) => out.write_all(&bytes),
-            Err(e) => return pass_through(out, input, &e.to_string()),
+            Ok(bytes) => out.write_all(&bytes)?,
+            Err(e) => return pass_through(out, args, input, &e.to_string()),
         }
-    };
-    if let Err(e) = written {
-        eprintln!("spamsift: cannot write output: {e}");
     }
-    Outcome::Classified(verdict)
+    Ok(Outcome::Classified(verdict))
 }

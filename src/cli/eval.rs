@@ -1,9 +1,9 @@
 //! `spamsift eval`: classify labelled corpora and report accuracy, what each
 //! rule earns, and what it costs.
 
-use super::EngineOpts;
 use super::corpus_args::CorpusArgs;
 use super::progress;
+use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
 use rayon::prelude::*;
 use spamsift::corpus::{Corpus, Item};
@@ -53,25 +53,18 @@ pub struct EvalArgs {
     show_errors: usize,
 }
 
-/// Print to stdout, ignoring a closed pipe (`spamsift eval | head`).
-fn out(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+fn fail(msg: impl std::fmt::Display) -> Failure {
+    Failure::setup(msg)
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("spamsift: {msg}");
-    ExitCode::from(2)
-}
-
-pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
+pub fn run(opts: &EngineOpts, args: EvalArgs) -> CmdResult {
     let (sources, corpus) = match args.corpus.load() {
         Ok(x) => x,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let pool = match progress::pool(args.jobs) {
         Ok(p) => p,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let jobs = pool.current_num_threads();
     let rule_sets: Vec<(String, EngineOpts)> = match &args.compare {
@@ -85,7 +78,7 @@ pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
     for (label, o) in &rule_sets {
         let engine = match o.build() {
             Ok(e) => e,
-            Err(e) => return fail(format_args!("{label}: {e}")),
+            Err(e) => return Err(fail(format_args!("{label}: {e}"))),
         };
         let (samples, wall) = classify_all(&pool, &engine, &corpus);
         let reports = reports(&engine, &corpus, &samples, wall, jobs, &args);
@@ -93,7 +86,7 @@ pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
     }
     let mut runs = runs.into_iter();
     let Some((rules_a, engine_a, samples_a, channels_a)) = runs.next() else {
-        return fail("no rule set");
+        return Err(fail("no rule set"));
     };
     let comparison = runs
         .next()
@@ -113,14 +106,14 @@ pub fn run(opts: &EngineOpts, args: EvalArgs) -> ExitCode {
         channels: channels_a,
         comparison,
     };
-    out(&report.to_text(args.top));
+    super::print_out(&report.to_text(args.top))?;
     if args.show_errors > 0 {
-        out(&misclassified(&samples_a, args.show_errors));
+        super::print_out(&misclassified(&samples_a, args.show_errors))?;
     }
     if let Err(e) = write_outputs(&report, &engine_a, &samples_a, &args) {
-        return fail(e);
+        return Err(fail(e));
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn classify_all(

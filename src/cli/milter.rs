@@ -1,6 +1,6 @@
 //! `spamsift milter`: serve Postfix/Sendmail over the milter protocol.
 
-use super::EngineOpts;
+use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
 use spamsift::milter::{FailAction, Listen, MilterOptions, serve};
 use std::process::ExitCode;
@@ -26,10 +26,10 @@ pub struct MilterArgs {
     check_config: bool,
 }
 
-pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
-    let engine = match opts.build_or_report() {
+pub fn run(opts: &EngineOpts, args: MilterArgs) -> CmdResult {
+    let engine = match opts.build_or_fail() {
         Ok(e) => Arc::new(e),
-        Err(code) => return code,
+        Err(f) => return Err(f),
     };
     let m = &engine.config().milter;
     let listen = match args
@@ -46,21 +46,13 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
         .or_else(|| m.on_error.as_ref().and_then(|o| o.parse().ok()))
         .unwrap_or_default();
     if args.check_config {
-        let r = engine.rules();
-        println!(
-            "configuration OK: {} rules, model {}, listen {:?}, timeout {} s, max size {} bytes, on error {:?}",
-            r.rules().len(),
-            if engine.bayes().is_some() {
-                "loaded"
-            } else {
-                "none"
-            },
-            listen,
-            timeout,
-            max_size,
-            on_error
-        );
-        return ExitCode::SUCCESS;
+        super::print_out(&super::config_report(
+            &engine,
+            &format!(
+                "milter: listen {listen:?}, timeout {timeout} s, max size {max_size} bytes, on error {on_error:?}"
+            ),
+        ))?;
+        return Ok(ExitCode::SUCCESS);
     }
     let milter_opts = MilterOptions {
         timeout: Duration::from_secs_f64(timeout.max(0.001)),
@@ -72,18 +64,12 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> ExitCode {
         .build()
     {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("spamsift: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return Err(Failure::setup(format!("cannot start the runtime: {e}"))),
     };
     let result = runtime.block_on(serve(engine, milter_opts, listen, shutdown_signal()));
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("spamsift: milter: {e}");
-            ExitCode::from(1)
-        }
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Failure::setup(format!("milter: {e}"))),
     }
 }
 

@@ -17,6 +17,107 @@ use spamsift::{Engine, EngineError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Exit code when output could not be written (sysexits EX_IOERR): the
+/// MTA must retry, not believe the message was delivered.
+pub const EXIT_IO: u8 = 74;
+/// Exit code when a command cannot start: bad options, or a config, rule,
+/// model, policy or corpus file that cannot be used.
+pub const EXIT_SETUP: u8 = 2;
+
+/// Why a command failed. [`main`] maps each kind to its exit code, the one
+/// place that does so for every subcommand.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command cannot start or go on with what it was given (exit 2).
+    Setup(String),
+    /// Standard output could not be written (exit 74); a closed pipe is
+    /// not reported on stderr (`spamsift rules | head`).
+    Output(std::io::Error),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
+impl Failure {
+    /// A setup failure with this message.
+    pub fn setup(msg: impl std::fmt::Display) -> Failure {
+        Failure::Setup(msg.to_string())
+    }
+
+    /// Say why on stderr and give the exit code.
+    fn report(self) -> ExitCode {
+        match self {
+            Failure::Setup(msg) => {
+                eprintln!("spamsift: {}", msg.trim_end());
+                ExitCode::from(EXIT_SETUP)
+            }
+            Failure::Output(e) => {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("spamsift: cannot write output: {e}");
+                }
+                ExitCode::from(EXIT_IO)
+            }
+        }
+    }
+}
+
+/// What `--check-config` prints (milter and serve alike): rules per
+/// channel, the model's counts and whether Bayes is active, then the
+/// front end's own settings. A model too small to speak gets a warning
+/// on stderr, since the classifier would ignore it.
+pub fn config_report(engine: &Engine, front_end: &str) -> String {
+    let r = engine.rules();
+    let per_channel: Vec<String> = spamsift::Channel::ALL
+        .iter()
+        .map(|c| format!("{c} {}", r.count_for(*c)))
+        .collect();
+    let bayes = match engine.bayes() {
+        None => "no model (Bayes off)".to_string(),
+        Some(b) => {
+            let l = b.store().learned();
+            let c = b.config();
+            if b.ready() {
+                format!(
+                    "model of {} spam + {} ham, {} features (Bayes active)",
+                    l.spam,
+                    l.ham,
+                    b.store().len()
+                )
+            } else {
+                eprintln!(
+                    "spamsift: warning: the model has {} spam + {} ham, below min_spam {} / min_ham {}: Bayes stays silent until more is learned",
+                    l.spam, l.ham, c.min_spam, c.min_ham
+                );
+                format!(
+                    "model of {} spam + {} ham (Bayes INACTIVE: needs {} + {})",
+                    l.spam, l.ham, c.min_spam, c.min_ham
+                )
+            }
+        }
+    };
+    format!(
+        "configuration OK: {} rules ({}); {bayes}; {front_end}\n",
+        r.rules().len(),
+        per_channel.join(", ")
+    )
+}
+
+/// What a subcommand returns: its exit code, or why it failed.
+pub type CmdResult = Result<ExitCode, Failure>;
+
+/// Write to standard output (locked, unbuffered beyond std's own line
+/// buffer); a failure is [`Failure::Output`].
+pub fn print_out(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
 /// spamsift: anti-spam filtering for email, SMS and instant messages.
 #[derive(Debug, Parser)]
 #[command(name = "spamsift", version, about, long_about = None)]
@@ -91,12 +192,9 @@ impl EngineOpts {
             .map_or("built-in".to_string(), |r| r.display().to_string())
     }
 
-    /// Build the engine, or say why on stderr and give the exit code (2).
-    pub fn build_or_report(&self) -> Result<Engine, ExitCode> {
-        self.build().map_err(|e| {
-            eprint!("spamsift: {e}");
-            ExitCode::from(2)
-        })
+    /// Build the engine, or a setup failure saying why.
+    pub fn build_or_fail(&self) -> Result<Engine, Failure> {
+        self.build().map_err(Failure::setup)
     }
 
     /// Build the engine these options describe.
@@ -143,8 +241,8 @@ pub fn main() -> ExitCode {
         model: cli.model,
         policies: cli.policies,
     };
-    match cli.command {
-        Command::Check(a) => check::run(&opts, a),
+    let result = match cli.command {
+        Command::Check(a) => Ok(check::run(&opts, a)),
         Command::Scan(a) => scan::run(&opts, a),
         Command::Stream(a) => stream::run(&opts, a),
         Command::Serve(a) => serve::run(&opts, a),
@@ -154,5 +252,6 @@ pub fn main() -> ExitCode {
         Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),
-    }
+    };
+    result.unwrap_or_else(Failure::report)
 }

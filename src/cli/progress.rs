@@ -25,10 +25,7 @@ pub fn pool(jobs: usize) -> Result<rayon::ThreadPool, String> {
         .map_err(|e| format!("cannot start {jobs} worker threads: {e}"))
 }
 
-/// [`pool`], or say why on stderr and give the exit code (2).
-pub fn pool_or_report(jobs: usize) -> Result<rayon::ThreadPool, std::process::ExitCode> {
-    pool(jobs).map_err(|e| {
-        eprintln!("spamsift: {e}");
-        std::process::ExitCode::from(2)
-    })
+/// [`pool`], or a setup failure saying why.
+pub fn pool_or_fail(jobs: usize) -> Result<rayon::ThreadPool, super::Failure> {
+    pool(jobs).map_err(super::Failure::setup)
 }

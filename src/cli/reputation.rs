@@ -2,6 +2,7 @@
 //! spam sources.
 
 use super::progress;
+use super::{CmdResult, Failure};
 use clap::{Args, Subcommand};
 use spamsift::reputation::{FilterBuilder, Kind, ReputationFilter, normalise_item};
 use std::io::{BufRead, BufReader, Read};
@@ -111,12 +112,11 @@ struct InfoArgs {
     key: KeyArg,
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("spamsift: {msg}");
-    ExitCode::from(2)
+fn fail(msg: impl std::fmt::Display) -> Failure {
+    Failure::setup(msg)
 }
 
-pub fn run(args: ReputationArgs) -> ExitCode {
+pub fn run(args: ReputationArgs) -> CmdResult {
     match args.command {
         ReputationCommand::Build(a) => build(a),
         ReputationCommand::Merge(a) => merge(a),
@@ -125,10 +125,10 @@ pub fn run(args: ReputationArgs) -> ExitCode {
     }
 }
 
-fn build(a: BuildArgs) -> ExitCode {
+fn build(a: BuildArgs) -> CmdResult {
     let key = match a.key.read() {
         Ok(k) => k,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let start = Instant::now();
     // Items are hashed as they are read: memory is 8 bytes per item.
@@ -141,7 +141,7 @@ fn build(a: BuildArgs) -> ExitCode {
         for p in &a.inputs {
             match std::fs::File::open(p) {
                 Ok(f) => v.push((p.display().to_string(), Box::new(f))),
-                Err(e) => return fail(format_args!("cannot read {}: {e}", p.display())),
+                Err(e) => return Err(fail(format_args!("cannot read {}: {e}", p.display()))),
             }
         }
         v
@@ -157,7 +157,7 @@ fn build(a: BuildArgs) -> ExitCode {
         for (i, line) in BufReader::new(src).split(b'\n').enumerate() {
             let line = match line {
                 Ok(l) => l,
-                Err(e) => return fail(format_args!("{name}: {e}")),
+                Err(e) => return Err(fail(format_args!("{name}: {e}"))),
             };
             pb.inc(line.len() as u64 + 1);
             let text = String::from_utf8_lossy(&line);
@@ -180,16 +180,16 @@ fn build(a: BuildArgs) -> ExitCode {
     }
     pb.finish_and_clear();
     if a.strict && bad > 0 {
-        return fail(format_args!(
+        return Err(fail(format_args!(
             "{bad} invalid line(s); nothing written (--strict)"
-        ));
+        )));
     }
     let filter = match builder.finish(a.fp_rate, a.capacity, &a.label) {
         Ok(f) => f,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     if let Err(e) = filter.save(&a.out) {
-        return fail(format_args!("cannot write {}: {e}", a.out.display()));
+        return Err(fail(format_args!("cannot write {}: {e}", a.out.display())));
     }
     let size = std::fs::metadata(&a.out).map_or(0, |m| m.len());
     eprintln!(
@@ -201,34 +201,34 @@ fn build(a: BuildArgs) -> ExitCode {
         size as f64 / 1e6,
         start.elapsed().as_secs_f64()
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
-fn merge(a: MergeArgs) -> ExitCode {
+fn merge(a: MergeArgs) -> CmdResult {
     let key = match a.key.read() {
         Ok(k) => k,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let mut merged: Option<ReputationFilter> = None;
     for p in &a.filters {
         let f = match ReputationFilter::load(p, key.as_deref()) {
             Ok(f) => f,
-            Err(e) => return fail(e),
+            Err(e) => return Err(fail(e)),
         };
         match &mut merged {
             None => merged = Some(f),
             Some(m) => {
                 if let Err(e) = m.merge(&f, &p.display().to_string()) {
-                    return fail(e);
+                    return Err(fail(e));
                 }
             }
         }
     }
     let Some(m) = merged else {
-        return fail("nothing to merge");
+        return Err(fail("nothing to merge"));
     };
     if let Err(e) = m.save(&a.out) {
-        return fail(format_args!("cannot write {}: {e}", a.out.display()));
+        return Err(fail(format_args!("cannot write {}: {e}", a.out.display())));
     }
     eprintln!(
         "spamsift: merged {} filters ({} items) -> {}",
@@ -236,42 +236,48 @@ fn merge(a: MergeArgs) -> ExitCode {
         m.info().items,
         a.out.display()
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
-fn query(a: QueryArgs) -> ExitCode {
+fn query(a: QueryArgs) -> CmdResult {
     let key = match a.key.read() {
         Ok(k) => k,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let f = match ReputationFilter::load(&a.filter, key.as_deref()) {
         Ok(f) => f,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let mut any = false;
     for item in &a.items {
         let hit = f.contains(item, &a.default_country);
         any |= hit;
-        println!("{item}\t{}", if hit { "listed" } else { "not listed" });
+        super::print_out(&format!(
+            "{item}\t{}\n",
+            if hit { "listed" } else { "not listed" }
+        ))?;
     }
-    if any {
+    Ok(if any {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    }
+    })
 }
 
-fn info(a: InfoArgs) -> ExitCode {
+fn info(a: InfoArgs) -> CmdResult {
     let key = match a.key.read() {
         Ok(k) => k,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     match ReputationFilter::load(&a.filter, key.as_deref()) {
         Ok(f) => {
             let i = f.info();
-            println!("{}", serde_json::to_string_pretty(&i).unwrap_or_default());
-            ExitCode::SUCCESS
+            super::print_out(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&i).unwrap_or_default()
+            ))?;
+            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => fail(e),
+        Err(e) => Err(fail(e)),
     }
 }

@@ -1,6 +1,6 @@
 //! `spamsift rules`: list the loaded rules (and so validate them).
 
-use super::EngineOpts;
+use super::{CmdResult, EngineOpts};
 use clap::Args;
 use spamsift::message::Channel;
 use spamsift::rules::eval::EvalTest;
@@ -16,31 +16,33 @@ pub struct RulesArgs {
     evals: bool,
 }
 
-pub fn run(opts: &EngineOpts, args: RulesArgs) -> ExitCode {
+pub fn run(opts: &EngineOpts, args: RulesArgs) -> CmdResult {
     if args.evals {
         for (name, what) in EvalTest::catalogue() {
-            println!("{name:24} {what}");
+            super::print_out(&format!("{name:24} {what}\n"))?;
         }
-        return ExitCode::SUCCESS;
+        return Ok(ExitCode::SUCCESS);
     }
-    let engine = match opts.build_or_report() {
+    let engine = match opts.build_or_fail() {
         Ok(e) => e,
-        Err(code) => return code,
+        Err(f) => return Err(f),
     };
     let rules = engine.rules();
+    let mut listing = String::new();
     for r in rules.rules() {
         if args.channel.is_some_and(|c| !r.channels.contains(&c)) {
             continue;
         }
         let chans: Vec<&str> = r.channels.iter().map(|c| c.as_str()).collect();
-        println!(
-            "{:28} {:>6.1}  {:14} {}",
+        listing.push_str(&format!(
+            "{:28} {:>6.1}  {:14} {}\n",
             r.id,
             r.score,
             chans.join(","),
             r.description
-        );
+        ));
     }
+    super::print_out(&listing)?;
     let counts: Vec<String> = Channel::ALL
         .iter()
         .map(|c| format!("{c} {}", rules.count_for(*c)))
@@ -50,5 +52,5 @@ pub fn run(opts: &EngineOpts, args: RulesArgs) -> ExitCode {
         rules.rules().len(),
         counts.join(", ")
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

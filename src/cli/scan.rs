@@ -1,8 +1,8 @@
 //! `spamsift scan PATH...`: classify many messages in parallel and stream one
 //! JSON verdict per message, in input order.
 
-use super::EngineOpts;
 use super::progress;
+use super::{CmdResult, EngineOpts};
 use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -73,14 +73,14 @@ struct Line<'a> {
     error: Option<String>,
 }
 
-pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
-    let engine = match opts.build_or_report() {
+pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
+    let engine = match opts.build_or_fail() {
         Ok(e) => e,
-        Err(code) => return code,
+        Err(f) => return Err(f),
     };
-    let pool = match progress::pool_or_report(args.jobs) {
+    let pool = match progress::pool_or_fail(args.jobs) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(f) => return Err(f),
     };
     let inputs = collect_inputs(&args);
     let pb = progress::bar(inputs.len() as u64, "scanning");
@@ -121,20 +121,18 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> ExitCode {
                     }
                 }
             };
-            let ok = serde_json::to_writer(&mut w, &line).is_ok() && w.write_all(b"\n").is_ok();
-            if !ok {
-                return ExitCode::SUCCESS; // reader went away (e.g. `| head`)
-            }
+            serde_json::to_writer(&mut w, &line).map_err(std::io::Error::other)?;
+            w.write_all(b"\n")?;
         }
         pb.inc(batch.len() as u64);
     }
     pb.finish_and_clear();
-    let _ = w.flush();
+    w.flush()?;
     eprintln!(
         "spamsift: scanned {} message(s): {spam} spam, {errors} not classified",
         inputs.len()
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn classify(

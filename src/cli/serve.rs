@@ -1,6 +1,6 @@
 //! `spamsift serve`: the gateway HTTP API.
 
-use super::EngineOpts;
+use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
 use spamsift::Engine;
 use spamsift::behaviour::ComplaintLog;
@@ -29,15 +29,12 @@ pub struct ServeArgs {
     save_feedback: bool,
 }
 
-pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
-    let fail = |m: String| {
-        eprintln!("spamsift: {m}");
-        ExitCode::from(2)
-    };
+pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
+    let fail = Failure::Setup;
     let policies = match &opts.policies {
         Some(dir) => match PolicyStore::load_dir(dir) {
             Ok(p) => Arc::new(p),
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return Err(fail(e.to_string())),
         },
         None => Arc::new(PolicyStore::new()),
     };
@@ -56,7 +53,7 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
     let feedback = match &model_path {
         Some(p) => match spamsift::bayes::MemoryStore::load(p) {
             Ok(m) => Some(Arc::new(spamsift::bayes::FeedbackStore::new(m))),
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return Err(fail(e.to_string())),
         },
         None => None,
     };
@@ -78,7 +75,7 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
     });
     let engine: Engine = match built {
         Ok(Ok(e)) => e,
-        Ok(Err(e)) | Err(e) => return fail(e.to_string()),
+        Ok(Err(e)) | Err(e) => return Err(fail(e.to_string())),
     };
     let save_feedback = if args.save_feedback { model_path } else { None };
     let state = Arc::new(AppState {
@@ -95,14 +92,14 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> ExitCode {
         .build()
     {
         Ok(r) => r,
-        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+        Err(e) => return Err(fail(format!("cannot start the runtime: {e}"))),
     };
     let opts = ServeOptions {
         listen: args.listen,
         max_body: args.max_body,
     };
     match runtime.block_on(serve(state, opts, super::milter::shutdown_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(format!("serve: {e}")),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(fail(format!("serve: {e}"))),
     }
 }

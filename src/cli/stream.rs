@@ -4,8 +4,8 @@
 //! [`BATCH`]), so a bulk feed runs on all cores and an interactive one gets
 //! each answer at once.
 
-use super::EngineOpts;
 use super::progress;
+use super::{CmdResult, EngineOpts};
 use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -101,14 +101,14 @@ fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &s
     text.unwrap_or_else(|e| format!("{{\"line\":{n},\"error\":\"cannot encode verdict: {e}\"}}"))
 }
 
-pub fn run(opts: &EngineOpts, args: StreamArgs) -> ExitCode {
-    let engine = match opts.build_or_report() {
+pub fn run(opts: &EngineOpts, args: StreamArgs) -> CmdResult {
+    let engine = match opts.build_or_fail() {
         Ok(e) => e,
-        Err(code) => return code,
+        Err(f) => return Err(f),
     };
-    let pool = match progress::pool_or_report(args.jobs) {
+    let pool = match progress::pool_or_fail(args.jobs) {
         Ok(p) => p,
-        Err(code) => return code,
+        Err(f) => return Err(f),
     };
     // A reader thread hands lines over as they come; the main loop takes
     // whatever is waiting, classifies it in parallel and answers in order.
@@ -155,17 +155,10 @@ pub fn run(opts: &EngineOpts, args: StreamArgs) -> ExitCode {
                 .collect()
         });
         for a in answers.into_iter().flatten() {
-            if out
-                .write_all(a.as_bytes())
-                .and_then(|_| out.write_all(b"\n"))
-                .is_err()
-            {
-                return ExitCode::SUCCESS; // the reader went away
-            }
+            out.write_all(a.as_bytes())?;
+            out.write_all(b"\n")?;
         }
-        if out.flush().is_err() {
-            return ExitCode::SUCCESS;
-        }
+        out.flush()?;
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

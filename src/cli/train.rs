@@ -1,8 +1,8 @@
 //! `spamsift train` and `spamsift learn`: building and updating Bayes models.
 
-use super::EngineOpts;
 use super::corpus_args::CorpusArgs;
 use super::progress;
+use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
 use rayon::prelude::*;
 use spamsift::bayes::{MemoryStore, TokenStore, TokenStoreMut, features};
@@ -45,9 +45,8 @@ pub struct LearnArgs {
     max_size: u64,
 }
 
-fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("spamsift: {msg}");
-    ExitCode::from(2)
+fn fail(msg: impl std::fmt::Display) -> Failure {
+    Failure::setup(msg)
 }
 
 fn config(opts: &EngineOpts) -> Result<Config, String> {
@@ -57,18 +56,18 @@ fn config(opts: &EngineOpts) -> Result<Config, String> {
     }
 }
 
-pub fn train(opts: &EngineOpts, args: TrainArgs) -> ExitCode {
+pub fn train(opts: &EngineOpts, args: TrainArgs) -> CmdResult {
     let cfg = match config(opts) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let (_, corpus) = match args.corpus.load() {
         Ok(x) => x,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let pool = match progress::pool(args.jobs) {
         Ok(p) => p,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let pb = progress::bar(corpus.items.len() as u64, "training");
     let start = Instant::now();
@@ -94,7 +93,10 @@ pub fn train(opts: &EngineOpts, args: TrainArgs) -> ExitCode {
     let saved =
         spamsift::fsutil::lock_for_update(&args.out).and_then(|_lock| store.save(&args.out));
     if let Err(e) = saved {
-        return fail(format_args!("cannot write {}: {e}", args.out.display()));
+        return Err(fail(format_args!(
+            "cannot write {}: {e}",
+            args.out.display()
+        )));
     }
     let l = store.learned();
     eprintln!(
@@ -106,20 +108,22 @@ pub fn train(opts: &EngineOpts, args: TrainArgs) -> ExitCode {
         store.len(),
         args.out.display()
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn learn(opts: &EngineOpts, args: LearnArgs) -> ExitCode {
+pub fn learn(opts: &EngineOpts, args: LearnArgs) -> CmdResult {
     let Some(model) = opts
         .model
         .clone()
         .or_else(|| config(opts).ok().and_then(|c| c.bayes_model))
     else {
-        return fail("learn needs a model file: --model FILE (or [bayes] model in --config)");
+        return Err(fail(
+            "learn needs a model file: --model FILE (or [bayes] model in --config)",
+        ));
     };
     let cfg = match config(opts) {
         Ok(c) => c,
-        Err(e) => return fail(e),
+        Err(e) => return Err(fail(e)),
     };
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin()
@@ -127,13 +131,13 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> ExitCode {
         .take(args.max_size + 1)
         .read_to_end(&mut input)
     {
-        return fail(format_args!("cannot read stdin: {e}"));
+        return Err(fail(format_args!("cannot read stdin: {e}")));
     }
     if input.len() as u64 > args.max_size {
-        return fail(format_args!(
+        return Err(fail(format_args!(
             "message larger than --max-size {} bytes; not learned",
             args.max_size
-        ));
+        )));
     }
     let msg = match args.channel {
         Channel::Email => message::email::parse(&input, &cfg.email),
@@ -142,7 +146,7 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> ExitCode {
             .and_then(|t| short::parse(t.trim(), Some(ch)).map_err(|e| e.to_string()))
         {
             Ok(m) => m,
-            Err(e) => return fail(e),
+            Err(e) => return Err(fail(e)),
         },
     };
     let label = if args.spam { Label::Spam } else { Label::Ham };
@@ -152,7 +156,7 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> ExitCode {
     let store =
         match MemoryStore::update(&model, MemoryStore::new, |s| s.learn(&features, label, by)) {
             Ok(s) => s,
-            Err(e) => return fail(format_args!("cannot update the model: {e}")),
+            Err(e) => return Err(fail(format_args!("cannot update the model: {e}"))),
         };
     let l = store.learned();
     eprintln!(
@@ -162,5 +166,5 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> ExitCode {
         l.spam,
         l.ham
     );
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

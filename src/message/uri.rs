@@ -12,6 +12,12 @@ use std::sync::LazyLock;
 pub const MAX_URIS: usize = 512;
 /// Most HTML anchors kept per message.
 pub const MAX_LINKS: usize = 512;
+/// Most bytes of HTML after an anchor's opening tag read for its text. An
+/// anchor without `</a>` ends there (or at the next `<a`), so a part of
+/// many unclosed anchors costs time linear in its length, not quadratic.
+pub const MAX_ANCHOR_HTML: usize = 4096;
+/// Most characters of visible anchor text kept.
+pub const MAX_ANCHOR_TEXT: usize = 256;
 
 /// A URI found in a message, with its host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,7 +197,18 @@ pub fn find_in_html(html: &str, uris: &mut DistinctUris, links: &mut Vec<Link>) 
             let Some(href) = attribute(tag, "href") else {
                 continue;
             };
-            let close = find_ascii_ci(&bytes[pos..], b"</a").map_or(bytes.len(), |i| pos + i);
+            // The anchor's text runs to `</a`, or to the next `<a` (an
+            // unclosed anchor), within MAX_ANCHOR_HTML bytes.
+            let mut window_end = (pos + MAX_ANCHOR_HTML).min(bytes.len());
+            while !html.is_char_boundary(window_end) {
+                window_end -= 1;
+            }
+            let window = &bytes[pos..window_end];
+            let close = find_ascii_ci(window, b"</a")
+                .into_iter()
+                .chain(find_anchor_open(window))
+                .min()
+                .map_or(window_end, |i| pos + i);
             let text = visible_text(&html[pos..close]);
             if is_web_uri(href) {
                 uris.add(href);
@@ -241,12 +258,33 @@ fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
     None
 }
 
-/// Anchor inner HTML as a reader sees it: tags dropped, whitespace collapsed.
+/// Where the next `<a` opening tag (`<a` then whitespace or `>`) starts.
+fn find_anchor_open(hay: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = find_ascii_ci(&hay[from..], b"<a") {
+        let at = from + i;
+        if hay
+            .get(at + 2)
+            .is_none_or(|&b| b.is_ascii_whitespace() || b == b'>')
+        {
+            return Some(at);
+        }
+        from = at + 2;
+    }
+    None
+}
+
+/// Anchor inner HTML as a reader sees it: tags dropped, whitespace
+/// collapsed, at most [`MAX_ANCHOR_TEXT`] characters.
 fn visible_text(inner: &str) -> String {
-    let mut out = String::with_capacity(inner.len().min(256));
+    let mut out = String::with_capacity(inner.len().min(MAX_ANCHOR_TEXT));
     let mut in_tag = false;
     let mut space = false;
+    let mut kept = 0usize;
     for c in inner.chars() {
+        if kept >= MAX_ANCHOR_TEXT {
+            break;
+        }
         match c {
             '<' => in_tag = true,
             '>' if in_tag => {
@@ -261,6 +299,7 @@ fn visible_text(inner: &str) -> String {
                 }
                 space = false;
                 out.push(c);
+                kept += 1;
             }
         }
     }
@@ -398,6 +437,21 @@ mod tests {
         assert_eq!(links[0].text, "Click here");
         assert_eq!(links[1].href, "http://y.example");
         assert_eq!(links.len(), 2);
+    }
+
+    #[test]
+    fn unclosed_anchors_end_at_the_next_anchor_or_a_window() {
+        let mut uris = DistinctUris::default();
+        let mut links = Vec::new();
+        let html = format!(
+            "<a href=http://a.example>first <a href=http://b.example>second</a>{}",
+            "<a href=http://c.example>".to_string() + &"word ".repeat(10_000)
+        );
+        find_in_html(&html, &mut uris, &mut links);
+        assert_eq!(links[0].text, "first");
+        assert_eq!(links[1].text, "second");
+        assert!(links[2].text.chars().count() <= MAX_ANCHOR_TEXT);
+        assert!(links[2].text.starts_with("word word"));
     }
 
     #[test]

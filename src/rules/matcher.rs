@@ -200,10 +200,14 @@ impl PhraseMatcher {
     pub(crate) fn run(&self, value: &str, hits: &mut HitSet) {
         // Patterns are lower-case and the automaton is ASCII case-insensitive;
         // other scripts need the text lower-cased (only then do we allocate).
+        let mut attempts = self
+            .regexes
+            .as_ref()
+            .map_or_else(Vec::new, PrefixedRegexes::attempt_counters);
         if !self.fold_unicode || value.is_ascii() {
-            self.scan(value, hits);
+            self.scan(value, hits, &mut attempts);
         } else {
-            self.scan(&value.to_lowercase(), hits);
+            self.scan(&value.to_lowercase(), hits, &mut attempts);
         }
         if let Some(r) = &self.regexes {
             r.run_scanned(value, hits);
@@ -217,22 +221,28 @@ impl PhraseMatcher {
     /// scanned in lock-step: two independent chains of lookups keep two
     /// cache misses in flight at once. The first half runs on past the
     /// middle by the longest phrase, so no match across the cut is lost.
-    fn scan(&self, text: &str, hits: &mut HitSet) {
+    fn scan(&self, text: &str, hits: &mut HitSet, attempts: &mut [u16]) {
         match &self.automaton {
-            Phrases::Dfa(a) => self.scan_in(a, text, hits),
-            Phrases::Nfa(a) => self.scan_in(a, text, hits),
+            Phrases::Dfa(a) => self.scan_in(a, text, hits, attempts),
+            Phrases::Nfa(a) => self.scan_in(a, text, hits, attempts),
         }
     }
 
     /// [`scan`](Self::scan) with one kind of automaton.
     #[inline(always)]
-    fn scan_in<A: Automaton>(&self, automaton: &A, text: &str, hits: &mut HitSet) {
+    fn scan_in<A: Automaton>(
+        &self,
+        automaton: &A,
+        text: &str,
+        hits: &mut HitSet,
+        attempts: &mut [u16],
+    ) {
         const TWO_STREAMS_FROM: usize = 512;
         if automaton.prefilter().is_some() {
             // Few distinct first bytes (say, HTML regex literals that all
             // start with `<`): the automaton's own memchr/Teddy prefilter
             // skips between candidates far faster than stepping the DFA.
-            self.scan_prefiltered(automaton, text, hits);
+            self.scan_prefiltered(automaton, text, hits, attempts);
             return;
         }
         let Ok(start) = automaton.start_state(Anchored::No) else {
@@ -242,7 +252,7 @@ impl PhraseMatcher {
         let mut on_match = |sid: StateID, end: usize| {
             for i in 0..automaton.match_len(sid) {
                 let p = automaton.match_pattern(sid, i);
-                self.report(text, p, end - automaton.pattern_len(p), end, hits);
+                self.report(text, p, end - automaton.pattern_len(p), end, hits, attempts);
             }
         };
         let (mut a, mut b) = (start, start);
@@ -283,7 +293,13 @@ impl PhraseMatcher {
     }
 
     /// Every match, found with the automaton's prefilter.
-    fn scan_prefiltered<A: Automaton>(&self, automaton: &A, text: &str, hits: &mut HitSet) {
+    fn scan_prefiltered<A: Automaton>(
+        &self,
+        automaton: &A,
+        text: &str,
+        hits: &mut HitSet,
+        attempts: &mut [u16],
+    ) {
         let input = aho_corasick::Input::new(text);
         let mut state = OverlappingState::start();
         loop {
@@ -293,17 +309,25 @@ impl PhraseMatcher {
             let Some(m) = state.get_match() else {
                 return;
             };
-            self.report(text, m.pattern(), m.start(), m.end(), hits);
+            self.report(text, m.pattern(), m.start(), m.end(), hits, attempts);
         }
     }
 
     /// Record pattern `p` matched at `text[start..end]`.
     #[inline]
-    fn report(&self, text: &str, p: PatternID, start: usize, end: usize, hits: &mut HitSet) {
+    fn report(
+        &self,
+        text: &str,
+        p: PatternID,
+        start: usize,
+        end: usize,
+        hits: &mut HitSet,
+        attempts: &mut [u16],
+    ) {
         let p = p.as_usize();
         if p >= self.pattern_rule.len() {
             if let Some(r) = &self.regexes {
-                r.check(p - self.pattern_rule.len(), text, start, hits);
+                r.check(p - self.pattern_rule.len(), text, start, hits, attempts);
             }
             return;
         }

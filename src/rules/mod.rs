@@ -221,19 +221,40 @@ impl RuleSet {
 
     /// Run every rule of the message's channel; returns the hit set.
     pub fn run(&self, msg: &Message) -> HitSet {
+        self.run_until(msg, None).0
+    }
+
+    /// Run the rules of the message's channel until `deadline`: the clock
+    /// is read before each field's matchers, the eval tests and the
+    /// reputation lookups, and what is left is skipped once it has passed
+    /// (each stage is linear in the message size, so none runs long).
+    /// Meta rules always run, over the hits found. Returns the hit set and
+    /// whether every rule ran.
+    pub fn run_until(&self, msg: &Message, deadline: Option<std::time::Instant>) -> (HitSet, bool) {
         let rules = self.channel(msg.channel);
         let mut hits = HitSet::new(self.rules.len());
+        let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
+        let mut complete = true;
         for fm in &rules.fields {
+            if out_of_time() {
+                complete = false;
+                break;
+            }
             fm.run(msg, &mut hits);
         }
-        for (i, test) in &rules.evals {
-            if test.check(msg) {
-                hits.set(*i);
-            }
+        if complete && out_of_time() {
+            complete = false;
         }
-        for (i, source) in &rules.reputation {
-            if source.matches(msg) {
-                hits.set(*i);
+        if complete {
+            for (i, test) in &rules.evals {
+                if test.check(msg) {
+                    hits.set(*i);
+                }
+            }
+            for (i, source) in &rules.reputation {
+                if source.matches(msg) {
+                    hits.set(*i);
+                }
             }
         }
         for (i, expr) in &rules.metas {
@@ -241,6 +262,6 @@ impl RuleSet {
                 hits.set(*i);
             }
         }
-        hits
+        (hits, complete)
     }
 }

@@ -21,6 +21,17 @@ use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
 /// them; more (long alternations) scan alone.
 const MAX_LITERALS: usize = 64;
 
+/// Anchored attempts one regex may make in one text before it is settled
+/// by a single unanchored search from where it stands. An anchored search
+/// can read to the end of the text, so without this cap a text of many
+/// literal occurrences (40,000 digits for `\d[\d ,.]*\$`) costs time
+/// quadratic in its length; with it, at most this many passes plus one.
+/// Normal mail rarely needs more than a few attempts per regex.
+const MAX_ANCHORED_ATTEMPTS: u16 = 16;
+
+/// An attempt counter that says the regex is settled for this text.
+const SETTLED: u16 = u16::MAX;
+
 /// The regexes of one long-text field.
 #[derive(Debug)]
 pub struct PrefixedRegexes {
@@ -230,9 +241,27 @@ impl PrefixedRegexes {
         &self.literals
     }
 
+    /// Fresh per-text attempt counters, one per anchored regex, for
+    /// [`check`](Self::check).
+    pub fn attempt_counters(&self) -> Vec<u16> {
+        vec![0; self.anchored.len()]
+    }
+
     /// Literal `literal` occurs at `text[start..]`: run its regexes there.
+    /// `attempts` (from [`attempt_counters`](Self::attempt_counters), one
+    /// set per text) bounds the work per regex: after
+    /// [`MAX_ANCHORED_ATTEMPTS`] a regex is settled by one unanchored
+    /// search over the rest of the text, which finds a match iff some later
+    /// literal occurrence would (every match starts with a literal).
     #[inline]
-    pub fn check(&self, literal: usize, text: &str, start: usize, hits: &mut HitSet) {
+    pub fn check(
+        &self,
+        literal: usize,
+        text: &str,
+        start: usize,
+        hits: &mut HitSet,
+        attempts: &mut [u16],
+    ) {
         // A word character before a literal that starts with one: no `\b`
         // there (one-letter literals such as `u` of `\b(?:you|u)\b` occur
         // inside most words; this spares a regex search at each).
@@ -245,10 +274,18 @@ impl PrefixedRegexes {
             if hits.get(rule) || (inside_word && self.starts_at_boundary[id as usize]) {
                 continue;
             }
-            let input = Input::new(text)
-                .range(start..)
-                .anchored(Anchored::Yes)
-                .earliest(true);
+            let tried = &mut attempts[id as usize];
+            if *tried == SETTLED {
+                continue;
+            }
+            let input = Input::new(text).range(start..).earliest(true);
+            let input = if *tried < MAX_ANCHORED_ATTEMPTS {
+                *tried += 1;
+                input.anchored(Anchored::Yes)
+            } else {
+                *tried = SETTLED;
+                input.anchored(Anchored::No)
+            };
             if re.search_half(&input).is_some() {
                 hits.set(rule);
             }

@@ -1,0 +1,190 @@
+//! Adversarial inputs cost time linear in their size.
+//!
+//! Each case builds a hostile message at 1 and 4 MB and times parsing plus
+//! classification (the fastest of several runs). Linear work grows about
+//! 4x from 1 to 4 MB; quadratic work grows 16x. The test asserts the ratio
+//! measured in the same run stays below 8, never an absolute time, so a
+//! slow or busy machine does not make it fail.
+
+use spamsift::{Channel, Engine, Message};
+use std::time::{Duration, Instant};
+
+const MB: usize = 1 << 20;
+/// Largest growth from 1 to 4 MB accepted as linear (quadratic is 16).
+const MAX_RATIO: f64 = 8.0;
+
+/// A hostile input of about `size` bytes, as the channel reads it.
+type Maker = fn(usize) -> Vec<u8>;
+
+fn email_with_html(html: &str) -> Vec<u8> {
+    format!(
+        "From: a@spam.example\r\nTo: b@example.org\r\nSubject: hi\r\n\
+         Message-ID: <x@spam.example>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    )
+    .into_bytes()
+}
+
+fn email_with_text(text: &str) -> Vec<u8> {
+    format!(
+        "From: a@spam.example\r\nTo: b@example.org\r\nSubject: hi\r\n\
+         Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\n{text}\r\n"
+    )
+    .into_bytes()
+}
+
+fn repeat_to(unit: &str, size: usize) -> String {
+    unit.repeat(size / unit.len() + 1)
+}
+
+fn im_text(text: &str) -> Vec<u8> {
+    serde_json::json!({"channel": "im", "from": "u1", "to": "room", "text": text})
+        .to_string()
+        .into_bytes()
+}
+
+fn sms_text(text: &str) -> Vec<u8> {
+    serde_json::json!({"channel": "sms", "from": "+447700900123", "text": text})
+        .to_string()
+        .into_bytes()
+}
+
+/// The adversarial cases, by name.
+fn cases() -> Vec<(&'static str, Channel, Maker)> {
+    vec![
+        ("unclosed anchors", Channel::Email, |n| {
+            email_with_html(&repeat_to("<a href=\"http://x.example/p\">click here ", n))
+        }),
+        ("anchors with far closing tag", Channel::Email, |n| {
+            email_with_html(
+                &(repeat_to("<a href=http://y.example>x ", n / 2) + &"z ".repeat(n / 4) + "</a>"),
+            )
+        }),
+        ("nested unclosed tags", Channel::Email, |n| {
+            email_with_html(&repeat_to("<div><span><b><font color=red>", n))
+        }),
+        ("unterminated comment and style", Channel::Email, |n| {
+            email_with_html(&(repeat_to("<!-- <style>", n / 2) + &repeat_to("text ", n / 2)))
+        }),
+        ("entities without semicolons", Channel::Email, |n| {
+            email_with_html(&repeat_to("&amp&#x41&", n))
+        }),
+        ("repeated URI marks", Channel::Email, |n| {
+            email_with_text(&repeat_to("http://www.www.", n))
+        }),
+        ("long run of digits (email)", Channel::Email, |n| {
+            email_with_text(&"7".repeat(n))
+        }),
+        ("dollar signs", Channel::Email, |n| {
+            email_with_text(&repeat_to("$ ", n))
+        }),
+        ("many headers", Channel::Email, |n| {
+            let mut m = repeat_to("X-Filler: some value here\r\n", n);
+            m.push_str("Subject: hi\r\n\r\nbody\r\n");
+            m.into_bytes()
+        }),
+        ("long run of digits (IM)", Channel::Im, |n| {
+            im_text(&"4".repeat(n))
+        }),
+        ("digits and separators (IM)", Channel::Im, |n| {
+            im_text(&repeat_to("1,000.00 ", n))
+        }),
+        ("long run of digits (SMS)", Channel::Sms, |n| {
+            sms_text(&"9".repeat(n))
+        }),
+        ("repeated words (SMS)", Channel::Sms, |n| {
+            sms_text(&repeat_to("free win call now txt ", n))
+        }),
+    ]
+}
+
+fn parse(engine: &Engine, channel: Channel, raw: &[u8]) -> Message {
+    match channel {
+        Channel::Email => engine.parse_email(raw),
+        ch => engine
+            .parse_json(std::str::from_utf8(raw).expect("UTF-8"), Some(ch))
+            .expect("valid message JSON"),
+    }
+}
+
+/// The fastest of `runs` parses and classifications of `raw`.
+fn cost(engine: &Engine, channel: Channel, raw: &[u8], runs: usize) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            let msg = parse(engine, channel, raw);
+            let v = engine.classify_until(&msg, None);
+            std::hint::black_box(v);
+            t.elapsed()
+        })
+        .min()
+        .expect("at least one run")
+}
+
+fn assert_linear(engine: &Engine, name: &str, channel: Channel, make: Maker) {
+    let small = make(MB);
+    let large = make(4 * MB);
+    cost(engine, channel, &small, 1); // warm up
+    let (a, b) = (
+        cost(engine, channel, &small, 3),
+        cost(engine, channel, &large, 3),
+    );
+    let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-6);
+    eprintln!("{name}: 1 MB {a:?}, 4 MB {b:?}, ratio {ratio:.1}");
+    // Tiny costs are all noise; a quadratic case is never tiny at 4 MB.
+    assert!(
+        ratio < MAX_RATIO || b < Duration::from_millis(20),
+        "{name}: 4 MB costs {ratio:.1}x 1 MB ({a:?} -> {b:?}): not linear"
+    );
+}
+
+#[test]
+fn default_rules_are_linear_on_adversarial_input() {
+    let engine = Engine::with_defaults().expect("default rules compile");
+    for (name, channel, make) in cases() {
+        assert_linear(&engine, name, channel, make);
+    }
+}
+
+#[test]
+fn a_backtracking_shaped_regex_stays_linear() {
+    // `(a+)+$` found by its leading literal `a`: every `a` is a candidate
+    // start, and each anchored attempt reads to the end of the text.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("evil.toml"),
+        "[[rule]]\nid = \"EVIL_A\"\ndescription = \"a\"\nscore = 1.0\nfield = \"body\"\n\
+         regex = '(a+)+$'\n\n[[rule]]\nid = \"EVIL_MONEY\"\ndescription = \"m\"\nscore = 1.0\n\
+         field = \"body\"\nregex = '\\d[\\d ,.]*\\s?(?:\\$|usd)'\n",
+    )
+    .expect("rule file written");
+    let engine = Engine::from_dir(dir.path()).expect("rules compile");
+    for channel in [Channel::Email, Channel::Im] {
+        let make: Maker = match channel {
+            Channel::Email => |n| email_with_text(&("a".repeat(n) + "!")),
+            _ => |n| im_text(&("a".repeat(n) + "!")),
+        };
+        assert_linear(&engine, "(a+)+$ on a...a!", channel, make);
+    }
+    let make: Maker = |n| im_text(&"5".repeat(n));
+    assert_linear(&engine, "money regex on digits", Channel::Im, make);
+}
+
+#[test]
+fn the_shortcut_for_regexes_still_finds_late_matches() {
+    // More candidate positions than anchored attempts are allowed: the
+    // match near the end is still found by the one unanchored search.
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("r.toml"),
+        "[[rule]]\nid = \"DOLLARS\"\ndescription = \"d\"\nscore = 1.0\nfield = \"body\"\n\
+         regex = '\\$\\s?\\d{4,}'\n",
+    )
+    .expect("rule file written");
+    let engine = Engine::from_dir(dir.path()).expect("rules compile");
+    let text = "$ x ".repeat(1000) + "pay $12345 now";
+    let v = engine.classify(&engine.parse_email(&email_with_text(&text)));
+    assert!(v.hit("DOLLARS"), "{v:?}");
+    let v = engine.classify(&engine.parse_email(&email_with_text(&"$ x ".repeat(1000))));
+    assert!(!v.hit("DOLLARS"), "{v:?}");
+}
