@@ -51,6 +51,92 @@ pub struct Config {
     pub behaviour: crate::behaviour::BehaviourConfig,
     /// Per-message work limits (`[limits]`).
     pub limits: Limits,
+    /// The HTTP API's access control and connection limits (`[serve]`).
+    pub serve: ServeSettings,
+}
+
+/// The `[serve]` section: who may use the HTTP API's write routes (policy
+/// reads and writes, complaints) and how connections are bounded.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Bearer token (`Authorization: Bearer TOKEN`) that allows writes.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The token's SHA-256, hex, instead of the token itself.
+    #[serde(default)]
+    pub token_sha256: Option<String>,
+    /// Client addresses or networks (`192.0.2.7`, `10.0.0.0/8`, `::1`)
+    /// allowed to write without a token. Loopback is not allowed unless listed.
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    /// Complaints one reporter may file per hour.
+    #[serde(default = "default_reports_per_hour")]
+    pub reports_per_hour: u32,
+    /// Open connections at most; more are closed at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (also the
+    /// keep-alive idle time between requests).
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: f64,
+    /// Seconds a request may take, body and answer included.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: f64,
+}
+
+fn default_reports_per_hour() -> u32 {
+    100
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_header_timeout() -> f64 {
+    10.0
+}
+fn default_request_timeout() -> f64 {
+    30.0
+}
+
+impl Default for ServeSettings {
+    fn default() -> Self {
+        ServeSettings {
+            token: None,
+            token_sha256: None,
+            allowed_ips: Vec::new(),
+            reports_per_hour: default_reports_per_hour(),
+            max_connections: default_max_connections(),
+            header_timeout: default_header_timeout(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+impl ServeSettings {
+    /// Check the values; the message says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        for ip in &self.allowed_ips {
+            crate::net::IpNet::parse(ip).map_err(|e| format!("[serve] allowed_ips: {e}"))?;
+        }
+        if let Some(h) = &self.token_sha256
+            && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err("[serve] token_sha256 must be 64 hex digits".into());
+        }
+        if self.token.as_deref().is_some_and(|t| t.len() < 16) {
+            return Err("[serve] token must be at least 16 characters".into());
+        }
+        if [self.header_timeout, self.request_timeout]
+            .iter()
+            .any(|t| !(*t > 0.0 && t.is_finite() && *t < 1e6))
+        {
+            return Err("[serve] timeouts must be positive numbers of seconds".into());
+        }
+        if self.max_connections == 0 {
+            return Err("[serve] max_connections must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 
 /// What to do with a message whose classification ran out of time.
@@ -110,6 +196,8 @@ pub struct MilterSettings {
     pub max_size: Option<usize>,
     /// `accept` or `tempfail` when a message cannot be classified.
     pub on_error: Option<String>,
+    /// Seconds a session may stay silent before it is closed.
+    pub idle_timeout: Option<f64>,
 }
 
 /// A configuration problem, with its place.
@@ -145,6 +233,8 @@ struct RawConfig {
     behaviour: Option<crate::behaviour::BehaviourConfig>,
     #[serde(default)]
     limits: Option<toml::Spanned<Limits>>,
+    #[serde(default)]
+    serve: Option<toml::Spanned<ServeSettings>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -238,9 +328,13 @@ impl Config {
                 o.parse::<crate::milter::FailAction>()
                     .map_err(|e| bad(format!("[milter] {e}")))?;
             }
-            if m.timeout.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+            if [m.timeout, m.idle_timeout]
+                .iter()
+                .flatten()
+                .any(|t| !(*t > 0.0 && t.is_finite()))
+            {
                 return Err(bad(
-                    "[milter] timeout must be a positive number of seconds".into()
+                    "[milter] timeouts must be positive numbers of seconds".into()
                 ));
             }
             cfg.milter = m;
@@ -259,6 +353,16 @@ impl Config {
                 });
             }
             cfg.limits = l;
+        }
+        if let Some(sv) = raw.serve {
+            let line = line_of(sv.span().start);
+            let sv = sv.into_inner();
+            sv.validate().map_err(|message| ConfigError {
+                file: file.into(),
+                line,
+                message,
+            })?;
+            cfg.serve = sv;
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

@@ -19,6 +19,7 @@ pub mod engine;
 pub mod fsutil;
 pub mod headers;
 pub mod message;
+pub mod net;
 pub mod rules;
 pub mod runs;
 #[cfg(test)]

@@ -51,6 +51,8 @@ pub struct MilterOptions {
     pub max_size: usize,
     /// Answer when classification fails or is skipped.
     pub on_error: FailAction,
+    /// A session that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for MilterOptions {
@@ -59,6 +61,7 @@ impl Default for MilterOptions {
             timeout: Duration::from_secs(10),
             max_size: 20 * 1024 * 1024,
             on_error: FailAction::Accept,
+            idle_timeout: Duration::from_secs(300),
         }
     }
 }
@@ -124,8 +127,26 @@ impl SpamsiftMilter {
             FailAction::Tempfail => "tempfailed",
         });
         match self.opts.on_error {
-            FailAction::Accept => ModificationResponse::empty_continue(),
+            FailAction::Accept => {
+                // Delivered unclassified, but never with the sender's own verdict.
+                let mut b = ModificationResponse::builder();
+                self.delete_result_headers(&mut b);
+                b.contin()
+            }
             FailAction::Tempfail => ModificationResponse::builder().build(Tempfail),
+        }
+    }
+
+    /// Delete every X-Spam-* field the message brought.
+    fn delete_result_headers(
+        &self,
+        b: &mut miltr_common::modifications::ModificationResponseBuilder,
+    ) {
+        for (name, count) in &self.result_header_counts {
+            // Delete from the last occurrence down so indices stay valid.
+            for i in (1..=*count).rev() {
+                b.push(ChangeHeader::new(i, name.as_bytes(), b""));
+            }
         }
     }
 
@@ -133,12 +154,7 @@ impl SpamsiftMilter {
     /// message carried), then continue, quarantine or reject.
     fn respond(&self, v: &Verdict) -> ModificationResponse {
         let mut b = ModificationResponse::builder();
-        for (name, count) in &self.result_header_counts {
-            // Delete from the last occurrence down so indices stay valid.
-            for i in (1..=*count).rev() {
-                b.push(ChangeHeader::new(i, name.as_bytes(), b""));
-            }
-        }
+        self.delete_result_headers(&mut b);
         for (name, value) in headers::result_headers(v) {
             b.push(AddHeader::new(name.as_bytes(), value.as_bytes()));
         }
@@ -239,6 +255,14 @@ impl Milter for SpamsiftMilter {
         let raw = std::mem::take(&mut self.raw);
         let (client_ip, rcpts) = (self.client_ip, self.rcpts.clone());
         let start = Instant::now();
+        // The engine stops its own work within the budget (no thread
+        // outlives its message), a little before the milter gives up.
+        let deadline = start.checked_add(
+            self.opts
+                .timeout
+                .mul_f64(0.8)
+                .min(engine.config().limits.budget()),
+        );
         let job = tokio::task::spawn_blocking(move || {
             let mut msg = engine.parse_email(&raw);
             // The connection address is the sender identity, not a Received header.
@@ -248,7 +272,8 @@ impl Milter for SpamsiftMilter {
             if !rcpts.is_empty() {
                 msg.recipients = rcpts;
             }
-            engine.classify(&msg)
+            let v = engine.classify_until(&msg, deadline);
+            (engine.passes_through(&v), v)
         });
         let response = match tokio::time::timeout(self.opts.timeout, job).await {
             // The timer has a millisecond's grain and may fire late on a busy
@@ -257,7 +282,8 @@ impl Milter for SpamsiftMilter {
             Ok(Ok(_)) if start.elapsed() > self.opts.timeout => {
                 self.fail_open(&format!("timed out after {:?}", self.opts.timeout))
             }
-            Ok(Ok(v)) => {
+            Ok(Ok((true, _))) => self.fail_open("classification ran out of its time budget"),
+            Ok(Ok((false, v))) => {
                 tracing::info!(
                     queue_id = %self.queue_id,
                     client = %self.client_host,
@@ -324,6 +350,11 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
     use tokio_util::compat::TokioAsyncReadCompatExt;
+    // A peer that goes quiet for the idle timeout loses its session.
+    let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+    stream.set_read_timeout(Some(opts.idle_timeout));
+    stream.set_write_timeout(Some(opts.idle_timeout));
+    let stream = Box::pin(stream);
     let mut milter = SpamsiftMilter::new(engine, opts);
     let mut server = miltr_server::Server::default_postfix(&mut milter);
     if let Err(e) = server.handle_connection(stream.compat()).await {
@@ -341,6 +372,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let opts = Arc::new(opts);
     let mut tasks = tokio::task::JoinSet::new();
+    let mut backoff = crate::net::AcceptBackoff::default();
     tokio::pin!(shutdown);
     match listen {
         Listen::Inet(addr) => {
@@ -351,9 +383,12 @@ pub async fn serve(
                     _ = &mut shutdown => break,
                     accepted = listener.accept() => match accepted {
                         Ok((stream, peer)) => {
+                            backoff.accepted();
+                            // Each reply goes out at once, not after the peer's delayed ACK.
+                            let _ = stream.set_nodelay(true);
                             tasks.spawn(conversation(Arc::clone(&engine), Arc::clone(&opts), stream, peer.to_string()));
                         }
-                        Err(e) => tracing::warn!(error = %e, "accept failed"),
+                        Err(e) => backoff.failed(&e).await,
                     },
                     Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 }
@@ -368,9 +403,10 @@ pub async fn serve(
                     _ = &mut shutdown => break,
                     accepted = listener.accept() => match accepted {
                         Ok((stream, _)) => {
+                            backoff.accepted();
                             tasks.spawn(conversation(Arc::clone(&engine), Arc::clone(&opts), stream, "unix".into()));
                         }
-                        Err(e) => tracing::warn!(error = %e, "accept failed"),
+                        Err(e) => backoff.failed(&e).await,
                     },
                     Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 }

@@ -11,6 +11,16 @@
 //!
 //! Bad JSON, unknown fields and oversized bodies get a 4xx with a clear
 //! message; nothing a client sends can crash the server.
+//!
+//! Policy reads and writes and complaints need a credential: the bearer
+//! token of `[serve] token` / `token_sha256`, or a client address in
+//! `[serve] allowed_ips` (401 without one, 403 when writes are not
+//! configured at all). A complaint counts once per reporter (the
+//! `X-Spamsift-Reporter` header a gateway sets for its user, else the
+//! client address) and message, and each reporter may file
+//! `reports_per_hour`; a message is learned once, however often reported.
+//! Connections are bounded in number, in the time to send headers (also
+//! the keep-alive idle time) and in the time a request may take.
 
 use crate::message::short::{ShortMessage, into_message};
 use crate::policy::{Policy, PolicyStore};
@@ -21,7 +31,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,6 +130,134 @@ pub struct AppState {
     pub save_feedback: Option<std::path::PathBuf>,
     /// Complaints learned but not saved yet.
     pub unsaved: UnsavedFeedback,
+    /// Who may use the write routes.
+    pub access: Access,
+    /// Duplicate and rate bookkeeping of complaints.
+    pub reports: ReportLedger,
+}
+
+/// Who may read and write policies and file complaints.
+#[derive(Debug, Default)]
+pub struct Access {
+    token_sha256: Option<[u8; 32]>,
+    nets: Vec<crate::net::IpNet>,
+}
+
+impl Access {
+    /// From the `[serve]` settings (validated by the config loader).
+    pub fn new(s: &crate::config::ServeSettings) -> Access {
+        use sha2::Digest;
+        let token_sha256 = match (&s.token, &s.token_sha256) {
+            (Some(t), _) => Some(sha2::Sha256::digest(t.trim().as_bytes()).into()),
+            (None, Some(h)) => {
+                let mut out = [0u8; 32];
+                let ok = h.len() == 64
+                    && out.iter_mut().enumerate().all(|(i, b)| {
+                        u8::from_str_radix(&h[2 * i..2 * i + 2], 16)
+                            .map(|v| *b = v)
+                            .is_ok()
+                    });
+                ok.then_some(out)
+            }
+            (None, None) => None,
+        };
+        Access {
+            token_sha256,
+            nets: s
+                .allowed_ips
+                .iter()
+                .filter_map(|n| crate::net::IpNet::parse(n).ok())
+                .collect(),
+        }
+    }
+
+    /// Whether any credential is configured.
+    pub fn configured(&self) -> bool {
+        self.token_sha256.is_some() || !self.nets.is_empty()
+    }
+
+    /// Whether a request from `peer` with this `Authorization` value may write.
+    fn allows(&self, peer: Option<std::net::IpAddr>, authorization: Option<&str>) -> bool {
+        use sha2::Digest;
+        if peer.is_some_and(|ip| self.nets.iter().any(|n| n.contains(ip))) {
+            return true;
+        }
+        let (Some(want), Some(given)) = (
+            &self.token_sha256,
+            authorization.and_then(|a| a.trim().strip_prefix("Bearer ")),
+        ) else {
+            return false;
+        };
+        // Digests compared in full, whatever differs first.
+        let got: [u8; 32] = sha2::Sha256::digest(given.trim().as_bytes()).into();
+        got.iter().zip(want).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+/// Complaints already counted (per reporter and message), messages already
+/// learned, and each reporter's complaints this hour; all bounded.
+#[derive(Debug)]
+pub struct ReportLedger {
+    seen: std::sync::Mutex<lru::LruCache<(u64, u64), ()>>,
+    learned: std::sync::Mutex<lru::LruCache<u64, ()>>,
+    hourly: std::sync::Mutex<lru::LruCache<u64, (Instant, u32)>>,
+    per_hour: u32,
+}
+
+/// What the ledger says of a new complaint.
+#[derive(Debug, PartialEq, Eq)]
+enum ReportCheck {
+    /// Count it; `learn` says whether the message is new to the model.
+    New { learn: bool },
+    /// This reporter already reported this message.
+    Duplicate,
+    /// This reporter is over its hourly allowance.
+    OverLimit,
+}
+
+/// Entries each ledger table keeps (the least recently used go first).
+const LEDGER_ENTRIES: usize = 1 << 20;
+
+impl ReportLedger {
+    /// A ledger allowing `per_hour` complaints per reporter.
+    pub fn new(per_hour: u32) -> ReportLedger {
+        let cap =
+            std::num::NonZeroUsize::new(LEDGER_ENTRIES).unwrap_or(std::num::NonZeroUsize::MIN);
+        ReportLedger {
+            seen: std::sync::Mutex::new(lru::LruCache::new(cap)),
+            learned: std::sync::Mutex::new(lru::LruCache::new(cap)),
+            hourly: std::sync::Mutex::new(lru::LruCache::new(cap)),
+            per_hour,
+        }
+    }
+
+    fn check(&self, reporter: u64, digest: u64, now: Instant) -> ReportCheck {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.contains(&(reporter, digest)) {
+            return ReportCheck::Duplicate;
+        }
+        {
+            let mut hourly = self.hourly.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = hourly.get_or_insert_mut(reporter, || (now, 0));
+            if now.duration_since(slot.0) >= std::time::Duration::from_secs(3600) {
+                *slot = (now, 0);
+            }
+            if slot.1 >= self.per_hour {
+                return ReportCheck::OverLimit;
+            }
+            slot.1 += 1;
+        }
+        seen.put((reporter, digest), ());
+        let mut learned = self.learned.lock().unwrap_or_else(|e| e.into_inner());
+        let learn = learned.put(digest, ()).is_none();
+        ReportCheck::New { learn }
+    }
+}
+
+impl Default for ReportLedger {
+    fn default() -> Self {
+        ReportLedger::new(crate::config::ServeSettings::default().reports_per_hour)
+    }
 }
 
 /// How long a complaint waits before the model is saved: complaints that
@@ -263,8 +400,77 @@ async fn check(
     }
 }
 
+/// The client address of a request (set per connection by [`serve`]).
+fn peer_of(req: &axum::extract::Request) -> Option<std::net::IpAddr> {
+    req.extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Lets a request through to a write route only with a credential.
+async fn require_writer(
+    State(state): State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !state.access.configured() {
+        return error(
+            StatusCode::FORBIDDEN,
+            "policy and complaint routes are off: configure [serve] token, token_sha256 or allowed_ips",
+        );
+    }
+    let auth = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if state.access.allows(peer_of(&req), auth) {
+        next.run(req).await
+    } else {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "this route needs Authorization: Bearer TOKEN or an allowed client address",
+        );
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        r
+    }
+}
+
+/// Who filed a complaint: the gateway's `X-Spamsift-Reporter` (its user),
+/// else the client address.
+fn reporter_of(headers: &axum::http::HeaderMap, peer: Option<std::net::IpAddr>) -> u64 {
+    let named = headers
+        .get("x-spamsift-reporter")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let key = match (named, peer) {
+        (Some(n), _) => format!("r:{n}"),
+        (None, Some(ip)) => format!("ip:{ip}"),
+        (None, None) => "unknown".to_string(),
+    };
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// What identifies a reported message: its channel, sender and text.
+fn message_digest(msg: &crate::Message) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    h.update(msg.channel.as_str().as_bytes());
+    h.update(&[0]);
+    h.update(msg.sender.as_bytes());
+    h.update(&[0]);
+    h.update(msg.subject.as_bytes());
+    h.update(&[0]);
+    h.update(msg.body.as_bytes());
+    h.digest()
+}
+
 async fn report(
     State(state): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
     let Json(body) = match body {
@@ -285,10 +491,32 @@ async fn report(
             "a complaint needs the message's sender (\"from\")",
         );
     }
+    let reporter = reporter_of(&headers, Some(peer.ip()));
+    let learn = match state
+        .reports
+        .check(reporter, message_digest(&msg), Instant::now())
+    {
+        ReportCheck::Duplicate => {
+            return Json(json!({
+                "sender": msg.sender,
+                "complaints": state.complaints.count(&msg.sender),
+                "learned": false,
+                "duplicate": true,
+            }))
+            .into_response();
+        }
+        ReportCheck::OverLimit => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "this reporter has filed its complaints for this hour",
+            );
+        }
+        ReportCheck::New { learn } => learn,
+    };
     let n = state.complaints.complain(&msg.sender);
     state.metrics.complaints.fetch_add(1, Ordering::Relaxed);
     let mut learned = false;
-    if let Some(fb) = &state.feedback {
+    if let Some(fb) = state.feedback.as_ref().filter(|_| learn) {
         let features = crate::bayes::features(&msg, &state.engine.config().bayes.tokenizer());
         fb.learn(&features, crate::corpus::Label::Spam);
         learned = true;
@@ -317,7 +545,7 @@ async fn put_policy(
     };
     match state.policies.put(&recipient, Some(policy)) {
         Ok(()) => Json(json!({"recipient": recipient, "stored": true})).into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => policy_error(e),
     }
 }
 
@@ -327,19 +555,45 @@ async fn delete_policy(
 ) -> Response {
     match state.policies.put(&recipient, None) {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => policy_error(e),
     }
 }
 
-/// The API routes over shared state; `max_body` bounds request bodies.
-pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
-    Router::new()
-        .route("/v1/check", post(check))
+/// A policy the store refused: what was wrong with the request, or for a
+/// failure of the store itself a 500 that shows no server path (the
+/// detail goes to the log).
+fn policy_error(e: crate::policy::PolicyError) -> Response {
+    if e.internal {
+        tracing::error!("policy store: {e}");
+        error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the policy could not be stored",
+        )
+    } else {
+        error(StatusCode::BAD_REQUEST, e.message)
+    }
+}
+
+/// The API routes over shared state; `max_body` bounds request bodies and
+/// `request_timeout` the time a request may take (reading its body too).
+pub fn router(
+    state: Arc<AppState>,
+    max_body: usize,
+    request_timeout: std::time::Duration,
+) -> Router {
+    let writes = Router::new()
         .route("/v1/report", post(report))
         .route(
             "/v1/policy/{recipient}",
             get(get_policy).put(put_policy).delete(delete_policy),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            require_writer,
+        ));
+    Router::new()
+        .route("/v1/check", post(check))
+        .merge(writes)
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/metrics",
@@ -350,6 +604,14 @@ pub fn router(state: Arc<AppState>, max_body: usize) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             reject_oversized(max_body, req, next)
         }))
+        .layer(axum::middleware::from_fn(
+            move |req, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(request_timeout, next.run(req)).await {
+                    Ok(r) => r,
+                    Err(_) => error(StatusCode::REQUEST_TIMEOUT, "request took too long"),
+                }
+            },
+        ))
         .with_state(state)
 }
 
@@ -384,12 +646,31 @@ async fn reject_oversized(
 }
 
 /// Settings of `spamsift serve`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// `HOST:PORT` to listen on.
     pub listen: String,
     /// Largest request body, bytes.
     pub max_body: usize,
+    /// Most open connections; more are closed at once.
+    pub max_connections: usize,
+    /// Time to send a request's headers, and keep-alive idle time.
+    pub header_timeout: std::time::Duration,
+    /// Time a request may take, body included.
+    pub request_timeout: std::time::Duration,
+}
+
+impl ServeOptions {
+    /// Options for `listen` with the `[serve]` settings' limits.
+    pub fn new(listen: String, max_body: usize, s: &crate::config::ServeSettings) -> ServeOptions {
+        ServeOptions {
+            listen,
+            max_body,
+            max_connections: s.max_connections,
+            header_timeout: std::time::Duration::from_secs_f64(s.header_timeout),
+            request_timeout: std::time::Duration::from_secs_f64(s.request_timeout),
+        }
+    }
 }
 
 /// Serve until `shutdown` resolves.
@@ -399,13 +680,96 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(&opts.listen).await?;
-    tracing::info!(listen = %opts.listen, "HTTP API listening");
+    let descriptors = crate::net::raise_descriptor_limit();
+    // Keep descriptors for the model file, logs and the engine.
+    let max_connections = descriptors.map_or(opts.max_connections, |d| {
+        opts.max_connections
+            .min((d as usize).saturating_sub(64).max(1))
+    });
+    tracing::info!(listen = %opts.listen, max_connections, "HTTP API listening");
     let saver = tokio::spawn(feedback_saver(Arc::clone(&state)));
-    let served = axum::serve(listener, router(Arc::clone(&state), opts.max_body))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let app = router(Arc::clone(&state), opts.max_body, opts.request_timeout);
+    let served = accept_loop(listener, app, &opts, max_connections, shutdown).await;
     saver.abort();
     // Complaints still waiting are saved before the server exits.
     save_feedback(&state).await;
     served
+}
+
+/// Accept connections until `shutdown`, each served by hyper with a header
+/// timeout, at most `max_connections` at once; then let the open ones
+/// finish their requests (up to 30 s).
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    opts: &ServeOptions,
+    max_connections: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut backoff = crate::net::AcceptBackoff::default();
+    let mut refused = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => break,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    backoff.failed(&e).await;
+                    continue;
+                }
+            },
+        };
+        backoff.accepted();
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            // Full: close at once rather than queue; timeouts free slots.
+            refused += 1;
+            if refused.is_power_of_two() {
+                tracing::warn!(
+                    refused,
+                    max_connections,
+                    "connection limit reached; closing new connections"
+                );
+            }
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut closing = closing.subscribe();
+        let header_timeout = opts.header_timeout;
+        tasks.spawn(async move {
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    app.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = closing.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(slot);
+        });
+    }
+    let _ = closing.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    Ok(())
 }

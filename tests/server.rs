@@ -16,6 +16,17 @@ impl Drop for Server {
     }
 }
 
+/// The write token every test server is configured with.
+const TOKEN: &str = "test-token-0123456789abcdef";
+const AUTH: &str = "Bearer test-token-0123456789abcdef";
+
+/// A config file allowing writes with [`TOKEN`] (and `extra` settings).
+fn token_config(dir: &std::path::Path, extra: &str) -> String {
+    let cfg = dir.join("serve.toml");
+    std::fs::write(&cfg, format!("[serve]\ntoken = \"{TOKEN}\"\n{extra}")).unwrap();
+    cfg.to_str().unwrap().to_string()
+}
+
 fn start(extra: &[&str]) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -42,10 +53,16 @@ fn start(extra: &[&str]) -> Server {
 }
 
 fn post(url: &str, body: &str) -> (u16, Value) {
-    match ureq::post(url)
-        .set("Content-Type", "application/json")
-        .send_string(body)
-    {
+    post_as(url, body, &[])
+}
+
+/// POST with extra headers (name, value).
+fn post_as(url: &str, body: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    let mut req = ureq::post(url).set("Content-Type", "application/json");
+    for (n, v) in headers {
+        req = req.set(n, v);
+    }
+    match req.send_string(body) {
         Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
         Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
         Err(e) => panic!("{e}"),
@@ -58,7 +75,9 @@ const SPAM: &str =
 #[test]
 fn check_batch_policy_report_metrics_and_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let s = start(&["--policies", dir.path().to_str().unwrap()]);
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = token_config(cfg_dir.path(), "");
+    let s = start(&["--config", &cfg, "--policies", dir.path().to_str().unwrap()]);
     let b = &s.base;
 
     let health = ureq::get(&format!("{b}/healthz")).call().unwrap();
@@ -95,6 +114,7 @@ fn check_batch_policy_report_metrics_and_errors() {
     // user rules through the API
     let policy = json!({"allow": [{"sender": "+447700900999"}]});
     let r = ureq::put(&format!("{b}/v1/policy/+447700900456"))
+        .set("Authorization", AUTH)
         .send_json(policy)
         .unwrap();
     assert_eq!(r.status(), 200);
@@ -103,6 +123,7 @@ fn check_batch_policy_report_metrics_and_errors() {
         "written to the policy folder"
     );
     let got: Value = ureq::get(&format!("{b}/v1/policy/+447700900456"))
+        .set("Authorization", AUTH)
         .call()
         .unwrap()
         .into_json()
@@ -117,13 +138,16 @@ fn check_batch_policy_report_metrics_and_errors() {
     assert_eq!(v["hits"][0]["id"], "POLICY_ALLOW");
     assert_eq!(
         ureq::delete(&format!("{b}/v1/policy/+447700900456"))
+            .set("Authorization", AUTH)
             .call()
             .unwrap()
             .status(),
         204
     );
     assert!(matches!(
-        ureq::get(&format!("{b}/v1/policy/+447700900456")).call(),
+        ureq::get(&format!("{b}/v1/policy/+447700900456"))
+            .set("Authorization", AUTH)
+            .call(),
         Err(ureq::Error::Status(404, _))
     ));
 
@@ -131,7 +155,12 @@ fn check_batch_policy_report_metrics_and_errors() {
     let reported =
         json!({"channel": "im", "from": "@pusher", "text": "buy followers now"}).to_string();
     for n in 1..=3 {
-        let (code, v) = post(&format!("{b}/v1/report"), &reported);
+        let reporter = format!("user{n}");
+        let (code, v) = post_as(
+            &format!("{b}/v1/report"),
+            &reported,
+            &[("Authorization", AUTH), ("X-Spamsift-Reporter", &reporter)],
+        );
         assert_eq!((code, v["complaints"].as_u64()), (200, Some(n)));
     }
     let (_, v) = post(
@@ -176,9 +205,10 @@ fn check_batch_policy_report_metrics_and_errors() {
         ureq::get(&format!("{b}/v2/nothing")).call(),
         Err(ureq::Error::Status(404, _))
     ));
-    let (code, _) = post(
+    let (code, _) = post_as(
         &format!("{b}/v1/report"),
         &json!({"channel": "sms", "text": "no sender"}).to_string(),
+        &[("Authorization", AUTH)],
     );
     assert_eq!(code, 400);
 
@@ -205,7 +235,11 @@ fn check_batch_policy_report_metrics_and_errors() {
 fn complaints_teach_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
-    std::fs::write(&cfg, "[bayes]\nmin_spam = 5\nmin_ham = 5\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!("[bayes]\nmin_spam = 5\nmin_ham = 5\n[serve]\ntoken = \"{TOKEN}\"\n"),
+    )
+    .unwrap();
     let model = dir.path().join("m.bin");
     let root = env!("CARGO_MANIFEST_DIR");
     let trained = Command::new(env!("CARGO_BIN_EXE_spamsift"))
@@ -257,8 +291,15 @@ fn complaints_teach_the_model() {
     let msg = json!({"channel": "sms", "from": "+447700900321", "text": "exclusive zorblax membership, reply ZORB for your zorblax pass"}).to_string();
     let (_, before) = post(&format!("{}/v1/check", s.base), &msg);
     let p0 = before["bayes"].as_f64().unwrap();
-    for _ in 0..5 {
-        let (code, v) = post(&format!("{}/v1/report", s.base), &msg);
+    // Five users report five variants: each is learned once.
+    for i in 0..5 {
+        let reporter = format!("user{i}");
+        let variant = json!({"channel": "sms", "from": "+447700900321", "text": format!("exclusive zorblax membership, reply ZORB for your zorblax pass {i}")}).to_string();
+        let (code, v) = post_as(
+            &format!("{}/v1/report", s.base),
+            &variant,
+            &[("Authorization", AUTH), ("X-Spamsift-Reporter", &reporter)],
+        );
         assert_eq!((code, v["learned"].as_bool()), (200, Some(true)));
     }
     let (_, after) = post(&format!("{}/v1/check", s.base), &msg);
@@ -281,7 +322,11 @@ fn complaints_teach_the_model() {
         "complaints saved into the model file"
     );
     // One more, then a graceful stop (SIGTERM) at once: it is saved on the way out.
-    let (code, _) = post(&format!("{}/v1/report", s.base), &msg);
+    let (code, _) = post_as(
+        &format!("{}/v1/report", s.base),
+        &msg,
+        &[("Authorization", AUTH)],
+    );
     assert_eq!(code, 200);
     let mut s = s;
     let stopped = Command::new("kill")
@@ -292,4 +337,184 @@ fn complaints_teach_the_model() {
     let exit = s.child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
     assert_eq!(learned_spam().unwrap(), 15 + 6, "saved at shutdown");
+}
+
+#[test]
+fn writes_need_a_credential() {
+    let policy = json!({"allow": [{"sender": "+447700900999"}]});
+    let put = |b: &str, auth: Option<&str>| {
+        let mut r = ureq::put(&format!("{b}/v1/policy/+447700900456"));
+        if let Some(a) = auth {
+            r = r.set("Authorization", a);
+        }
+        match r.send_json(policy.clone()) {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    // Nothing configured: writes are off, even from loopback.
+    let open = start(&[]);
+    assert_eq!(put(&open.base, None), 403);
+    let (code, _) = post(
+        &format!("{}/v1/report", open.base),
+        &json!({"channel": "sms", "from": "+447700900123", "text": "x"}).to_string(),
+    );
+    assert_eq!(code, 403);
+    // Reading a policy needs the credential too.
+    assert!(matches!(
+        ureq::get(&format!("{}/v1/policy/+447700900456", open.base)).call(),
+        Err(ureq::Error::Status(403, _))
+    ));
+    drop(open);
+
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let tokened = start(&["--config", &token_config(cfg_dir.path(), "")]);
+    assert_eq!(put(&tokened.base, None), 401);
+    assert_eq!(
+        put(&tokened.base, Some("Bearer wrong-token-0123456789")),
+        401
+    );
+    assert_eq!(put(&tokened.base, Some(AUTH)), 200);
+    drop(tokened);
+
+    let ip_dir = tempfile::tempdir().unwrap();
+    let cfg = ip_dir.path().join("c.toml");
+    std::fs::write(&cfg, "[serve]\nallowed_ips = [\"127.0.0.0/8\"]\n").unwrap();
+    let by_ip = start(&["--config", cfg.to_str().unwrap()]);
+    assert_eq!(put(&by_ip.base, None), 200);
+}
+
+#[test]
+fn complaints_count_once_per_reporter_and_are_capped() {
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let s = start(&[
+        "--config",
+        &token_config(cfg_dir.path(), "reports_per_hour = 3\n"),
+    ]);
+    let url = format!("{}/v1/report", s.base);
+    let msg = |i: u32| {
+        json!({"channel": "sms", "from": "+447700900777", "text": format!("offer {i}")}).to_string()
+    };
+    let as_alice = [("Authorization", AUTH), ("X-Spamsift-Reporter", "alice")];
+    let (code, v) = post_as(&url, &msg(1), &as_alice);
+    assert_eq!((code, v["complaints"].as_u64()), (200, Some(1)));
+    // The same message again from the same reporter changes nothing.
+    let (code, v) = post_as(&url, &msg(1), &as_alice);
+    assert_eq!(code, 200);
+    assert_eq!(v["duplicate"], true, "{v}");
+    assert_eq!(v["complaints"].as_u64(), Some(1));
+    // 600 repeats still count once.
+    for _ in 0..600 {
+        post_as(&url, &msg(1), &as_alice);
+    }
+    let (_, v) = post_as(&url, &msg(1), &as_alice);
+    assert_eq!(v["complaints"].as_u64(), Some(1));
+    // Another reporter counts; a reporter is capped per hour.
+    let (_, v) = post_as(
+        &url,
+        &msg(1),
+        &[("Authorization", AUTH), ("X-Spamsift-Reporter", "bob")],
+    );
+    assert_eq!(v["complaints"].as_u64(), Some(2));
+    assert_eq!(post_as(&url, &msg(2), &as_alice).0, 200);
+    assert_eq!(post_as(&url, &msg(3), &as_alice).0, 200);
+    assert_eq!(post_as(&url, &msg(4), &as_alice).0, 429);
+}
+
+#[test]
+fn recipient_ids_are_checked_and_errors_show_no_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let s = start(&[
+        "--config",
+        &token_config(cfg_dir.path(), ""),
+        "--policies",
+        dir.path().to_str().unwrap(),
+    ]);
+    for bad in ["a%0Ab", ".hidden", "a%20b", &"x".repeat(300)] {
+        let r = ureq::put(&format!("{}/v1/policy/{bad}", s.base))
+            .set("Authorization", AUTH)
+            .send_json(json!({"allow": [{"sender": "+1"}]}));
+        match r {
+            Err(ureq::Error::Status(400, r)) => {
+                let body = r.into_string().unwrap();
+                assert!(!body.contains(dir.path().to_str().unwrap()), "{body}");
+            }
+            other => panic!("{bad}: {other:?}"),
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn slow_and_idle_connections_are_closed_while_healthz_answers() {
+    use std::io::{Read, Write};
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = token_config(
+        cfg_dir.path(),
+        "header_timeout = 1.0\nrequest_timeout = 1.0\n",
+    );
+    let s = start(&["--config", &cfg]);
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // 300 connections: half send one byte of a request line, half nothing.
+    let mut slow: Vec<std::net::TcpStream> = (0..300)
+        .map(|i| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            if i % 2 == 0 {
+                c.write_all(b"G").unwrap();
+            }
+            c
+        })
+        .collect();
+    // A body that never finishes: answered 408 within the request timeout.
+    let mut body = std::net::TcpStream::connect(&addr).unwrap();
+    body.write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{").unwrap();
+    let health = ureq::get(&format!("{}/healthz", s.base))
+        .timeout(Duration::from_secs(5))
+        .call()
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut closed = 0;
+    for c in &mut slow {
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        // Closed: EOF or reset, perhaps after an error answer; still open:
+        // the read times out.
+        loop {
+            match c.read(&mut buf) {
+                Ok(0) => {
+                    closed += 1;
+                    break;
+                }
+                Ok(_) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                Err(_) => {
+                    closed += 1;
+                    break;
+                }
+            }
+        }
+    }
+    assert_eq!(closed, 300, "idle connections closed by the header timeout");
+    body.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut answer = String::new();
+    let _ = body.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    assert_eq!(
+        ureq::get(&format!("{}/healthz", s.base))
+            .call()
+            .unwrap()
+            .status(),
+        200
+    );
 }

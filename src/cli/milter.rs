@@ -21,6 +21,9 @@ pub struct MilterArgs {
     /// Answer when a message cannot be classified: accept or tempfail [default accept].
     #[arg(long)]
     on_error: Option<FailAction>,
+    /// Close a session that sends nothing for this many seconds [config: milter.idle_timeout; default 300].
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: Option<f64>,
     /// Load rules, config and model, report, and exit.
     #[arg(long)]
     check_config: bool,
@@ -58,6 +61,12 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> CmdResult {
         timeout: Duration::from_secs_f64(timeout.max(0.001)),
         max_size,
         on_error,
+        idle_timeout: Duration::from_secs_f64(
+            args.idle_timeout
+                .or(m.idle_timeout)
+                .unwrap_or(300.0)
+                .clamp(0.001, 1e6),
+        ),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

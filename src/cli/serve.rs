@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// in batches, about a second after they arrive, and at shutdown.
     #[arg(long)]
     save_feedback: bool,
+    /// Load rules, config, model and policies, report, and exit.
+    #[arg(long)]
+    check_config: bool,
 }
 
 pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
@@ -77,6 +80,26 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
         Ok(Ok(e)) => e,
         Ok(Err(e)) | Err(e) => return Err(fail(e.to_string())),
     };
+    let settings = engine.config().serve.clone();
+    if args.check_config {
+        super::print_out(&super::config_report(
+            &engine,
+            &format!(
+                "serve: listen {}, {} policies, writes {}, at most {} connections",
+                args.listen,
+                policies.len(),
+                if settings.token.is_some() || settings.token_sha256.is_some() {
+                    "by token".to_string()
+                } else if !settings.allowed_ips.is_empty() {
+                    format!("from {}", settings.allowed_ips.join(", "))
+                } else {
+                    "off (no [serve] token or allowed_ips)".to_string()
+                },
+                settings.max_connections
+            ),
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let save_feedback = if args.save_feedback { model_path } else { None };
     let state = Arc::new(AppState {
         engine: Arc::new(engine),
@@ -86,6 +109,8 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
         feedback,
         save_feedback,
         unsaved: Default::default(),
+        access: spamsift::server::Access::new(&settings),
+        reports: spamsift::server::ReportLedger::new(settings.reports_per_hour),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -94,10 +119,7 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
         Ok(r) => r,
         Err(e) => return Err(fail(format!("cannot start the runtime: {e}"))),
     };
-    let opts = ServeOptions {
-        listen: args.listen,
-        max_body: args.max_body,
-    };
+    let opts = ServeOptions::new(args.listen, args.max_body, &settings);
     match runtime.block_on(serve(state, opts, super::milter::shutdown_signal())) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Err(fail(format!("serve: {e}"))),

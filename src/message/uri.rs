@@ -296,6 +296,7 @@ fn visible_text(inner: &str) -> String {
             c => {
                 if space && !out.is_empty() {
                     out.push(' ');
+                    kept += 1;
                 }
                 space = false;
                 out.push(c);

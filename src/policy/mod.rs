@@ -327,6 +327,37 @@ pub struct PolicyError {
     pub file: String,
     /// What is wrong.
     pub message: String,
+    /// The store itself failed (a file could not be written), rather
+    /// than the request being wrong.
+    pub internal: bool,
+}
+
+/// Most recipients a store holds; a `put` of a new one beyond is refused.
+pub const MAX_POLICIES: usize = 1_000_000;
+/// Largest policy, as TOML text.
+pub const MAX_POLICY_BYTES: usize = 64 * 1024;
+/// Longest recipient id (an address is at most 254 characters).
+pub const MAX_RECIPIENT_LEN: usize = 254;
+
+/// Why a recipient id cannot name a policy: empty, too long, holding
+/// control characters, whitespace or path separators, or starting with a dot.
+pub fn check_recipient(recipient: &str) -> Result<(), String> {
+    let r = recipient.trim();
+    if r.is_empty() || r.len() > MAX_RECIPIENT_LEN {
+        return Err(format!(
+            "a recipient id has 1 to {MAX_RECIPIENT_LEN} characters"
+        ));
+    }
+    if r.starts_with('.')
+        || r.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '/' | '\\'))
+    {
+        return Err(
+            "a recipient id cannot hold control characters, spaces or slashes, or start with a dot"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Policies by recipient, in shards: a lookup read-locks one shard (no
@@ -419,6 +450,7 @@ impl PolicyStore {
         let err = |file: &Path, message: String| PolicyError {
             file: file.display().to_string(),
             message,
+            internal: false,
         };
         let store = PolicyStore {
             dir: Some(dir.to_path_buf()),
@@ -452,6 +484,16 @@ impl PolicyStore {
         Ok(store)
     }
 
+    /// Number of recipients with a policy.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether no recipient has a policy.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The policy of a recipient.
     pub fn get(&self, recipient: &str) -> Option<Arc<Policy>> {
         let key = recipient_key(recipient);
@@ -460,35 +502,46 @@ impl PolicyStore {
     }
 
     /// Set (or with `None` remove) a recipient's policy; written to the
-    /// store's folder when it has one.
+    /// store's folder when it has one. The recipient id is checked
+    /// ([`check_recipient`]), a policy may hold at most
+    /// [`MAX_POLICY_BYTES`] as TOML, and a new recipient beyond
+    /// [`MAX_POLICIES`] is refused.
     pub fn put(&self, recipient: &str, policy: Option<Policy>) -> Result<(), PolicyError> {
-        if let Some(p) = &policy {
-            p.validate().map_err(|message| PolicyError {
-                file: recipient.into(),
-                message,
-            })?;
-        }
+        let bad = |message: String| PolicyError {
+            file: recipient.into(),
+            message,
+            internal: false,
+        };
+        check_recipient(recipient).map_err(bad)?;
         let key = recipient_key(recipient).into_owned();
-        if let Some(dir) = &self.dir {
-            if key.is_empty() || key.contains(['/', '\\']) || key.starts_with('.') {
-                return Err(PolicyError {
-                    file: recipient.into(),
-                    message: "invalid recipient id".into(),
-                });
+        let text = match &policy {
+            Some(p) => {
+                p.validate().map_err(bad)?;
+                let text = toml::to_string(p).map_err(|e| bad(e.to_string()))?;
+                if text.len() > MAX_POLICY_BYTES {
+                    return Err(bad(format!(
+                        "policy of {} bytes; at most {MAX_POLICY_BYTES}",
+                        text.len()
+                    )));
+                }
+                if self.len.load(Ordering::Relaxed) >= MAX_POLICIES && self.get(&key).is_none() {
+                    return Err(bad(format!(
+                        "the store holds {MAX_POLICIES} policies already"
+                    )));
+                }
+                Some(text)
             }
+            None => None,
+        };
+        if let Some(dir) = &self.dir {
             let path = dir.join(format!("{key}.toml"));
             let io = |e: std::io::Error| PolicyError {
                 file: path.display().to_string(),
                 message: e.to_string(),
+                internal: true,
             };
-            match &policy {
-                Some(p) => {
-                    let text = toml::to_string(p).map_err(|e| PolicyError {
-                        file: recipient.into(),
-                        message: e.to_string(),
-                    })?;
-                    crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(io)?;
-                }
+            match &text {
+                Some(t) => crate::fsutil::write_atomic(&path, t.as_bytes()).map_err(io)?,
                 None => match std::fs::remove_file(&path) {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
