@@ -114,6 +114,7 @@ fn classifier_is_silent_until_min_learns() {
             "sms",
             "--out",
             model.to_str().unwrap(),
+            "--allow-small",
         ],
         b"",
     );

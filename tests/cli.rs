@@ -156,7 +156,16 @@ fn invalid_json_is_a_clear_error_and_passes_through() {
     let input = br#"{"channel":"sms","text":"hi""#;
     let out = run(&["check", "--channel", "sms", "--exit-code"], input);
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(out.stdout, input);
+    // A verdict-shaped answer that says the message was not classified.
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["action"], "pass");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid message JSON"),
+        "{v}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid message JSON"));
     let wrong = run(
         &["check", "--channel", "sms"],

@@ -81,6 +81,9 @@ impl CorpusArgs {
         for (origin, why) in &corpus.unreadable {
             eprintln!("spamsift: unreadable: {origin}: {why}");
         }
+        for line in corpus.skipped_summary() {
+            eprintln!("spamsift: {line}");
+        }
         if corpus.items.is_empty() {
             return Err("the corpus holds no readable message".into());
         }

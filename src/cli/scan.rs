@@ -82,13 +82,13 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
         Ok(p) => p,
         Err(f) => return Err(f),
     };
-    let inputs = collect_inputs(&args);
+    let (inputs, mut skipped) = collect_inputs(&args);
     let pb = progress::bar(inputs.len() as u64, "scanning");
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
-    let (mut spam, mut errors) = (0usize, 0usize);
+    let (mut spam, mut errors, mut lines) = (0usize, 0usize, 0usize);
     for batch in inputs.chunks(BATCH) {
-        let results: Vec<(String, Result<Verdict, String>)> = pool.install(|| {
+        let results: Vec<(String, Scanned)> = pool.install(|| {
             batch
                 .par_iter()
                 .map(|i| classify(&engine, i, args.channel, args.max_size))
@@ -96,7 +96,12 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
         });
         for (origin, r) in &results {
             let line = match r {
-                Ok(v) => {
+                Scanned::Skipped(why) => {
+                    skipped.push((origin.clone(), why.clone()));
+                    continue;
+                }
+                Scanned::Verdict(v) => {
+                    lines += 1;
                     spam += usize::from(v.is_spam());
                     Line {
                         origin,
@@ -108,7 +113,8 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
                         error: None,
                     }
                 }
-                Err(e) => {
+                Scanned::Error(e) => {
+                    lines += 1;
                     errors += 1;
                     Line {
                         origin,
@@ -128,36 +134,67 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
     }
     pb.finish_and_clear();
     w.flush()?;
+    let corpus = spamsift::corpus::Corpus {
+        skipped,
+        ..Default::default()
+    };
     eprintln!(
-        "spamsift: scanned {} message(s): {spam} spam, {errors} not classified",
-        inputs.len()
+        "spamsift: scanned {lines} message(s): {spam} spam, {errors} not classified; {} skipped as not mail",
+        corpus.skipped.len()
     );
-    Ok(ExitCode::SUCCESS)
+    for line in corpus.skipped_summary() {
+        eprintln!("spamsift: {line}");
+    }
+    // Like check's 3: something could not be classified.
+    Ok(if errors > 0 {
+        ExitCode::from(super::check::EXIT_PASSED_THROUGH)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn classify(
-    engine: &Engine,
-    input: &Input,
-    channel: Channel,
-    max_size: u64,
-) -> (String, Result<Verdict, String>) {
-    match input {
-        Input::Email { origin, raw } => (
-            origin.clone(),
-            Ok(engine.classify(&engine.parse_email(raw))),
-        ),
-        Input::EmailFile { origin, path } => (
-            origin.clone(),
-            read_limited(path, max_size).map(|raw| engine.classify(&engine.parse_email(&raw))),
-        ),
-        Input::Json { origin, line } => (
-            origin.clone(),
-            short::parse(line, Some(channel))
-                .map(|m| engine.classify(&m))
-                .map_err(|e| e.to_string()),
-        ),
-        Input::Unreadable { origin, why } => (origin.clone(), Err(why.clone())),
+/// What became of one input.
+enum Scanned {
+    Verdict(Verdict),
+    /// Could not be read or classified: reported on its own line.
+    Error(String),
+    /// A folder entry that is not mail: counted, not reported.
+    Skipped(String),
+}
+
+impl From<Result<Verdict, String>> for Scanned {
+    fn from(r: Result<Verdict, String>) -> Self {
+        match r {
+            Ok(v) => Scanned::Verdict(v),
+            Err(e) => Scanned::Error(e),
+        }
     }
+}
+
+fn classify(engine: &Engine, input: &Input, channel: Channel, max_size: u64) -> (String, Scanned) {
+    let scanned = match input {
+        Input::Email { raw, .. } => Scanned::Verdict(engine.classify(&engine.parse_email(raw))),
+        Input::EmailFile { path, .. } => match read_limited(path, max_size) {
+            Ok(raw) if !spamsift::corpus::walk::looks_like_mail(&raw) => {
+                Scanned::Skipped("not a message: no header block".into())
+            }
+            r => r
+                .map(|raw| engine.classify(&engine.parse_email(&raw)))
+                .into(),
+        },
+        Input::Json { line, .. } => short::parse(line, Some(channel))
+            .map(|m| engine.classify(&m))
+            .map_err(|e| e.to_string())
+            .into(),
+        Input::Unreadable { why, .. } => Scanned::Error(why.clone()),
+    };
+    let origin = match input {
+        Input::Email { origin, .. }
+        | Input::EmailFile { origin, .. }
+        | Input::Json { origin, .. }
+        | Input::Unreadable { origin, .. } => origin.clone(),
+    };
+    (origin, scanned)
 }
 
 /// The file's bytes, or why not: an error, or larger than `max` bytes (one
@@ -179,8 +216,11 @@ fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     Ok(raw)
 }
 
-fn collect_inputs(args: &ScanArgs) -> Vec<Input> {
+/// The inputs named by the arguments, and `(path, reason)` of the folder
+/// entries skipped as not mail.
+fn collect_inputs(args: &ScanArgs) -> (Vec<Input>, Vec<(String, String)>) {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for p in &args.paths {
         let origin = p.display().to_string();
         if origin == "-" {
@@ -201,32 +241,13 @@ fn collect_inputs(args: &ScanArgs) -> Vec<Input> {
                 }),
             }
         } else if p.is_dir() {
-            let mut files = Vec::new();
-            let dirs = if p.join("cur").is_dir() || p.join("new").is_dir() {
-                vec![p.join("cur"), p.join("new")]
-            } else {
-                vec![p.clone()]
-            };
-            for d in dirs.iter().filter(|d| d.is_dir()) {
-                match std::fs::read_dir(d) {
-                    // The entry's type needs no `stat`, but for symlinks.
-                    Ok(rd) => files.extend(rd.filter_map(Result::ok).filter_map(|e| {
-                        let path = e.path();
-                        let file = match e.file_type() {
-                            Ok(t) if t.is_symlink() => path.is_file(),
-                            Ok(t) => t.is_file(),
-                            Err(_) => path.is_file(),
-                        };
-                        file.then_some(path)
-                    })),
-                    Err(e) => out.push(Input::Unreadable {
-                        origin: d.display().to_string(),
-                        why: e.to_string(),
-                    }),
-                }
+            // Every subfolder, maildirs understood, what is not mail skipped.
+            let walk = spamsift::corpus::walk::walk(p);
+            skipped.extend(walk.skipped);
+            for (origin, why) in walk.unreadable {
+                out.push(Input::Unreadable { origin, why });
             }
-            files.sort();
-            for f in files {
+            for f in walk.folders.into_iter().flat_map(|f| f.files) {
                 let origin = f.display().to_string();
                 if args.channel == Channel::Email {
                     out.push(Input::EmailFile { origin, path: f });
@@ -244,7 +265,7 @@ fn collect_inputs(args: &ScanArgs) -> Vec<Input> {
             }
         }
     }
-    out
+    (out, skipped)
 }
 
 /// One file's messages: JSONL lines for SMS/IM, an mbox, or a single email.

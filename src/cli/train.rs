@@ -24,6 +24,11 @@ pub struct TrainArgs {
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = 0)]
     jobs: usize,
+    /// Write the model even when it holds fewer messages than `min_spam` /
+    /// `min_ham` (a seed that is to learn more from feedback); the
+    /// classifier stays silent until it has enough.
+    #[arg(long)]
+    allow_small: bool,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +93,19 @@ pub fn train(opts: &EngineOpts, args: TrainArgs) -> CmdResult {
     });
     pb.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
+    let l = store.learned();
+    if l.spam == 0 || l.ham == 0 {
+        return Err(fail(format_args!(
+            "the corpus holds {} spam and {} ham: a model needs both; nothing written (check the corpus options, e.g. --email-dir labels by folder names holding 'spam' or 'ham')",
+            l.spam, l.ham
+        )));
+    }
+    if (l.spam < cfg.bayes.min_spam || l.ham < cfg.bayes.min_ham) && !args.allow_small {
+        return Err(fail(format_args!(
+            "the corpus holds {} spam and {} ham, fewer than min_spam {} / min_ham {}: the model would stay silent; nothing written (pass --allow-small to write it anyway)",
+            l.spam, l.ham, cfg.bayes.min_spam, cfg.bayes.min_ham
+        )));
+    }
     // Under the update lock, so a `learn` running meanwhile cannot write
     // its older model over this one.
     let saved =
@@ -98,7 +116,6 @@ pub fn train(opts: &EngineOpts, args: TrainArgs) -> CmdResult {
             args.out.display()
         )));
     }
-    let l = store.learned();
     eprintln!(
         "spamsift: trained {} spam + {} ham in {secs:.2} s ({:.0} msg/s on {} thread(s)); {} features -> {}",
         l.spam,

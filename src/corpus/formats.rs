@@ -110,30 +110,36 @@ impl Source {
     pub fn load(&self, split: Split, into: &mut Corpus) {
         let origin = self.path.display().to_string();
         match self.resolved_format() {
-            Format::Dir => match self.label.or_else(|| label_from_dir_name(&self.path)) {
-                Some(label) => load_files(&list_files(&self.path, into), label, split, into),
-                None => into.unreadable.push((
-                    origin,
-                    "cannot tell the label from the folder name; give it (--ham/--spam or label =)"
-                        .into(),
-                )),
-            },
-            Format::Maildir => match self.label.or_else(|| label_from_dir_name(&self.path)) {
-                Some(label) => {
-                    let mut files = Vec::new();
-                    for sub in ["cur", "new"] {
-                        let d = self.path.join(sub);
-                        if d.is_dir() {
-                            files.extend(list_files(&d, into));
-                        }
+            Format::Dir | Format::Maildir => {
+                let walk = super::walk::walk(&self.path);
+                into.unreadable.extend(walk.unreadable);
+                into.skipped.extend(walk.skipped);
+                for folder in &walk.folders {
+                    // A given label, else the nearest folder (up to the
+                    // root given) whose name says ham or spam.
+                    let label = self.label.or_else(|| {
+                        folder
+                            .dir
+                            .ancestors()
+                            .take_while(|d| d.starts_with(&self.path))
+                            .find_map(label_from_dir_name)
+                    });
+                    match label {
+                        Some(label) => load_files(&folder.files, label, split, into),
+                        None => into.skipped.extend(folder.files.iter().map(|f| {
+                            (
+                                f.display().to_string(),
+                                "no label: no folder name says ham or spam (give --ham/--spam or label =)"
+                                    .to_string(),
+                            )
+                        })),
                     }
-                    files.sort();
-                    load_files(&files, label, split, into)
                 }
-                None => into
-                    .unreadable
-                    .push((origin, "maildir needs a label".into())),
-            },
+                if walk.folders.is_empty() && into.unreadable.is_empty() {
+                    into.unreadable
+                        .push((origin, "no message files in this folder".into()));
+                }
+            }
             Format::Mbox => match self.label.or_else(|| label_from_dir_name(&self.path)) {
                 Some(label) => load_mbox(&self.path, label, split, into),
                 None => into.unreadable.push((origin, "mbox needs a label".into())),
@@ -214,30 +220,6 @@ fn label_from_file_name(path: &Path) -> Option<Label> {
     }
 }
 
-fn list_files(dir: &Path, into: &mut Corpus) -> Vec<PathBuf> {
-    match std::fs::read_dir(dir) {
-        Ok(entries) => {
-            let mut v: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.is_file()
-                        && !p
-                            .file_name()
-                            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                })
-                .collect();
-            v.sort();
-            v
-        }
-        Err(e) => {
-            into.unreadable
-                .push((dir.display().to_string(), e.to_string()));
-            Vec::new()
-        }
-    }
-}
-
 fn load_files(files: &[PathBuf], label: Label, split: Split, into: &mut Corpus) {
     for (i, f) in files.iter().enumerate() {
         if !split.keeps(i) {
@@ -245,6 +227,9 @@ fn load_files(files: &[PathBuf], label: Label, split: Split, into: &mut Corpus) 
         }
         let origin = f.display().to_string();
         match std::fs::read(f) {
+            Ok(raw) if !super::walk::looks_like_mail(&raw) => into
+                .skipped
+                .push((origin, "not a message: no header block".into())),
             Ok(raw) => into.items.push(Item {
                 origin,
                 channel: Channel::Email,

@@ -7,6 +7,7 @@
 
 mod formats;
 pub mod manifest;
+pub mod walk;
 
 pub use formats::{Format, Source, split_mbox};
 
@@ -144,4 +145,21 @@ pub struct Corpus {
     pub items: Vec<Item>,
     /// `(origin, reason)` of every entry that could not be read.
     pub unreadable: Vec<(String, String)>,
+    /// `(origin, reason)` of every entry skipped as not a message (or
+    /// without a label), like mass-check does.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Corpus {
+    /// One line per reason: how many entries were skipped and why.
+    pub fn skipped_summary(&self) -> Vec<String> {
+        let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
+        for (_, why) in &self.skipped {
+            *by_reason.entry(why.as_str()).or_default() += 1;
+        }
+        by_reason
+            .into_iter()
+            .map(|(why, n)| format!("{n} skipped: {why}"))
+            .collect()
+    }
 }

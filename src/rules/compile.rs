@@ -3,7 +3,10 @@
 use super::eval::EvalTest;
 use super::field::Field;
 use super::format::{RawRule, RuleFile};
-use super::matcher::{BuildFor, FieldMatcher, PhraseMatcher, RegexMatcher, needs_unicode_folding};
+use super::matcher::{
+    BuildError, BuildFor, FieldMatcher, PhraseMatcher, RegexMatcher, RegexSets,
+    needs_unicode_folding,
+};
 use super::meta::{self, Expr};
 use super::pattern;
 use super::prefixed::PrefixedRegexes;
@@ -686,10 +689,14 @@ pub(crate) fn build_channel(
         let (phrases, regexes) = match built {
             Ok(m) => m,
             Err(e) => {
-                errors.push(rule_set_error(format!(
+                let message = format!(
                     "cannot build matchers for field {field}: {}",
-                    one_line(&e)
-                )));
+                    one_line(&e.message)
+                );
+                errors.push(match e.rule.and_then(|i| rules.get(i as usize)) {
+                    Some(r) => rule_error_at(r, message),
+                    None => rule_set_error(message),
+                });
                 (None, None)
             }
         };
@@ -715,6 +722,20 @@ pub(crate) fn build_channel(
         })
         .collect();
     (out, errors)
+}
+
+/// An error about a loaded rule, at the file and line it came from.
+fn rule_error_at(rule: &Rule, message: String) -> RuleError {
+    let (file, line) = match rule.origin.rsplit_once(':') {
+        Some((f, l)) if l.parse::<usize>().is_ok() => (f.to_string(), l.parse().unwrap_or(0)),
+        _ => (rule.origin.clone(), 0),
+    };
+    RuleError {
+        file,
+        line,
+        rule: Some(rule.id.to_string()),
+        message,
+    }
 }
 
 fn rule_set_error(message: String) -> RuleError {
@@ -754,7 +775,7 @@ fn field_matchers(
     regexes: &[&str],
     set_rule: Vec<u32>,
     build: BuildFor,
-) -> Result<(Option<PhraseMatcher>, Option<RegexMatcher>), String> {
+) -> Result<(Option<PhraseMatcher>, Option<RegexMatcher>), BuildError> {
     if regexes.is_empty() || !field.is_long_text() {
         let phrases = if phrases.is_empty() {
             None
@@ -770,12 +791,12 @@ fn field_matchers(
         let regexes = if regexes.is_empty() {
             None
         } else {
-            let set = regex::RegexSetBuilder::new(regexes)
-                .size_limit(REGEX_SIZE_LIMIT * 8)
-                .dfa_size_limit(LAZY_DFA_CACHE)
-                .build()
-                .map_err(|e| e.to_string())?;
-            Some(RegexMatcher::Set { set, set_rule })
+            Some(RegexMatcher::Sets(RegexSets::build(
+                regexes,
+                &set_rule,
+                REGEX_SIZE_LIMIT * 8,
+                LAZY_DFA_CACHE,
+            )?))
         };
         return Ok((phrases, regexes));
     }

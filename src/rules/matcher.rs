@@ -109,13 +109,102 @@ pub struct PhraseMatcher {
     regexes: Option<PrefixedRegexes>,
 }
 
+/// Why a field's matchers could not be built, with the rule (by index)
+/// to blame when one is.
+#[derive(Debug)]
+pub struct BuildError {
+    /// The rule whose regex could not be built, if one could be singled out.
+    pub rule: Option<u32>,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl From<String> for BuildError {
+    fn from(message: String) -> Self {
+        BuildError {
+            rule: None,
+            message,
+        }
+    }
+}
+
+/// Most regexes in one [`RegexSet`]. Building a set costs more than linear
+/// time in its number of regexes (the literal prefilter of 10,000 regexes
+/// took minutes), so a field's regexes are built in sets of this many:
+/// building grows linearly with the rule count, and matching costs one
+/// pass per set (one for every default rule set).
+const SET_CHUNK: usize = 128;
+
+/// Regexes matched together, in sets of at most [`SET_CHUNK`].
+#[derive(Debug)]
+pub struct RegexSets {
+    sets: Vec<(RegexSet, Vec<u32>)>,
+}
+
+impl RegexSets {
+    /// Build sets of `patterns` (each with its rule index) within the size
+    /// limits. A set over a limit is split; a single regex over it is
+    /// blamed by its rule.
+    pub fn build(
+        patterns: &[&str],
+        rules: &[u32],
+        size_limit: usize,
+        dfa_size_limit: usize,
+    ) -> Result<RegexSets, BuildError> {
+        fn chunk(
+            patterns: &[&str],
+            rules: &[u32],
+            limits: (usize, usize),
+            out: &mut Vec<(RegexSet, Vec<u32>)>,
+        ) -> Result<(), BuildError> {
+            match regex::RegexSetBuilder::new(patterns)
+                .size_limit(limits.0)
+                .dfa_size_limit(limits.1)
+                .build()
+            {
+                Ok(set) => {
+                    out.push((set, rules.to_vec()));
+                    Ok(())
+                }
+                Err(e) if patterns.len() == 1 => Err(BuildError {
+                    rule: rules.first().copied(),
+                    message: e.to_string(),
+                }),
+                Err(_) => {
+                    let mid = patterns.len() / 2;
+                    chunk(&patterns[..mid], &rules[..mid], limits, out)?;
+                    chunk(&patterns[mid..], &rules[mid..], limits, out)
+                }
+            }
+        }
+        let mut sets = Vec::new();
+        for (p, r) in patterns.chunks(SET_CHUNK).zip(rules.chunks(SET_CHUNK)) {
+            chunk(p, r, (size_limit, dfa_size_limit), &mut sets)?;
+        }
+        Ok(RegexSets { sets })
+    }
+
+    /// Record which rules' regexes match `value`.
+    pub fn run(&self, value: &str, hits: &mut HitSet) {
+        for (set, set_rule) in &self.sets {
+            // is_match needs no allocation and stops at the first match;
+            // most values match nothing, so only then collect which matched.
+            if set.is_match(value) {
+                for i in set.matches(value).iter() {
+                    hits.set(set_rule[i] as usize);
+                }
+            }
+        }
+    }
+}
+
 /// All regexes of the rules on one field: on the long texts (body, HTML)
 /// found by their leading literals in one pass, else one RegexSet, so each
 /// value of a many-valued field (URIs, headers) is searched once.
 #[derive(Debug)]
 pub enum RegexMatcher {
-    /// Many regexes in one set; `set_rule` maps each to its rule index.
-    Set { set: RegexSet, set_rule: Vec<u32> },
+    /// Many regexes in a few sets.
+    Sets(RegexSets),
     /// Regexes on a long text, run where their leading literals occur
     /// (when the field's phrases need Unicode lower-casing and so cannot
     /// share their automaton).
@@ -126,15 +215,7 @@ impl RegexMatcher {
     /// Record which of this matcher's rules hit in `value`.
     fn run(&self, value: &str, hits: &mut HitSet) {
         match self {
-            // is_match needs no allocation and stops at the first match;
-            // most values match nothing, so only then collect which matched.
-            RegexMatcher::Set { set, set_rule } => {
-                if set.is_match(value) {
-                    for i in set.matches(value).iter() {
-                        hits.set(set_rule[i] as usize);
-                    }
-                }
-            }
+            RegexMatcher::Sets(sets) => sets.run(value, hits),
             RegexMatcher::Prefixed(p) => p.run(value, hits),
         }
     }

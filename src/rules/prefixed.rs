@@ -10,8 +10,7 @@
 //! there, anchored. A regex with no such literals (one that can start with
 //! a class or repetition) still scans the whole text alone.
 
-use super::matcher::HitSet;
-use regex::{RegexSet, RegexSetBuilder};
+use super::matcher::{BuildError, HitSet, RegexSets};
 use regex_automata::meta::{self, Regex as MetaRegex};
 use regex_automata::{Anchored, Input};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
@@ -49,7 +48,7 @@ pub struct PrefixedRegexes {
     literal_starts_word: Vec<bool>,
     /// Regexes with no leading literals, run over the whole text in one
     /// set, with the rule index of each.
-    scanned: Option<(RegexSet, Vec<u32>)>,
+    scanned: Option<RegexSets>,
 }
 
 /// The literals every match of `pattern` starts with, lower-case and
@@ -170,7 +169,7 @@ impl PrefixedRegexes {
         regexes: &[&str],
         rules: &[u32],
         config: &meta::Config,
-    ) -> Result<PrefixedRegexes, String> {
+    ) -> Result<PrefixedRegexes, BuildError> {
         let mut literal_ids: Vec<String> = Vec::new();
         let mut literal_index: std::collections::HashMap<String, usize> = Default::default();
         let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
@@ -180,7 +179,11 @@ impl PrefixedRegexes {
         let mut scanned_rules = Vec::new();
         for (pattern, &rule) in regexes.iter().zip(rules) {
             // Parsed once for the literals, the boundary test and the regex.
-            let hir = parse(pattern)?;
+            let blame = |message: String| BuildError {
+                rule: Some(rule),
+                message,
+            };
+            let hir = parse(pattern).map_err(blame)?;
             match leading_literals_of(&hir) {
                 Some(lits) => {
                     // Run anchored where a literal was found: a prefilter
@@ -191,7 +194,7 @@ impl PrefixedRegexes {
                     let re = MetaRegex::builder()
                         .configure(anchored_config)
                         .build_from_hir(&hir)
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| blame(e.to_string()))?;
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
                     starts_at_boundary.push(starts_with_word_boundary(&hir));
@@ -215,12 +218,12 @@ impl PrefixedRegexes {
         let scanned = if scanned.is_empty() {
             None
         } else {
-            let set = RegexSetBuilder::new(&scanned)
-                .size_limit(config.get_nfa_size_limit().unwrap_or(usize::MAX))
-                .dfa_size_limit(config.get_hybrid_cache_capacity())
-                .build()
-                .map_err(|e| e.to_string())?;
-            Some((set, scanned_rules))
+            Some(RegexSets::build(
+                &scanned,
+                &scanned_rules,
+                config.get_nfa_size_limit().unwrap_or(usize::MAX),
+                config.get_hybrid_cache_capacity(),
+            )?)
         };
         let literal_starts_word = literal_ids
             .iter()
@@ -294,14 +297,8 @@ impl PrefixedRegexes {
 
     /// Run the regexes that have no leading literals over all of `text`.
     pub fn run_scanned(&self, text: &str, hits: &mut HitSet) {
-        // is_match needs no allocation and stops at the first match; most
-        // texts match nothing, so only then collect which matched.
-        if let Some((set, rules)) = &self.scanned
-            && set.is_match(text)
-        {
-            for i in set.matches(text).iter() {
-                hits.set(rules[i] as usize);
-            }
+        if let Some(sets) = &self.scanned {
+            sets.run(text, hits);
         }
     }
 }
