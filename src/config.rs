@@ -13,7 +13,10 @@
 //! trusted_hops = 1          # Received headers added by your own site
 //! max_body_bytes = 524288   # decoded text kept for matching
 //!
-//! rules = "rules"           # rule directory (default: the built-in rules)
+//! rules = "rules"           # rule directory replacing the built-in rules, or:
+//! # [rules]
+//! # dir = "rules"           # (the same)
+//! # local = "local-rules"   # loaded after the rule sets: more rules, [[score]] changes
 //!
 //! [milter]
 //! listen = "inet:127.0.0.1:11332"
@@ -43,8 +46,11 @@ pub struct Config {
     pub bayes: BayesConfig,
     /// Model file to load (`[bayes] model = "..."`, relative to the config file).
     pub bayes_model: Option<std::path::PathBuf>,
-    /// Rule directory (`rules = "..."`, relative to the config file).
+    /// Rule directory (`rules = "..."` or `[rules] dir`, relative to the
+    /// config file): replaces the built-in rules.
     pub rules_dir: Option<std::path::PathBuf>,
+    /// Local rule directory (`[rules] local`), loaded after the rule sets.
+    pub local_rules_dir: Option<std::path::PathBuf>,
     /// Milter settings (`[milter]`).
     pub milter: MilterSettings,
     /// Sender behaviour analysis (`[behaviour]`).
@@ -53,6 +59,32 @@ pub struct Config {
     pub limits: Limits,
     /// The HTTP API's access control and connection limits (`[serve]`).
     pub serve: ServeSettings,
+    /// What is added to email besides the verdict fields (`[email]`).
+    pub markup: crate::headers::Markup,
+}
+
+/// The `[email]` section: thresholds, and what the result fields say.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEmail {
+    #[serde(default = "default_email_tag")]
+    tag: f64,
+    #[serde(default)]
+    quarantine: Option<f64>,
+    #[serde(default = "default_email_reject")]
+    reject: Option<f64>,
+    #[serde(default)]
+    report: bool,
+    #[serde(default)]
+    rewrite_subject: Option<String>,
+}
+
+fn default_email_tag() -> f64 {
+    Thresholds::default().tag
+}
+
+fn default_email_reject() -> Option<f64> {
+    Thresholds::default().reject
 }
 
 /// The `[serve]` section: who may use the HTTP API's write routes (policy
@@ -216,7 +248,7 @@ pub struct ConfigError {
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     #[serde(default)]
-    email: Option<toml::Spanned<Thresholds>>,
+    email: Option<toml::Spanned<RawEmail>>,
     #[serde(default)]
     sms: Option<toml::Spanned<Thresholds>>,
     #[serde(default)]
@@ -226,7 +258,7 @@ struct RawConfig {
     #[serde(default)]
     bayes: Option<toml::Spanned<toml::Table>>,
     #[serde(default)]
-    rules: Option<String>,
+    rules: Option<RawRules>,
     #[serde(default)]
     milter: Option<toml::Spanned<MilterSettings>>,
     #[serde(default)]
@@ -235,6 +267,23 @@ struct RawConfig {
     limits: Option<toml::Spanned<Limits>>,
     #[serde(default)]
     serve: Option<toml::Spanned<ServeSettings>>,
+}
+
+/// `rules = "DIR"` or a `[rules]` table.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawRules {
+    Dir(String),
+    Table(RawRulesTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRulesTable {
+    #[serde(default)]
+    dir: Option<String>,
+    #[serde(default)]
+    local: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -270,8 +319,24 @@ impl Config {
             message: e.message().trim().to_string(),
         })?;
         let mut cfg = Config::default();
+        let email = raw.email.map(|e| {
+            let span = e.span();
+            let e = e.into_inner();
+            cfg.markup = crate::headers::Markup {
+                report: e.report,
+                rewrite_subject: e.rewrite_subject.filter(|s| !s.is_empty()),
+            };
+            toml::Spanned::new(
+                span,
+                Thresholds {
+                    tag: e.tag,
+                    quarantine: e.quarantine,
+                    reject: e.reject,
+                },
+            )
+        });
         for (ch, t) in [
-            (Channel::Email, raw.email),
+            (Channel::Email, email),
             (Channel::Sms, raw.sms),
             (Channel::Im, raw.im),
         ] {
@@ -309,8 +374,13 @@ impl Config {
         let base = std::path::Path::new(file)
             .parent()
             .unwrap_or(std::path::Path::new(""));
-        if let Some(r) = raw.rules {
-            cfg.rules_dir = Some(base.join(r));
+        match raw.rules {
+            Some(RawRules::Dir(r)) => cfg.rules_dir = Some(base.join(r)),
+            Some(RawRules::Table(t)) => {
+                cfg.rules_dir = t.dir.map(|d| base.join(d));
+                cfg.local_rules_dir = t.local.map(|d| base.join(d));
+            }
+            None => {}
         }
         if let Some(m) = raw.milter {
             let line = line_of(m.span().start);

@@ -28,6 +28,7 @@ pub enum EngineError {
 #[derive(Debug, Default)]
 pub struct EngineBuilder {
     rules_dir: Option<PathBuf>,
+    local_rules_dir: Option<PathBuf>,
     config_file: Option<PathBuf>,
     config: Option<Config>,
     model_file: Option<PathBuf>,
@@ -60,6 +61,14 @@ impl EngineBuilder {
     /// Load rules from this directory instead of the embedded defaults.
     pub fn rules_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.rules_dir = Some(dir.into());
+        self
+    }
+
+    /// Load every `*.toml` of this directory after the rule sets (the
+    /// defaults or [`rules_dir`](Self::rules_dir)): new rules, and
+    /// `[[score]]` changes to any loaded rule (SpamAssassin's `local.cf`).
+    pub fn local_rules_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.local_rules_dir = Some(dir.into());
         self
     }
 
@@ -134,10 +143,21 @@ impl EngineBuilder {
             .compile_channels
             .as_deref()
             .unwrap_or(&crate::message::Channel::ALL);
-        let rules = match self.rules_dir.as_ref().or(config.rules_dir.as_ref()) {
-            Some(dir) => crate::rules::load_dir_compiling(dir, eager, self.build_for)?,
-            None => RuleSet::defaults_compiling(eager, self.build_for)?,
+        let mut sources = match self.rules_dir.as_ref().or(config.rules_dir.as_ref()) {
+            Some(dir) => crate::rules::read_dir_sources(dir)?,
+            None => crate::rules::DEFAULT_RULE_FILES
+                .iter()
+                .map(|(n, t)| (n.to_string(), t.to_string()))
+                .collect(),
         };
+        if let Some(local) = self
+            .local_rules_dir
+            .as_ref()
+            .or(config.local_rules_dir.as_ref())
+        {
+            sources.extend(crate::rules::read_dir_sources(local)?);
+        }
+        let rules = crate::rules::load_sources_compiling(sources, eager, self.build_for)?;
         let store = match (
             self.model,
             self.model_file.or_else(|| config.bayes_model.clone()),

@@ -84,6 +84,8 @@ pub struct SpamsiftMilter {
     raw: Vec<u8>,
     oversize: bool,
     result_header_counts: HashMap<String, u32>,
+    /// The first Subject's value as the MTA sent it (for a rewrite).
+    subject: Option<String>,
 }
 
 impl SpamsiftMilter {
@@ -101,6 +103,7 @@ impl SpamsiftMilter {
             raw: Vec::new(),
             oversize: false,
             result_header_counts: HashMap::new(),
+            subject: None,
         }
     }
 
@@ -111,6 +114,7 @@ impl SpamsiftMilter {
         self.raw.clear();
         self.oversize = false;
         self.result_header_counts.clear();
+        self.subject = None;
     }
 
     fn append(&mut self, bytes: &[u8]) {
@@ -155,8 +159,19 @@ impl SpamsiftMilter {
     fn respond(&self, v: &Verdict) -> ModificationResponse {
         let mut b = ModificationResponse::builder();
         self.delete_result_headers(&mut b);
-        for (name, value) in headers::result_headers(v) {
+        let markup = &self.engine.config().markup;
+        for (name, value) in headers::result_headers(v, markup) {
             b.push(AddHeader::new(name.as_bytes(), value.as_bytes()));
+        }
+        if let (Some(prefix), Some(subject), true) =
+            (&markup.rewrite_subject, &self.subject, v.is_spam())
+        {
+            b.push(AddHeader::new(
+                headers::PREV_SUBJECT.as_bytes(),
+                subject.as_bytes(),
+            ));
+            let new = format!("{prefix}{}", subject.trim_start());
+            b.push(ChangeHeader::new(1, b"Subject", new.as_bytes()));
         }
         match v.action {
             Action::Ham | Action::Tag => b.contin(),
@@ -221,6 +236,9 @@ impl Milter for SpamsiftMilter {
             *self.result_header_counts.entry(name.clone()).or_insert(0) += 1;
         }
         let value = header.value();
+        if self.subject.is_none() && name.eq_ignore_ascii_case("subject") {
+            self.subject = Some(value.to_string());
+        }
         let line = format!(
             "{name}: {}\r\n",
             value

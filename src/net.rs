@@ -76,7 +76,7 @@ pub fn raise_descriptor_limit() -> Option<u64> {
                 lim.rlim_cur = lim.rlim_max;
             }
         }
-        Some(lim.rlim_cur as u64)
+        Some(lim.rlim_cur)
     }
 }
 

@@ -230,10 +230,13 @@ fn compare_shows_flipped_messages() {
     assert!(text.contains("FIXED  corpora/sms.tsv:24 (spam)"), "{text}");
 }
 
+/// Scan's output lines; scan exits 3 when a line reports an error.
 fn scan_lines(args: &[&str]) -> Vec<serde_json::Value> {
     let out = spamsift(args);
-    assert!(
-        out.status.success(),
+    let errors = String::from_utf8_lossy(&out.stdout).contains("\"error\"");
+    assert_eq!(
+        out.status.code(),
+        Some(if errors { 3 } else { 0 }),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -314,6 +317,7 @@ fn scan_reads_a_folder_of_email_files_in_name_order() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .filter(|p| !p.ends_with("garbage.eml"))
         .collect();
     emls.sort();
     let (small, other) = (&emls[0], &emls[1]);
@@ -353,4 +357,68 @@ fn scan_reads_a_folder_of_email_files_in_name_order() {
         assert_eq!(line["score"], alone[0]["score"], "{}", line["origin"]);
         assert_eq!(line["hits"], alone[0]["hits"], "{}", line["origin"]);
     }
+}
+
+#[test]
+fn scan_and_train_walk_folder_trees_like_mass_check() {
+    // corpus/LICENSE, corpus/notes.md, corpus/spam/*, corpus/spam/old/*,
+    // corpus/mail/ham/{cur,new,tmp}/*: a tree with what is not mail.
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/email");
+    let put = |rel: &str, from: &str| {
+        let p = r.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::copy(fixtures.join(from), p).unwrap();
+    };
+    put("spam/1", "spam-phish-html.eml");
+    put("spam/old/2", "spam-phish-html.eml");
+    put("mail/ham/cur/3:2,S", "ham-list-reply.eml");
+    put("mail/ham/new/4", "ham-newsletter.eml");
+    put("mail/ham/tmp/5", "ham-newsletter.eml");
+    put("spam/not-mail", "garbage.eml");
+    std::fs::write(r.join("LICENSE"), "license text").unwrap();
+    std::fs::write(r.join("spam/1.expect.toml"), "action = 'tag'").unwrap();
+    let root_s = r.to_str().unwrap();
+    let out = spamsift(&["scan", root_s]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let lines = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(lines, 4, "the four messages outside tmp/");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3 skipped as not mail"), "{err}");
+    assert!(err.contains("no header block"), "{err}");
+    // Labelled by the nearest folder whose name says ham or spam.
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.bin");
+    let out = spamsift(&[
+        "train",
+        "--email-dir",
+        root_s,
+        "--out",
+        model.to_str().unwrap(),
+        "--allow-small",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("trained 2 spam + 2 ham"), "{err}");
+    // One class only, or too few messages without --allow-small: refused.
+    let out = spamsift(&[
+        "train",
+        "--email-dir",
+        r.join("spam").to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--allow-small",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs both"));
+    let out = spamsift(&[
+        "train",
+        "--email-dir",
+        root_s,
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("min_spam"));
 }

@@ -85,7 +85,7 @@ fn random_and_mutated_email_never_panics() {
         let msg = engine.parse_email(&input);
         let v = engine.classify(&msg);
         assert!(v.score.is_finite());
-        if let Ok(out) = headers::rewrite(&input, &v) {
+        if let Ok(out) = headers::rewrite(&input, &v, &Default::default()) {
             assert!(out.len() >= input.len() - input.len().min(4096));
         }
     }

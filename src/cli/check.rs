@@ -33,6 +33,10 @@ pub struct CheckArgs {
     /// read from To and Cc, which miss Bcc and mailing-list copies.
     #[arg(long, value_name = "ADDRESS")]
     recipient: Vec<String>,
+    /// Undo spamsift's markup instead of classifying (like `spamassassin -d`):
+    /// remove every X-Spam-* field and restore a rewritten Subject.
+    #[arg(long, conflicts_with_all = ["json", "exit_code"])]
+    remove_markup: bool,
 }
 
 enum Outcome {
@@ -54,6 +58,20 @@ pub fn run(opts: &EngineOpts, args: CheckArgs) -> ExitCode {
     let stdout = io::stdout();
     let mut input = Vec::new();
     let mut out = stdout.lock();
+    if args.remove_markup {
+        let removed = stdin
+            .lock()
+            .read_to_end(&mut input)
+            .and_then(|_| out.write_all(&headers::remove_markup(&input)))
+            .and_then(|_| out.flush());
+        return match removed {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("spamsift: cannot read input or write output: {e}");
+                ExitCode::from(super::EXIT_IO)
+            }
+        };
+    }
     let mut limited = stdin.lock().take(args.max_size as u64 + 1);
     let outcome = match limited.read_to_end(&mut input) {
         Err(e) => pass_through(&mut out, &args, &input, &format!("cannot read input: {e}")),
@@ -181,7 +199,7 @@ fn filter(
         serde_json::to_writer(&mut *out, &verdict).map_err(io::Error::other)?;
         out.write_all(b"\n")?;
     } else {
-        match headers::rewrite(input, &verdict) {
+        match headers::rewrite(input, &verdict, &engine.config().markup) {
             Ok(bytes) => out.write_all(&bytes)?,
             Err(e) => return pass_through(out, args, input, &e.to_string()),
         }

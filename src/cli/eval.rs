@@ -58,14 +58,8 @@ fn fail(msg: impl std::fmt::Display) -> Failure {
 }
 
 pub fn run(opts: &EngineOpts, args: EvalArgs) -> CmdResult {
-    let (sources, corpus) = match args.corpus.load() {
-        Ok(x) => x,
-        Err(e) => return Err(fail(e)),
-    };
-    let pool = match progress::pool(args.jobs) {
-        Ok(p) => p,
-        Err(e) => return Err(fail(e)),
-    };
+    let (sources, corpus) = args.corpus.load().map_err(fail)?;
+    let pool = progress::pool(args.jobs).map_err(fail)?;
     let jobs = pool.current_num_threads();
     let rule_sets: Vec<(String, EngineOpts)> = match &args.compare {
         Some(dirs) => dirs

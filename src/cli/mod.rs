@@ -125,6 +125,10 @@ struct Cli {
     /// Load rules from this directory instead of the built-in rule sets.
     #[arg(long, global = true, value_name = "DIR")]
     rules: Option<PathBuf>,
+    /// Load every *.toml rule file of DIR after the rule sets: more rules, and
+    /// `[[score]]` changes to any rule (score 0.0 switches it off).
+    #[arg(long, global = true, value_name = "DIR")]
+    local_rules: Option<PathBuf>,
     /// Thresholds and options (TOML).
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -169,6 +173,7 @@ enum Command {
 #[derive(Debug, Clone)]
 pub struct EngineOpts {
     pub(crate) rules: Option<PathBuf>,
+    pub(crate) local_rules: Option<PathBuf>,
     pub(crate) config: Option<PathBuf>,
     pub(crate) model: Option<PathBuf>,
     pub(crate) policies: Option<PathBuf>,
@@ -179,6 +184,7 @@ impl EngineOpts {
     pub fn with_rules(&self, dir: &std::path::Path) -> EngineOpts {
         EngineOpts {
             rules: Some(dir.to_path_buf()),
+            local_rules: self.local_rules.clone(),
             config: self.config.clone(),
             model: self.model.clone(),
             policies: self.policies.clone(),
@@ -207,6 +213,9 @@ impl EngineOpts {
         let mut b = Engine::builder();
         if let Some(r) = &self.rules {
             b = b.rules_dir(r);
+        }
+        if let Some(r) = &self.local_rules {
+            b = b.local_rules_dir(r);
         }
         if let Some(c) = &self.config {
             b = b.config_file(c);
@@ -237,6 +246,7 @@ pub fn main() -> ExitCode {
         .init();
     let opts = EngineOpts {
         rules: cli.rules,
+        local_rules: cli.local_rules,
         config: cli.config,
         model: cli.model,
         policies: cli.policies,

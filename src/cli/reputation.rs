@@ -126,10 +126,7 @@ pub fn run(args: ReputationArgs) -> CmdResult {
 }
 
 fn build(a: BuildArgs) -> CmdResult {
-    let key = match a.key.read() {
-        Ok(k) => k,
-        Err(e) => return Err(fail(e)),
-    };
+    let key = a.key.read().map_err(fail)?;
     let start = Instant::now();
     // Items are hashed as they are read: memory is 8 bytes per item.
     let mut builder = FilterBuilder::new(a.kind, key.as_deref());
@@ -184,10 +181,9 @@ fn build(a: BuildArgs) -> CmdResult {
             "{bad} invalid line(s); nothing written (--strict)"
         )));
     }
-    let filter = match builder.finish(a.fp_rate, a.capacity, &a.label) {
-        Ok(f) => f,
-        Err(e) => return Err(fail(e)),
-    };
+    let filter = builder
+        .finish(a.fp_rate, a.capacity, &a.label)
+        .map_err(fail)?;
     if let Err(e) = filter.save(&a.out) {
         return Err(fail(format_args!("cannot write {}: {e}", a.out.display())));
     }
@@ -205,16 +201,10 @@ fn build(a: BuildArgs) -> CmdResult {
 }
 
 fn merge(a: MergeArgs) -> CmdResult {
-    let key = match a.key.read() {
-        Ok(k) => k,
-        Err(e) => return Err(fail(e)),
-    };
+    let key = a.key.read().map_err(fail)?;
     let mut merged: Option<ReputationFilter> = None;
     for p in &a.filters {
-        let f = match ReputationFilter::load(p, key.as_deref()) {
-            Ok(f) => f,
-            Err(e) => return Err(fail(e)),
-        };
+        let f = ReputationFilter::load(p, key.as_deref()).map_err(fail)?;
         match &mut merged {
             None => merged = Some(f),
             Some(m) => {
@@ -240,14 +230,8 @@ fn merge(a: MergeArgs) -> CmdResult {
 }
 
 fn query(a: QueryArgs) -> CmdResult {
-    let key = match a.key.read() {
-        Ok(k) => k,
-        Err(e) => return Err(fail(e)),
-    };
-    let f = match ReputationFilter::load(&a.filter, key.as_deref()) {
-        Ok(f) => f,
-        Err(e) => return Err(fail(e)),
-    };
+    let key = a.key.read().map_err(fail)?;
+    let f = ReputationFilter::load(&a.filter, key.as_deref()).map_err(fail)?;
     let mut any = false;
     for item in &a.items {
         let hit = f.contains(item, &a.default_country);
@@ -265,10 +249,7 @@ fn query(a: QueryArgs) -> CmdResult {
 }
 
 fn info(a: InfoArgs) -> CmdResult {
-    let key = match a.key.read() {
-        Ok(k) => k,
-        Err(e) => return Err(fail(e)),
-    };
+    let key = a.key.read().map_err(fail)?;
     match ReputationFilter::load(&a.filter, key.as_deref()) {
         Ok(f) => {
             let i = f.info();

@@ -14,19 +14,42 @@ pub struct RulesArgs {
     /// List the built-in eval tests instead.
     #[arg(long)]
     evals: bool,
+    /// Write the built-in rule files into DIR (created if need be; existing
+    /// files are left alone), to read or to start a rule set of your own.
+    #[arg(long, value_name = "DIR")]
+    export: Option<std::path::PathBuf>,
+}
+
+/// Write the embedded default rule files into `dir`.
+fn export(dir: &std::path::Path) -> CmdResult {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| super::Failure::setup(format!("cannot create {}: {e}", dir.display())))?;
+    let mut report = String::new();
+    for (name, text) in spamsift::rules::DEFAULT_RULE_FILES {
+        let path = dir.join(name);
+        if path.exists() {
+            report.push_str(&format!("kept {} (exists)\n", path.display()));
+            continue;
+        }
+        std::fs::write(&path, text)
+            .map_err(|e| super::Failure::setup(format!("cannot write {}: {e}", path.display())))?;
+        report.push_str(&format!("wrote {}\n", path.display()));
+    }
+    super::print_out(&report)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn run(opts: &EngineOpts, args: RulesArgs) -> CmdResult {
+    if let Some(dir) = &args.export {
+        return export(dir);
+    }
     if args.evals {
         for (name, what) in EvalTest::catalogue() {
             super::print_out(&format!("{name:24} {what}\n"))?;
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let engine = match opts.build_or_fail() {
-        Ok(e) => e,
-        Err(f) => return Err(f),
-    };
+    let engine = opts.build_or_fail()?;
     let rules = engine.rules();
     let mut listing = String::new();
     for r in rules.rules() {

@@ -74,14 +74,8 @@ struct Line<'a> {
 }
 
 pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
-    let engine = match opts.build_or_fail() {
-        Ok(e) => e,
-        Err(f) => return Err(f),
-    };
-    let pool = match progress::pool_or_fail(args.jobs) {
-        Ok(p) => p,
-        Err(f) => return Err(f),
-    };
+    let engine = opts.build_or_fail()?;
+    let pool = progress::pool_or_fail(args.jobs)?;
     let (inputs, mut skipped) = collect_inputs(&args);
     let pb = progress::bar(inputs.len() as u64, "scanning");
     let stdout = std::io::stdout();

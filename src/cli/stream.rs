@@ -102,14 +102,8 @@ fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &s
 }
 
 pub fn run(opts: &EngineOpts, args: StreamArgs) -> CmdResult {
-    let engine = match opts.build_or_fail() {
-        Ok(e) => e,
-        Err(f) => return Err(f),
-    };
-    let pool = match progress::pool_or_fail(args.jobs) {
-        Ok(p) => p,
-        Err(f) => return Err(f),
-    };
+    let engine = opts.build_or_fail()?;
+    let pool = progress::pool_or_fail(args.jobs)?;
     // A reader thread hands lines over as they come; the main loop takes
     // whatever is waiting, classifies it in parallel and answers in order.
     let (tx, rx) = mpsc::sync_channel::<(usize, Result<String, String>)>(BATCH * 4);

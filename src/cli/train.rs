@@ -62,18 +62,9 @@ fn config(opts: &EngineOpts) -> Result<Config, String> {
 }
 
 pub fn train(opts: &EngineOpts, args: TrainArgs) -> CmdResult {
-    let cfg = match config(opts) {
-        Ok(c) => c,
-        Err(e) => return Err(fail(e)),
-    };
-    let (_, corpus) = match args.corpus.load() {
-        Ok(x) => x,
-        Err(e) => return Err(fail(e)),
-    };
-    let pool = match progress::pool(args.jobs) {
-        Ok(p) => p,
-        Err(e) => return Err(fail(e)),
-    };
+    let cfg = config(opts).map_err(fail)?;
+    let (_, corpus) = args.corpus.load().map_err(fail)?;
+    let pool = progress::pool(args.jobs).map_err(fail)?;
     let pb = progress::bar(corpus.items.len() as u64, "training");
     let start = Instant::now();
     let store = pool.install(|| {
@@ -138,10 +129,7 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> CmdResult {
             "learn needs a model file: --model FILE (or [bayes] model in --config)",
         ));
     };
-    let cfg = match config(opts) {
-        Ok(c) => c,
-        Err(e) => return Err(fail(e)),
-    };
+    let cfg = config(opts).map_err(fail)?;
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin()
         .lock()

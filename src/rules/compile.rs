@@ -31,13 +31,9 @@ pub fn load_dir(dir: &Path) -> Result<RuleSet, LoadError> {
     load_dir_compiling(dir, &Channel::ALL, BuildFor::Throughput)
 }
 
-/// [`load_dir`], compiling only the matchers of `channels` now, built for
-/// `build` (see [`load_sources_compiling`]).
-pub fn load_dir_compiling(
-    dir: &Path,
-    channels: &[Channel],
-    build: BuildFor,
-) -> Result<RuleSet, LoadError> {
+/// The `(name, text)` of every `*.toml` file of `dir`, in name order; an
+/// unreadable folder or file, or a folder without rule files, is an error.
+pub fn read_dir_sources(dir: &Path) -> Result<Vec<(String, String)>, LoadError> {
     let fail = |message: String| LoadError {
         errors: vec![RuleError {
             file: dir.display().to_string(),
@@ -70,10 +66,21 @@ pub fn load_dir_compiling(
             }),
         }
     }
-    if !errors.is_empty() {
-        return Err(LoadError { errors });
+    if errors.is_empty() {
+        Ok(sources)
+    } else {
+        Err(LoadError { errors })
     }
-    load_sources_compiling(sources, channels, build)
+}
+
+/// [`load_dir`], compiling only the matchers of `channels` now, built for
+/// `build` (see [`load_sources_compiling`]).
+pub fn load_dir_compiling(
+    dir: &Path,
+    channels: &[Channel],
+    build: BuildFor,
+) -> Result<RuleSet, LoadError> {
+    load_sources_compiling(read_dir_sources(dir)?, channels, build)
 }
 
 /// What a checked rule matches with.
@@ -129,6 +136,8 @@ pub fn load_sources_compiling(
     let mut errors = Vec::new();
     let mut checked: Vec<Checked> = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
+    // Score changes, applied once every file's rules are known.
+    let mut rescores: Vec<(String, usize, String, f64)> = Vec::new();
 
     for (file, text) in sources {
         let parsed: RuleFile = match toml::from_str(&text) {
@@ -156,6 +165,11 @@ pub fn load_sources_compiling(
                 (line, raw.id.clone(), check_rule(raw, &file, line))
             })
             .collect();
+        for s in parsed.score {
+            let line = line_of(&text, s.span().start);
+            let raw = s.into_inner();
+            rescores.push((file.clone(), line, raw.id, raw.score));
+        }
         let entries = rules
             .into_iter()
             .chain(parsed.reputation.into_iter().map(|s| {
@@ -184,11 +198,35 @@ pub fn load_sources_compiling(
         }
     }
 
-    let index: HashMap<&str, usize> = checked
+    let index: HashMap<String, usize> = checked
         .iter()
         .enumerate()
-        .map(|(i, c)| (&*c.rule.id, i))
+        .map(|(i, c)| (c.rule.id.to_string(), i))
         .collect();
+    for (file, line, id, score) in rescores {
+        let err = |message: String| RuleError {
+            file: file.clone(),
+            line,
+            rule: Some(id.clone()),
+            message,
+        };
+        match index.get(&id) {
+            None => errors.push(err("[[score]] names no loaded rule".into())),
+            Some(_) if !score.is_finite() => {
+                errors.push(err("score must be a finite number".into()))
+            }
+            Some(&i) => {
+                let head = &mut checked[i].rule;
+                head.score = score;
+                // Score 0 switches the rule off: it no longer shows or
+                // counts (meta rules may still read it).
+                if score == 0.0 {
+                    head.reported = false;
+                }
+            }
+        }
+    }
+    let index: HashMap<&str, usize> = index.iter().map(|(k, &v)| (k.as_str(), v)).collect();
     let metas = resolve_metas(&checked, &index, &mut errors);
     if !errors.is_empty() {
         return Err(LoadError { errors });

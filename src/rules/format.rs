@@ -24,6 +24,27 @@ pub struct RuleFile {
     /// Reputation sources: Bloom filters of listed identities.
     #[serde(default)]
     pub reputation: Vec<Spanned<RawReputation>>,
+    /// New scores for rules defined in this or an earlier file (a local
+    /// file changing a default rule, like SpamAssassin's `score` lines in
+    /// `local.cf`); `score = 0.0` switches a rule off.
+    #[serde(default)]
+    pub score: Vec<Spanned<RawScore>>,
+}
+
+/// A score change as written:
+///
+/// ```toml
+/// [[score]]
+/// id = "BODY_CLICK_HERE"
+/// score = 0.0
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScore {
+    /// The rule whose score changes.
+    pub id: String,
+    /// Its new score; 0.0 switches it off.
+    pub score: f64,
 }
 
 /// A reputation source as written:

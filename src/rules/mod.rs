@@ -22,7 +22,9 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use compile::{load_dir, load_dir_compiling, load_sources, load_sources_compiling};
+pub use compile::{
+    load_dir, load_dir_compiling, load_sources, load_sources_compiling, read_dir_sources,
+};
 pub use matcher::BuildFor;
 
 /// The default rule files, embedded in the binary so an installed
