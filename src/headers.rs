@@ -290,7 +290,9 @@ pub fn rewrite(raw: &[u8], verdict: &Verdict, markup: &Markup) -> Result<Vec<u8>
                     .iter()
                     .position(|&b| b != b' ' && b != b'\t')
                     .unwrap_or(value.len());
-                out.extend_from_slice(b"Subject: ");
+                // The field name as it came, so undoing gives it back.
+                out.extend_from_slice(&field[.."subject:".len()]);
+                out.push(b' ');
                 out.extend_from_slice(prefix.as_bytes());
                 out.extend_from_slice(&value[start..]);
             }
@@ -323,7 +325,7 @@ pub fn remove_markup(raw: &[u8]) -> Vec<u8> {
         }
         match prev {
             Some(value) if field_named(field, "subject") => {
-                out.extend_from_slice(b"Subject:");
+                out.extend_from_slice(&field[.."subject:".len()]);
                 out.extend_from_slice(value);
             }
             _ => out.extend_from_slice(field),
@@ -474,7 +476,10 @@ mod tests {
             assert!(text.contains("* "), "{text}");
             if action != Action::Ham && raw.windows(8).any(|w| w.eq_ignore_ascii_case(b"subject:"))
             {
-                assert!(text.contains("Subject: ***SPAM*** "), "{text}");
+                assert!(
+                    text.to_ascii_lowercase().contains("subject: ***spam*** "),
+                    "{text}"
+                );
                 assert!(text.contains("X-Spam-Prev-Subject:"), "{text}");
             }
             assert_eq!(remove_markup(&out), raw, "{text}");

@@ -144,7 +144,15 @@ fn learn_and_unlearn_update_the_model_atomically() {
     let model = dir.path().join("feedback.model");
     let m = model.to_str().unwrap();
     let out = run(
-        &["--model", m, "learn", "--spam", "--channel", "sms"],
+        &[
+            "--model",
+            m,
+            "learn",
+            "--spam",
+            "--channel",
+            "sms",
+            "--create",
+        ],
         SPAM_SMS.as_bytes(),
     );
     assert!(
@@ -211,13 +219,25 @@ fn concurrent_learns_all_count() {
             let m = m.clone();
             std::thread::spawn(move || {
                 for i in 0..4 {
+                    // Distinct messages: one learned twice counts once.
                     let (label, text) = if (w + i) % 2 == 0 {
-                        ("--spam", SPAM_SMS)
+                        ("--spam", SPAM_SMS.replace("WIN", &format!("WIN {w} {i}")))
                     } else {
-                        ("--ham", HAM_SMS)
+                        (
+                            "--ham",
+                            HAM_SMS.replace("slides", &format!("slides {w} {i}")),
+                        )
                     };
                     let out = run(
-                        &["--model", &m, "learn", label, "--channel", "sms"],
+                        &[
+                            "--model",
+                            &m,
+                            "learn",
+                            label,
+                            "--channel",
+                            "sms",
+                            "--create",
+                        ],
                         text.as_bytes(),
                     );
                     assert!(
@@ -285,4 +305,66 @@ fn engine_runs_without_a_model() {
     let v = engine.classify(&spamsift::Message::from_json(SPAM_SMS).unwrap());
     assert!(v.bayes.is_none());
     assert!(v.hits.iter().all(|h| !h.id.starts_with("BAYES")));
+}
+
+#[test]
+fn learning_keeps_books_like_sa_learn() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.bin");
+    let m = model.to_str().unwrap();
+    let learn = |args: &[&str], input: &str| {
+        let mut all = vec!["--model", m, "learn"];
+        all.extend_from_slice(args);
+        run(&all, input.as_bytes())
+    };
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    // No model yet: learn asks for --create rather than starting one silently.
+    let out = learn(&["--spam"], SPAM_SMS);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--create"));
+    assert!(!model.exists());
+    // SMS JSON without --channel is read as SMS.
+    let out = learn(&["--spam", "--create"], SPAM_SMS);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("learned as spam"));
+    let counts = || {
+        let s = MemoryStore::load(&model).unwrap();
+        (s.learned().spam, s.learned().ham, s.learned_messages())
+    };
+    assert_eq!(counts(), (1, 0, 1));
+    // Twice as the same class: nothing changes.
+    let out = learn(&["--spam"], SPAM_SMS);
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("already learned"), "{}", stderr(&out));
+    assert_eq!(counts(), (1, 0, 1));
+    // As the other class: moved.
+    let out = learn(&["--ham"], SPAM_SMS);
+    assert!(stderr(&out).contains("moved to ham"), "{}", stderr(&out));
+    assert_eq!(counts(), (0, 1, 1));
+    // Unlearning what was never learned (or not as that class) is refused.
+    let out = learn(&["--ham", "--unlearn"], HAM_SMS);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("never learned"), "{}", stderr(&out));
+    let out = learn(&["--spam", "--unlearn"], SPAM_SMS);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("learned as ham"), "{}", stderr(&out));
+    assert_eq!(counts(), (0, 1, 1));
+    let out = learn(&["--ham", "--unlearn"], SPAM_SMS);
+    assert!(out.status.success());
+    assert_eq!(counts(), (0, 0, 0));
+    // model info reads without changing anything.
+    let before = std::fs::read(&model).unwrap();
+    let out = run(&["model", "info", m], b"");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("spam learned: 0"), "{text}");
+    assert!(text.contains("messages in the books: 0"), "{text}");
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+}
+
+#[test]
+fn check_reads_json_objects_as_short_messages_without_channel() {
+    let out = run(&["check"], SPAM_SMS.as_bytes());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["channel"], "sms");
 }

@@ -49,7 +49,14 @@ fn spam_is_flagged_and_smuggled_headers_are_replaced() {
     let out = run(&["check"], &input);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    assert!(text.starts_with("X-Spam-Flag: YES\n"), "{text}");
+    assert!(
+        text.starts_with("X-Spam-Checker-Version: spamsift "),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nX-Spam-Flag: YES\nX-Spam-Level: ****"),
+        "{text}"
+    );
     assert_eq!(text.matches("X-Spam-Flag:").count(), 1);
     assert_eq!(text.matches("X-Spam-Status:").count(), 1);
     assert!(

@@ -11,5 +11,8 @@ pub mod weights;
 
 pub use classify::{Band, BayesConfig, Classifier, Evidence};
 pub use feedback::FeedbackStore;
-pub use store::{Counts, Learned, MemoryStore, ModelError, TokenStore, TokenStoreMut};
+pub use store::{
+    Counts, LearnOutcome, Learned, MemoryStore, ModelError, TokenStore, TokenStoreMut,
+    message_digest,
+};
 pub use tokenizer::{TokenizerOptions, features};

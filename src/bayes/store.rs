@@ -86,6 +86,40 @@ pub enum ModelError {
 pub struct MemoryStore {
     map: FxHashMap<u64, Counts>,
     learned: Learned,
+    /// Messages learned, by digest ([`message_digest`]), with the class
+    /// each was learned as (like sa-learn's seen database).
+    seen: FxHashMap<u64, Label>,
+}
+
+/// What identifies a learned message: its Message-ID (if any) and its
+/// decoded subject and text, with its channel and sender.
+pub fn message_digest(msg: &crate::Message) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [
+        msg.channel.as_str(),
+        msg.message_id.as_deref().unwrap_or(""),
+        &msg.sender,
+        &msg.subject,
+        &msg.body,
+    ] {
+        h.update(part.as_bytes());
+        h.update(&[0]);
+    }
+    h.digest()
+}
+
+/// What learning one message did to a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LearnOutcome {
+    /// Learned (or unlearned) as asked.
+    Done,
+    /// Already learned as this class: nothing changed.
+    AlreadyLearned,
+    /// Had been learned as the other class: moved (one unlearn, one learn).
+    Moved,
+    /// An unlearn of a message this model never learned as that class:
+    /// refused, nothing changed (`Some` class it was learned as, if any).
+    NotLearned(Option<Label>),
 }
 
 /// File magic.
@@ -98,6 +132,10 @@ const MAGIC: &[u8; 8] = b"SSBAYES\0";
 pub const FORMAT_VERSION: u32 = 4;
 const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
 const RECORD: usize = 16;
+/// A learned-message record: digest and class (0 ham, 1 spam). Their
+/// number is kept in the header's once-reserved word (0 in older files of
+/// this version, which therefore still load).
+const SEEN_RECORD: usize = 9;
 
 impl TokenStore for MemoryStore {
     fn counts(&self, feature: u64) -> Counts {
@@ -154,8 +192,54 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// Learn (`unlearn = false`) or unlearn one message's features,
+    /// keeping the books: a message learned once counts once, learning it
+    /// as the other class moves it, and unlearning what was never learned
+    /// as that class is refused.
+    pub fn learn_message(
+        &mut self,
+        digest: u64,
+        features: &[u64],
+        label: Label,
+        unlearn: bool,
+    ) -> LearnOutcome {
+        let before = self.seen.get(&digest).copied();
+        match (unlearn, before) {
+            (false, Some(l)) if l == label => LearnOutcome::AlreadyLearned,
+            (false, Some(other)) => {
+                self.learn(features, other, -1);
+                self.learn(features, label, 1);
+                self.seen.insert(digest, label);
+                LearnOutcome::Moved
+            }
+            (false, None) => {
+                self.learn(features, label, 1);
+                self.seen.insert(digest, label);
+                LearnOutcome::Done
+            }
+            (true, Some(l)) if l == label => {
+                self.learn(features, label, -1);
+                self.seen.remove(&digest);
+                LearnOutcome::Done
+            }
+            (true, other) => LearnOutcome::NotLearned(other),
+        }
+    }
+
+    /// Record that a message was learned as `label` (training fills the
+    /// books as it counts).
+    pub fn note_learned(&mut self, digest: u64, label: Label) {
+        self.seen.insert(digest, label);
+    }
+
+    /// Messages in the books.
+    pub fn learned_messages(&self) -> usize {
+        self.seen.len()
+    }
+
     /// Merge another store's counts into this one (parallel training).
     pub fn merge(&mut self, other: &MemoryStore) {
+        self.seen.extend(other.seen.iter().map(|(k, v)| (*k, *v)));
         for (k, v) in &other.map {
             let c = self.map.entry(*k).or_default();
             c.spam = c.spam.saturating_add(v.spam);
@@ -194,7 +278,8 @@ impl MemoryStore {
         let mut out = Vec::with_capacity(HEADER + keys.len() * RECORD + 4);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        let seen = u32::try_from(self.seen.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&seen.to_le_bytes());
         out.extend_from_slice(&self.learned.spam.to_le_bytes());
         out.extend_from_slice(&self.learned.ham.to_le_bytes());
         out.extend_from_slice(&(keys.len() as u64).to_le_bytes());
@@ -202,6 +287,12 @@ impl MemoryStore {
             out.extend_from_slice(&k.to_le_bytes());
             out.extend_from_slice(&c.spam.to_le_bytes());
             out.extend_from_slice(&c.ham.to_le_bytes());
+        }
+        let mut seen: Vec<(&u64, &Label)> = self.seen.iter().take(u32::MAX as usize).collect();
+        seen.sort_unstable_by_key(|(k, _)| **k);
+        for (k, l) in seen {
+            out.extend_from_slice(&k.to_le_bytes());
+            out.push(u8::from(*l == Label::Spam));
         }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -237,9 +328,17 @@ impl MemoryStore {
             )));
         }
         let n = u64_at(32);
-        let expected = (n as usize)
+        let n_seen = u32_at(12) as usize;
+        let records_end = (n as usize)
             .checked_mul(RECORD)
-            .and_then(|x| x.checked_add(HEADER + 4));
+            .and_then(|x| x.checked_add(HEADER));
+        let expected = records_end
+            .and_then(|e| {
+                n_seen
+                    .checked_mul(SEEN_RECORD)
+                    .and_then(|s| e.checked_add(s))
+            })
+            .and_then(|x| x.checked_add(4));
         if expected != Some(b.len()) {
             return Err(bad(format!(
                 "truncated or padded: {} bytes for {n} records",
@@ -251,7 +350,19 @@ impl MemoryStore {
             return Err(bad("checksum mismatch: the file is corrupted".into()));
         }
         let mut map = FxHashMap::with_capacity_and_hasher(n as usize, Default::default());
-        for r in b[HEADER..body_end].chunks_exact(RECORD) {
+        let records_end = records_end.unwrap_or(HEADER);
+        let mut seen = FxHashMap::with_capacity_and_hasher(n_seen, Default::default());
+        for r in b[records_end..body_end].chunks_exact(SEEN_RECORD) {
+            let mut k = [0u8; 8];
+            k.copy_from_slice(&r[..8]);
+            let label = match r[8] {
+                0 => Label::Ham,
+                1 => Label::Spam,
+                x => return Err(bad(format!("learned-message record with class {x}"))),
+            };
+            seen.insert(u64::from_le_bytes(k), label);
+        }
+        for r in b[HEADER..records_end].chunks_exact(RECORD) {
             let mut k = [0u8; 8];
             k.copy_from_slice(&r[..8]);
             let spam = u32::from_le_bytes([r[8], r[9], r[10], r[11]]);
@@ -264,6 +375,7 @@ impl MemoryStore {
                 spam: u64_at(16),
                 ham: u64_at(24),
             },
+            seen,
         })
     }
 
@@ -348,6 +460,42 @@ mod tests {
         old[8..12].copy_from_slice(&1u32.to_le_bytes());
         let e = MemoryStore::from_bytes("m", &old).unwrap_err().to_string();
         assert!(e.contains("version 1") && e.contains("retrain"), "{e}");
+    }
+
+    #[test]
+    fn the_books_count_each_message_once() {
+        let mut s = MemoryStore::new();
+        let f = [10, 11];
+        assert_eq!(
+            s.learn_message(1, &f, Label::Spam, false),
+            LearnOutcome::Done
+        );
+        assert_eq!(
+            s.learn_message(1, &f, Label::Spam, false),
+            LearnOutcome::AlreadyLearned
+        );
+        assert_eq!(s.learned(), Learned { spam: 1, ham: 0 });
+        assert_eq!(
+            s.learn_message(1, &f, Label::Ham, false),
+            LearnOutcome::Moved
+        );
+        assert_eq!(s.learned(), Learned { spam: 0, ham: 1 });
+        assert_eq!(s.counts(10), Counts { spam: 0, ham: 1 });
+        assert_eq!(
+            s.learn_message(2, &f, Label::Ham, true),
+            LearnOutcome::NotLearned(None)
+        );
+        assert_eq!(
+            s.learn_message(1, &f, Label::Spam, true),
+            LearnOutcome::NotLearned(Some(Label::Ham))
+        );
+        // The books survive the file.
+        let t = MemoryStore::from_bytes("m", &s.to_bytes()).expect("valid bytes");
+        assert_eq!(t.learned_messages(), 1);
+        let mut t = t;
+        assert_eq!(t.learn_message(1, &f, Label::Ham, true), LearnOutcome::Done);
+        assert_eq!(t.learned(), Learned { spam: 0, ham: 0 });
+        assert_eq!(t.len(), 0);
     }
 
     #[test]

@@ -16,9 +16,10 @@ pub const EXIT_PASSED_THROUGH: u8 = 3;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Channel of the message: email reads raw RFC 5322; sms and im read one JSON object.
-    #[arg(long, default_value = "email")]
-    channel: Channel,
+    /// Channel of the message: email reads raw RFC 5322; sms and im read one
+    /// JSON object [default: a JSON object with a "channel" is read as such, else email].
+    #[arg(long)]
+    channel: Option<Channel>,
     /// Print the verdict as JSON instead of the message.
     #[arg(long)]
     json: bool,
@@ -39,6 +40,13 @@ pub struct CheckArgs {
     remove_markup: bool,
 }
 
+impl CheckArgs {
+    /// The channel read (email until the input says otherwise).
+    fn channel(&self) -> Channel {
+        self.channel.unwrap_or(Channel::Email)
+    }
+}
+
 enum Outcome {
     Classified(Verdict),
     PassedThrough,
@@ -53,7 +61,26 @@ impl From<io::Error> for WriteFailed {
     }
 }
 
-pub fn run(opts: &EngineOpts, args: CheckArgs) -> ExitCode {
+/// The channel of input given without `--channel`: a JSON object naming
+/// `"channel": "sms"` or `"im"` is a short message, anything else email.
+pub fn sniff_channel(input: &[u8]) -> Channel {
+    let trimmed = input.trim_ascii_start();
+    if !trimmed.starts_with(b"{") {
+        return Channel::Email;
+    }
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        channel: Option<Channel>,
+    }
+    match serde_json::from_slice::<Probe>(input) {
+        Ok(Probe {
+            channel: Some(ch @ (Channel::Sms | Channel::Im)),
+        }) => ch,
+        _ => Channel::Email,
+    }
+}
+
+pub fn run(opts: &EngineOpts, mut args: CheckArgs) -> ExitCode {
     let stdin = io::stdin();
     let stdout = io::stdout();
     let mut input = Vec::new();
@@ -73,7 +100,11 @@ pub fn run(opts: &EngineOpts, args: CheckArgs) -> ExitCode {
         };
     }
     let mut limited = stdin.lock().take(args.max_size as u64 + 1);
-    let outcome = match limited.read_to_end(&mut input) {
+    let read = limited.read_to_end(&mut input);
+    if args.channel.is_none() {
+        args.channel = Some(sniff_channel(&input));
+    }
+    let outcome = match read {
         Err(e) => pass_through(&mut out, &args, &input, &format!("cannot read input: {e}")),
         Ok(_) if input.len() > args.max_size => {
             let why = format!("message larger than --max-size {} bytes", args.max_size);
@@ -122,9 +153,9 @@ fn pass_through(
     why: &str,
 ) -> Result<Outcome, WriteFailed> {
     eprintln!("spamsift: {why}; message passed through unchanged");
-    if args.json || args.channel != Channel::Email {
+    if args.json || args.channel() != Channel::Email {
         let obj = serde_json::json!({
-            "channel": args.channel,
+            "channel": args.channel(),
             "action": "pass",
             "error": why,
         });
@@ -145,7 +176,7 @@ fn filter(
     // Only this channel's matchers, built for one message: start-up is
     // what a filter run once per message pays.
     let engine = match opts.builder().and_then(|b| {
-        b.compile_channels(&[args.channel])
+        b.compile_channels(&[args.channel()])
             .build_for(spamsift::rules::BuildFor::StartUp)
             .build()
     }) {
@@ -159,7 +190,7 @@ fn filter(
             );
         }
     };
-    let msg: Message = match args.channel {
+    let msg: Message = match args.channel() {
         Channel::Email => engine.parse_email(input),
         ch => {
             let text = match std::str::from_utf8(input) {
@@ -195,7 +226,7 @@ fn filter(
             "classification ran out of its time budget",
         );
     }
-    if args.json || args.channel != Channel::Email {
+    if args.json || args.channel() != Channel::Email {
         serde_json::to_writer(&mut *out, &verdict).map_err(io::Error::other)?;
         out.write_all(b"\n")?;
     } else {

@@ -30,6 +30,9 @@ pub const EXIT_SETUP: u8 = 2;
 pub enum Failure {
     /// The command cannot start or go on with what it was given (exit 2).
     Setup(String),
+    /// The command was understood but refused, and nothing changed (exit
+    /// 1): unlearning a message that was never learned, say.
+    Refused(String),
     /// Standard output could not be written (exit 74); a closed pipe is
     /// not reported on stderr (`spamsift rules | head`).
     Output(std::io::Error),
@@ -53,6 +56,10 @@ impl Failure {
             Failure::Setup(msg) => {
                 eprintln!("spamsift: {}", msg.trim_end());
                 ExitCode::from(EXIT_SETUP)
+            }
+            Failure::Refused(msg) => {
+                eprintln!("spamsift: {}", msg.trim_end());
+                ExitCode::from(1)
             }
             Failure::Output(e) => {
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
@@ -167,6 +174,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Learn one message from stdin as spam or ham into a model (user feedback).
     Learn(train::LearnArgs),
+    /// Inspect a Bayes model: `model info MODEL`.
+    Model(train::ModelArgs),
 }
 
 /// Options every command uses to build the engine.
@@ -262,6 +271,7 @@ pub fn main() -> ExitCode {
         Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),
+        Command::Model(a) => train::model(a),
     };
     result.unwrap_or_else(Failure::report)
 }

@@ -5,7 +5,9 @@ use super::progress;
 use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
 use rayon::prelude::*;
-use spamsift::bayes::{MemoryStore, TokenStore, TokenStoreMut, features};
+use spamsift::bayes::{
+    LearnOutcome, MemoryStore, TokenStore, TokenStoreMut, features, message_digest,
+};
 use spamsift::corpus::Label;
 use spamsift::message::{Channel, short};
 use spamsift::{Config, message};
@@ -42,12 +44,48 @@ pub struct LearnArgs {
     /// Remove the message instead (undo an earlier learn).
     #[arg(long)]
     unlearn: bool,
-    /// Channel of the message on stdin: email (raw) or sms/im (one JSON object).
-    #[arg(long, default_value = "email")]
-    channel: Channel,
+    /// Channel of the message on stdin: email (raw) or sms/im (one JSON
+    /// object) [default: a JSON object with a "channel" is read as such, else email].
+    #[arg(long)]
+    channel: Option<Channel>,
     /// Largest message read, in bytes.
     #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
     max_size: u64,
+    /// Start a new model when the model file does not exist yet.
+    #[arg(long)]
+    create: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    #[command(subcommand)]
+    command: ModelCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ModelCommand {
+    /// Print a model's counts, features and learned messages; changes nothing.
+    Info {
+        /// The model file.
+        model: PathBuf,
+    },
+}
+
+/// `spamsift model info MODEL`.
+pub fn model(args: ModelArgs) -> CmdResult {
+    let ModelCommand::Info { model } = args.command;
+    let store = MemoryStore::load(&model).map_err(fail)?;
+    let l = store.learned();
+    super::print_out(&format!(
+        "model: {}\nformat version: {}\nspam learned: {}\nham learned: {}\nfeatures: {}\nmessages in the books: {}\n",
+        model.display(),
+        spamsift::bayes::store::FORMAT_VERSION,
+        l.spam,
+        l.ham,
+        store.len(),
+        store.learned_messages()
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn fail(msg: impl std::fmt::Display) -> Failure {
@@ -74,6 +112,7 @@ pub fn train(opts: &EngineOpts, args: TrainArgs) -> CmdResult {
             .fold(MemoryStore::new, |mut store, item| {
                 let msg = item.message(&cfg.email);
                 store.learn(&features(&msg, &cfg.bayes.tokenizer()), item.label, 1);
+                store.note_learned(message_digest(&msg), item.label);
                 pb.inc(1);
                 store
             })
@@ -144,7 +183,16 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> CmdResult {
             args.max_size
         )));
     }
-    let msg = match args.channel {
+    if !model.exists() && !args.create {
+        return Err(fail(format_args!(
+            "{}: no such model; pass --create to start a new one",
+            model.display()
+        )));
+    }
+    let channel = args
+        .channel
+        .unwrap_or_else(|| super::check::sniff_channel(&input));
+    let msg = match channel {
         Channel::Email => message::email::parse(&input, &cfg.email),
         ch => match std::str::from_utf8(&input)
             .map_err(|e| e.to_string())
@@ -156,17 +204,28 @@ pub fn learn(opts: &EngineOpts, args: LearnArgs) -> CmdResult {
     };
     let label = if args.spam { Label::Spam } else { Label::Ham };
     let features = features(&msg, &cfg.bayes.tokenizer());
-    let by = if args.unlearn { -1 } else { 1 };
+    let digest = message_digest(&msg);
     // Under the model's update lock: concurrent learns all count.
-    let store =
-        match MemoryStore::update(&model, MemoryStore::new, |s| s.learn(&features, label, by)) {
-            Ok(s) => s,
-            Err(e) => return Err(fail(format_args!("cannot update the model: {e}"))),
-        };
+    let mut outcome = LearnOutcome::Done;
+    let store = MemoryStore::update(&model, MemoryStore::new, |s| {
+        outcome = s.learn_message(digest, &features, label, args.unlearn);
+    })
+    .map_err(|e| fail(format_args!("cannot update the model: {e}")))?;
     let l = store.learned();
+    let what = match outcome {
+        LearnOutcome::Done if args.unlearn => format!("unlearned as {label}"),
+        LearnOutcome::Done => format!("learned as {label}"),
+        LearnOutcome::AlreadyLearned => format!("already learned as {label}; nothing changed"),
+        LearnOutcome::Moved => format!("moved to {label} (it had been learned as the other class)"),
+        LearnOutcome::NotLearned(was) => {
+            return Err(Failure::Refused(format!(
+                "not unlearned: this model never learned the message as {label}{}",
+                was.map_or(String::new(), |w| format!(" (it was learned as {w})"))
+            )));
+        }
+    };
     eprintln!(
-        "spamsift: {} as {label}; model {} now has {} spam, {} ham",
-        if args.unlearn { "unlearned" } else { "learned" },
+        "spamsift: {what}; model {} has {} spam, {} ham",
         model.display(),
         l.spam,
         l.ham
