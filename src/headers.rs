@@ -265,10 +265,13 @@ pub fn rewrite(raw: &[u8], verdict: &Verdict, markup: &Markup) -> Result<Vec<u8>
         .rewrite_subject
         .as_deref()
         .filter(|_| verdict.is_spam());
+    // The first Subject, if it ends its line (one that runs into the end
+    // of the input is left as it is: its value could not be kept apart).
     let subject = prefix.and_then(|_| {
         fields
             .iter()
             .position(|&(s, e)| field_named(&raw[s..e], "subject"))
+            .filter(|&i| raw[..fields[i].1].ends_with(b"\n"))
     });
     if let (Some(_), Some(i)) = (prefix, subject) {
         // The original value, as it came, after the colon.
@@ -309,7 +312,7 @@ pub fn rewrite(raw: &[u8], verdict: &Verdict, markup: &Markup) -> Result<Vec<u8>
 /// `X-Spam-*` fields, this gives back its bytes as they came.
 pub fn remove_markup(raw: &[u8]) -> Vec<u8> {
     let (fields, _) = fields(raw);
-    let prev = fields
+    let mut prev = fields
         .iter()
         .map(|&(s, e)| &raw[s..e])
         .find(|f| field_named(f, PREV_SUBJECT))
@@ -325,8 +328,10 @@ pub fn remove_markup(raw: &[u8]) -> Vec<u8> {
         }
         match prev {
             Some(value) if field_named(field, "subject") => {
+                // Only the first Subject was rewritten.
                 out.extend_from_slice(&field[.."subject:".len()]);
                 out.extend_from_slice(value);
+                prev = None;
             }
             _ => out.extend_from_slice(field),
         }
@@ -468,13 +473,17 @@ mod tests {
             ),
             (b"To: a@b\n\nno subject\n", Action::Tag),
             (b"Subject: fine\n\nham\n", Action::Ham),
+            // Found by fuzzing: a Subject that runs into the end of the input.
+            (b"To: a@b\nSubject: no line end", Action::Tag),
         ];
         for &(raw, action) in table {
             let out = rewrite(raw, &verdict(7.0, action), &full).expect("message rewritten");
             let text = String::from_utf8_lossy(&out);
             assert!(text.contains("X-Spam-Report:"), "{text}");
             assert!(text.contains("* "), "{text}");
-            if action != Action::Ham && raw.windows(8).any(|w| w.eq_ignore_ascii_case(b"subject:"))
+            if action != Action::Ham
+                && raw.ends_with(b"\n")
+                && raw.windows(8).any(|w| w.eq_ignore_ascii_case(b"subject:"))
             {
                 assert!(
                     text.to_ascii_lowercase().contains("subject: ***spam*** "),

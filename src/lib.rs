@@ -17,6 +17,8 @@
 pub mod config;
 pub mod engine;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod headers;
 pub mod message;
 pub mod net;

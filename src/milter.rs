@@ -363,8 +363,12 @@ impl std::str::FromStr for Listen {
     }
 }
 
-async fn conversation<S>(engine: Arc<Engine>, opts: Arc<MilterOptions>, stream: S, peer: String)
-where
+pub(crate) async fn conversation<S>(
+    engine: Arc<Engine>,
+    opts: Arc<MilterOptions>,
+    stream: S,
+    peer: String,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
     use tokio_util::compat::TokioAsyncReadCompatExt;

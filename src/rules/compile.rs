@@ -21,6 +21,11 @@ use std::sync::Arc;
 /// explode, e.g. huge counted repetitions).
 const REGEX_SIZE_LIMIT: usize = 4 * 1024 * 1024;
 
+/// Longest phrase. A phrase automaton has a state per phrase byte; the DFA
+/// builder's cost grows with states times alphabet, and a fuzzed 20 KB
+/// phrase took 3 s to build.
+const MAX_PHRASE_BYTES: usize = 256;
+
 /// Lazy-DFA cache per regex set (per thread). A field's set holds dozens of
 /// patterns searched for overlapping matches; a small cache is cleared over
 /// and over and the search falls back to the slow PikeVM.
@@ -320,6 +325,12 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
         }
         if phrases.iter().any(|p| p.trim().is_empty()) {
             errs.push("phrases contains an empty phrase".into());
+        }
+        if let Some(p) = phrases.iter().find(|p| p.len() > MAX_PHRASE_BYTES) {
+            errs.push(format!(
+                "phrase of {} bytes; at most {MAX_PHRASE_BYTES} (a long phrase makes the field's automaton slow to build)",
+                p.len()
+            ));
         }
         field.map(|field| Matcher::Phrases {
             field,
