@@ -116,6 +116,15 @@ fn slow_fixture() -> Vec<u8> {
     mail
 }
 
+/// The message with a sender's forged verdict fields first.
+fn forged(raw: &[u8]) -> Vec<u8> {
+    [
+        b"X-Spam-Flag: NO\nX-Spam-Status: No, score=-100.0\n".as_slice(),
+        raw,
+    ]
+    .concat()
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -261,11 +270,27 @@ async fn oversize_and_timeout_fail_open() {
     let r = session(&addr, "192.0.2.1", &fixture("spam-advance-fee.eml")).await;
     assert!(matches!(r.final_action(), Action::Continue(_)));
     assert!(r.modifications().is_empty(), "oversize: accepted unchanged");
+    // ... but never with the sender's own verdict.
+    let r = session(
+        &addr,
+        "192.0.2.1",
+        &forged(&fixture("spam-advance-fee.eml")),
+    )
+    .await;
+    assert!(matches!(r.final_action(), Action::Continue(_)));
+    let mut gone = deleted(&r);
+    gone.sort();
+    assert_eq!(
+        gone,
+        ["X-Spam-Flag", "X-Spam-Status"],
+        "oversize: forged fields deleted"
+    );
+    assert!(added(&r).is_empty());
     stop.send(()).unwrap();
     handle.await.unwrap();
 
     // A message big enough that classifying it cannot finish within 1 ns.
-    let slow = slow_fixture();
+    let slow = forged(&slow_fixture());
     let (addr, stop, handle) = start(MilterOptions {
         timeout: Duration::from_nanos(1),
         ..MilterOptions::default()
@@ -273,6 +298,13 @@ async fn oversize_and_timeout_fail_open() {
     .await;
     let r = session(&addr, "192.0.2.1", &slow).await;
     assert!(matches!(r.final_action(), Action::Continue(_)));
+    let mut gone = deleted(&r);
+    gone.sort();
+    assert_eq!(
+        gone,
+        ["X-Spam-Flag", "X-Spam-Status"],
+        "timeout: forged fields deleted"
+    );
     stop.send(()).unwrap();
     handle.await.unwrap();
 
@@ -288,6 +320,28 @@ async fn oversize_and_timeout_fail_open() {
         "{:?}",
         r.final_action()
     );
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_closed() {
+    use tokio::io::AsyncReadExt;
+    let (addr, stop, handle) = start(MilterOptions {
+        idle_timeout: Duration::from_millis(300),
+        ..MilterOptions::default()
+    })
+    .await;
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut buf = [0u8; 16];
+    let closed = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "a silent session is closed: {closed:?}"
+    );
+    // Other sessions are not affected.
+    let r = session(&addr, "192.0.2.1", &fixture("ham-newsletter.eml")).await;
+    assert!(matches!(r.final_action(), Action::Continue(_)));
     stop.send(()).unwrap();
     handle.await.unwrap();
 }
