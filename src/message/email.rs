@@ -60,6 +60,17 @@ pub fn mail_parser() -> &'static MessageParser {
 /// Parse raw email bytes. Never fails: what mail-parser cannot read is
 /// salvaged as plain text and [`Facts::parse_failed`] is set.
 pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
+    // Old Mac mail ends its lines with CR alone: read them as line ends.
+    let lf;
+    let raw = if has_cr_only_line_ends(raw) {
+        lf = raw
+            .iter()
+            .map(|&b| if b == b'\r' { b'\n' } else { b })
+            .collect::<Vec<u8>>();
+        &lf[..]
+    } else {
+        raw
+    };
     let content = strip_mbox_from_line(raw);
     let mut msg = Message {
         channel: Channel::Email,
@@ -82,6 +93,13 @@ pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
     msg.uris = uris.into_vec();
     truncate_body(opts, &mut msg);
     msg
+}
+
+/// Whether a message ends its lines with CR alone: a CR in its first
+/// kilobytes and no LF there.
+fn has_cr_only_line_ends(raw: &[u8]) -> bool {
+    let head = &raw[..raw.len().min(4096)];
+    memchr::memchr(b'\n', head).is_none() && memchr::memchr(b'\r', head).is_some()
 }
 
 /// Whether a line is the start of a header field: `Name:` with a printable,
