@@ -80,7 +80,7 @@ fn visit(dir: &Path, depth: usize, out: &mut Walk) {
     let maildir = is_maildir(dir);
     let mut files = Vec::new();
     let mut subdirs = Vec::new();
-    let listed: Vec<PathBuf> = if maildir {
+    let listed: Vec<(PathBuf, bool)> = if maildir {
         ["cur", "new"]
             .iter()
             .map(|s| dir.join(s))
@@ -90,8 +90,8 @@ fn visit(dir: &Path, depth: usize, out: &mut Walk) {
     } else {
         list(dir, out)
     };
-    for p in listed {
-        if p.is_dir() {
+    for (p, is_dir) in listed {
+        if is_dir {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
             if name.as_deref().is_some_and(|n| n.starts_with('.')) {
                 continue;
@@ -99,7 +99,7 @@ fn visit(dir: &Path, depth: usize, out: &mut Walk) {
             subdirs.push(p);
         } else if let Some(why) = not_mail_by_name(&p) {
             out.skipped.push((p.display().to_string(), why.into()));
-        } else if p.is_file() {
+        } else {
             files.push(p);
         }
     }
@@ -134,9 +134,22 @@ fn visit(dir: &Path, depth: usize, out: &mut Walk) {
     }
 }
 
-fn list(dir: &Path, out: &mut Walk) -> Vec<PathBuf> {
+/// The entries of `dir` that are files or folders, with whether each is a
+/// folder. The entry's type needs no `stat` but for symlinks, which are
+/// followed (a dangling one is left out).
+fn list(dir: &Path, out: &mut Walk) -> Vec<(PathBuf, bool)> {
     match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let path = e.path();
+                let (file, folder) = match e.file_type() {
+                    Ok(t) if !t.is_symlink() => (t.is_file(), t.is_dir()),
+                    _ => (path.is_file(), path.is_dir()),
+                };
+                (file || folder).then_some((path, folder))
+            })
+            .collect(),
         Err(e) => {
             out.unreadable
                 .push((dir.display().to_string(), e.to_string()));

@@ -204,11 +204,8 @@ pub fn find_in_html(html: &str, uris: &mut DistinctUris, links: &mut Vec<Link>) 
                 window_end -= 1;
             }
             let window = &bytes[pos..window_end];
-            let close = find_ascii_ci(window, b"</a")
-                .into_iter()
-                .chain(find_anchor_open(window))
-                .min()
-                .map_or(window_end, |i| pos + i);
+            let close = find_ascii_ci(window, b"</a").unwrap_or(window.len());
+            let close = pos + find_anchor_open(&window[..close]).unwrap_or(close);
             let text = visible_text(&html[pos..close]);
             if is_web_uri(href) {
                 uris.add(href);
