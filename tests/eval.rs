@@ -152,6 +152,12 @@ fn eval_writes_json_markdown_and_plots() {
         text.contains("== email: 12 spam, 12 ham") && text.contains("ROC AUC"),
         "{text}"
     );
+    // The report links its plots relative to itself.
+    let markdown = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        markdown.contains("![ROC](plots/email-roc.svg)"),
+        "{markdown}"
+    );
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let channels = r["channels"].as_array().unwrap();

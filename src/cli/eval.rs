@@ -202,6 +202,26 @@ fn misclassified(samples: &[Sample], n: usize) -> String {
     s
 }
 
+/// `target` as a link from the file `from` reaches it: relative to the
+/// file's folder when both are given relative to the same place or one
+/// lies under the other, else absolute.
+fn relative_to_file(target: &Path, from: &Path) -> String {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (target, base) = (abs(target), abs(from.parent().unwrap_or(Path::new("."))));
+    let common = target
+        .components()
+        .zip(base.components())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let ups = base.components().count() - common;
+    let mut rel = std::path::PathBuf::new();
+    for _ in 0..ups {
+        rel.push("..");
+    }
+    rel.extend(target.components().skip(common));
+    rel.to_string_lossy().into_owned()
+}
+
 fn write_outputs(
     report: &Report,
     engine: &Engine,
@@ -214,7 +234,8 @@ fn write_outputs(
         std::fs::write(p, text).map_err(|e| io(p, e))?;
     }
     if let Some(p) = &args.markdown {
-        std::fs::write(p, report.to_markdown(args.top)).map_err(|e| io(p, e))?;
+        let plots = args.plots.as_deref().map(|d| relative_to_file(d, p));
+        std::fs::write(p, report.to_markdown(args.top, plots.as_deref())).map_err(|e| io(p, e))?;
     }
     if let Some(dir) = &args.plots {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;

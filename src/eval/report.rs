@@ -290,8 +290,10 @@ impl Report {
         out
     }
 
-    /// Markdown report for people; `top` rules per channel.
-    pub fn to_markdown(&self, top: usize) -> String {
+    /// Markdown report for people; `top` rules per channel; `plots` is the
+    /// plot folder as the report file reaches it (relative to the report's
+    /// folder), when plots are written.
+    pub fn to_markdown(&self, top: usize, plots: Option<&str>) -> String {
         let mut out = String::from("# spamsift eval report\n\n");
         let _ = writeln!(out, "- split: `{}`\n- rules: `{}`", self.split, self.rules);
         for s in &self.sources {
@@ -326,11 +328,18 @@ impl Report {
                 out.push('\n');
             }
             let _ = writeln!(out, "Throughput: {}.\n", throughput_line(c));
-            let _ = writeln!(
-                out,
-                "![ROC]({0}-roc.svg) ![scores]({0}-scores.svg)\n",
-                c.channel
-            );
+            if let Some(dir) = plots {
+                let dir = if dir.is_empty() || dir.ends_with('/') {
+                    dir.to_string()
+                } else {
+                    format!("{dir}/")
+                };
+                let _ = writeln!(
+                    out,
+                    "![ROC]({dir}{0}-roc.svg) ![scores]({dir}{0}-scores.svg)\n",
+                    c.channel
+                );
+            }
             if top > 0 && !c.rules.is_empty() {
                 let (head, rows) = rule_rows(c, top);
                 out += &md_table(&head, &rows);
