@@ -138,9 +138,14 @@ fn salvage(content: &[u8], opts: &EmailOptions, msg: &mut Message) {
     msg.uris = uris.into_vec();
 }
 
+/// Most header fields kept for matching: a message of a million fields
+/// costs no more than this many (real mail has a few dozen).
+pub const MAX_HEADERS: usize = 1000;
+
 fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Message) {
-    msg.headers.reserve_exact(parsed.headers().len());
-    for h in parsed.headers() {
+    msg.headers
+        .reserve_exact(parsed.headers().len().min(MAX_HEADERS));
+    for h in parsed.headers().iter().take(MAX_HEADERS) {
         let raw_value = content
             .get(h.offset_start as usize..h.offset_end as usize)
             .map(|b| match std::str::from_utf8(b) {
