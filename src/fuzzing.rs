@@ -24,6 +24,99 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("rules", rule_file),
 ];
 
+/// xorshift64*: small and deterministic, so a run reproduces from its seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Fragments that reach the parsers' special cases.
+pub const TOKENS: &[&[u8]] = &[
+    b"\r\n",
+    b"\n\n",
+    b":",
+    b"<a href=",
+    b"</a>",
+    b"<a href=http://x>",
+    b"<!--",
+    b"<style>",
+    b"&amp;",
+    b"&#x",
+    b"=?utf-8?b?",
+    b"?=",
+    b"--b\n",
+    b"Content-Type: multipart/mixed; boundary=b\n",
+    b"Content-Transfer-Encoding: base64\n",
+    b"http://",
+    b"www.",
+    b"@",
+    b"\xff\xfe",
+    b"\0",
+    b"X-Spam-Flag: NO\n",
+    b"Subject: ",
+    b"X-Spam-Prev-Subject: x\n",
+    b"{\"channel\":\"sms\",\"text\":\"",
+    b"\"}",
+    b"[[rule]]\nid = \"A\"\ndescription = \"d\"\nscore = 1.0\nfield = \"body\"\nregex = '",
+    b"(a+)+$",
+    b"\\d+",
+    b"0123456789",
+    b"$$$",
+    b"meta = \"A && B\"\n",
+    b"[[score]]\nid = \"A\"\nscore = 0\n",
+    b"\x02\x00\x00\x00\x0dO",
+    b"\x00\x00\x00\x01C",
+    b"\x00\x00\x00\x05Lsub\0",
+    b"\x00\x00\x00\x01E",
+];
+
+/// `base` changed at random: fragments inserted, bytes deleted, changed
+/// or repeated thousands of times, the end cut; at most 1 MiB.
+pub fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
+    let mut v = base.to_vec();
+    for _ in 0..rng.below(8) + 1 {
+        let at = rng.below(v.len() + 1);
+        match rng.below(6) {
+            0 | 1 => {
+                let t = TOKENS[rng.below(TOKENS.len())];
+                v.splice(at..at, t.iter().copied());
+            }
+            2 if !v.is_empty() => {
+                let end = (at + rng.below(64)).min(v.len());
+                v.drain(at.min(end)..end);
+            }
+            3 if at < v.len() => v[at] = rng.next() as u8,
+            4 if !v.is_empty() => {
+                // Repeat a slice many times: the shape of hostile input.
+                let end = (at + 1 + rng.below(16)).min(v.len());
+                let piece = v[at.min(end - 1)..end].to_vec();
+                let times = 1 + rng.below(5000);
+                let rep: Vec<u8> = piece
+                    .iter()
+                    .copied()
+                    .cycle()
+                    .take(piece.len() * times)
+                    .collect();
+                v.splice(at..at, rep);
+            }
+            _ => v.truncate(at),
+        }
+    }
+    v.truncate(1 << 20);
+    v
+}
+
 static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
     Arc::new(Engine::with_defaults().unwrap_or_else(|e| panic!("default rules: {e}")))
 });
