@@ -29,7 +29,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -37,7 +37,7 @@ impl Rng {
     }
     /// A number below `n` (0 when `n` is 0).
     pub fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        (self.next_u64() % n.max(1) as u64) as usize
     }
 }
 
@@ -96,7 +96,7 @@ pub fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
                 let end = (at + rng.below(64)).min(v.len());
                 v.drain(at.min(end)..end);
             }
-            3 if at < v.len() => v[at] = rng.next() as u8,
+            3 if at < v.len() => v[at] = rng.next_u64() as u8,
             4 if !v.is_empty() => {
                 // Repeat a slice many times: the shape of hostile input.
                 let end = (at + 1 + rng.below(16)).min(v.len());

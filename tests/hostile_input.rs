@@ -18,7 +18,7 @@ fn random_and_mutated_email_never_panics() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     for i in 0..3000 {
         let input = if i % 3 == 0 {
-            (0..rng.below(2000)).map(|_| rng.next() as u8).collect()
+            (0..rng.below(2000)).map(|_| rng.next_u64() as u8).collect()
         } else {
             let seed = rng.below(seeds.len());
             mutate(&mut rng, &seeds[seed])
