@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod engine;
+pub mod frontend;
 pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;

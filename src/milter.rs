@@ -271,27 +271,24 @@ impl Milter for SpamsiftMilter {
         }
         let engine = Arc::clone(&self.engine);
         let raw = std::mem::take(&mut self.raw);
-        let (client_ip, rcpts) = (self.client_ip, self.rcpts.clone());
-        let start = Instant::now();
+        let envelope = crate::frontend::Envelope {
+            client_ip: self.client_ip,
+            client_host: Some(self.client_host.clone()).filter(|h| !h.is_empty()),
+            helo: Some(self.helo.clone()).filter(|h| !h.is_empty()),
+            mail_from: Some(self.mail_from.clone()),
+            recipients: self.rcpts.clone(),
+            user: None,
+            queue_id: Some(self.queue_id.clone()).filter(|q| !q.is_empty()),
+        };
         // The engine stops its own work within the budget (no thread
         // outlives its message), a little before the milter gives up.
-        let deadline = start.checked_add(
-            self.opts
-                .timeout
-                .mul_f64(0.8)
-                .min(engine.config().limits.budget()),
-        );
+        let limits = crate::frontend::Limits {
+            max_size: self.opts.max_size,
+            timeout: self.opts.timeout.mul_f64(0.8),
+        };
+        let start = Instant::now();
         let job = tokio::task::spawn_blocking(move || {
-            let mut msg = engine.parse_email(&raw);
-            // The connection address is the sender identity, not a Received header.
-            if client_ip.is_some() {
-                msg.client_ip = client_ip;
-            }
-            if !rcpts.is_empty() {
-                msg.recipients = rcpts;
-            }
-            let v = engine.classify_until(&msg, deadline);
-            (engine.passes_through(&v), v)
+            crate::frontend::check_email(&engine, &raw, &envelope, &limits)
         });
         let response = match tokio::time::timeout(self.opts.timeout, job).await {
             // The timer has a millisecond's grain and may fire late on a busy
@@ -300,8 +297,8 @@ impl Milter for SpamsiftMilter {
             Ok(Ok(_)) if start.elapsed() > self.opts.timeout => {
                 self.fail_open(&format!("timed out after {:?}", self.opts.timeout))
             }
-            Ok(Ok((true, _))) => self.fail_open("classification ran out of its time budget"),
-            Ok(Ok((false, v))) => {
+            Ok(Ok(crate::frontend::Outcome::PassedThrough(why))) => self.fail_open(&why),
+            Ok(Ok(crate::frontend::Outcome::Classified(v))) => {
                 tracing::info!(
                     queue_id = %self.queue_id,
                     client = %self.client_host,

@@ -3,6 +3,7 @@
 
 use super::EngineOpts;
 use clap::Args;
+use spamsift::frontend::{Envelope, Limits, Outcome as FrontOutcome, check_email};
 use spamsift::message::Channel;
 use spamsift::{Message, Verdict, headers};
 use std::io::{self, Read, Write};
@@ -34,6 +35,16 @@ pub struct CheckArgs {
     /// read from To and Cc, which miss Bcc and mailing-list copies.
     #[arg(long, value_name = "ADDRESS")]
     recipient: Vec<String>,
+    /// The SMTP client's address (Postfix pipe's `${client_address}`): the
+    /// sender identity, instead of the one read from Received headers.
+    #[arg(long, value_name = "IP")]
+    client_ip: Option<std::net::IpAddr>,
+    /// The HELO name (Postfix pipe's `${client_helo}`).
+    #[arg(long, value_name = "NAME")]
+    helo: Option<String>,
+    /// The envelope sender (Postfix pipe's `${sender}`).
+    #[arg(long, value_name = "ADDRESS")]
+    mail_from: Option<String>,
     /// Undo spamsift's markup instead of classifying (like `spamassassin -d`):
     /// remove every X-Spam-* field and restore a rewritten Subject.
     #[arg(long, conflicts_with_all = ["json", "exit_code"])]
@@ -190,8 +201,25 @@ fn filter(
             );
         }
     };
-    let msg: Message = match args.channel() {
-        Channel::Email => engine.parse_email(input),
+    let verdict = match args.channel() {
+        // Email goes through the seam every email front end shares.
+        Channel::Email => {
+            let envelope = Envelope {
+                client_ip: args.client_ip,
+                helo: args.helo.clone(),
+                mail_from: args.mail_from.clone(),
+                recipients: args.recipient.clone(),
+                ..Envelope::default()
+            };
+            let limits = Limits {
+                max_size: args.max_size,
+                timeout: engine.config().limits.budget(),
+            };
+            match check_email(&engine, input, &envelope, &limits) {
+                FrontOutcome::Classified(v) => v,
+                FrontOutcome::PassedThrough(why) => return pass_through(out, args, input, &why),
+            }
+        }
         ch => {
             let text = match std::str::from_utf8(input) {
                 Ok(t) => t,
@@ -199,33 +227,34 @@ fn filter(
                     return pass_through(out, args, input, &format!("input is not UTF-8: {e}"));
                 }
             };
-            match engine.parse_json(text.trim(), Some(ch)) {
+            let msg = match engine.parse_json(text.trim(), Some(ch)) {
                 Ok(m) => m,
                 Err(e) => return pass_through(out, args, input, &e.to_string()),
+            };
+            let msg = if args.recipient.is_empty() {
+                msg
+            } else {
+                Message {
+                    recipients: args
+                        .recipient
+                        .iter()
+                        .map(|r| spamsift::message::identity::normalise_address(r))
+                        .collect(),
+                    ..msg
+                }
+            };
+            let verdict = engine.classify(&msg);
+            if engine.passes_through(&verdict) {
+                return pass_through(
+                    out,
+                    args,
+                    input,
+                    "classification ran out of its time budget",
+                );
             }
+            verdict
         }
     };
-    let msg = if args.recipient.is_empty() {
-        msg
-    } else {
-        Message {
-            recipients: args
-                .recipient
-                .iter()
-                .map(|r| spamsift::message::identity::normalise_address(r))
-                .collect(),
-            ..msg
-        }
-    };
-    let verdict = engine.classify(&msg);
-    if engine.passes_through(&verdict) {
-        return pass_through(
-            out,
-            args,
-            input,
-            "classification ran out of its time budget",
-        );
-    }
     if args.json || args.channel() != Channel::Email {
         serde_json::to_writer(&mut *out, &verdict).map_err(io::Error::other)?;
         out.write_all(b"\n")?;

@@ -1,0 +1,129 @@
+//! The seam every email front end shares: the [`Envelope`] a front end
+//! knows from its connection, and [`check_email`], which owns the size
+//! limit, the time budget, panic catching and fail-open, so that `check`,
+//! the milter and the spamd protocol answer alike.
+
+use crate::{Engine, Verdict};
+use std::net::IpAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+/// What the connection says about a message: set by the front end from the
+/// SMTP session, the protocol request or the command line, never from the
+/// message's own headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// The SMTP client's address.
+    pub client_ip: Option<IpAddr>,
+    /// The SMTP client's host name, as the MTA resolved it.
+    pub client_host: Option<String>,
+    /// The HELO/EHLO name.
+    pub helo: Option<String>,
+    /// The envelope sender (MAIL FROM).
+    pub mail_from: Option<String>,
+    /// The envelope recipients (RCPT TO); their policies apply.
+    pub recipients: Vec<String>,
+    /// The local user a protocol request runs for (spamd's `User`); used
+    /// as the recipient whose policy applies when no recipient is known.
+    pub user: Option<String>,
+    /// The MTA's queue id, for logs.
+    pub queue_id: Option<String>,
+}
+
+/// How much one message may cost a front end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message classified; a larger one passes through.
+    pub max_size: usize,
+    /// Time for classification; the engine stops at the smaller of this
+    /// and its own `[limits] budget`.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_size: 20 * 1024 * 1024,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Classified: the verdict.
+    Classified(Verdict),
+    /// Not classified, for this reason: the front end passes the message
+    /// on unchanged (but for forged `X-Spam-*` fields) and logs why.
+    PassedThrough(String),
+}
+
+/// Parse and classify raw email for a front end: a message over
+/// `limits.max_size` passes through, the envelope's client address and
+/// recipients replace what the message claims, classification stops at
+/// the budget, and a panic becomes a pass-through instead of a lost
+/// connection.
+pub fn check_email(engine: &Engine, raw: &[u8], envelope: &Envelope, limits: &Limits) -> Outcome {
+    if raw.len() > limits.max_size {
+        return Outcome::PassedThrough(format!(
+            "larger than the size limit of {} bytes",
+            limits.max_size
+        ));
+    }
+    let start = Instant::now();
+    let budget = limits.timeout.min(engine.config().limits.budget());
+    let classified = catch_unwind(AssertUnwindSafe(|| {
+        let mut msg = engine.parse_email(raw);
+        if envelope.client_ip.is_some() {
+            msg.client_ip = envelope.client_ip;
+        }
+        let recipients: Vec<String> = if envelope.recipients.is_empty() {
+            envelope.user.iter().cloned().collect()
+        } else {
+            envelope.recipients.clone()
+        };
+        if !recipients.is_empty() {
+            msg.recipients = recipients
+                .iter()
+                .map(|r| crate::message::identity::normalise_address(r))
+                .collect();
+        }
+        engine.classify_until(&msg, start.checked_add(budget))
+    }));
+    match classified {
+        Err(_) => Outcome::PassedThrough("internal error (panic) while classifying".into()),
+        Ok(v) if engine.passes_through(&v) => {
+            Outcome::PassedThrough("classification ran out of its time budget".into())
+        }
+        Ok(v) => Outcome::Classified(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPAM: &[u8] = b"From: a@b.example\nSubject: FREE MONEY!!!\n\nClick here to claim your prize now! Act now!\n";
+
+    #[test]
+    fn oversize_passes_through_and_envelope_replaces_claims() {
+        let engine = Engine::with_defaults().expect("default rules");
+        let small = Limits {
+            max_size: 10,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            check_email(&engine, SPAM, &Envelope::default(), &small),
+            Outcome::PassedThrough(why) if why.contains("size limit")
+        ));
+        let env = Envelope {
+            client_ip: Some("192.0.2.9".parse().expect("ip")),
+            ..Envelope::default()
+        };
+        match check_email(&engine, SPAM, &env, &Limits::default()) {
+            Outcome::Classified(v) => assert!(v.score.is_finite()),
+            other => panic!("{other:?}"),
+        }
+    }
+}
