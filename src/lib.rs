@@ -42,3 +42,4 @@ pub mod milter;
 pub mod policy;
 pub mod reputation;
 pub mod server;
+pub mod spamd;

@@ -9,6 +9,7 @@ mod reputation;
 mod rules;
 mod scan;
 mod serve;
+mod spamd;
 mod stream;
 mod train;
 
@@ -168,6 +169,8 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Serve Postfix/Sendmail over the milter protocol.
     Milter(milter::MilterArgs),
+    /// Serve SpamAssassin's spamd protocol (spamc, Exim's `spam =`).
+    Spamd(spamd::SpamdArgs),
     /// Build, merge, query and inspect shareable reputation filters.
     Reputation(reputation::ReputationArgs),
     /// Train a Bayes model from labelled corpora.
@@ -268,6 +271,7 @@ pub fn main() -> ExitCode {
         Command::Eval(a) => eval::run(&opts, *a),
         Command::Rules(a) => rules::run(&opts, a),
         Command::Milter(a) => milter::run(&opts, a),
+        Command::Spamd(a) => spamd::run(&opts, a),
         Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),
