@@ -22,6 +22,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("milter", milter_packets),
     ("http", http_body),
     ("rules", rule_file),
+    ("spamd", spamd_request),
 ];
 
 /// xorshift64*: small and deterministic, so a run reproduces from its seed.
@@ -43,6 +44,11 @@ impl Rng {
 
 /// Fragments that reach the parsers' special cases.
 pub const TOKENS: &[&[u8]] = &[
+    b"CHECK SPAMC/1.5\r\n",
+    b"PROCESS SPAMC/1.5\r\n",
+    b"Content-length: 40\r\n",
+    b"Compress: zlib\r\n",
+    b"User: bob\r\n",
     b"\r\n",
     b"\n\n",
     b":",
@@ -210,6 +216,17 @@ pub fn http_body(data: &[u8]) {
     };
     RUNTIME.block_on(async {
         let _ = APP.clone().oneshot(req).await;
+    });
+}
+
+/// Bytes a spamd client might send: one request, answered.
+pub fn spamd_request(data: &[u8]) {
+    let opts = crate::spamd::SpamdOptions {
+        idle_timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    RUNTIME.block_on(async {
+        let _ = crate::spamd::exchange(&ENGINE, &opts, data).await;
     });
 }
 
