@@ -187,7 +187,12 @@ pub fn milter_packets(data: &[u8]) {
         // Drain the answers so the milter never blocks on a full pipe.
         let mut sink = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(5), client.read_to_end(&mut sink)).await;
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        // A panic in the session is a finding, not a closed connection.
+        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(5), task).await
+            && e.is_panic()
+        {
+            std::panic::resume_unwind(e.into_panic());
+        }
     });
 }
 

@@ -232,7 +232,13 @@ impl Milter for SpamsiftMilter {
 
     async fn header(&mut self, header: Header) -> Result<MilterAction, Self::Error> {
         let name = header.name().to_string();
-        if name.len() >= 7 && name[..7].eq_ignore_ascii_case("x-spam-") {
+        // Compared as bytes: a name may hold any bytes, and slicing a
+        // string inside a character panics (found by cargo-fuzz).
+        if name
+            .as_bytes()
+            .get(..7)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"x-spam-"))
+        {
             *self.result_header_counts.entry(name.clone()).or_insert(0) += 1;
         }
         let value = header.value();
