@@ -180,38 +180,20 @@ fn fold(name: &str, value: &str, eol: &str) -> String {
 /// one (NUL bytes and all), after an mbox `From ` line.
 pub fn strip_result_fields(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     use std::borrow::Cow;
-    let start = if raw.starts_with(b"From ") {
-        memchr::memchr(b'\n', raw).map_or(raw.len(), |i| i + 1)
-    } else {
-        0
-    };
-    let mut out: Option<Vec<u8>> = None;
-    let mut pos = start;
-    let mut skipping = false;
-    while pos < raw.len() {
-        let end = memchr::memchr(b'\n', &raw[pos..]).map_or(raw.len(), |i| pos + i + 1);
-        let line = &raw[pos..end];
-        let content = line.strip_suffix(b"\n").unwrap_or(line);
-        if content.strip_suffix(b"\r").unwrap_or(content).is_empty() {
-            break; // end of the header block
-        }
-        if !matches!(line.first(), Some(b' ' | b'\t')) {
-            skipping = is_result_field(line);
-        }
-        match (&mut out, skipping) {
-            (None, true) => out = Some(raw[..pos].to_vec()),
-            (Some(o), false) => o.extend_from_slice(line),
-            _ => {}
-        }
-        pos = end;
+    let (fields, _) = fields(raw);
+    if !fields.iter().any(|&(s, e)| is_result_field(&raw[s..e])) {
+        return Cow::Borrowed(raw);
     }
-    match out {
-        None => Cow::Borrowed(raw),
-        Some(mut o) => {
-            o.extend_from_slice(&raw[pos..]);
-            Cow::Owned(o)
+    let mut out = Vec::with_capacity(raw.len());
+    let mut copied = 0;
+    for &(s, e) in &fields {
+        if is_result_field(&raw[s..e]) {
+            out.extend_from_slice(&raw[copied..s]);
+            copied = e;
         }
     }
+    out.extend_from_slice(&raw[copied..]);
+    Cow::Owned(out)
 }
 
 /// The header fields of a raw message's header block, each with its
