@@ -360,7 +360,10 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
         match meta::parse(&expr) {
             Ok(e) => Some(Matcher::Meta(e)),
             Err(e) => {
-                errs.push(format!("invalid meta expression {expr:?}: {e}"));
+                // Quoted up to 80 characters: the line number finds the rest.
+                let shown: String = expr.chars().take(80).collect();
+                let more = if shown.len() < expr.len() { "..." } else { "" };
+                errs.push(format!("invalid meta expression {shown:?}{more}: {e}"));
                 None
             }
         }

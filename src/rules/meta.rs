@@ -129,12 +129,26 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses, `N of (...)` lists and `!` in one
+/// expression: the parser and the evaluator recurse once per level, and a
+/// fuzzed rule file of 5,000 parentheses overflowed the stack.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
+    /// Go one level deeper, or fail past [`MAX_DEPTH`].
+    fn enter(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("expression nested deeper than {MAX_DEPTH} levels"));
+        }
+        Ok(())
+    }
     fn peek(&self) -> Option<&Token> {
         self.tokens.get(self.pos)
     }
@@ -177,7 +191,10 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr<String>, String> {
         if self.peek() == Some(&Token::Not) {
             self.next();
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.enter()?;
+            let e = Expr::Not(Box::new(self.unary()?));
+            self.depth -= 1;
+            return Ok(e);
         }
         self.primary()
     }
@@ -185,19 +202,23 @@ impl Parser {
         match self.next() {
             Some(Token::Ident(id)) => Ok(Expr::Rule(id)),
             Some(Token::Open) => {
+                self.enter()?;
                 let e = self.or()?;
                 self.expect(Token::Close, "')'")?;
+                self.depth -= 1;
                 Ok(e)
             }
             Some(Token::Number(n)) => {
                 self.expect(Token::Of, "'of' after a number")?;
                 self.expect(Token::Open, "'(' after 'of'")?;
+                self.enter()?;
                 let mut v = vec![self.or()?];
                 while self.peek() == Some(&Token::Comma) {
                     self.next();
                     v.push(self.or()?);
                 }
                 self.expect(Token::Close, "')' closing the 'of' list")?;
+                self.depth -= 1;
                 if n == 0 || n > v.len() {
                     return Err(format!(
                         "{n} of a list of {} can never be meaningful",
@@ -218,7 +239,11 @@ pub fn parse(s: &str) -> Result<Expr<String>, String> {
     if tokens.is_empty() {
         return Err("empty meta expression".into());
     }
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    };
     let e = p.or()?;
     if let Some(t) = p.peek() {
         return Err(format!("unexpected {t:?} after a complete expression"));
@@ -251,6 +276,20 @@ mod tests {
         assert!(!eval("2 of (A, B, C)", &["B"]));
         assert!(eval("2 of (A, B && C, D) || E", &["E"]));
         assert!(eval("2 of (A, B && C, D)", &["B", "C", "D"]));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!("{}A{}", "(".repeat(60), ")".repeat(60));
+        assert!(parse(&ok).is_ok());
+        for deep in [
+            format!("{}A{}", "(".repeat(5000), ")".repeat(5000)),
+            format!("{}A", "!".repeat(5000)),
+            format!("{}A{}", "1 of (".repeat(100), ")".repeat(100)),
+        ] {
+            let e = parse(&deep).expect_err("too deep");
+            assert!(e.contains("nested deeper"), "{e}");
+        }
     }
 
     #[test]
