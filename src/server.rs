@@ -322,6 +322,112 @@ fn json_error(e: JsonRejection) -> Response {
     error(status, e.body_text())
 }
 
+/// The envelope of a raw email posted to `/v1/check/email`, from request
+/// headers as Rspamd's protocol names them (`IP`, `Helo`, `Hostname`,
+/// `From`, `Rcpt` repeated, `Queue-Id`, `User`), or the query
+/// (`?ip=..&helo=..&from=..&rcpt=..&rcpt=..`).
+fn envelope_of(
+    headers: &axum::http::HeaderMap,
+    query: Option<&str>,
+) -> Result<crate::frontend::Envelope, String> {
+    let mut env = crate::frontend::Envelope::default();
+    let mut set = |name: &str, value: &str| -> Result<(), String> {
+        let value = value.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "ip" => {
+                env.client_ip = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("IP {value:?} is not an address"))?,
+                )
+            }
+            "helo" => env.helo = Some(value.to_string()),
+            "hostname" => env.client_host = Some(value.to_string()),
+            "from" => env.mail_from = Some(value.to_string()),
+            "rcpt" => env.recipients.push(value.to_string()),
+            "queue-id" => env.queue_id = Some(value.to_string()),
+            "user" => env.user = Some(value.to_string()),
+            _ => {}
+        }
+        Ok(())
+    };
+    for (name, value) in headers {
+        if let Ok(v) = value.to_str() {
+            set(name.as_str(), v)?;
+        }
+    }
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        set(k, &v)?;
+    }
+    Ok(env)
+}
+
+/// `%XX` and `+` of a query value decoded (invalid escapes kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                let hex = |c: u8| (c as char).to_digit(16);
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `POST /v1/check/email`: a raw RFC 5322 message as the body, the
+/// envelope in request headers or the query; answers the verdict JSON
+/// (or `{"action":"pass","error":..}` when it cannot be classified).
+async fn check_email(
+    State(state): State<Arc<AppState>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let envelope = match envelope_of(&headers, uri.query()) {
+        Ok(e) => e,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let st = Arc::clone(&state);
+    let start = Instant::now();
+    let done = tokio::task::spawn_blocking(move || {
+        let limits = crate::frontend::Limits {
+            max_size: usize::MAX,
+            timeout: st.engine.config().limits.budget(),
+        };
+        crate::frontend::check_email(&st.engine, &body, &envelope, &limits)
+    })
+    .await;
+    match done {
+        Ok(crate::frontend::Outcome::Classified(v)) => {
+            state.metrics.record(&v, start.elapsed().as_secs_f64());
+            Json(v).into_response()
+        }
+        Ok(crate::frontend::Outcome::PassedThrough(why)) => {
+            tracing::warn!(reason = %why, "email not classified");
+            Json(json!({"channel": "email", "action": "pass", "error": why})).into_response()
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("classification failed: {e}"),
+        ),
+    }
+}
+
 fn classify_value(state: &AppState, v: Value) -> Value {
     let start = Instant::now();
     let short: ShortMessage = match serde_json::from_value(v) {
@@ -593,6 +699,7 @@ pub fn router(
         ));
     Router::new()
         .route("/v1/check", post(check))
+        .route("/v1/check/email", post(check_email))
         .merge(writes)
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -772,4 +879,36 @@ async fn accept_loop(
     })
     .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        let table = [
+            ("bob%40example.org", "bob@example.org"),
+            ("a+b", "a b"),
+            ("100%", "100%"),
+            ("%zz", "%zz"),
+            ("%4", "%4"),
+            ("%41", "A"),
+        ];
+        for (raw, want) in table {
+            assert_eq!(percent_decode(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn envelope_from_headers_and_query() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("IP", "192.0.2.7".parse().expect("header value"));
+        h.append("Rcpt", "a@example.org".parse().expect("header value"));
+        let env = envelope_of(&h, Some("rcpt=b%40example.org&helo=mx")).expect("envelope");
+        assert_eq!(env.client_ip, Some("192.0.2.7".parse().expect("ip")));
+        assert_eq!(env.recipients, ["a@example.org", "b@example.org"]);
+        assert_eq!(env.helo.as_deref(), Some("mx"));
+        assert!(envelope_of(&axum::http::HeaderMap::new(), Some("ip=x")).is_err());
+    }
 }

@@ -518,3 +518,38 @@ fn slow_and_idle_connections_are_closed_while_healthz_answers() {
         200
     );
 }
+
+#[test]
+fn raw_email_over_http_gets_the_verdict_check_gives() {
+    let s = start(&[]);
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/email");
+    for name in [
+        "spam-phish-html.eml",
+        "ham-newsletter.eml",
+        "spam-pharmacy-tagged.eml",
+    ] {
+        let raw = std::fs::read(fixtures.join(name)).unwrap();
+        let r = ureq::post(&format!("{}/v1/check/email?rcpt=bob%40example.org", s.base))
+            .set("Helo", "mx.example.net")
+            .set("Rcpt", "alice@example.org")
+            .send_bytes(&raw)
+            .unwrap();
+        let v: Value = r.into_json().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+            .args(["check", "--json"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(&raw).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let expected: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["score"], expected["score"], "{name}: {v}");
+        assert_eq!(v["action"], expected["action"], "{name}");
+        assert_eq!(v["hits"], expected["hits"], "{name}");
+    }
+    let bad = ureq::post(&format!("{}/v1/check/email?ip=not-an-address", s.base))
+        .send_bytes(b"Subject: x\n\ny\n");
+    assert!(matches!(bad, Err(ureq::Error::Status(400, _))), "{bad:?}");
+}
