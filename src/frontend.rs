@@ -30,6 +30,28 @@ pub struct Envelope {
     pub queue_id: Option<String>,
 }
 
+impl Envelope {
+    /// Put what the connection says in place of what the message claims:
+    /// the client address, and the recipients whose policies apply (the
+    /// envelope recipients, else the protocol's user).
+    pub fn apply(&self, msg: &mut crate::Message) {
+        if self.client_ip.is_some() {
+            msg.client_ip = self.client_ip;
+        }
+        let recipients = if self.recipients.is_empty() {
+            self.user.as_slice()
+        } else {
+            self.recipients.as_slice()
+        };
+        if !recipients.is_empty() {
+            msg.recipients = recipients
+                .iter()
+                .map(|r| crate::message::identity::normalise_address(r))
+                .collect();
+        }
+    }
+}
+
 /// How much one message may cost a front end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -75,20 +97,7 @@ pub fn check_email(engine: &Engine, raw: &[u8], envelope: &Envelope, limits: &Li
     let budget = limits.timeout.min(engine.config().limits.budget());
     let classified = catch_unwind(AssertUnwindSafe(|| {
         let mut msg = engine.parse_email(raw);
-        if envelope.client_ip.is_some() {
-            msg.client_ip = envelope.client_ip;
-        }
-        let recipients: Vec<String> = if envelope.recipients.is_empty() {
-            envelope.user.iter().cloned().collect()
-        } else {
-            envelope.recipients.clone()
-        };
-        if !recipients.is_empty() {
-            msg.recipients = recipients
-                .iter()
-                .map(|r| crate::message::identity::normalise_address(r))
-                .collect();
-        }
+        envelope.apply(&mut msg);
         engine.classify_until(&msg, start.checked_add(budget))
     }));
     match classified {

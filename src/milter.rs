@@ -224,9 +224,8 @@ impl Milter for SpamsiftMilter {
     }
 
     async fn rcpt(&mut self, rcpt: Recipient) -> Result<MilterAction, Self::Error> {
-        self.rcpts.push(crate::message::identity::normalise_address(
-            &rcpt.recipient(),
-        ));
+        // Normalised with the rest of the envelope, in `Envelope::apply`.
+        self.rcpts.push(rcpt.recipient().to_string());
         Ok(Continue.into())
     }
 

@@ -5,7 +5,7 @@ use super::EngineOpts;
 use clap::Args;
 use spamsift::frontend::{Envelope, Limits, Outcome as FrontOutcome, check_email};
 use spamsift::message::Channel;
-use spamsift::{Message, Verdict, headers};
+use spamsift::{Verdict, headers};
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitCode;
@@ -227,22 +227,15 @@ fn filter(
                     return pass_through(out, args, input, &format!("input is not UTF-8: {e}"));
                 }
             };
-            let msg = match engine.parse_json(text.trim(), Some(ch)) {
+            let mut msg = match engine.parse_json(text.trim(), Some(ch)) {
                 Ok(m) => m,
                 Err(e) => return pass_through(out, args, input, &e.to_string()),
             };
-            let msg = if args.recipient.is_empty() {
-                msg
-            } else {
-                Message {
-                    recipients: args
-                        .recipient
-                        .iter()
-                        .map(|r| spamsift::message::identity::normalise_address(r))
-                        .collect(),
-                    ..msg
-                }
-            };
+            Envelope {
+                recipients: args.recipient.clone(),
+                ..Envelope::default()
+            }
+            .apply(&mut msg);
             let verdict = engine.classify(&msg);
             if engine.passes_through(&verdict) {
                 return pass_through(
