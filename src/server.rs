@@ -560,19 +560,6 @@ fn reporter_of(headers: &axum::http::HeaderMap, peer: Option<std::net::IpAddr>) 
     xxhash_rust::xxh3::xxh3_64(key.as_bytes())
 }
 
-/// What identifies a reported message: its channel, sender and text.
-fn message_digest(msg: &crate::Message) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(msg.channel.as_str().as_bytes());
-    h.update(&[0]);
-    h.update(msg.sender.as_bytes());
-    h.update(&[0]);
-    h.update(msg.subject.as_bytes());
-    h.update(&[0]);
-    h.update(msg.body.as_bytes());
-    h.digest()
-}
-
 async fn report(
     State(state): State<Arc<AppState>>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -598,27 +585,28 @@ async fn report(
         );
     }
     let reporter = reporter_of(&headers, Some(peer.ip()));
-    let learn = match state
-        .reports
-        .check(reporter, message_digest(&msg), Instant::now())
-    {
-        ReportCheck::Duplicate => {
-            return Json(json!({
-                "sender": msg.sender,
-                "complaints": state.complaints.count(&msg.sender),
-                "learned": false,
-                "duplicate": true,
-            }))
-            .into_response();
-        }
-        ReportCheck::OverLimit => {
-            return error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "this reporter has filed its complaints for this hour",
-            );
-        }
-        ReportCheck::New { learn } => learn,
-    };
+    let learn =
+        match state
+            .reports
+            .check(reporter, crate::bayes::message_digest(&msg), Instant::now())
+        {
+            ReportCheck::Duplicate => {
+                return Json(json!({
+                    "sender": msg.sender,
+                    "complaints": state.complaints.count(&msg.sender),
+                    "learned": false,
+                    "duplicate": true,
+                }))
+                .into_response();
+            }
+            ReportCheck::OverLimit => {
+                return error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "this reporter has filed its complaints for this hour",
+                );
+            }
+            ReportCheck::New { learn } => learn,
+        };
     let n = state.complaints.complain(&msg.sender);
     state.metrics.complaints.fetch_add(1, Ordering::Relaxed);
     let mut learned = false;

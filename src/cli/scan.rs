@@ -128,15 +128,11 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
     }
     pb.finish_and_clear();
     w.flush()?;
-    let corpus = spamsift::corpus::Corpus {
-        skipped,
-        ..Default::default()
-    };
     eprintln!(
         "spamsift: scanned {lines} message(s): {spam} spam, {errors} not classified; {} skipped as not mail",
-        corpus.skipped.len()
+        skipped.len()
     );
-    for line in corpus.skipped_summary() {
+    for line in spamsift::corpus::skipped_summary(&skipped) {
         eprintln!("spamsift: {line}");
     }
     // Like check's 3: something could not be classified.

@@ -153,13 +153,19 @@ pub struct Corpus {
 impl Corpus {
     /// One line per reason: how many entries were skipped and why.
     pub fn skipped_summary(&self) -> Vec<String> {
-        let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
-        for (_, why) in &self.skipped {
-            *by_reason.entry(why.as_str()).or_default() += 1;
-        }
-        by_reason
-            .into_iter()
-            .map(|(why, n)| format!("{n} skipped: {why}"))
-            .collect()
+        skipped_summary(&self.skipped)
     }
+}
+
+/// One line per reason of `(origin, reason)` entries: how many were
+/// skipped and why.
+pub fn skipped_summary(skipped: &[(String, String)]) -> Vec<String> {
+    let mut by_reason: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, why) in skipped {
+        *by_reason.entry(why.as_str()).or_default() += 1;
+    }
+    by_reason
+        .into_iter()
+        .map(|(why, n)| format!("{n} skipped: {why}"))
+        .collect()
 }
