@@ -59,6 +59,8 @@ pub struct Config {
     pub limits: Limits,
     /// The HTTP API's access control and connection limits (`[serve]`).
     pub serve: ServeSettings,
+    /// The Rspamd front end's controller (`[rspamd]`).
+    pub rspamd: RspamdSettings,
     /// What is added to email besides the verdict fields (`[email]`).
     pub markup: crate::headers::Markup,
 }
@@ -171,6 +173,29 @@ impl ServeSettings {
     }
 }
 
+/// The `[rspamd]` section: the controller's learning password, kept as
+/// its SHA-256 (`printf %s PASSWORD | sha256sum`), like Rspamd keeps a hash.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RspamdSettings {
+    /// SHA-256 of the password (`Password:` header) that `/learnspam` and
+    /// `/learnham` need; without it, learning over the controller is off.
+    #[serde(default)]
+    pub password_sha256: Option<String>,
+}
+
+impl RspamdSettings {
+    /// Check the values; the message says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some(h) = &self.password_sha256
+            && (h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err("[rspamd] password_sha256 must be 64 hex digits".into());
+        }
+        Ok(())
+    }
+}
+
 /// What to do with a message whose classification ran out of time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -267,6 +292,8 @@ struct RawConfig {
     limits: Option<toml::Spanned<Limits>>,
     #[serde(default)]
     serve: Option<toml::Spanned<ServeSettings>>,
+    #[serde(default)]
+    rspamd: Option<toml::Spanned<RspamdSettings>>,
 }
 
 /// `rules = "DIR"` or a `[rules]` table.
@@ -433,6 +460,16 @@ impl Config {
                 message,
             })?;
             cfg.serve = sv;
+        }
+        if let Some(r) = raw.rspamd {
+            let line = line_of(r.span().start);
+            let r = r.into_inner();
+            r.validate().map_err(|message| ConfigError {
+                file: file.into(),
+                line,
+                message,
+            })?;
+            cfg.rspamd = r;
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

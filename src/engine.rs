@@ -266,8 +266,20 @@ impl Engine {
         message::short::parse(json, channel)
     }
 
+    /// Record a classified message in the state that later verdicts read
+    /// (the sender's rate, fan-out and duplicate texts): the step after
+    /// [`classify`](Self::classify) for a message that was delivered to
+    /// the filter. Classifying is read-only; a message recorded twice (a
+    /// retried request) counts once.
+    pub fn observe(&self, msg: &Message) {
+        if let Some(b) = &self.behaviour {
+            b.record(msg);
+        }
+    }
+
     /// Classify a message within the configured time budget
-    /// (`[limits] budget`, counted from now).
+    /// (`[limits] budget`, counted from now). Read-only: the message counts
+    /// in its sender's history only once [`observe`](Self::observe)d.
     pub fn classify(&self, msg: &Message) -> Verdict {
         let deadline = std::time::Instant::now().checked_add(self.config.limits.budget());
         self.classify_until(msg, deadline)

@@ -28,13 +28,23 @@ pub struct Envelope {
     pub user: Option<String>,
     /// The MTA's queue id, for logs.
     pub queue_id: Option<String>,
+    /// The user the client authenticated as (SMTP AUTH), if any.
+    pub auth_user: Option<String>,
+    /// When the front end received the message; `None`: now, when it is
+    /// applied. Never the message's own `Date`.
+    pub received: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 impl Envelope {
     /// Put what the connection says in place of what the message claims:
-    /// the client address, and the recipients whose policies apply (the
-    /// envelope recipients, else the protocol's user).
+    /// the client address, the time received (the envelope's, else now),
+    /// and the recipients whose policies apply (the envelope recipients,
+    /// else the protocol's user).
     pub fn apply(&self, msg: &mut crate::Message) {
+        msg.received = Some(
+            self.received
+                .unwrap_or_else(|| chrono::Utc::now().fixed_offset()),
+        );
         if self.client_ip.is_some() {
             msg.client_ip = self.client_ip;
         }
@@ -98,7 +108,9 @@ pub fn check_email(engine: &Engine, raw: &[u8], envelope: &Envelope, limits: &Li
     let classified = catch_unwind(AssertUnwindSafe(|| {
         let mut msg = engine.parse_email(raw);
         envelope.apply(&mut msg);
-        engine.classify_until(&msg, start.checked_add(budget))
+        let v = engine.classify_until(&msg, start.checked_add(budget));
+        engine.observe(&msg);
+        v
     }));
     match classified {
         Err(_) => Outcome::PassedThrough("internal error (panic) while classifying".into()),

@@ -21,6 +21,7 @@ pub mod fsutil;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod headers;
+pub mod listener;
 pub mod message;
 pub mod net;
 pub mod rules;
@@ -41,5 +42,6 @@ pub mod eval;
 pub mod milter;
 pub mod policy;
 pub mod reputation;
+pub mod rspamd;
 pub mod server;
 pub mod spamd;

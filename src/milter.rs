@@ -78,6 +78,8 @@ pub struct SpamsiftMilter {
     client_ip: Option<IpAddr>,
     client_host: String,
     queue_id: String,
+    /// The SMTP AUTH user (macro `{auth_authen}`), if the client logged in.
+    auth_user: Option<String>,
     helo: String,
     mail_from: String,
     rcpts: Vec<String>,
@@ -97,6 +99,7 @@ impl SpamsiftMilter {
             client_ip: None,
             client_host: String::new(),
             queue_id: String::new(),
+            auth_user: None,
             helo: String::new(),
             mail_from: String::new(),
             rcpts: Vec::new(),
@@ -201,6 +204,13 @@ impl Milter for SpamsiftMilter {
                 self.queue_id = String::from_utf8_lossy(value)
                     .trim_end_matches('\0')
                     .to_string();
+            } else if name == b"{auth_authen}" {
+                self.auth_user = Some(
+                    String::from_utf8_lossy(value)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                )
+                .filter(|u| !u.is_empty());
             }
         }
         Ok(())
@@ -284,6 +294,8 @@ impl Milter for SpamsiftMilter {
             recipients: self.rcpts.clone(),
             user: None,
             queue_id: Some(self.queue_id.clone()).filter(|q| !q.is_empty()),
+            auth_user: self.auth_user.clone(),
+            received: Some(chrono::Utc::now().fixed_offset()),
         };
         // The engine stops its own work within the budget (no thread
         // outlives its message), a little before the milter gives up.
@@ -330,40 +342,7 @@ impl Milter for SpamsiftMilter {
     }
 }
 
-/// Where the milter listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Listen {
-    /// `inet:HOST:PORT`
-    Inet(String),
-    /// `unix:/path/to.sock`
-    Unix(std::path::PathBuf),
-}
-
-impl std::str::FromStr for Listen {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Listen, String> {
-        if let Some(addr) = s.strip_prefix("inet:") {
-            // Sendmail style `inet:PORT@HOST` as well as `inet:HOST:PORT`.
-            let addr = match addr.split_once('@') {
-                Some((port, host)) => format!("{host}:{port}"),
-                None => addr.to_string(),
-            };
-            if addr
-                .rsplit_once(':')
-                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-            {
-                return Ok(Listen::Inet(addr));
-            }
-        } else if let Some(path) = s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:"))
-            && !path.is_empty()
-        {
-            return Ok(Listen::Unix(path.into()));
-        }
-        Err(format!(
-            "invalid listen address {s:?} (inet:HOST:PORT or unix:/path)"
-        ))
-    }
-}
+pub use crate::listener::Listen;
 
 pub(crate) async fn conversation<S>(
     engine: Arc<Engine>,
@@ -395,56 +374,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let opts = Arc::new(opts);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut backoff = crate::net::AcceptBackoff::default();
-    tokio::pin!(shutdown);
-    match listen {
-        Listen::Inet(addr) => {
-            let listener = tokio::net::TcpListener::bind(&addr).await?;
-            tracing::info!(listen = %addr, "milter listening");
-            loop {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            backoff.accepted();
-                            // Each reply goes out at once, not after the peer's delayed ACK.
-                            let _ = stream.set_nodelay(true);
-                            tasks.spawn(conversation(Arc::clone(&engine), Arc::clone(&opts), stream, peer.to_string()));
-                        }
-                        Err(e) => backoff.failed(&e).await,
-                    },
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                }
-            }
-        }
-        Listen::Unix(path) => {
-            let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path)?;
-            tracing::info!(listen = %path.display(), "milter listening");
-            loop {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => {
-                            backoff.accepted();
-                            tasks.spawn(conversation(Arc::clone(&engine), Arc::clone(&opts), stream, "unix".into()));
-                        }
-                        Err(e) => backoff.failed(&e).await,
-                    },
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                }
-            }
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-    tracing::info!(
-        in_flight = tasks.len(),
-        "shutting down; finishing sessions in flight"
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(30), async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    Ok(())
+    crate::listener::run(
+        &listen,
+        crate::listener::ListenerOptions::new("milter"),
+        shutdown,
+        move |c: crate::listener::Connection| {
+            let (engine, opts) = (Arc::clone(&engine), Arc::clone(&opts));
+            let peer = c.peer_name();
+            conversation(engine, opts, c.stream, peer)
+        },
+    )
+    .await
 }

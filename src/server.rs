@@ -326,11 +326,12 @@ fn json_error(e: JsonRejection) -> Response {
 /// headers as Rspamd's protocol names them (`IP`, `Helo`, `Hostname`,
 /// `From`, `Rcpt` repeated, `Queue-Id`, `User`), or the query
 /// (`?ip=..&helo=..&from=..&rcpt=..&rcpt=..`).
-fn envelope_of(
+pub(crate) fn envelope_of(
     headers: &axum::http::HeaderMap,
     query: Option<&str>,
 ) -> Result<crate::frontend::Envelope, String> {
     let mut env = crate::frontend::Envelope::default();
+    let mut deliver_to = None;
     let mut set = |name: &str, value: &str| -> Result<(), String> {
         let value = value.trim();
         match name.to_ascii_lowercase().as_str() {
@@ -346,7 +347,9 @@ fn envelope_of(
             "from" => env.mail_from = Some(value.to_string()),
             "rcpt" => env.recipients.push(value.to_string()),
             "queue-id" => env.queue_id = Some(value.to_string()),
-            "user" => env.user = Some(value.to_string()),
+            // Rspamd's `User` is the SMTP AUTH user, not a recipient.
+            "user" => env.auth_user = Some(value.to_string()),
+            "deliver-to" => deliver_to = Some(value.to_string()),
             _ => {}
         }
         Ok(())
@@ -360,6 +363,12 @@ fn envelope_of(
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = percent_decode(v);
         set(k, &v)?;
+    }
+    // Deliver-To: the mailbox being delivered to, when no RCPT is given.
+    if env.recipients.is_empty()
+        && let Some(d) = deliver_to
+    {
+        env.recipients.push(d);
     }
     Ok(env)
 }
@@ -439,6 +448,7 @@ fn classify_value(state: &AppState, v: Value) -> Value {
         Err(e) => json!({"id": id, "error": e.to_string()}),
         Ok(msg) => {
             let verdict = state.engine.classify(&msg);
+            state.engine.observe(&msg);
             state
                 .metrics
                 .record(&verdict, start.elapsed().as_secs_f64());
@@ -774,99 +784,76 @@ pub async fn serve(
     opts: ServeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&opts.listen).await?;
-    let descriptors = crate::net::raise_descriptor_limit();
-    // Keep descriptors for the model file, logs and the engine.
-    let max_connections = descriptors.map_or(opts.max_connections, |d| {
-        opts.max_connections
-            .min((d as usize).saturating_sub(64).max(1))
-    });
-    tracing::info!(listen = %opts.listen, max_connections, "HTTP API listening");
+    let listen: crate::listener::Listen = opts
+        .listen
+        .parse()
+        .map_err(|e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let bound = crate::listener::Bound::bind(&listen).await?;
+    tracing::info!(listen = %opts.listen, "HTTP API listening");
     let saver = tokio::spawn(feedback_saver(Arc::clone(&state)));
     let app = router(Arc::clone(&state), opts.max_body, opts.request_timeout);
-    let served = accept_loop(listener, app, &opts, max_connections, shutdown).await;
+    let served = serve_http(bound, app, "serve", &opts, Vec::new(), shutdown).await;
     saver.abort();
     // Complaints still waiting are saved before the server exits.
     save_feedback(&state).await;
     served
 }
 
-/// Accept connections until `shutdown`, each served by hyper with a header
-/// timeout, at most `max_connections` at once; then let the open ones
-/// finish their requests (up to 30 s).
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
+/// Serve an axum app on a bound listener with hyper: a header timeout
+/// (also the keep-alive idle time), at most `opts.max_connections` at
+/// once, HTTP/1.0 and 1.1; at shutdown each connection finishes its
+/// request and closes.
+pub(crate) async fn serve_http(
+    bound: crate::listener::Bound,
     app: Router,
+    name: &'static str,
     opts: &ServeOptions,
-    max_connections: usize,
+    allowed: Vec<crate::net::IpNet>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let mut listener = crate::listener::ListenerOptions::new(name);
+    listener.max_connections = opts.max_connections;
+    listener.allowed = allowed;
+    let header_timeout = opts.header_timeout;
+    crate::listener::serve(bound, listener, shutdown, move |c| {
+        serve_connection(app.clone(), c.stream, c.peer, c.closing, header_timeout)
+    })
+    .await
+}
+
+/// Serve one connection's HTTP/1 requests with an axum app until the
+/// client closes, or until `closing` turns (then the request in hand is
+/// finished).
+pub(crate) async fn serve_connection<S>(
+    app: Router,
+    stream: S,
+    peer: Option<std::net::SocketAddr>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+    header_timeout: std::time::Duration,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
-    let (closing, _) = tokio::sync::watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut backoff = crate::net::AcceptBackoff::default();
-    let mut refused = 0u64;
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = &mut shutdown => break,
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    backoff.failed(&e).await;
-                    continue;
-                }
-            },
-        };
-        backoff.accepted();
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            // Full: close at once rather than queue; timeouts free slots.
-            refused += 1;
-            if refused.is_power_of_two() {
-                tracing::warn!(
-                    refused,
-                    max_connections,
-                    "connection limit reached; closing new connections"
-                );
-            }
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let app = app.clone();
-        let mut closing = closing.subscribe();
-        let header_timeout = opts.header_timeout;
-        tasks.spawn(async move {
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut()
-                        .insert(axum::extract::ConnectInfo(peer));
-                    app.clone().oneshot(req.map(axum::body::Body::new))
-                },
-            );
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = closing.changed() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-            drop(slot);
+    let peer = peer.unwrap_or_else(|| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
         });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = closing.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
     }
-    let _ = closing.send(true);
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -479,82 +479,25 @@ fn inflate(data: &[u8], max: usize) -> Result<Vec<u8>, ProtocolError> {
 pub async fn serve(
     engine: Arc<Engine>,
     opts: SpamdOptions,
-    listen: crate::milter::Listen,
+    listen: crate::listener::Listen,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let mut listener = crate::listener::ListenerOptions::new("spamd");
+    listener.allowed = opts.allowed.clone();
     let opts = Arc::new(opts);
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut backoff = crate::net::AcceptBackoff::default();
-    tokio::pin!(shutdown);
-    match listen {
-        crate::milter::Listen::Inet(addr) => {
-            let listener = tokio::net::TcpListener::bind(&addr).await?;
-            tracing::info!(listen = %addr, "spamd listening");
-            loop {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, peer)) => {
-                            backoff.accepted();
-                            if !opts.allowed.iter().any(|n| n.contains(peer.ip())) {
-                                tracing::warn!(peer = %peer, "spamd connection from an address not in allowed_ips; closed");
-                                continue;
-                            }
-                            let _ = stream.set_nodelay(true);
-                            let (engine, opts) = (Arc::clone(&engine), Arc::clone(&opts));
-                            tasks.spawn(async move {
-                                handle(&engine, &opts, stream, &peer.to_string()).await;
-                            });
-                        }
-                        Err(e) => backoff.failed(&e).await,
-                    },
-                }
-            }
+    crate::listener::run(&listen, listener, shutdown, move |c| {
+        let (engine, opts) = (Arc::clone(&engine), Arc::clone(&opts));
+        async move {
+            let peer = c.peer_name();
+            handle(&engine, &opts, c.stream, &peer).await;
         }
-        crate::milter::Listen::Unix(path) => {
-            let _ = std::fs::remove_file(&path);
-            let listener = tokio::net::UnixListener::bind(&path)?;
-            tracing::info!(listen = %path.display(), "spamd listening");
-            loop {
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                    accepted = listener.accept() => match accepted {
-                        Ok((stream, _)) => {
-                            backoff.accepted();
-                            let (engine, opts) = (Arc::clone(&engine), Arc::clone(&opts));
-                            tasks.spawn(async move {
-                                handle(&engine, &opts, stream, "unix").await;
-                            });
-                        }
-                        Err(e) => backoff.failed(&e).await,
-                    },
-                }
-            }
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(30), async {
-        while tasks.join_next().await.is_some() {}
     })
-    .await;
-    Ok(())
+    .await
 }
 
 /// Answer one request given as bytes (for tests and fuzzing): the reply bytes.
 pub async fn exchange(engine: &Arc<Engine>, opts: &SpamdOptions, request: &[u8]) -> Vec<u8> {
-    let (mut client, server) = tokio::io::duplex(1 << 20);
-    let serve = handle(engine, opts, server, "test");
-    let talk = async {
-        let _ = client.write_all(request).await;
-        let _ = client.shutdown().await;
-        let mut out = Vec::new();
-        let _ = client.read_to_end(&mut out).await;
-        out
-    };
-    let ((), out) = tokio::join!(serve, talk);
-    out
+    crate::listener::exchange(request, |s| handle(engine, opts, s, "test")).await
 }
 
 #[cfg(test)]

@@ -16,6 +16,14 @@ fn engine(cfg: BehaviourConfig) -> Engine {
     Engine::builder().config(config).build().unwrap()
 }
 
+/// Classify a message as a front end does: the verdict, then the message
+/// recorded in its sender's history.
+fn check(e: &Engine, msg: &Message) -> spamsift::Verdict {
+    let v = e.classify(msg);
+    e.observe(msg);
+    v
+}
+
 fn sms(from: &str, to: &str, text: &str, secs: i64) -> Message {
     let time = chrono::DateTime::from_timestamp(1_714_560_000 + secs, 0)
         .unwrap()
@@ -32,12 +40,15 @@ fn burst_to_500_recipients_is_flagged_quickly() {
     let e = engine(BehaviourConfig::default());
     let mut first_flag = None;
     for i in 0..500 {
-        let v = e.classify(&sms(
-            "+447700900999",
-            &format!("+4477009{i:05}"),
-            "Your parcel is waiting, see details at our site",
-            i,
-        ));
+        let v = check(
+            &e,
+            &sms(
+                "+447700900999",
+                &format!("+4477009{i:05}"),
+                "Your parcel is waiting, see details at our site",
+                i,
+            ),
+        );
         if first_flag.is_none() && v.hit("BEHAV_FANOUT") {
             first_flag = Some(i);
         }
@@ -68,12 +79,15 @@ fn ordinary_traffic_is_not_flagged() {
     for s in 0..200 {
         for m in 0..5 {
             let text = format!("{} {}", texts[(s + m) % texts.len()], s * 7 + m);
-            let v = e.classify(&sms(
-                &format!("+4477001{s:05}"),
-                &format!("+4477002{:05}", (s + m) % 3),
-                &text,
-                (s * 5 + m) as i64 * 3,
-            ));
+            let v = check(
+                &e,
+                &sms(
+                    &format!("+4477001{s:05}"),
+                    &format!("+4477002{:05}", (s + m) % 3),
+                    &text,
+                    (s * 5 + m) as i64 * 3,
+                ),
+            );
             assert!(
                 !v.tests().contains("BEHAV"),
                 "sender {s} message {m}: {}",
@@ -93,12 +107,10 @@ fn near_duplicate_campaign_from_many_senders() {
             1000 + s * 100,
             s % 10
         );
-        let v = e.classify(&sms(
-            &format!("+4477003{s:05}"),
-            "+447700900456",
-            &text,
-            s * 10,
-        ));
+        let v = check(
+            &e,
+            &sms(&format!("+4477003{s:05}"), "+447700900456", &text, s * 10),
+        );
         if flagged_from.is_none() && v.hit("BEHAV_DUPLICATE") {
             flagged_from = Some(s);
         }
@@ -149,10 +161,50 @@ fn window_expires_and_memory_is_bounded() {
         .behaviour_store(shared)
         .build()
         .unwrap();
-    a.classify(&sms("+447700900111", "+1", "hi", 0));
-    a.classify(&sms("+447700900111", "+2", "hi", 1));
-    assert!(
-        b.classify(&sms("+447700900111", "+3", "hi", 2))
-            .hit("BEHAV_FANOUT")
-    );
+    check(&a, &sms("+447700900111", "+1", "hi", 0));
+    check(&a, &sms("+447700900111", "+2", "hi", 1));
+    assert!(check(&b, &sms("+447700900111", "+3", "hi", 2)).hit("BEHAV_FANOUT"));
+}
+
+#[test]
+fn classifying_records_nothing_and_a_repeat_counts_once() {
+    let e = engine(BehaviourConfig {
+        fanout_limit: 2,
+        ..BehaviourConfig::default()
+    });
+    let to = |i: usize, secs| sms("+447700900222", &format!("+{i}"), "hello there", secs);
+    // Classified again and again (eval re-runs, retried requests): no history.
+    for _ in 0..10 {
+        assert!(!e.classify(&to(1, 0)).hit("BEHAV_FANOUT"));
+    }
+    // The same message recorded twice counts once.
+    for _ in 0..5 {
+        e.observe(&to(1, 0));
+        e.observe(&to(2, 1));
+    }
+    assert!(!e.classify(&to(2, 1)).hit("BEHAV_FANOUT"));
+    // A third distinct recipient passes the limit of 2.
+    assert!(e.classify(&to(3, 2)).hit("BEHAV_FANOUT"));
+}
+
+#[test]
+fn an_email_cannot_date_itself_out_of_the_rate_window() {
+    use spamsift::frontend::Envelope;
+    let e = engine(BehaviourConfig {
+        rate_limit: 3,
+        ..BehaviourConfig::default()
+    });
+    let mut last = None;
+    for i in 0..6 {
+        // Each claims a Date a year apart; all arrive now.
+        let raw = format!(
+            "From: bulk@sender.example\nTo: r{i}@example.org\nDate: Mon, 1 Jan {} 10:00:00 +0000\nSubject: offer {i}\n\nbuy now {i}\n",
+            2000 + i
+        );
+        let mut msg = e.parse_email(raw.as_bytes());
+        Envelope::default().apply(&mut msg);
+        last = Some(check(&e, &msg));
+    }
+    let v = last.expect("classified");
+    assert!(v.hit("BEHAV_RATE"), "{}", v.tests());
 }

@@ -94,6 +94,16 @@ pub struct Observation {
 
 /// Where behaviour state lives.
 pub trait BehaviourStore: Send + Sync + std::fmt::Debug {
+    /// What [`observe`](Self::observe) would report for this message,
+    /// without recording it: classifying is read-only.
+    fn peek(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        fingerprint: Option<u64>,
+        now: i64,
+    ) -> Observation;
+
     /// Record a message and report what is known about its sender and text.
     /// `fingerprint` is `None` for texts too short to compare.
     fn observe(
@@ -402,6 +412,76 @@ impl MemoryBehaviourStore {
 }
 
 impl BehaviourStore for MemoryBehaviourStore {
+    fn peek(&self, sender: &str, recipients: &[String], fp: Option<u64>, now: i64) -> Observation {
+        let sid = identity_hash(sender);
+        let since = now - self.window;
+        let new: Vec<u32> = recipients
+            .iter()
+            .take(64)
+            .map(|r| identity_hash(r) as u32)
+            .collect();
+        let mut obs = Observation {
+            sent: 1,
+            recipients: {
+                let mut d = new.clone();
+                d.sort_unstable();
+                d.dedup();
+                d.len()
+            },
+            duplicate_senders: 1,
+        };
+        if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock()
+            && let Some(state) = shard.peek_mut(&sid)
+        {
+            let since = state.offset(since);
+            // The kept messages in the window, as observe would leave them.
+            let kept = state.messages.iter().filter(|t| **t >= since).count();
+            obs.sent = (kept + 1).min(self.max_messages);
+            // The kept recipient events in the window, less those the new
+            // ones would push out, and the new ones.
+            let live: Vec<u32> = state
+                .events
+                .iter()
+                .filter(|(t, _)| *t >= since)
+                .map(|&(_, r)| r)
+                .collect();
+            let room = self
+                .max_events
+                .saturating_sub(new.len().min(self.max_events));
+            let mut all: Vec<u32> = live[live.len().saturating_sub(room)..].to_vec();
+            all.extend_from_slice(&new[new.len().saturating_sub(self.max_events)..]);
+            all.sort_unstable();
+            all.dedup();
+            obs.recipients = all.len();
+        }
+        let Some(fp) = fp else { return obs };
+        let cap = self.duplicate_cap.min(MAX_DUPLICATE_SENDERS);
+        let mut seen = [0u64; MAX_DUPLICATE_SENDERS];
+        seen[0] = sid;
+        let mut n = 1;
+        for b in 0..4 {
+            let key = (fp >> (b * 16)) as u16;
+            let band = &self.bands[b * SHARDS + key as usize % SHARDS];
+            if let Ok(idx) = band.lock()
+                && let Some(bucket) = idx.get(&key)
+            {
+                for (t, other, s) in bucket {
+                    if n < cap
+                        && *t >= since
+                        && *s != sid
+                        && (other ^ fp).count_ones() <= self.near_bits
+                        && !seen[..n].contains(s)
+                    {
+                        seen[n] = *s;
+                        n += 1;
+                    }
+                }
+            }
+        }
+        obs.duplicate_senders = n;
+        obs
+    }
+
     fn observe(
         &self,
         sender: &str,
@@ -499,25 +579,79 @@ impl BehaviourStore for MemoryBehaviourStore {
 pub struct Behaviour {
     store: Arc<dyn BehaviourStore>,
     config: BehaviourConfig,
+    /// Digests of the messages recorded lately, so one recorded twice
+    /// counts once.
+    recorded: Arc<Vec<Mutex<lru::LruCache<u64, ()>>>>,
 }
+
+/// Recently recorded messages remembered, to count a repeat once.
+const RECORDED: usize = 65_536;
 
 impl Behaviour {
     /// Behaviour analysis over a store.
     pub fn new(store: Arc<dyn BehaviourStore>, config: BehaviourConfig) -> Behaviour {
-        Behaviour { store, config }
+        let per_shard = NonZeroUsize::new((RECORDED / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        Behaviour {
+            store,
+            config,
+            recorded: Arc::new(
+                (0..SHARDS)
+                    .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
+                    .collect(),
+            ),
+        }
     }
 
-    /// Observe a message and return the hits its sender's behaviour earns.
+    /// The hits a message's sender behaviour earns, counting the message
+    /// as if recorded, without recording it.
     pub fn check(&self, msg: &Message) -> Vec<Hit> {
         if msg.sender.is_empty() {
             return Vec::new();
         }
-        let now = msg
-            .time
-            .map_or_else(|| chrono::Utc::now().timestamp(), |t| t.timestamp());
+        let (now, fp) = self.key(msg);
+        let o = self.store.peek(&msg.sender, &msg.recipients, fp, now);
+        self.hits(o)
+    }
+
+    /// Record a message in the sender's history, once: the same message
+    /// recorded again (a retried request, a re-run) is not counted twice.
+    pub fn record(&self, msg: &Message) {
+        if msg.sender.is_empty() {
+            return;
+        }
+        let digest = {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            h.update(&crate::bayes::message_digest(msg).to_le_bytes());
+            for r in &msg.recipients {
+                h.update(r.as_bytes());
+                h.update(&[0]);
+            }
+            if let Some(t) = msg.time.or(msg.received) {
+                h.update(&t.timestamp().to_le_bytes());
+            }
+            h.digest()
+        };
+        let shard = &self.recorded[(digest as usize) % SHARDS];
+        if let Ok(mut r) = shard.lock()
+            && r.put(digest, ()).is_some()
+        {
+            return;
+        }
+        let (now, fp) = self.key(msg);
+        self.store.observe(&msg.sender, &msg.recipients, fp, now);
+    }
+
+    /// A message's clock (seconds) and text fingerprint (`None` when too short).
+    fn key(&self, msg: &Message) -> (i64, Option<u64>) {
+        let now = msg.clock().timestamp();
         let (fp, words) = simhash_with_words(&msg.body);
-        let fp = (words >= self.config.duplicate_min_words).then_some(fp);
-        let o = self.store.observe(&msg.sender, &msg.recipients, fp, now);
+        (
+            now,
+            (words >= self.config.duplicate_min_words).then_some(fp),
+        )
+    }
+
+    fn hits(&self, o: Observation) -> Vec<Hit> {
         let c = &self.config;
         let hit = |id: &str, score: f64, why: String| Hit {
             id: Arc::from(id),

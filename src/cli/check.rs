@@ -237,6 +237,7 @@ fn filter(
             }
             .apply(&mut msg);
             let verdict = engine.classify(&msg);
+            engine.observe(&msg);
             if engine.passes_through(&verdict) {
                 return pass_through(
                     out,

@@ -6,6 +6,7 @@ mod eval;
 mod milter;
 mod progress;
 mod reputation;
+mod rspamd;
 mod rules;
 mod scan;
 mod serve;
@@ -171,6 +172,10 @@ enum Command {
     Milter(milter::MilterArgs),
     /// Serve SpamAssassin's spamd protocol (spamc, Exim's `spam =`).
     Spamd(spamd::SpamdArgs),
+    /// Serve Rspamd's protocol (rspamc, Exim's `variant=rspamd`, Haraka,
+    /// Rspamd's proxy clients): /checkv2 and the legacy RSPAMC/1.3 on the
+    /// worker port, learning and /stat on the controller port.
+    Rspamd(rspamd::RspamdArgs),
     /// Build, merge, query and inspect shareable reputation filters.
     Reputation(reputation::ReputationArgs),
     /// Train a Bayes model from labelled corpora.
@@ -191,7 +196,48 @@ pub struct EngineOpts {
     pub(crate) policies: Option<PathBuf>,
 }
 
+/// Options every MTA protocol daemon (spamd, Rspamd) takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonArgs {
+    /// Clients allowed to connect, addresses or networks, comma-separated
+    /// (like spamd's --allowed-ips).
+    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1,::1")]
+    pub allowed_ips: Vec<String>,
+    /// Largest message classified, in bytes; larger ones are answered "not spam".
+    #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
+    pub max_size: usize,
+    /// Time for classifying one message, in seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+}
+
 impl EngineOpts {
+    /// The model file (`--model`, else `[bayes] model`) loaded as a store
+    /// the running engine learns into at once, for daemons that learn.
+    pub(crate) fn learning_model(
+        &self,
+    ) -> Result<
+        (
+            Option<std::path::PathBuf>,
+            Option<std::sync::Arc<spamsift::bayes::FeedbackStore>>,
+        ),
+        Failure,
+    > {
+        let config_model = self
+            .config
+            .as_ref()
+            .and_then(|c| spamsift::Config::from_file(c).ok())
+            .and_then(|c| c.bayes_model);
+        let path = self.model.clone().or(config_model);
+        let store = match &path {
+            Some(p) => Some(std::sync::Arc::new(spamsift::bayes::FeedbackStore::new(
+                spamsift::bayes::MemoryStore::load(p).map_err(|e| Failure::setup(e.to_string()))?,
+            ))),
+            None => None,
+        };
+        Ok((path, store))
+    }
+
     /// The same options with another rule directory.
     pub fn with_rules(&self, dir: &std::path::Path) -> EngineOpts {
         EngineOpts {
@@ -272,6 +318,7 @@ pub fn main() -> ExitCode {
         Command::Rules(a) => rules::run(&opts, a),
         Command::Milter(a) => milter::run(&opts, a),
         Command::Spamd(a) => spamd::run(&opts, a),
+        Command::Rspamd(a) => rspamd::run(&opts, a),
         Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),

@@ -161,19 +161,24 @@ impl From<Result<Verdict, String>> for Scanned {
     }
 }
 
+/// Classify a message and record it in the sender's history.
+fn check(engine: &Engine, msg: &spamsift::Message) -> spamsift::Verdict {
+    let v = engine.classify(msg);
+    engine.observe(msg);
+    v
+}
+
 fn classify(engine: &Engine, input: &Input, channel: Channel, max_size: u64) -> (String, Scanned) {
     let scanned = match input {
-        Input::Email { raw, .. } => Scanned::Verdict(engine.classify(&engine.parse_email(raw))),
+        Input::Email { raw, .. } => Scanned::Verdict(check(engine, &engine.parse_email(raw))),
         Input::EmailFile { path, .. } => match read_limited(path, max_size) {
             Ok(raw) if !spamsift::corpus::walk::looks_like_mail(&raw) => {
                 Scanned::Skipped("not a message: no header block".into())
             }
-            r => r
-                .map(|raw| engine.classify(&engine.parse_email(&raw)))
-                .into(),
+            r => r.map(|raw| check(engine, &engine.parse_email(&raw))).into(),
         },
         Input::Json { line, .. } => short::parse(line, Some(channel))
-            .map(|m| engine.classify(&m))
+            .map(|m| check(engine, &m))
             .map_err(|e| e.to_string())
             .into(),
         Input::Unreadable { why, .. } => Scanned::Error(why.clone()),

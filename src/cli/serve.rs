@@ -47,19 +47,7 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
         args.complaint_score,
     ));
     // A loaded model keeps learning from complaints.
-    let config_model = opts
-        .config
-        .as_ref()
-        .and_then(|c| spamsift::Config::from_file(c).ok())
-        .and_then(|c| c.bayes_model);
-    let model_path = opts.model.clone().or(config_model);
-    let feedback = match &model_path {
-        Some(p) => match spamsift::bayes::MemoryStore::load(p) {
-            Ok(m) => Some(Arc::new(spamsift::bayes::FeedbackStore::new(m))),
-            Err(e) => return Err(fail(e.to_string())),
-        },
-        None => None,
-    };
+    let (model_path, feedback) = opts.learning_model()?;
     let base = super::EngineOpts {
         policies: None,
         model: None,

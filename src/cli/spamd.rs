@@ -16,16 +16,8 @@ pub struct SpamdArgs {
     /// Listen address: inet:HOST:PORT or unix:/path/to.sock.
     #[arg(long, default_value = "inet:127.0.0.1:783")]
     listen: Listen,
-    /// Clients allowed to connect, addresses or networks, comma-separated
-    /// (like spamd's --allowed-ips).
-    #[arg(long, value_delimiter = ',', default_value = "127.0.0.1,::1")]
-    allowed_ips: Vec<String>,
-    /// Largest message classified, in bytes; larger ones are answered "not spam".
-    #[arg(long, default_value_t = 20 * 1024 * 1024, value_name = "BYTES")]
-    max_size: usize,
-    /// Time for classifying one message, in seconds.
-    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
-    timeout: f64,
+    #[command(flatten)]
+    daemon: super::DaemonArgs,
     /// Seconds a client has for its whole request.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     idle_timeout: f64,
@@ -42,6 +34,7 @@ pub struct SpamdArgs {
 pub fn run(opts: &EngineOpts, args: SpamdArgs) -> CmdResult {
     let engine = Arc::new(opts.build_or_fail()?);
     let allowed = args
+        .daemon
         .allowed_ips
         .iter()
         .map(|a| IpNet::parse(a).map_err(|e| Failure::setup(format!("--allowed-ips: {e}"))))
@@ -57,8 +50,8 @@ pub fn run(opts: &EngineOpts, args: SpamdArgs) -> CmdResult {
     };
     let spamd_opts = SpamdOptions {
         limits: Limits {
-            max_size: args.max_size,
-            timeout: seconds(args.timeout, "timeout")?,
+            max_size: args.daemon.max_size,
+            timeout: seconds(args.daemon.timeout, "timeout")?,
         },
         allowed,
         idle_timeout: seconds(args.idle_timeout, "idle-timeout")?,
@@ -83,8 +76,8 @@ pub fn run(opts: &EngineOpts, args: SpamdArgs) -> CmdResult {
             &format!(
                 "spamd: listen {:?}, allowed {}, max size {} bytes",
                 args.listen,
-                args.allowed_ips.join(","),
-                args.max_size
+                args.daemon.allowed_ips.join(","),
+                args.daemon.max_size
             ),
         ))?;
         return Ok(ExitCode::SUCCESS);

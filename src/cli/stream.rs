@@ -83,6 +83,7 @@ fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &s
                     }),
                     Ok(msg) => {
                         let v = engine.classify(&msg);
+                        engine.observe(&msg);
                         serde_json::to_string(&Answer {
                             line: n,
                             id,

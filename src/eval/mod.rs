@@ -44,6 +44,7 @@ impl Sample {
         let t1 = std::time::Instant::now();
         let verdict = engine.classify(&msg);
         let t2 = std::time::Instant::now();
+        engine.observe(&msg);
         Sample {
             origin: item.origin.clone(),
             channel: item.channel,

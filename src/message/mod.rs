@@ -147,7 +147,13 @@ pub struct Message {
     /// connecting address when a front end (milter) knows it.
     pub client_ip: Option<IpAddr>,
     /// Send time, when known (RFC 3339 for SMS/IM, Date header for email).
+    /// For email this is the sender's own claim: rules may read it, but
+    /// clocks (rate windows, quiet hours) use [`Message::clock`].
     pub time: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// When the front end received the message (its envelope's clock),
+    /// never taken from the message itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// Size of the raw input in bytes.
     pub size: usize,
     /// Facts about the structure of the message that eval tests read.
@@ -182,6 +188,20 @@ pub struct Facts {
 }
 
 impl Message {
+    /// The time checks count this message at: when the front end received
+    /// it; else, for SMS and IM, the time the gateway gave; else now. An
+    /// email's own `Date` is never used: a sender could move itself out
+    /// of rate windows and quiet hours with it.
+    pub fn clock(&self) -> chrono::DateTime<chrono::FixedOffset> {
+        self.received
+            .or(if self.channel == Channel::Email {
+                None
+            } else {
+                self.time
+            })
+            .unwrap_or_else(|| chrono::Utc::now().fixed_offset())
+    }
+
     /// Parse a raw email with default options.
     pub fn from_email(raw: &[u8]) -> Message {
         email::parse(raw, &EmailOptions::default())

@@ -20,7 +20,7 @@
 //! ```
 
 use crate::message::Message;
-use chrono::{DateTime, FixedOffset, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, FixedOffset, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -558,7 +558,7 @@ impl PolicyStore {
         if self.len.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        let at = msg.time.unwrap_or_else(|| Utc::now().fixed_offset());
+        let at = msg.clock();
         msg.recipients.iter().find_map(|r| {
             let key = recipient_key(r);
             let shard = self.shard(&key).read().unwrap_or_else(|e| e.into_inner());
