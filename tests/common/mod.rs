@@ -42,3 +42,79 @@ pub fn run(args: &[&str], input: &[u8]) -> Output {
     let _ = writer.join();
     out
 }
+
+/// A daemon started by a test, killed when dropped.
+pub struct Daemon(pub std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback TCP port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Start `spamsift ARGS` and wait (up to 5 s) until `port` accepts.
+pub fn daemon(args: &[&str], port: u16) -> Daemon {
+    let child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn spamsift");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    Daemon(child)
+}
+
+/// The first of `paths` that exists: a real component a test drives. When
+/// none does, the test says so and is skipped, except under CI (`CI=true`
+/// or `SPAMSIFT_REQUIRE_TOOLS=1`), where `.ci/run` installs it
+/// (`scripts/install-test-tools.sh`) and a missing one fails.
+pub fn real_tool(name: &str, paths: &[&str]) -> Option<PathBuf> {
+    let found = paths.iter().map(PathBuf::from).find(|p| p.exists());
+    let required = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("SPAMSIFT_REQUIRE_TOOLS").is_ok_and(|v| v == "1");
+    assert!(
+        found.is_some() || !required,
+        "{name} is required here (CI) but not installed: scripts/install-test-tools.sh installs it"
+    );
+    if found.is_none() {
+        eprintln!("test with the real {name} not run: scripts/install-test-tools.sh installs it");
+    }
+    found
+}
+
+/// The email fixtures: (file name, bytes), in name order.
+pub fn email_fixtures() -> Vec<(String, Vec<u8>)> {
+    let dir = root().join("tests/fixtures/email");
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .map(|p| {
+            (
+                p.file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+                std::fs::read(&p).expect("read fixture"),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
