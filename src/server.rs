@@ -842,8 +842,11 @@ pub(crate) async fn serve_connection<S>(
                 .insert(axum::extract::ConnectInfo(peer));
             app.clone().oneshot(req.map(axum::body::Body::new))
         });
+    // A client that half-closes after its request (as Exim and
+    // `nc -N` do) still reads its answer.
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .half_close(true)
         .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
