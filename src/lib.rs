@@ -34,7 +34,7 @@ pub mod wordhash;
 pub use config::Config;
 pub use engine::{Engine, EngineBuilder, EngineError};
 pub use message::{Channel, Message};
-pub use verdict::{Action, Hit, Thresholds, Verdict};
+pub use verdict::{Action, Hit, Record, Thresholds, Verdict};
 pub mod bayes;
 pub mod behaviour;
 pub mod corpus;

@@ -22,6 +22,7 @@
 //! Connections are bounded in number, in the time to send headers (also
 //! the keep-alive idle time) and in the time a request may take.
 
+use crate::Record;
 use crate::message::short::{ShortMessage, into_message};
 use crate::policy::{Policy, PolicyStore};
 use crate::{Action, Channel, Engine, Verdict};
@@ -445,18 +446,22 @@ fn classify_value(state: &AppState, v: Value) -> Value {
     };
     let id = short.id.clone();
     match into_message(short, None, 0) {
-        Err(e) => json!({"id": id, "error": e.to_string()}),
+        Err(e) => serde_json::to_value(Record {
+            id: id.as_ref(),
+            ..Record::error(e.to_string())
+        })
+        .unwrap_or(Value::Null),
         Ok(msg) => {
             let verdict = state.engine.classify(&msg);
             state.engine.observe(&msg);
             state
                 .metrics
                 .record(&verdict, start.elapsed().as_secs_f64());
-            let mut out = serde_json::to_value(&verdict).unwrap_or(Value::Null);
-            if let (Some(id), Some(obj)) = (id, out.as_object_mut()) {
-                obj.insert("id".into(), id);
-            }
-            out
+            serde_json::to_value(Record {
+                id: id.as_ref(),
+                ..Record::of(&verdict)
+            })
+            .unwrap_or(Value::Null)
         }
     }
 }

@@ -163,6 +163,51 @@ impl Verdict {
     }
 }
 
+/// One verdict as every front end writes it in JSON (`check --json`,
+/// `scan`, `stream`, the HTTP API): the [`Verdict`]'s fields, after what
+/// identifies the message in its input, or an error instead of them.
+///
+/// ```json
+/// {"origin":"mail/1.eml","channel":"email","score":7.3,"threshold":5.0,"action":"tag",
+///  "hits":[{"id":"RULE_A","score":2.5,"description":"..."}]}
+/// ```
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Record<'a> {
+    /// The file (or `stdin:LINE`) the message came from (`scan`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<&'a str>,
+    /// The input line (`stream`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The caller's id of the message, echoed (`stream`, the HTTP API).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a serde_json::Value>,
+    /// The verdict, when the message was classified.
+    #[serde(flatten)]
+    pub verdict: Option<&'a Verdict>,
+    /// Why there is no verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl<'a> Record<'a> {
+    /// The record of a verdict.
+    pub fn of(verdict: &'a Verdict) -> Record<'a> {
+        Record {
+            verdict: Some(verdict),
+            ..Record::default()
+        }
+    }
+
+    /// The record of an error.
+    pub fn error(error: impl Into<String>) -> Record<'a> {
+        Record {
+            error: Some(error.into()),
+            ..Record::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

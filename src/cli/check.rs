@@ -250,7 +250,8 @@ fn filter(
         }
     };
     if args.json || args.channel() != Channel::Email {
-        serde_json::to_writer(&mut *out, &verdict).map_err(io::Error::other)?;
+        serde_json::to_writer(&mut *out, &spamsift::Record::of(&verdict))
+            .map_err(io::Error::other)?;
         out.write_all(b"\n")?;
     } else {
         match headers::rewrite(input, &verdict, &engine.config().markup) {

@@ -5,7 +5,6 @@ use super::progress;
 use super::{CmdResult, EngineOpts};
 use clap::Args;
 use rayon::prelude::*;
-use serde::Serialize;
 use spamsift::corpus::split_mbox;
 use spamsift::message::{Channel, short};
 use spamsift::{Engine, Verdict};
@@ -56,23 +55,6 @@ enum Input {
     },
 }
 
-#[derive(Serialize)]
-struct Line<'a> {
-    origin: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<Channel>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    score: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action: Option<spamsift::Action>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hits: Option<Vec<&'a str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bayes: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
 pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
     let engine = opts.build_or_fail()?;
     let pool = progress::pool_or_fail(args.jobs)?;
@@ -97,27 +79,17 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
                 Scanned::Verdict(v) => {
                     lines += 1;
                     spam += usize::from(v.is_spam());
-                    Line {
-                        origin,
-                        channel: Some(v.channel),
-                        score: Some(v.score),
-                        action: Some(v.action),
-                        hits: Some(v.hits.iter().map(|h| &*h.id).collect()),
-                        bayes: v.bayes,
-                        error: None,
+                    spamsift::Record {
+                        origin: Some(origin),
+                        ..spamsift::Record::of(v)
                     }
                 }
                 Scanned::Error(e) => {
                     lines += 1;
                     errors += 1;
-                    Line {
-                        origin,
-                        channel: None,
-                        score: None,
-                        action: None,
-                        hits: None,
-                        bayes: None,
-                        error: Some(e.clone()),
+                    spamsift::Record {
+                        origin: Some(origin),
+                        ..spamsift::Record::error(e.clone())
                     }
                 }
             };

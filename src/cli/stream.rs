@@ -8,8 +8,8 @@ use super::progress;
 use super::{CmdResult, EngineOpts};
 use clap::Args;
 use rayon::prelude::*;
-use serde::Serialize;
 use spamsift::Engine;
+use spamsift::Record;
 use spamsift::message::Channel;
 use spamsift::message::short::{ShortMessage, into_message};
 use std::io::{BufRead, Write};
@@ -32,35 +32,10 @@ pub struct StreamArgs {
     max_line: usize,
 }
 
-#[derive(Serialize)]
-struct Answer<'a> {
-    line: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<Channel>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    score: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    action: Option<spamsift::Action>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    hits: Option<Vec<&'a str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    bayes: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-}
-
 fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &str) -> String {
-    let err = |e: String| Answer {
-        line: n,
-        id: None,
-        channel: None,
-        score: None,
-        action: None,
-        hits: None,
-        bayes: None,
-        error: Some(e),
+    let err = |e: String| Record {
+        line: Some(n),
+        ..Record::error(e)
     };
     let text = if line.len() > max_line {
         serde_json::to_string(&err(format!(
@@ -77,22 +52,17 @@ fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &s
                     None
                 };
                 match into_message(short, expected, line.len()) {
-                    Err(e) => serde_json::to_string(&Answer {
-                        id,
+                    Err(e) => serde_json::to_string(&Record {
+                        id: id.as_ref(),
                         ..err(e.to_string())
                     }),
                     Ok(msg) => {
                         let v = engine.classify(&msg);
                         engine.observe(&msg);
-                        serde_json::to_string(&Answer {
-                            line: n,
-                            id,
-                            channel: Some(v.channel),
-                            score: Some(v.score),
-                            action: Some(v.action),
-                            hits: Some(v.hits.iter().map(|h| &*h.id).collect()),
-                            bayes: v.bayes,
-                            error: None,
+                        serde_json::to_string(&Record {
+                            line: Some(n),
+                            id: id.as_ref(),
+                            ..Record::of(&v)
                         })
                     }
                 }
