@@ -418,11 +418,11 @@ impl Config {
                 message,
             };
             if let Some(l) = &m.listen {
-                l.parse::<crate::milter::Listen>()
+                l.parse::<crate::frontend::Listen>()
                     .map_err(|e| bad(format!("[milter] {e}")))?;
             }
             if let Some(o) = &m.on_error {
-                o.parse::<crate::milter::FailAction>()
+                o.parse::<crate::frontend::FailAction>()
                     .map_err(|e| bad(format!("[milter] {e}")))?;
             }
             if [m.timeout, m.idle_timeout]

@@ -6,6 +6,7 @@
 use crate::{Engine, Verdict};
 use std::net::IpAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// What the connection says about a message: set by the front end from the
@@ -118,6 +119,80 @@ pub fn check_email(engine: &Engine, raw: &[u8], envelope: &Envelope, limits: &Li
             Outcome::PassedThrough("classification ran out of its time budget".into())
         }
         Ok(v) => Outcome::Classified(v),
+    }
+}
+
+/// Where a front end listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// `inet:HOST:PORT` (or Sendmail's `inet:PORT@HOST`, or bare `HOST:PORT`)
+    Inet(String),
+    /// `unix:/path/to.sock` (or `local:/path`)
+    Unix(PathBuf),
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Listen, String> {
+        let inet = |addr: &str| {
+            // Sendmail style `inet:PORT@HOST` as well as `inet:HOST:PORT`.
+            let addr = match addr.split_once('@') {
+                Some((port, host)) => format!("{host}:{port}"),
+                None => addr.to_string(),
+            };
+            addr.rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+                .then_some(Listen::Inet(addr))
+        };
+        if let Some(addr) = s.strip_prefix("inet:") {
+            if let Some(l) = inet(addr) {
+                return Ok(l);
+            }
+        } else if let Some(path) = s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:")) {
+            if !path.is_empty() {
+                return Ok(Listen::Unix(path.into()));
+            }
+        } else if let Some((host, _)) = s.rsplit_once(':')
+            // A bare HOST:PORT needs a host that is not a scheme's name.
+            && (host.contains(['.', ':', '[']) || host == "localhost")
+            && let Some(l) = inet(s)
+        {
+            return Ok(l);
+        }
+        Err(format!(
+            "invalid listen address {s:?} (inet:HOST:PORT, HOST:PORT or unix:/path)"
+        ))
+    }
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Inet(a) => write!(f, "inet:{a}"),
+            Listen::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// What a front end answers when it cannot decide (the milter's `on_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum FailAction {
+    /// Deliver the message unchanged (Postfix `milter_default_action = accept`).
+    #[default]
+    Accept,
+    /// Ask the client to retry later (4xx).
+    Tempfail,
+}
+
+impl std::str::FromStr for FailAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "accept" => Ok(FailAction::Accept),
+            "tempfail" => Ok(FailAction::Tempfail),
+            o => Err(format!("unknown fail action {o:?} (accept or tempfail)")),
+        }
     }
 }
 

@@ -13,14 +13,22 @@
 //! let verdict = engine.classify(&sms);
 //! assert!(verdict.is_spam());
 //! ```
+//!
+//! Cargo features: `cli` (the default) builds the `spamsift` program with
+//! every front end; `daemons` the milter, spamd, Rspamd and HTTP front ends
+//! (tokio, axum, hyper); `plots` the SVG plots of evaluation reports. An
+//! embedder that only classifies depends on the engine alone:
+//! `spamsift = { version = "0.1", default-features = false }`.
 
 pub mod config;
 pub mod engine;
 pub mod frontend;
 pub mod fsutil;
+#[cfg(feature = "daemons")]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod headers;
+#[cfg(feature = "daemons")]
 pub mod listener;
 pub mod message;
 pub mod net;
@@ -39,9 +47,13 @@ pub mod bayes;
 pub mod behaviour;
 pub mod corpus;
 pub mod eval;
+#[cfg(feature = "daemons")]
 pub mod milter;
 pub mod policy;
 pub mod reputation;
+#[cfg(feature = "daemons")]
 pub mod rspamd;
+#[cfg(feature = "daemons")]
 pub mod server;
+#[cfg(feature = "daemons")]
 pub mod spamd;

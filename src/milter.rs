@@ -20,27 +20,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What the milter answers when it cannot decide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum FailAction {
-    /// Deliver the message unchanged (Postfix `milter_default_action = accept`).
-    #[default]
-    Accept,
-    /// Ask the client to retry later (4xx).
-    Tempfail,
-}
-
-impl std::str::FromStr for FailAction {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "accept" => Ok(FailAction::Accept),
-            "tempfail" => Ok(FailAction::Tempfail),
-            o => Err(format!("unknown fail action {o:?} (accept or tempfail)")),
-        }
-    }
-}
+pub use crate::frontend::FailAction;
 
 /// Milter settings.
 #[derive(Debug, Clone)]

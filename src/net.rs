@@ -2,13 +2,17 @@
 //! backing off when `accept` fails, logging such failures at a bounded
 //! rate, and the descriptor limit a server can count on.
 
+#[cfg(feature = "daemons")]
 use std::time::{Duration, Instant};
 
 /// Shortest pause after a failed `accept`.
+#[cfg(feature = "daemons")]
 const FIRST_PAUSE: Duration = Duration::from_millis(5);
 /// Longest pause after repeated failed `accept`s.
+#[cfg(feature = "daemons")]
 const LONGEST_PAUSE: Duration = Duration::from_secs(1);
 /// At most one accept-failure log line per this interval.
+#[cfg(feature = "daemons")]
 const LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// What a listener does when `accept` fails (descriptors exhausted, say):
@@ -16,12 +20,14 @@ const LOG_EVERY: Duration = Duration::from_secs(5);
 /// once and burning a core; log the first failure and then at most one
 /// line per five seconds with the number of failures in between.
 #[derive(Debug, Default)]
+#[cfg(feature = "daemons")]
 pub struct AcceptBackoff {
     pause: Option<Duration>,
     last_log: Option<Instant>,
     unlogged: u64,
 }
 
+#[cfg(feature = "daemons")]
 impl AcceptBackoff {
     /// A connection was accepted: the next failure starts from the shortest pause.
     pub fn accepted(&mut self) {
