@@ -146,16 +146,18 @@ where
         opts.max_connections
             .min((d as usize).saturating_sub(64).max(1))
     });
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let max_connections = max_connections.max(1);
+    // Each connection holds a slot; at shutdown, all slots back means all
+    // connections finished. (Connection tasks are detached: reaping them
+    // from the accept loop would wake it once per connection.)
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections));
     let (closing, _) = tokio::sync::watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
     let mut backoff = crate::net::AcceptBackoff::default();
     let (mut refused, mut denied) = (0u64, 0u64);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             accepted = bound.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
@@ -193,25 +195,48 @@ where
             peer,
             closing: closing.subscribe(),
         });
-        tasks.spawn(async move {
+        tokio::spawn(async move {
             conn.await;
             drop(slot);
         });
     }
     tracing::info!(
-        in_flight = tasks.len(),
+        in_flight = max_connections - slots.available_permits(),
         "{}: shutting down; finishing connections in flight",
         opts.name
     );
     let _ = closing.send(true);
-    let _ = tokio::time::timeout(opts.drain, async {
-        while tasks.join_next().await.is_some() {}
-    })
+    let _ = tokio::time::timeout(
+        opts.drain,
+        slots.acquire_many(u32::try_from(max_connections).unwrap_or(u32::MAX)),
+    )
     .await;
     if let Bound::Unix(_, path) = &bound {
         let _ = std::fs::remove_file(path);
     }
     Ok(())
+}
+
+/// Messages up to this size are classified on the connection's own task;
+/// larger ones on the blocking pool.
+pub const INLINE_WORK: usize = 128 * 1024;
+
+/// Run a request's CPU work (classifying a message of `size` bytes): for a
+/// small message on the calling task, since handing it to another thread
+/// and back costs more than the work (measured: spamd over 6,046 messages
+/// with 32 clients used 810 ms of CPU with every message handed off, 540
+/// ms inline); for a large one on the blocking pool, so that no worker
+/// thread is held for long (the work is linear in the size and bounded by
+/// the time budget).
+pub async fn cpu_work<T: Send + 'static>(
+    size: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    if size <= INLINE_WORK {
+        Ok(work())
+    } else {
+        tokio::task::spawn_blocking(work).await
+    }
 }
 
 /// Send `request` to a connection handler over an in-memory stream, close

@@ -236,7 +236,7 @@ pub fn legacy_reply(engine: &Engine, verdict: Option<&Verdict>) -> String {
 /// Classify a raw message with its envelope, off the reactor.
 async fn classify(state: &Arc<RspamdState>, body: Vec<u8>, envelope: Envelope) -> Option<Verdict> {
     let st = Arc::clone(state);
-    let job = tokio::task::spawn_blocking(move || {
+    let job = crate::listener::cpu_work(body.len(), move || {
         check_email(&st.engine, &body, &envelope, &st.opts.limits)
     });
     let outcome = match job.await {

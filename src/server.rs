@@ -414,7 +414,7 @@ async fn check_email(
     };
     let st = Arc::clone(&state);
     let start = Instant::now();
-    let done = tokio::task::spawn_blocking(move || {
+    let done = crate::listener::cpu_work(body.len(), move || {
         let limits = crate::frontend::Limits {
             max_size: usize::MAX,
             timeout: st.engine.config().limits.budget(),

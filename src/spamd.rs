@@ -312,9 +312,10 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
     let outcome = if body.len() > max {
         Outcome::PassedThrough(format!("larger than the size limit of {max} bytes"))
     } else {
-        // Off the reactor: classification is CPU work.
+        // CPU work: inline when small, else off the reactor.
         let (e, limits) = (Arc::clone(engine), opts.limits);
-        let job = tokio::task::spawn_blocking(move || {
+        let size = body.len();
+        let job = crate::listener::cpu_work(size, move || {
             let o = check_email(&e, &body, &envelope, &limits);
             (o, body)
         });
