@@ -23,6 +23,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("http", http_body),
     ("rules", rule_file),
     ("spamd", spamd_request),
+    ("rspamd", rspamd_request),
 ];
 
 /// xorshift64*: small and deterministic, so a run reproduces from its seed.
@@ -232,6 +233,33 @@ pub fn spamd_request(data: &[u8]) {
     };
     RUNTIME.block_on(async {
         let _ = crate::spamd::exchange(&ENGINE, &opts, data).await;
+    });
+}
+
+/// Bytes an Rspamd client might send on a worker connection (HTTP or the
+/// legacy protocol): answered; and the same bytes as a `/checkv2` body.
+pub fn rspamd_request(data: &[u8]) {
+    static STATE: LazyLock<Arc<crate::rspamd::RspamdState>> = LazyLock::new(|| {
+        Arc::new(crate::rspamd::RspamdState {
+            engine: Arc::clone(&ENGINE),
+            opts: crate::rspamd::RspamdOptions {
+                header_timeout: Duration::from_secs(1),
+                request_timeout: Duration::from_secs(2),
+                ..Default::default()
+            },
+            feedback: None,
+            stats: Default::default(),
+        })
+    });
+    RUNTIME.block_on(async {
+        let _ = crate::rspamd::worker_exchange(&STATE, data).await;
+        let mut req = format!(
+            "POST /checkv2 HTTP/1.0\r\nContent-Length: {}\r\n\r\n",
+            data.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(data);
+        let _ = crate::rspamd::worker_exchange(&STATE, &req).await;
     });
 }
 

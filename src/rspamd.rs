@@ -289,8 +289,29 @@ async fn checkv2(State(state): State<Arc<RspamdState>>, req: axum::extract::Requ
         Ok(e) => e,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let verdict = match read_body(req, state.opts.limits.max_size).await {
-        Ok(body) => classify(&state, body, envelope).await,
+    let compression = req
+        .headers()
+        .get("compression")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let max = state.opts.limits.max_size;
+    let verdict = match read_body(req, max).await {
+        Ok(body) => {
+            let body = match compression.as_deref() {
+                None | Some("" | "none" | "identity") => body,
+                Some("zstd") => match unzstd(&body, max) {
+                    Ok(b) => b,
+                    Err(e) => return error(StatusCode::BAD_REQUEST, e),
+                },
+                Some(other) => {
+                    return error(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        format!("unsupported compression {other:?} (zstd or none)"),
+                    );
+                }
+            };
+            classify(&state, body, envelope).await
+        }
         Err(true) => {
             tracing::warn!(
                 "message larger than the size limit of {} bytes; answered no action",
@@ -309,6 +330,26 @@ async fn checkv2(State(state): State<Arc<RspamdState>>, req: axum::extract::Requ
             start.elapsed().as_secs_f64(),
         ),
     )
+}
+
+/// Decompress a zstd body (`rspamc --compressed`), refusing more than
+/// `max` bytes (a zstd bomb).
+fn unzstd(data: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut src = data;
+    let decoder = ruzstd::decoding::StreamingDecoder::new(&mut src)
+        .map_err(|e| format!("bad zstd body: {e}"))?;
+    let mut out = Vec::new();
+    decoder
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| format!("bad zstd body: {e}"))?;
+    if out.len() > max {
+        return Err(format!(
+            "compressed message inflates past the size limit of {max} bytes"
+        ));
+    }
+    Ok(out)
 }
 
 /// Whether a request carries the controller's password.
@@ -687,25 +728,7 @@ pub async fn serve_bound(
     let worker = crate::listener::serve(worker, opts, stopped(rx), move |c| {
         let (state, app) = (Arc::clone(&state), app.clone());
         async move {
-            let crate::listener::Connection {
-                mut stream,
-                peer,
-                closing,
-            } = c;
-            let first = sniff(&mut stream, header_timeout).await;
-            if first.is_empty() {
-                return;
-            }
-            let stream = Rewind {
-                prefix: first,
-                pos: 0,
-                inner: stream,
-            };
-            if is_legacy(&stream.prefix) {
-                legacy(&state, stream).await;
-            } else {
-                crate::server::serve_connection(app, stream, peer, closing, header_timeout).await;
-            }
+            connection(&state, app, c.stream, c.peer, c.closing, header_timeout).await;
         }
     });
     let worker = tokio::spawn(worker);
@@ -718,6 +741,43 @@ pub async fn serve_bound(
         c.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))?;
     }
     served
+}
+
+/// One connection to the normal worker: the legacy protocol if its first
+/// line says `RSPAMC/`, else HTTP.
+async fn connection<S>(
+    state: &Arc<RspamdState>,
+    app: Router,
+    mut stream: S,
+    peer: Option<std::net::SocketAddr>,
+    closing: tokio::sync::watch::Receiver<bool>,
+    header_timeout: Duration,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let first = sniff(&mut stream, header_timeout).await;
+    if first.is_empty() {
+        return;
+    }
+    let stream = Rewind {
+        prefix: first,
+        pos: 0,
+        inner: stream,
+    };
+    if is_legacy(&stream.prefix) {
+        legacy(state, stream).await;
+    } else {
+        crate::server::serve_connection(app, stream, peer, closing, header_timeout).await;
+    }
+}
+
+/// Answer what a client sends on one worker connection, given as bytes
+/// (for tests and fuzzing): the legacy protocol or HTTP, as it comes.
+pub async fn worker_exchange(state: &Arc<RspamdState>, request: &[u8]) -> Vec<u8> {
+    let app = with_limits(worker_router(Arc::clone(state)), &state.opts);
+    let (_closing, rx) = tokio::sync::watch::channel(false);
+    let timeout = state.opts.header_timeout;
+    crate::listener::exchange(request, |s| connection(state, app, s, None, rx, timeout)).await
 }
 
 /// The request timeout on every route.

@@ -140,6 +140,12 @@ fn rspamc_gets_the_verdicts_check_gives() {
         if v["action"] == "reject" {
             assert!(text.contains("Action: reject"), "{name}: {text}");
         }
+        // rspamc -z sends the message zstd-compressed: the same verdict.
+        let (ok, zipped) = rspamc(&bin, &["-z", "-h", &host], Some(&file));
+        assert!(
+            ok && zipped.contains(&format!("Score: {score:.2} / 5.00")),
+            "{name}: -z: {zipped}"
+        );
     }
 }
 
