@@ -1,5 +1,6 @@
 //! Email: the mail-parser adapter that turns raw RFC 5322 bytes into a [`Message`].
 
+use super::host::{self, Host};
 use super::html::append_text;
 use super::identity::{client_ip, normalise_address, received_from_ip};
 use super::uri::{DistinctUris, find_in_html};
@@ -327,6 +328,19 @@ fn read_identities(
     msg.from = mailbox(parsed.from());
     msg.reply_to = mailbox(parsed.reply_to());
     msg.return_path = parsed.return_address().map(normalise_address);
+    msg.hosts = host::Hosts {
+        from: msg
+            .from
+            .as_ref()
+            .and_then(|m| m.domain())
+            .and_then(Host::parse),
+        reply_to: msg
+            .reply_to
+            .as_ref()
+            .and_then(|m| m.domain())
+            .and_then(Host::parse),
+        return_path: msg.return_path.as_deref().and_then(Host::of_address),
+    };
     msg.sender = msg
         .from
         .as_ref()

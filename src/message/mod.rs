@@ -5,6 +5,7 @@
 //! (rules, reputation, statistics) sees only [`Message`].
 
 pub mod email;
+pub mod host;
 pub mod html;
 pub mod identity;
 pub mod short;
@@ -154,6 +155,10 @@ pub struct Message {
     /// never taken from the message itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// The hosts the message names (From, Reply-To, Return-Path domains),
+    /// each with its organisation; computed once at parse.
+    #[serde(skip)]
+    pub hosts: host::Hosts,
     /// Size of the raw input in bytes.
     pub size: usize,
     /// Facts about the structure of the message that eval tests read.

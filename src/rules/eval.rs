@@ -233,11 +233,10 @@ impl EvalTest {
             }
             EvalKind::LinkTextMismatch => m.links.iter().any(link_text_mismatch),
             EvalKind::FromNameSpoof => from_name_spoof(m),
-            EvalKind::ReplyToDiffers => {
-                let from = m.sender_domain();
-                let reply = m.reply_to.as_ref().and_then(|r| r.domain());
-                matches!((from, reply), (Some(f), Some(r)) if !same_org(f, r))
-            }
+            EvalKind::ReplyToDiffers => matches!(
+                (&m.hosts.from, &m.hosts.reply_to),
+                (Some(f), Some(r)) if !f.same_organisation(r)
+            ),
             EvalKind::SubjectAllCaps => {
                 let (letters, upper) = letter_counts(&m.subject);
                 letters as f64 >= t && upper == letters
@@ -327,29 +326,26 @@ fn count_char(s: &str, b: u8) -> usize {
     s.bytes().filter(|&x| x == b).count()
 }
 
-/// Registrable-ish comparison: the last two labels agree.
-fn same_org(a: &str, b: &str) -> bool {
-    fn tail(d: &str) -> &str {
-        let mut dots = d.rmatch_indices('.');
-        match (dots.next(), dots.next()) {
-            (Some(_), Some((i, _))) => &d[i + 1..],
-            _ => d,
-        }
-    }
-    tail(&a.to_ascii_lowercase()) == tail(&b.to_ascii_lowercase())
-}
-
+/// The display name carries an address of another organisation than the
+/// sender's (`"service@paypal.co.uk" <x@secure-alerts.co.uk>`).
 fn from_name_spoof(m: &Message) -> bool {
-    let Some(from) = &m.from else { return false };
-    let (Some(name), Some(domain)) = (from.name.as_deref(), from.domain()) else {
+    let (Some(name), Some(sender)) = (
+        m.from.as_ref().and_then(|f| f.name.as_deref()),
+        &m.hosts.from,
+    ) else {
         return false;
     };
     name.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')' | '\''))
         .filter_map(|w| w.rsplit_once('@'))
-        .any(|(_, d)| {
+        .filter_map(|(_, d)| {
             let d = d.trim_end_matches(['.', ',']);
-            d.contains('.') && !same_org(d, domain)
+            if d.contains('.') {
+                crate::message::host::Host::parse(d)
+            } else {
+                None
+            }
         })
+        .any(|h| !h.same_organisation(sender))
 }
 
 fn mixed_script_words(s: &str) -> usize {
@@ -374,7 +370,6 @@ fn is_pictograph(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::message::Mailbox;
 
     #[test]
     fn letter_counts_cross_blocks_and_scripts() {
@@ -409,21 +404,49 @@ mod tests {
     }
 
     #[test]
-    fn display_name_spoof() {
-        let t = EvalTest::new("from_name_spoof", None).expect("known eval test");
-        let mut m = Message {
-            from: Some(Mailbox {
-                name: Some("service@paypal.com".into()),
-                address: Some("x@evil.example".into()),
-            }),
-            ..Message::default()
-        };
-        assert!(t.check(&m));
-        m.from = Some(Mailbox {
-            name: Some("bob@mail.evil.example".into()),
-            address: Some("x@evil.example".into()),
-        });
-        assert!(!t.check(&m));
+    fn display_name_spoof_and_reply_to_by_organisation() {
+        let spoof = EvalTest::new("from_name_spoof", None).expect("known eval test");
+        let reply = EvalTest::new("reply_to_differs", None).expect("known eval test");
+        // (From, Reply-To, display name spoof?, Reply-To to another organisation?)
+        let table: &[(&str, &str, bool, bool)] = &[
+            ("\"service@paypal.com\" <x@evil.example>", "", true, false),
+            (
+                "\"bob@mail.evil.example\" <x@evil.example>",
+                "",
+                false,
+                false,
+            ),
+            (
+                "\"service@paypal.co.uk\" <x@account-review.co.uk>",
+                "",
+                true,
+                false,
+            ),
+            (
+                "\"help@shop.co.uk\" <orders@mail.shop.co.uk>",
+                "",
+                false,
+                false,
+            ),
+            ("<a@commbank.com.au>", "r@claims-team.com.au", false, true),
+            (
+                "<a@mail.commbank.com.au>",
+                "r@commbank.com.au",
+                false,
+                false,
+            ),
+            ("<a@example.com>", "r@example.net", false, true),
+        ];
+        for (from, reply_to, is_spoof, differs) in table {
+            let mut raw = format!("From: {from}\n");
+            if !reply_to.is_empty() {
+                raw.push_str(&format!("Reply-To: {reply_to}\n"));
+            }
+            raw.push_str("Subject: s\n\nbody\n");
+            let m = Message::from_email(raw.as_bytes());
+            assert_eq!(spoof.check(&m), *is_spoof, "{from}");
+            assert_eq!(reply.check(&m), *differs, "{from} / {reply_to}");
+        }
     }
 
     #[test]
