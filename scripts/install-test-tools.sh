@@ -2,7 +2,8 @@
 # Installs the real mail components the tests drive (Debian packages):
 # Postfix (milter test), spamc (spamd protocol), rspamc (Rspamd protocol,
 # from the rspamd package; no daemon is started) and Exim with content
-# scanning (exim4-daemon-heavy, for its `spam =` ACL condition).
+# scanning (exim4-daemon-heavy, for its `spam =` ACL condition), and
+# dnsmasq (a DNS server the authentication tests start on loopback).
 #
 # Postfix and Exim are both mail transport agents and Debian will not
 # install both; Exim's binary is therefore unpacked from its package into
@@ -16,6 +17,7 @@ need=()
 command -v postfix >/dev/null 2>&1 || need+=(postfix)
 command -v spamc >/dev/null 2>&1 || need+=(spamc)
 command -v rspamc >/dev/null 2>&1 || need+=(rspamd)
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 if [ ! -x "$EXIM_DIR/usr/sbin/exim4" ] && [ ! -x /usr/sbin/exim4 ]; then need+=(exim); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

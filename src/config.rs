@@ -61,6 +61,9 @@ pub struct Config {
     pub serve: ServeSettings,
     /// The Rspamd front end's controller (`[rspamd]`).
     pub rspamd: RspamdSettings,
+    /// The resolver for sender authentication and DNS lists (`[dns]`);
+    /// `None`: no lookups, no authentication rule fires.
+    pub dns: Option<crate::auth::DnsSettings>,
     /// What is added to email besides the verdict fields (`[email]`).
     pub markup: crate::headers::Markup,
 }
@@ -294,6 +297,8 @@ struct RawConfig {
     serve: Option<toml::Spanned<ServeSettings>>,
     #[serde(default)]
     rspamd: Option<toml::Spanned<RspamdSettings>>,
+    #[serde(default)]
+    dns: Option<toml::Spanned<crate::auth::DnsSettings>>,
 }
 
 /// `rules = "DIR"` or a `[rules]` table.
@@ -470,6 +475,16 @@ impl Config {
                 message,
             })?;
             cfg.rspamd = r;
+        }
+        if let Some(d) = raw.dns {
+            let line = line_of(d.span().start);
+            let d = d.into_inner();
+            d.validate().map_err(|message| ConfigError {
+                file: file.into(),
+                line,
+                message,
+            })?;
+            cfg.dns = Some(d);
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

@@ -34,6 +34,9 @@ pub struct Envelope {
     /// When the front end received the message; `None`: now, when it is
     /// applied. Never the message's own `Date`.
     pub received: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Sender authentication results the front end found (SPF needs the
+    /// connection; DKIM, DMARC and ARC the message and DNS).
+    pub auth: Option<crate::auth::AuthResults>,
 }
 
 impl Envelope {
@@ -46,6 +49,9 @@ impl Envelope {
             self.received
                 .unwrap_or_else(|| chrono::Utc::now().fixed_offset()),
         );
+        if self.auth.is_some() {
+            msg.auth.clone_from(&self.auth);
+        }
         if self.client_ip.is_some() {
             msg.client_ip = self.client_ip;
         }
@@ -59,6 +65,26 @@ impl Envelope {
                 .iter()
                 .map(|r| crate::message::identity::normalise_address(r))
                 .collect();
+        }
+    }
+}
+
+#[cfg(feature = "daemons")]
+impl Envelope {
+    /// Authenticate `raw` (SPF with this envelope's client address, HELO and
+    /// MAIL FROM; DKIM, DMARC, ARC) when an authenticator is configured,
+    /// and keep the results for the engine. Bounded by `[dns] budget`.
+    pub async fn authenticate(&mut self, auth: Option<&crate::auth::Authenticator>, raw: &[u8]) {
+        if let Some(a) = auth {
+            self.auth = Some(
+                a.authenticate(
+                    raw,
+                    self.client_ip,
+                    self.helo.as_deref(),
+                    self.mail_from.as_deref(),
+                )
+                .await,
+            );
         }
     }
 }

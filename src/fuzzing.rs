@@ -211,6 +211,7 @@ pub fn http_body(data: &[u8]) {
             unsaved: Default::default(),
             access: Default::default(),
             reports: Default::default(),
+            auth: None,
         });
         crate::server::router(state, 1 << 20, Duration::from_secs(5))
     });

@@ -43,6 +43,7 @@ pub use config::Config;
 pub use engine::{Engine, EngineBuilder, EngineError};
 pub use message::{Channel, Message};
 pub use verdict::{Action, Hit, Record, Thresholds, Verdict};
+pub mod auth;
 pub mod bayes;
 pub mod behaviour;
 pub mod corpus;

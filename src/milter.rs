@@ -33,6 +33,8 @@ pub struct MilterOptions {
     pub on_error: FailAction,
     /// A session that sends nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// Sender authentication (`[dns]` configured), before classification.
+    pub auth: Option<crate::auth::Authenticator>,
 }
 
 impl Default for MilterOptions {
@@ -42,6 +44,7 @@ impl Default for MilterOptions {
             max_size: 20 * 1024 * 1024,
             on_error: FailAction::Accept,
             idle_timeout: Duration::from_secs(300),
+            auth: None,
         }
     }
 }
@@ -266,7 +269,7 @@ impl Milter for SpamsiftMilter {
         }
         let engine = Arc::clone(&self.engine);
         let raw = std::mem::take(&mut self.raw);
-        let envelope = crate::frontend::Envelope {
+        let mut envelope = crate::frontend::Envelope {
             client_ip: self.client_ip,
             client_host: Some(self.client_host.clone()).filter(|h| !h.is_empty()),
             helo: Some(self.helo.clone()).filter(|h| !h.is_empty()),
@@ -276,7 +279,9 @@ impl Milter for SpamsiftMilter {
             queue_id: Some(self.queue_id.clone()).filter(|q| !q.is_empty()),
             auth_user: self.auth_user.clone(),
             received: Some(chrono::Utc::now().fixed_offset()),
+            auth: None,
         };
+        envelope.authenticate(self.opts.auth.as_ref(), &raw).await;
         // The engine stops its own work within the budget (no thread
         // outlives its message), a little before the milter gives up.
         let limits = crate::frontend::Limits {

@@ -54,6 +54,8 @@ pub struct RspamdOptions {
     pub password_sha256: Option<[u8; 32]>,
     /// The model file learning writes to (with its books), if any.
     pub model: Option<PathBuf>,
+    /// Sender authentication (`[dns]` configured), before classification.
+    pub auth: Option<crate::auth::Authenticator>,
 }
 
 impl Default for RspamdOptions {
@@ -69,6 +71,7 @@ impl Default for RspamdOptions {
             request_timeout: Duration::from_secs(60),
             password_sha256: None,
             model: None,
+            auth: None,
         }
     }
 }
@@ -234,7 +237,12 @@ pub fn legacy_reply(engine: &Engine, verdict: Option<&Verdict>) -> String {
 }
 
 /// Classify a raw message with its envelope, off the reactor.
-async fn classify(state: &Arc<RspamdState>, body: Vec<u8>, envelope: Envelope) -> Option<Verdict> {
+async fn classify(
+    state: &Arc<RspamdState>,
+    body: Vec<u8>,
+    mut envelope: Envelope,
+) -> Option<Verdict> {
+    envelope.authenticate(state.opts.auth.as_ref(), &body).await;
     let st = Arc::clone(state);
     let job = crate::listener::cpu_work(body.len(), move || {
         check_email(&st.engine, &body, &envelope, &st.opts.limits)

@@ -135,6 +135,8 @@ pub struct AppState {
     pub access: Access,
     /// Duplicate and rate bookkeeping of complaints.
     pub reports: ReportLedger,
+    /// Sender authentication for `/v1/check/email` (`[dns]` configured).
+    pub auth: Option<crate::auth::Authenticator>,
 }
 
 /// Who may read and write policies and file complaints.
@@ -408,10 +410,11 @@ async fn check_email(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let envelope = match envelope_of(&headers, uri.query()) {
+    let mut envelope = match envelope_of(&headers, uri.query()) {
         Ok(e) => e,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
+    envelope.authenticate(state.auth.as_ref(), &body).await;
     let st = Arc::clone(&state);
     let start = Instant::now();
     let done = crate::listener::cpu_work(body.len(), move || {

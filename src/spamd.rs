@@ -44,6 +44,9 @@ pub struct SpamdOptions {
     pub idle_timeout: Duration,
     /// The model file TELL learns into; `None`: TELL is refused.
     pub tell_model: Option<std::path::PathBuf>,
+    /// Sender authentication (`[dns]` configured): DKIM, DMARC and ARC
+    /// (the spamd protocol carries no client address for SPF).
+    pub auth: Option<crate::auth::Authenticator>,
 }
 
 impl Default for SpamdOptions {
@@ -56,6 +59,7 @@ impl Default for SpamdOptions {
             ],
             idle_timeout: Duration::from_secs(30),
             tell_model: None,
+            auth: None,
         }
     }
 }
@@ -305,10 +309,13 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
     if method == Method::Tell {
         return tell(engine, opts, body, class.as_deref(), set, remove).await;
     }
-    let envelope = Envelope {
+    let mut envelope = Envelope {
         user: user.clone(),
         ..Envelope::default()
     };
+    if body.len() <= max {
+        envelope.authenticate(opts.auth.as_ref(), &body).await;
+    }
     let outcome = if body.len() > max {
         Outcome::PassedThrough(format!("larger than the size limit of {max} bytes"))
     } else {

@@ -204,13 +204,30 @@ fn filter(
     let verdict = match args.channel() {
         // Email goes through the seam every email front end shares.
         Channel::Email => {
-            let envelope = Envelope {
+            let mut envelope = Envelope {
                 client_ip: args.client_ip,
                 helo: args.helo.clone(),
                 mail_from: args.mail_from.clone(),
                 recipients: args.recipient.clone(),
                 ..Envelope::default()
             };
+            // Sender authentication, when `[dns]` is configured: a small
+            // runtime for the lookups, bounded by `[dns] budget`.
+            if input.len() <= args.max_size {
+                match spamsift::auth::Authenticator::from_config(engine.config()) {
+                    Ok(Some(auth)) => {
+                        match tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                        {
+                            Ok(rt) => rt.block_on(envelope.authenticate(Some(&auth), input)),
+                            Err(e) => tracing::warn!("no sender authentication: {e}"),
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!("no sender authentication: {e}"),
+                }
+            }
             let limits = Limits {
                 max_size: args.max_size,
                 timeout: engine.config().limits.budget(),

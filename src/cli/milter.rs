@@ -58,6 +58,7 @@ pub fn run(opts: &EngineOpts, args: MilterArgs) -> CmdResult {
         return Ok(ExitCode::SUCCESS);
     }
     let milter_opts = MilterOptions {
+        auth: super::authenticator(&engine)?,
         timeout: Duration::from_secs_f64(timeout.max(0.001)),
         max_size,
         on_error,

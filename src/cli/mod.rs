@@ -196,6 +196,13 @@ pub struct EngineOpts {
     pub(crate) policies: Option<PathBuf>,
 }
 
+/// The sender authenticator of the engine's `[dns]` section, if any.
+pub(crate) fn authenticator(
+    engine: &spamsift::Engine,
+) -> Result<Option<spamsift::auth::Authenticator>, Failure> {
+    spamsift::auth::Authenticator::from_config(engine.config()).map_err(Failure::setup)
+}
+
 /// Options every MTA protocol daemon (spamd, Rspamd) takes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DaemonArgs {

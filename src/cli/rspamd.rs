@@ -90,6 +90,7 @@ pub fn run(opts: &EngineOpts, args: RspamdArgs) -> CmdResult {
         request_timeout: Duration::from_secs_f64(settings.request_timeout),
         password_sha256,
         model: model_path,
+        auth: super::authenticator(&engine)?,
     };
     if args.check_config {
         super::print_out(&super::config_report(

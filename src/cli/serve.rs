@@ -69,6 +69,7 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
         Ok(Err(e)) | Err(e) => return Err(fail(e.to_string())),
     };
     let settings = engine.config().serve.clone();
+    let auth = super::authenticator(&engine)?;
     if args.check_config {
         super::print_out(&super::config_report(
             &engine,
@@ -99,6 +100,7 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
         unsaved: Default::default(),
         access: spamsift::server::Access::new(&settings),
         reports: spamsift::server::ReportLedger::new(settings.reports_per_hour),
+        auth: auth.clone(),
     });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -49,6 +49,7 @@ pub fn run(opts: &EngineOpts, args: SpamdArgs) -> CmdResult {
         }
     };
     let spamd_opts = SpamdOptions {
+        auth: super::authenticator(&engine)?,
         limits: Limits {
             max_size: args.daemon.max_size,
             timeout: seconds(args.daemon.timeout, "timeout")?,

@@ -159,6 +159,10 @@ pub struct Message {
     /// each with its organisation; computed once at parse.
     #[serde(skip)]
     pub hosts: host::Hosts,
+    /// Sender authentication results, when the front end authenticated
+    /// the message (`[dns]` configured); `None`: not checked.
+    #[serde(skip)]
+    pub auth: Option<crate::auth::AuthResults>,
     /// Size of the raw input in bytes.
     pub size: usize,
     /// Facts about the structure of the message that eval tests read.

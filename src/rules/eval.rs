@@ -1,5 +1,6 @@
 //! Built-in tests implemented in code (`eval = "NAME"` in rule files).
 
+use crate::auth::{DmarcPolicy, Outcome};
 use crate::message::uri::link_text_mismatch;
 use crate::message::{Channel, Message};
 
@@ -38,10 +39,118 @@ enum EvalKind {
     EmojiCount,
     SubjectRandomToken,
     MailerRandom,
+    /// An authentication result (`[dns]` configured): which one.
+    Auth(AuthTest),
+}
+
+/// The authentication facts the `spf_*`, `dkim_*`, `dmarc_*`, `arc_*` and
+/// `dns_timeout` tests read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AuthTest {
+    Spf(crate::auth::Outcome),
+    SpfError,
+    DkimValid,
+    DkimInvalid,
+    DmarcPass,
+    /// DMARC failed and the domain's policy is this.
+    DmarcFail(crate::auth::DmarcPolicy),
+    ArcValid,
+    ArcInvalid,
+    DnsTimeout,
 }
 
 /// `(name, kind, default threshold, what it tests)`.
 const TESTS: &[(&str, EvalKind, f64, &str)] = &[
+    (
+        "spf_pass",
+        EvalKind::Auth(AuthTest::Spf(Outcome::Pass)),
+        0.0,
+        "SPF passed for the envelope sender",
+    ),
+    (
+        "spf_fail",
+        EvalKind::Auth(AuthTest::Spf(Outcome::Fail)),
+        0.0,
+        "SPF failed (-all) for the envelope sender",
+    ),
+    (
+        "spf_softfail",
+        EvalKind::Auth(AuthTest::Spf(Outcome::SoftFail)),
+        0.0,
+        "SPF soft fail (~all)",
+    ),
+    (
+        "spf_neutral",
+        EvalKind::Auth(AuthTest::Spf(Outcome::Neutral)),
+        0.0,
+        "SPF neutral (?all)",
+    ),
+    (
+        "spf_none",
+        EvalKind::Auth(AuthTest::Spf(Outcome::None)),
+        0.0,
+        "no SPF record for the envelope sender's domain",
+    ),
+    (
+        "spf_error",
+        EvalKind::Auth(AuthTest::SpfError),
+        0.0,
+        "SPF temporary or permanent error",
+    ),
+    (
+        "dkim_valid",
+        EvalKind::Auth(AuthTest::DkimValid),
+        0.0,
+        "a DKIM signature verified",
+    ),
+    (
+        "dkim_invalid",
+        EvalKind::Auth(AuthTest::DkimInvalid),
+        0.0,
+        "DKIM signatures present, none verified",
+    ),
+    (
+        "dmarc_pass",
+        EvalKind::Auth(AuthTest::DmarcPass),
+        0.0,
+        "DMARC passed: SPF or DKIM aligned with From",
+    ),
+    (
+        "dmarc_reject",
+        EvalKind::Auth(AuthTest::DmarcFail(DmarcPolicy::Reject)),
+        0.0,
+        "DMARC failed and the From domain says p=reject",
+    ),
+    (
+        "dmarc_quarantine",
+        EvalKind::Auth(AuthTest::DmarcFail(DmarcPolicy::Quarantine)),
+        0.0,
+        "DMARC failed and the From domain says p=quarantine",
+    ),
+    (
+        "dmarc_none",
+        EvalKind::Auth(AuthTest::DmarcFail(DmarcPolicy::None)),
+        0.0,
+        "DMARC failed and the From domain says p=none",
+    ),
+    (
+        "arc_valid",
+        EvalKind::Auth(AuthTest::ArcValid),
+        0.0,
+        "an ARC chain validated",
+    ),
+    (
+        "arc_invalid",
+        EvalKind::Auth(AuthTest::ArcInvalid),
+        0.0,
+        "an ARC chain is present and broken",
+    ),
+    (
+        "dns_timeout",
+        EvalKind::Auth(AuthTest::DnsTimeout),
+        0.0,
+        "some DNS lookups ran out of the per-message budget",
+    ),
     ("missing_date", EvalKind::MissingDate, 0.0, "no Date header"),
     (
         "bad_date",
@@ -218,6 +327,7 @@ impl EvalTest {
         let t = self.threshold;
         let email = m.channel == Channel::Email;
         match self.kind {
+            EvalKind::Auth(test) => m.auth.as_ref().is_some_and(|a| auth_test(test, a)),
             EvalKind::MissingDate => email && !m.facts.has_date && !m.facts.parse_failed,
             EvalKind::BadDate => email && m.facts.bad_date,
             EvalKind::MissingMessageId => email && !m.facts.has_message_id && !m.facts.parse_failed,
@@ -324,6 +434,23 @@ fn looks_random(token: &str, min_len: usize) -> bool {
 
 fn count_char(s: &str, b: u8) -> usize {
     s.bytes().filter(|&x| x == b).count()
+}
+
+fn auth_test(test: AuthTest, a: &crate::auth::AuthResults) -> bool {
+    match test {
+        AuthTest::Spf(o) => a.spf == o && !(o == Outcome::None && a.spf_domain.is_empty()),
+        AuthTest::SpfError => matches!(a.spf, Outcome::TempError | Outcome::PermError),
+        AuthTest::DkimValid => a.dkim == Outcome::Pass,
+        AuthTest::DkimInvalid => matches!(
+            a.dkim,
+            Outcome::Fail | Outcome::PermError | Outcome::Neutral
+        ),
+        AuthTest::DmarcPass => a.dmarc == Outcome::Pass,
+        AuthTest::DmarcFail(p) => a.dmarc == Outcome::Fail && a.dmarc_policy == p,
+        AuthTest::ArcValid => a.arc == Outcome::Pass,
+        AuthTest::ArcInvalid => matches!(a.arc, Outcome::Fail | Outcome::PermError),
+        AuthTest::DnsTimeout => a.timed_out,
+    }
 }
 
 /// The display name carries an address of another organisation than the

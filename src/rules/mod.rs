@@ -47,6 +47,10 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
         "email-scams.toml",
         include_str!("../../rules/email-scams.toml"),
     ),
+    (
+        "email-auth.toml",
+        include_str!("../../rules/email-auth.toml"),
+    ),
     ("sms.toml", include_str!("../../rules/sms.toml")),
     ("im.toml", include_str!("../../rules/im.toml")),
 ];

@@ -1,0 +1,226 @@
+//! The resolver side of authentication: `mail-auth` over `hickory-resolver`.
+
+use super::{AuthResults, DmarcPolicy, DnsServers, DnsSettings, Outcome, parse_server};
+use mail_auth::common::verify::VerifySignature;
+use mail_auth::hickory_resolver::config::{
+    NameServerConfig, ProtocolConfig, ResolverConfig, ResolverOpts,
+};
+use mail_auth::{
+    AuthenticatedMessage, DkimResult, DmarcResult, MessageAuthenticator, SpfResult, dmarc::Policy,
+    spf::verify::SpfParameters,
+};
+use std::net::IpAddr;
+use std::time::Duration;
+
+fn spf_outcome(r: SpfResult) -> Outcome {
+    match r {
+        SpfResult::Pass => Outcome::Pass,
+        SpfResult::Fail => Outcome::Fail,
+        SpfResult::SoftFail => Outcome::SoftFail,
+        SpfResult::Neutral => Outcome::Neutral,
+        SpfResult::TempError => Outcome::TempError,
+        SpfResult::PermError => Outcome::PermError,
+        SpfResult::None => Outcome::None,
+    }
+}
+
+fn dkim_outcome(r: &DkimResult) -> Outcome {
+    match r {
+        DkimResult::Pass => Outcome::Pass,
+        DkimResult::Neutral(_) => Outcome::Neutral,
+        DkimResult::Fail(_) => Outcome::Fail,
+        DkimResult::PermError(_) => Outcome::PermError,
+        DkimResult::TempError(_) => Outcome::TempError,
+        DkimResult::None => Outcome::None,
+    }
+}
+
+fn dmarc_outcome(r: &DmarcResult) -> Outcome {
+    match r {
+        DmarcResult::Pass => Outcome::Pass,
+        DmarcResult::Fail(_) => Outcome::Fail,
+        DmarcResult::TempError(_) => Outcome::TempError,
+        DmarcResult::PermError(_) => Outcome::PermError,
+        DmarcResult::None => Outcome::None,
+    }
+}
+
+/// The shared authenticator: one resolver (with its cache) for every message.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: MessageAuthenticator,
+    budget: Duration,
+    /// This host's name, for SPF's `%{r}` and the results header.
+    host: String,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("budget", &self.budget)
+            .field("host", &self.host)
+            .finish()
+    }
+}
+
+impl Authenticator {
+    /// An authenticator with the `[dns]` settings.
+    pub fn new(settings: &DnsSettings) -> Result<Authenticator, String> {
+        settings.validate()?;
+        let mut opts = ResolverOpts::default();
+        opts.timeout = Duration::from_secs_f64(settings.timeout);
+        opts.attempts = 1;
+        opts.cache_size = 64 * 1024;
+        let inner = match &settings.servers {
+            DnsServers::System(_) => {
+                let (config, mut sys) =
+                    mail_auth::hickory_resolver::system_conf::read_system_conf()
+                        .map_err(|e| format!("[dns] servers = \"system\": {e}"))?;
+                sys.timeout = opts.timeout;
+                sys.attempts = 1;
+                MessageAuthenticator::new(config, sys)
+            }
+            DnsServers::List(list) => {
+                let mut config = ResolverConfig::from_parts(None, Vec::new(), Vec::new());
+                for s in list {
+                    let addr = parse_server(s)?;
+                    config.add_name_server(NameServerConfig::new(addr, ProtocolConfig::Udp));
+                    config.add_name_server(NameServerConfig::new(addr, ProtocolConfig::Tcp));
+                }
+                MessageAuthenticator::new(config, opts)
+            }
+        }
+        .map_err(|e| format!("[dns]: {e}"))?;
+        Ok(Authenticator {
+            inner,
+            budget: Duration::from_secs_f64(settings.budget),
+            host: "localhost".into(),
+        })
+    }
+
+    /// The authenticator of a configuration's `[dns]` section; `None`
+    /// without one (no lookups, no authentication rule fires).
+    pub fn from_config(config: &crate::Config) -> Result<Option<Authenticator>, String> {
+        config.dns.as_ref().map(Authenticator::new).transpose()
+    }
+
+    /// Authenticate a raw message with what the connection says: SPF needs
+    /// the client address (and MAIL FROM or HELO); DKIM, DMARC and ARC the
+    /// message. Within the budget; a message that cannot be parsed gets
+    /// `None` everywhere.
+    pub async fn authenticate(
+        &self,
+        raw: &[u8],
+        client_ip: Option<IpAddr>,
+        helo: Option<&str>,
+        mail_from: Option<&str>,
+    ) -> AuthResults {
+        let mut out = AuthResults::default();
+        let Some(msg) = AuthenticatedMessage::parse(raw) else {
+            return out;
+        };
+        let work = self.run(&msg, client_ip, helo, mail_from, &mut out);
+        if tokio::time::timeout(self.budget, work).await.is_err() {
+            out.timed_out = true;
+        }
+        out
+    }
+
+    async fn run<'x>(
+        &self,
+        msg: &'x AuthenticatedMessage<'x>,
+        client_ip: Option<IpAddr>,
+        helo: Option<&str>,
+        mail_from: Option<&str>,
+        out: &mut AuthResults,
+    ) {
+        let helo = helo.unwrap_or_default();
+        let mail_from = mail_from
+            .map(|m| m.trim().trim_start_matches('<').trim_end_matches('>'))
+            .unwrap_or_default();
+        // SPF: the MAIL FROM identity, or HELO's for a null sender.
+        let spf_fut = async {
+            match client_ip {
+                Some(ip) if !mail_from.is_empty() => Some(
+                    self.inner
+                        .verify_spf(SpfParameters::verify_mail_from(
+                            ip, helo, &self.host, mail_from,
+                        ))
+                        .await,
+                ),
+                Some(ip) if !helo.is_empty() => Some(
+                    self.inner
+                        .verify_spf(SpfParameters::verify_ehlo(ip, helo, &self.host))
+                        .await,
+                ),
+                _ => None,
+            }
+        };
+        let (spf, dkim, arc) = tokio::join!(
+            spf_fut,
+            self.inner.verify_dkim(msg),
+            self.inner.verify_arc(msg)
+        );
+        // Recorded as each finishes, so a budget cut keeps what came in.
+        if let Some(s) = &spf {
+            out.spf = spf_outcome(s.result());
+            out.spf_domain = s.domain().to_string();
+        }
+        out.dkim = if dkim.iter().any(|d| d.result() == &DkimResult::Pass) {
+            Outcome::Pass
+        } else {
+            dkim.first()
+                .map_or(Outcome::None, |d| dkim_outcome(d.result()))
+        };
+        out.dkim_domains = dkim
+            .iter()
+            .filter(|d| d.result() == &DkimResult::Pass)
+            .filter_map(|d| d.signature().map(|s| s.domain().to_string()))
+            .collect();
+        out.arc = dkim_outcome(arc.result());
+        let from_domain = msg.from().rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+        if from_domain.is_empty() {
+            return;
+        }
+        let spf_for_dmarc = spf.unwrap_or_else(|| {
+            mail_auth::SpfOutput::new(from_domain.to_string()).with_result(SpfResult::None)
+        });
+        let mail_from_domain = mail_from.rsplit_once('@').map_or(helo, |(_, d)| d);
+        let dmarc = self
+            .inner
+            .verify_dmarc(
+                mail_auth::dmarc::verify::DmarcParameters::new(
+                    msg,
+                    &dkim,
+                    mail_from_domain,
+                    &spf_for_dmarc,
+                )
+                .with_domain_suffix_fn(|d| psl::domain_str(d).unwrap_or(d)),
+            )
+            .await;
+        out.dmarc_domain = dmarc.domain().to_string();
+        let (s, d) = (
+            dmarc_outcome(dmarc.spf_result()),
+            dmarc_outcome(dmarc.dkim_result()),
+        );
+        // With a record, DMARC fails unless SPF or DKIM passed aligned
+        // (mail-auth leaves both at None when neither passed at all).
+        out.dmarc = if s == Outcome::Pass || d == Outcome::Pass {
+            Outcome::Pass
+        } else if s == Outcome::TempError || d == Outcome::TempError {
+            Outcome::TempError
+        } else if s == Outcome::PermError || d == Outcome::PermError {
+            Outcome::PermError
+        } else if dmarc.dmarc_record().is_some() {
+            Outcome::Fail
+        } else {
+            Outcome::None
+        };
+        out.dmarc_policy = match dmarc.policy() {
+            Policy::None => DmarcPolicy::None,
+            Policy::Quarantine => DmarcPolicy::Quarantine,
+            Policy::Reject => DmarcPolicy::Reject,
+            Policy::Unspecified => DmarcPolicy::Unspecified,
+        };
+    }
+}

@@ -1,0 +1,260 @@
+//! Sender authentication against a real DNS server: Debian's `dnsmasq`,
+//! started by the test on a loopback port and serving the zones the test
+//! writes (SPF, a DKIM key for the messages it signs, DMARC policies), and
+//! a zone delegated to a server that never answers. `spamsift check` with
+//! `[dns]` pointing there gives each fixture its hits; the Rspamd front end
+//! gives the same through its envelope headers. Without dnsmasq the test
+//! says so and is skipped, except under CI, where it fails.
+
+mod common;
+
+use base64::Engine as _;
+use mail_auth::common::crypto::Ed25519Key;
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::DkimSigner;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Dns {
+    _server: common::Daemon,
+    _silent: std::net::UdpSocket,
+    port: u16,
+}
+
+/// dnsmasq serving the test zones; `.test` answered locally (NXDOMAIN for
+/// what is not listed) except `slow.test`, sent to a socket that never
+/// answers.
+fn start_dns(dir: &Path, dkim_public: &[u8]) -> Option<Dns> {
+    let dnsmasq = common::real_tool("dnsmasq (dnsmasq-base)", &["/usr/sbin/dnsmasq"])?;
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let port = common::free_port();
+    let key = base64::engine::general_purpose::STANDARD.encode(dkim_public);
+    let conf = format!(
+        "port={port}\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n\
+         no-daemon\nlocal=/test/\nserver=/slow.test/127.0.0.1#{silent_port}\n\
+         txt-record=shop.test,\"v=spf1 ip4:192.0.2.10 -all\"\n\
+         txt-record=s1._domainkey.shop.test,\"v=DKIM1; k=ed25519; p={key}\"\n\
+         txt-record=_dmarc.shop.test,\"v=DMARC1; p=reject\"\n\
+         txt-record=bank.test,\"v=spf1 ip4:198.51.100.1 -all\"\n\
+         txt-record=_dmarc.bank.test,\"v=DMARC1; p=reject\"\n"
+    );
+    let path = dir.join("dnsmasq.conf");
+    std::fs::write(&path, conf).expect("conf");
+    let child = Command::new(dnsmasq)
+        .arg(format!("--conf-file={}", path.display()))
+        .arg("--user=root")
+        .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start dnsmasq");
+    // Ready when it answers a query.
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    Some(Dns {
+        _server: common::Daemon(child),
+        _silent: silent,
+        port,
+    })
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(common::root().join("tests/fixtures/auth").join(name)).expect("fixture")
+}
+
+/// A message with a DKIM-Signature of `shop.test` (selector s1) prepended.
+fn signed(key: &[u8], raw: &[u8]) -> Vec<u8> {
+    let key = Ed25519Key::from_pkcs8_der(key).expect("key");
+    let sig = DkimSigner::from_key(key)
+        .domain("shop.test")
+        .selector("s1")
+        .headers(["From", "To", "Subject", "Date", "Message-ID"])
+        .sign(raw)
+        .expect("sign");
+    [sig.to_header().into_bytes(), raw.to_vec()].concat()
+}
+
+fn check(conf: &Path, args: &[&str], raw: &[u8]) -> (serde_json::Value, Duration) {
+    let mut all = vec!["--config", conf.to_str().expect("path"), "check", "--json"];
+    all.extend_from_slice(args);
+    let t = Instant::now();
+    let out = common::run(&all, raw);
+    let took = t.elapsed();
+    assert!(out.status.success(), "{out:?}");
+    (serde_json::from_slice(&out.stdout).expect("json"), took)
+}
+
+fn hits(v: &serde_json::Value) -> Vec<String> {
+    v["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["id"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[test]
+fn spf_dkim_dmarc_against_a_real_dns_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
+    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
+        .expect("key")
+        .public_key();
+    let Some(dns) = start_dns(dir.path(), &public) else {
+        return;
+    };
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
+            dns.port
+        ),
+    )
+    .expect("config");
+
+    // A signed newsletter from its own servers: everything passes.
+    let news = signed(&pkcs8, &fixture("newsletter.eml"));
+    let (v, _) = check(
+        &conf,
+        &[
+            "--client-ip",
+            "192.0.2.10",
+            "--mail-from",
+            "news@shop.test",
+            "--helo",
+            "mx.shop.test",
+        ],
+        &news,
+    );
+    let h = hits(&v);
+    for want in ["SPF_PASS", "DKIM_VALID", "DMARC_PASS"] {
+        assert!(h.contains(&want.to_string()), "{want}: {h:?}");
+    }
+    assert_eq!(v["action"], "ham", "{v}");
+
+    // The same message altered after signing: the signature fails, and
+    // DMARC still passes on aligned SPF.
+    let mut tampered = news.clone();
+    let at = tampered.len() - 8;
+    tampered[at] = b'X';
+    let (v, _) = check(
+        &conf,
+        &["--client-ip", "192.0.2.10", "--mail-from", "news@shop.test"],
+        &tampered,
+    );
+    let h = hits(&v);
+    assert!(h.contains(&"DKIM_INVALID".to_string()), "{h:?}");
+    assert!(h.contains(&"DMARC_PASS".to_string()), "{h:?}");
+
+    // The same newsletter sent from elsewhere, unsigned: SPF fails and
+    // shop.test says reject.
+    let (v, _) = check(
+        &conf,
+        &[
+            "--client-ip",
+            "203.0.113.9",
+            "--mail-from",
+            "news@shop.test",
+        ],
+        &fixture("newsletter.eml"),
+    );
+    let h = hits(&v);
+    assert!(
+        h.contains(&"SPF_FAIL".to_string()) && h.contains(&"DMARC_REJECT".to_string()),
+        "{h:?}"
+    );
+
+    // A forged bank mail from a stranger's address: SPF fail, DMARC reject,
+    // spam.
+    let (v, _) = check(
+        &conf,
+        &[
+            "--client-ip",
+            "203.0.113.9",
+            "--mail-from",
+            "security@bank.test",
+        ],
+        &fixture("forged-bank.eml"),
+    );
+    let h = hits(&v);
+    assert!(
+        h.contains(&"SPF_FAIL".to_string()) && h.contains(&"DMARC_REJECT".to_string()),
+        "{h:?}"
+    );
+    assert_ne!(v["action"], "ham", "{v}");
+
+    // A domain whose name server never answers: the verdict comes within
+    // the budget, with DNS_TIMEOUT showing what is missing.
+    let (v, took) = check(
+        &conf,
+        &[
+            "--client-ip",
+            "192.0.2.77",
+            "--mail-from",
+            "someone@slow.test",
+        ],
+        &fixture("slow-sender.eml"),
+    );
+    assert!(hits(&v).contains(&"DNS_TIMEOUT".to_string()), "{v}");
+    assert!(took < Duration::from_secs(4), "{took:?}");
+
+    // Without a [dns] section: no lookups, no authentication hit.
+    let bare = dir.path().join("bare.toml");
+    std::fs::write(&bare, "").expect("config");
+    let (v, _) = check(
+        &bare,
+        &[
+            "--client-ip",
+            "203.0.113.9",
+            "--mail-from",
+            "security@bank.test",
+        ],
+        &fixture("forged-bank.eml"),
+    );
+    assert!(
+        !hits(&v)
+            .iter()
+            .any(|h| h.starts_with("SPF_") || h.starts_with("DMARC_") || h.starts_with("DKIM_")),
+        "{v}"
+    );
+
+    // The Rspamd front end authenticates with its envelope headers.
+    let port = common::free_port();
+    let _rspamd = common::daemon(
+        &[
+            "--config",
+            conf.to_str().expect("path"),
+            "rspamd",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--controller",
+            "none",
+        ],
+        port,
+    );
+    let raw = fixture("forged-bank.eml");
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    use std::io::{Read, Write};
+    c.write_all(
+        format!(
+            "POST /checkv2 HTTP/1.0\r\nIP: 203.0.113.9\r\nFrom: security@bank.test\r\nContent-Length: {}\r\n\r\n",
+            raw.len()
+        )
+        .as_bytes(),
+    )
+    .expect("write");
+    c.write_all(&raw).expect("write");
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).expect("read");
+    assert!(
+        answer.contains("\"SPF_FAIL\"") && answer.contains("\"DMARC_REJECT\""),
+        "{answer}"
+    );
+}
