@@ -323,6 +323,7 @@ struct RawRulesTable {
 struct RawParse {
     trusted_hops: Option<usize>,
     max_body_bytes: Option<usize>,
+    trusted_authserv_ids: Option<Vec<String>>,
 }
 
 impl Config {
@@ -489,6 +490,9 @@ impl Config {
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {
                 cfg.email.trusted_hops = h;
+            }
+            if let Some(ids) = p.trusted_authserv_ids {
+                cfg.email.trusted_authserv_ids = ids;
             }
             if let Some(m) = p.max_body_bytes {
                 cfg.email.max_body_bytes = m;

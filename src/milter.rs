@@ -63,6 +63,9 @@ pub struct SpamsiftMilter {
     queue_id: String,
     /// The SMTP AUTH user (macro `{auth_authen}`), if the client logged in.
     auth_user: Option<String>,
+    /// The Authentication-Results value for the message in hand, when it
+    /// was authenticated and `[dns] authserv_id` is set.
+    auth_results: Option<String>,
     helo: String,
     mail_from: String,
     rcpts: Vec<String>,
@@ -83,6 +86,7 @@ impl SpamsiftMilter {
             client_host: String::new(),
             queue_id: String::new(),
             auth_user: None,
+            auth_results: None,
             helo: String::new(),
             mail_from: String::new(),
             rcpts: Vec::new(),
@@ -146,6 +150,9 @@ impl SpamsiftMilter {
         let mut b = ModificationResponse::builder();
         self.delete_result_headers(&mut b);
         let markup = &self.engine.config().markup;
+        if let Some(ar) = &self.auth_results {
+            b.push(AddHeader::new(b"Authentication-Results", ar.as_bytes()));
+        }
         for (name, value) in headers::result_headers(v, markup) {
             b.push(AddHeader::new(name.as_bytes(), value.as_bytes()));
         }
@@ -282,6 +289,17 @@ impl Milter for SpamsiftMilter {
             auth: None,
         };
         envelope.authenticate(self.opts.auth.as_ref(), &raw).await;
+        self.auth_results = match (
+            &envelope.auth,
+            self.engine
+                .config()
+                .dns
+                .as_ref()
+                .and_then(|d| d.authserv_id.as_deref()),
+        ) {
+            (Some(a), Some(id)) => Some(a.header_value(id)),
+            _ => None,
+        };
         // The engine stops its own work within the budget (no thread
         // outlives its message), a little before the milter gives up.
         let limits = crate::frontend::Limits {

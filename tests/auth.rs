@@ -113,7 +113,7 @@ fn spf_dkim_dmarc_against_a_real_dns_server() {
     std::fs::write(
         &conf,
         format!(
-            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\nauthserv_id = \"mx.test\"\n",
             dns.port
         ),
     )
@@ -138,6 +138,27 @@ fn spf_dkim_dmarc_against_a_real_dns_server() {
         assert!(h.contains(&want.to_string()), "{want}: {h:?}");
     }
     assert_eq!(v["action"], "ham", "{v}");
+    // Passed on with the results as an Authentication-Results field.
+    let out = common::run(
+        &[
+            "--config",
+            conf.to_str().expect("path"),
+            "check",
+            "--client-ip",
+            "192.0.2.10",
+            "--mail-from",
+            "news@shop.test",
+        ],
+        &news,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.lines().next().map(|l| l.trim_end_matches('\r')),
+        Some(
+            "Authentication-Results: mx.test; spf=pass smtp.mailfrom=shop.test; dkim=pass header.d=shop.test; dmarc=pass policy.dmarc=reject header.from=shop.test; arc=none"
+        ),
+        "{text}"
+    );
 
     // The same message altered after signing: the signature fails, and
     // DMARC still passes on aligned SPF.
@@ -256,5 +277,40 @@ fn spf_dkim_dmarc_against_a_real_dns_server() {
     assert!(
         answer.contains("\"SPF_FAIL\"") && answer.contains("\"DMARC_REJECT\""),
         "{answer}"
+    );
+}
+
+#[test]
+fn results_of_a_trusted_authserv_id_are_read_others_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        "[parse]\ntrusted_authserv_ids = [\"mx.example.org\"]\n",
+    )
+    .expect("config");
+    let with = |id: &str| {
+        [
+            format!(
+                "Authentication-Results: {id}; spf=fail smtp.mailfrom=security@bank.test;\n dmarc=fail (p=REJECT dis=NONE) header.from=bank.test\n"
+            )
+            .into_bytes(),
+            fixture("forged-bank.eml"),
+        ]
+        .concat()
+    };
+    let (v, _) = check(&conf, &[], &with("mx.example.org"));
+    let h = hits(&v);
+    assert!(
+        h.contains(&"SPF_FAIL".to_string()) && h.contains(&"DMARC_REJECT".to_string()),
+        "{h:?}"
+    );
+    // The same field from an authserv-id not ours (a sender's forgery).
+    let (v, _) = check(&conf, &[], &with("mx.evil.example"));
+    assert!(
+        !hits(&v)
+            .iter()
+            .any(|h| h.starts_with("SPF_") || h.starts_with("DMARC_")),
+        "{v}"
     );
 }

@@ -33,6 +33,10 @@ pub struct DnsSettings {
     /// Seconds all lookups of one message may take together.
     #[serde(default = "default_budget")]
     pub budget: f64,
+    /// When set, `check` and the milter add an `Authentication-Results`
+    /// field with this authserv-id (your host's name) to mail they pass on.
+    #[serde(default)]
+    pub authserv_id: Option<String>,
 }
 
 fn default_timeout() -> f64 {
@@ -178,10 +182,144 @@ impl AuthResults {
             out.push_str(&format!(" header.d={d}"));
         }
         out.push_str(&format!("; dmarc={}", self.dmarc.as_str()));
+        let policy = match self.dmarc_policy {
+            DmarcPolicy::Reject => Some("reject"),
+            DmarcPolicy::Quarantine => Some("quarantine"),
+            DmarcPolicy::None => Some("none"),
+            DmarcPolicy::Unspecified => None,
+        };
+        if let Some(p) = policy {
+            out.push_str(&format!(" policy.dmarc={p}"));
+        }
         if !self.dmarc_domain.is_empty() {
             out.push_str(&format!(" header.from={}", self.dmarc_domain));
         }
         out.push_str(&format!("; arc={}", self.arc.as_str()));
         out
+    }
+}
+
+/// Results read from an `Authentication-Results` field (RFC 8601) whose
+/// authserv-id is one of `trusted` (your own MTA's), instead of repeating
+/// its lookups; `None` when the field is from another authserv-id.
+pub fn read_results(value: &str, trusted: &[String]) -> Option<AuthResults> {
+    // Comments first: `dmarc=fail (p=REJECT dis=NONE) header.from=x`.
+    let mut plain = String::with_capacity(value.len());
+    let mut comments = String::new();
+    let mut depth = 0u32;
+    for c in value.chars() {
+        match c {
+            '(' => {
+                depth += 1;
+                comments.push(' ');
+            }
+            ')' => depth = depth.saturating_sub(1),
+            c if depth > 0 => comments.push(c),
+            c => plain.push(c),
+        }
+    }
+    let mut parts = plain.split(';');
+    let id = parts
+        .next()?
+        .split_whitespace()
+        .next()?
+        .to_ascii_lowercase();
+    if !trusted.iter().any(|t| t.eq_ignore_ascii_case(&id)) {
+        return None;
+    }
+    let mut out = AuthResults::default();
+    for part in parts {
+        let mut words = part.split_whitespace();
+        let Some((method, result)) = words.next().and_then(|w| w.split_once('=')) else {
+            continue;
+        };
+        let outcome = match result.to_ascii_lowercase().as_str() {
+            "pass" => Outcome::Pass,
+            "fail" | "hardfail" => Outcome::Fail,
+            "softfail" => Outcome::SoftFail,
+            "neutral" | "policy" => Outcome::Neutral,
+            "temperror" => Outcome::TempError,
+            "permerror" => Outcome::PermError,
+            _ => Outcome::None,
+        };
+        let props: Vec<(String, String)> = words
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    v.trim_matches('"').to_ascii_lowercase(),
+                )
+            })
+            .collect();
+        let prop = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        match method.to_ascii_lowercase().as_str() {
+            "spf" if out.spf == Outcome::None => {
+                out.spf = outcome;
+                out.spf_domain = prop("smtp.mailfrom")
+                    .or_else(|| prop("smtp.helo"))
+                    .map(|d| d.rsplit_once('@').map_or(d.clone(), |(_, x)| x.to_string()))
+                    .unwrap_or_else(|| "unknown".into());
+            }
+            "dkim" => {
+                if outcome == Outcome::Pass {
+                    out.dkim = Outcome::Pass;
+                    out.dkim_domains
+                        .extend(prop("header.d").or_else(|| prop("header.i")));
+                } else if out.dkim == Outcome::None {
+                    out.dkim = outcome;
+                }
+            }
+            "dmarc" if out.dmarc == Outcome::None => {
+                out.dmarc = outcome;
+                out.dmarc_domain = prop("header.from").unwrap_or_default();
+                let policy = prop("policy.dmarc").or_else(|| {
+                    comments.split_whitespace().find_map(|w| {
+                        w.to_ascii_lowercase()
+                            .strip_prefix("p=")
+                            .map(str::to_string)
+                    })
+                });
+                out.dmarc_policy = match policy.as_deref() {
+                    Some("reject") => DmarcPolicy::Reject,
+                    Some("quarantine") => DmarcPolicy::Quarantine,
+                    Some("none") => DmarcPolicy::None,
+                    _ => DmarcPolicy::Unspecified,
+                };
+            }
+            "arc" if out.arc == Outcome::None => out.arc = outcome,
+            _ => {}
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_authentication_results_are_read() {
+        let trusted = vec!["mx.example.org".to_string()];
+        let v = "mx.example.org; dkim=pass header.d=shop.test header.s=s1; \
+                 spf=fail (sender IP is 203.0.113.9) smtp.mailfrom=security@bank.test; \
+                 dmarc=fail (p=REJECT sp=REJECT dis=NONE) header.from=bank.test; arc=none";
+        let r = read_results(v, &trusted).expect("trusted");
+        assert_eq!(r.spf, Outcome::Fail);
+        assert_eq!(r.spf_domain, "bank.test");
+        assert_eq!(r.dkim, Outcome::Pass);
+        assert_eq!(r.dkim_domains, vec!["shop.test".to_string()]);
+        assert_eq!(
+            (r.dmarc, r.dmarc_policy),
+            (Outcome::Fail, DmarcPolicy::Reject)
+        );
+        assert_eq!(r.dmarc_domain, "bank.test");
+        // Another authserv-id (a forgery, or someone else's verdict): ignored.
+        assert!(read_results("evil.example; spf=pass smtp.mailfrom=a@b", &trusted).is_none());
+        // Our own header reads back as written.
+        let back = read_results(&r.header_value("mx.example.org"), &trusted).expect("ours");
+        assert_eq!(
+            (back.spf, back.dkim, back.dmarc, back.dmarc_policy),
+            (r.spf, r.dkim, r.dmarc, r.dmarc_policy)
+        );
     }
 }

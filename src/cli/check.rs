@@ -201,6 +201,9 @@ fn filter(
             );
         }
     };
+    // The Authentication-Results field to add, when authenticated and
+    // `[dns] authserv_id` names this host.
+    let mut auth_results: Option<String> = None;
     let verdict = match args.channel() {
         // Email goes through the seam every email front end shares.
         Channel::Email => {
@@ -227,6 +230,16 @@ fn filter(
                     Ok(None) => {}
                     Err(e) => tracing::warn!("no sender authentication: {e}"),
                 }
+            }
+            if let (Some(a), Some(id)) = (
+                &envelope.auth,
+                engine
+                    .config()
+                    .dns
+                    .as_ref()
+                    .and_then(|d| d.authserv_id.as_deref()),
+            ) {
+                auth_results = Some(a.header_value(id));
             }
             let limits = Limits {
                 max_size: args.max_size,
@@ -272,7 +285,15 @@ fn filter(
         out.write_all(b"\n")?;
     } else {
         match headers::rewrite(input, &verdict, &engine.config().markup) {
-            Ok(bytes) => out.write_all(&bytes)?,
+            Ok(bytes) => {
+                if let Some(v) = &auth_results {
+                    // Added on top, as a receiving host adds trace fields.
+                    let crlf = memchr::memmem::find(&bytes, b"\r\n").is_some();
+                    let eol = if crlf { "\r\n" } else { "\n" };
+                    out.write_all(format!("Authentication-Results: {v}{eol}").as_bytes())?;
+                }
+                out.write_all(&bytes)?
+            }
             Err(e) => return pass_through(out, args, input, &e.to_string()),
         }
     }

@@ -38,6 +38,10 @@ pub struct EmailOptions {
     /// Decoded body text kept for matching; the rest is ignored (as
     /// SpamAssassin does), so a huge message cannot stall the filter.
     pub max_body_bytes: usize,
+    /// authserv-ids of your own MTAs: an `Authentication-Results` field of
+    /// theirs is read as the message's authentication results (when the
+    /// front end did not authenticate it itself); any other is ignored.
+    pub trusted_authserv_ids: Vec<String>,
 }
 
 impl Default for EmailOptions {
@@ -45,6 +49,7 @@ impl Default for EmailOptions {
         EmailOptions {
             trusted_hops: 0,
             max_body_bytes: 512 * 1024,
+            trusted_authserv_ids: Vec::new(),
         }
     }
 }
@@ -328,6 +333,14 @@ fn read_identities(
     msg.from = mailbox(parsed.from());
     msg.reply_to = mailbox(parsed.reply_to());
     msg.return_path = parsed.return_address().map(normalise_address);
+    if !opts.trusted_authserv_ids.is_empty() {
+        // The topmost field of a trusted authserv-id: the last one added.
+        msg.auth = msg
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("Authentication-Results"))
+            .find_map(|h| crate::auth::read_results(&h.value, &opts.trusted_authserv_ids));
+    }
     msg.hosts = host::Hosts {
         from: msg
             .from
