@@ -72,6 +72,11 @@ pub struct SpamsiftMilter {
     raw: Vec<u8>,
     oversize: bool,
     result_header_counts: HashMap<String, u32>,
+    /// Authentication-Results fields seen, and the positions (1-based) of
+    /// those claiming one of our own authserv-ids: forgeries, deleted and
+    /// never shown to the engine.
+    auth_results_seen: u32,
+    forged_auth_results: Vec<u32>,
     /// The first Subject's value as the MTA sent it (for a rewrite).
     subject: Option<String>,
 }
@@ -93,6 +98,8 @@ impl SpamsiftMilter {
             raw: Vec::new(),
             oversize: false,
             result_header_counts: HashMap::new(),
+            auth_results_seen: 0,
+            forged_auth_results: Vec::new(),
             subject: None,
         }
     }
@@ -104,6 +111,8 @@ impl SpamsiftMilter {
         self.raw.clear();
         self.oversize = false;
         self.result_header_counts.clear();
+        self.auth_results_seen = 0;
+        self.forged_auth_results.clear();
         self.subject = None;
     }
 
@@ -136,12 +145,38 @@ impl SpamsiftMilter {
         &self,
         b: &mut miltr_common::modifications::ModificationResponseBuilder,
     ) {
+        for i in self.forged_auth_results.iter().rev() {
+            b.push(ChangeHeader::new(*i, b"Authentication-Results", b""));
+        }
         for (name, count) in &self.result_header_counts {
             // Delete from the last occurrence down so indices stay valid.
             for i in (1..=*count).rev() {
                 b.push(ChangeHeader::new(i, name.as_bytes(), b""));
             }
         }
+    }
+
+    /// Whether an Authentication-Results value names one of our own
+    /// authserv-ids (`[dns] authserv_id`, `[parse] trusted_authserv_ids`):
+    /// arriving from the client, it is a forgery.
+    fn claims_our_authserv_id(&self, value: &str) -> bool {
+        let config = self.engine.config();
+        let id = value
+            .split(';')
+            .next()
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or_default();
+        !id.is_empty()
+            && (config
+                .dns
+                .as_ref()
+                .and_then(|d| d.authserv_id.as_deref())
+                .is_some_and(|o| o.eq_ignore_ascii_case(id))
+                || config
+                    .email
+                    .trusted_authserv_ids
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(id)))
     }
 
     /// The milter's answer for a verdict: result headers (replacing any the
@@ -241,6 +276,13 @@ impl Milter for SpamsiftMilter {
             *self.result_header_counts.entry(name.clone()).or_insert(0) += 1;
         }
         let value = header.value();
+        if name.eq_ignore_ascii_case("authentication-results") {
+            self.auth_results_seen += 1;
+            if self.claims_our_authserv_id(&value) {
+                self.forged_auth_results.push(self.auth_results_seen);
+                return Ok(Continue.into());
+            }
+        }
         if self.subject.is_none() && name.eq_ignore_ascii_case("subject") {
             self.subject = Some(value.to_string());
         }

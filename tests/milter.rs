@@ -313,3 +313,61 @@ fn listen_addresses() {
     );
     assert!("tcp:1.2.3.4".parse::<Listen>().is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_authentication_results_are_deleted_and_not_believed() {
+    let mut config = Config::default();
+    config.email.trusted_authserv_ids = vec!["mx.example.org".into()];
+    let engine = Arc::new(Engine::builder().config(config).build().unwrap());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let listen = Listen::Inet(addr.clone());
+    let handle = tokio::spawn(async move {
+        serve(engine, MilterOptions::default(), listen, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The sender claims our MTA found SPF and DMARC passing, and carries
+    // another site's results too.
+    let raw = [
+        b"Authentication-Results: other.example; spf=pass smtp.mailfrom=a@b.example\r\n".as_slice(),
+        b"Authentication-Results: mx.example.org; spf=pass smtp.mailfrom=security@bank.test;\r\n dmarc=pass header.from=bank.test\r\n",
+        &fixture("spam-phish-html.eml"),
+    ]
+    .concat();
+    let resp = session(&addr, "203.0.113.9", &raw).await;
+    let deletions: Vec<(u32, String)> = resp
+        .modifications()
+        .iter()
+        .filter_map(|m| match m {
+            ModificationAction::ChangeHeader(h) if h.value().is_empty() => {
+                Some((h.index(), h.name().to_string()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        deletions.contains(&(2, "Authentication-Results".to_string()))
+            && !deletions.contains(&(1, "Authentication-Results".to_string())),
+        "{deletions:?}"
+    );
+    let status = added(&resp)
+        .into_iter()
+        .find(|(n, _)| n == "X-Spam-Status")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    assert!(
+        !status.contains("DMARC_PASS") && !status.contains("SPF_PASS"),
+        "{status}"
+    );
+    let _ = tx.send(());
+    handle.await.unwrap();
+}
