@@ -15,6 +15,8 @@
 //! cargo run --release --example protocol_load -- spamd 127.0.0.1:7830 32 DIR...
 //! # latency: one client, the same message 1,000 times
 //! cargo run --release --example protocol_load -- --repeat 1000 rspamd 127.0.0.1:11333 1 msg.eml
+//! # with envelope headers
+//! cargo run --release --example protocol_load -- --header "IP: 192.0.2.1" --header "From: a@b.example" rspamd 127.0.0.1:11333 1 msg.eml
 //! ```
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,22 +48,28 @@ enum Protocol {
 }
 
 impl Protocol {
-    fn request(self, m: &[u8]) -> Vec<u8> {
+    fn request(self, m: &[u8], extra: &str) -> Vec<u8> {
         let head = match self {
-            Protocol::Spamd => format!("CHECK SPAMC/1.5\r\nContent-length: {}\r\n\r\n", m.len()),
+            Protocol::Spamd => format!(
+                "CHECK SPAMC/1.5\r\n{extra}Content-length: {}\r\n\r\n",
+                m.len()
+            ),
             Protocol::Legacy => {
-                format!("CHECK RSPAMC/1.3\r\nContent-length: {}\r\n\r\n", m.len())
+                format!(
+                    "CHECK RSPAMC/1.3\r\n{extra}Content-length: {}\r\n\r\n",
+                    m.len()
+                )
             }
             Protocol::Rspamd => format!(
-                "POST /checkv2 HTTP/1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "POST /checkv2 HTTP/1.0\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
                 m.len()
             ),
             Protocol::RspamdKeepAlive => format!(
-                "POST /checkv2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                "POST /checkv2 HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {}\r\n\r\n",
                 m.len()
             ),
             Protocol::Http => format!(
-                "POST /v1/check/email HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                "POST /v1/check/email HTTP/1.1\r\nHost: x\r\n{extra}Content-Length: {}\r\n\r\n",
                 m.len()
             ),
         };
@@ -111,9 +119,21 @@ fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut repeat = 1usize;
-    if args.first().is_some_and(|a| a == "--repeat") && args.len() > 1 {
-        repeat = args[1].parse().unwrap_or(1);
-        args.drain(..2);
+    let mut extra = String::new();
+    loop {
+        match args.first().map(String::as_str) {
+            Some("--repeat") if args.len() > 1 => {
+                repeat = args[1].parse().unwrap_or(1);
+                args.drain(..2);
+            }
+            // A request header to send (`--header "IP: 192.0.2.1"`), repeatable.
+            Some("--header") if args.len() > 1 => {
+                extra.push_str(&args[1]);
+                extra.push_str("\r\n");
+                args.drain(..2);
+            }
+            _ => break,
+        }
     }
     let protocol = match args.first().map(String::as_str) {
         Some("spamd") => Protocol::Spamd,
@@ -142,7 +162,7 @@ fn main() {
     let one: Vec<Vec<u8>> = paths
         .iter()
         .filter_map(|p| std::fs::read(p).ok())
-        .map(|m| protocol.request(&m))
+        .map(|m| protocol.request(&m, &extra))
         .collect();
     let messages: Arc<Vec<Vec<u8>>> =
         Arc::new((0..repeat).flat_map(|_| one.iter().cloned()).collect());
