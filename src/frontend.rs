@@ -37,6 +37,8 @@ pub struct Envelope {
     /// Sender authentication results the front end found (SPF needs the
     /// connection; DKIM, DMARC and ARC the message and DNS).
     pub auth: Option<crate::auth::AuthResults>,
+    /// The DNS-list rules whose lists answered "listed" for the message.
+    pub dns_listed: Vec<std::sync::Arc<str>>,
 }
 
 impl Envelope {
@@ -51,6 +53,9 @@ impl Envelope {
         );
         if self.auth.is_some() {
             msg.auth.clone_from(&self.auth);
+        }
+        if !self.dns_listed.is_empty() {
+            msg.dns_listed.clone_from(&self.dns_listed);
         }
         if self.client_ip.is_some() {
             msg.client_ip = self.client_ip;
@@ -72,20 +77,35 @@ impl Envelope {
 #[cfg(feature = "daemons")]
 impl Envelope {
     /// Authenticate `raw` (SPF with this envelope's client address, HELO and
-    /// MAIL FROM; DKIM, DMARC, ARC) when an authenticator is configured,
-    /// and keep the results for the engine. Bounded by `[dns] budget`.
-    pub async fn authenticate(&mut self, auth: Option<&crate::auth::Authenticator>, raw: &[u8]) {
-        if let Some(a) = auth {
-            self.auth = Some(
-                a.authenticate(
-                    raw,
-                    self.client_ip,
-                    self.helo.as_deref(),
-                    self.mail_from.as_deref(),
-                )
-                .await,
-            );
-        }
+    /// MAIL FROM; DKIM, DMARC, ARC) and ask the engine's DNS lists about it,
+    /// when an authenticator is configured (`[dns]`), and keep the results
+    /// for the engine. Everything within `[dns] budget`.
+    pub async fn authenticate(
+        &mut self,
+        auth: Option<&crate::auth::Authenticator>,
+        engine: &crate::Engine,
+        raw: &[u8],
+    ) {
+        let Some(a) = auth else { return };
+        // The identities lists are asked about need the parsed message.
+        let queries = if engine.rules().has_dns_lists(crate::Channel::Email) {
+            let mut msg = engine.parse_email(raw);
+            self.apply(&mut msg);
+            engine.rules().dns_queries(&msg)
+        } else {
+            Vec::new()
+        };
+        let (results, listed) = a
+            .check(
+                raw,
+                self.client_ip,
+                self.helo.as_deref(),
+                self.mail_from.as_deref(),
+                queries,
+            )
+            .await;
+        self.auth = Some(results);
+        self.dns_listed = listed;
     }
 }
 

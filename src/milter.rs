@@ -329,8 +329,11 @@ impl Milter for SpamsiftMilter {
             auth_user: self.auth_user.clone(),
             received: Some(chrono::Utc::now().fixed_offset()),
             auth: None,
+            dns_listed: Vec::new(),
         };
-        envelope.authenticate(self.opts.auth.as_ref(), &raw).await;
+        envelope
+            .authenticate(self.opts.auth.as_ref(), &self.engine, &raw)
+            .await;
         self.auth_results = match (
             &envelope.auth,
             self.engine

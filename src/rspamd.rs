@@ -242,7 +242,9 @@ async fn classify(
     body: Vec<u8>,
     mut envelope: Envelope,
 ) -> Option<Verdict> {
-    envelope.authenticate(state.opts.auth.as_ref(), &body).await;
+    envelope
+        .authenticate(state.opts.auth.as_ref(), &state.engine, &body)
+        .await;
     let st = Arc::clone(state);
     let job = crate::listener::cpu_work(body.len(), move || {
         check_email(&st.engine, &body, &envelope, &st.opts.limits)

@@ -414,7 +414,9 @@ async fn check_email(
         Ok(e) => e,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    envelope.authenticate(state.auth.as_ref(), &body).await;
+    envelope
+        .authenticate(state.auth.as_ref(), &state.engine, &body)
+        .await;
     let st = Arc::clone(&state);
     let start = Instant::now();
     let done = crate::listener::cpu_work(body.len(), move || {

@@ -314,7 +314,9 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
         ..Envelope::default()
     };
     if body.len() <= max {
-        envelope.authenticate(opts.auth.as_ref(), &body).await;
+        envelope
+            .authenticate(opts.auth.as_ref(), engine, &body)
+            .await;
     }
     let outcome = if body.len() > max {
         Outcome::PassedThrough(format!("larger than the size limit of {max} bytes"))

@@ -38,7 +38,11 @@ fn start_dns(dir: &Path, dkim_public: &[u8]) -> Option<Dns> {
          txt-record=s1._domainkey.shop.test,\"v=DKIM1; k=ed25519; p={key}\"\n\
          txt-record=_dmarc.shop.test,\"v=DMARC1; p=reject\"\n\
          txt-record=bank.test,\"v=spf1 ip4:198.51.100.1 -all\"\n\
-         txt-record=_dmarc.bank.test,\"v=DMARC1; p=reject\"\n"
+         txt-record=_dmarc.bank.test,\"v=DMARC1; p=reject\"\n\
+         host-record=9.113.0.203.bl.test,127.0.0.2\n\
+         host-record=10.113.0.203.bl.test,127.0.0.9\n\
+         host-record=bank-secure-login.example.dbl.test,127.0.1.2\n\
+         local=/bl.test/\nlocal=/dbl.test/\n"
     );
     let path = dir.join("dnsmasq.conf");
     std::fs::write(&path, conf).expect("conf");
@@ -313,4 +317,91 @@ fn results_of_a_trusted_authserv_id_are_read_others_ignored() {
             .any(|h| h.starts_with("SPF_") || h.starts_with("DMARC_")),
         "{v}"
     );
+}
+
+#[test]
+fn dns_lists_for_the_client_address_and_linked_domains() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
+    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
+        .expect("key")
+        .public_key();
+    let Some(dns) = start_dns(dir.path(), &public) else {
+        return;
+    };
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
+            dns.port
+        ),
+    )
+    .expect("config");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("lists.toml"),
+        r#"
+[[dnslist]]
+id = "RCVD_IN_TEST_BL"
+description = "Client address on the test block list"
+score = 3.0
+zone = "bl.test"
+identities = ["client_ip"]
+returns = ["127.0.0.2"]
+
+[[dnslist]]
+id = "URIBL_TEST"
+description = "A linked domain on the test domain list"
+score = 2.5
+zone = "dbl.test"
+identities = ["url_hosts", "from_domain"]
+"#,
+    )
+    .expect("rules");
+    let local = rules.to_str().expect("path");
+    let raw = fixture("forged-bank.eml");
+    let run = |ip: &str| {
+        let (v, _) = check(
+            &conf,
+            &["--client-ip", ip, "--mail-from", "security@bank.test"],
+            &raw,
+        );
+        v
+    };
+    // --local-rules is a global option: before the command.
+    let check_local = |ip: &str| {
+        let out = common::run(
+            &[
+                "--config",
+                conf.to_str().expect("path"),
+                "--local-rules",
+                local,
+                "check",
+                "--json",
+                "--client-ip",
+                ip,
+                "--mail-from",
+                "security@bank.test",
+            ],
+            &raw,
+        );
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    // Listed address (127.0.0.2) and listed linked domain.
+    let h = hits(&check_local("203.0.113.9"));
+    assert!(
+        h.contains(&"RCVD_IN_TEST_BL".to_string()) && h.contains(&"URIBL_TEST".to_string()),
+        "{h:?}"
+    );
+    // An address answered with a return code the list does not count.
+    let h = hits(&check_local("203.0.113.10"));
+    assert!(!h.contains(&"RCVD_IN_TEST_BL".to_string()), "{h:?}");
+    assert!(h.contains(&"URIBL_TEST".to_string()), "{h:?}");
+    // An address not listed at all (NXDOMAIN).
+    assert!(!hits(&check_local("192.0.2.200")).contains(&"RCVD_IN_TEST_BL".to_string()));
+    // Without the list rules, nothing is asked and nothing hits.
+    assert!(!hits(&run("203.0.113.9")).iter().any(|h| h.contains("TEST")));
 }

@@ -233,3 +233,32 @@ fn rules_only_apply_to_their_channels() {
             .hit("MAIL_ONLY")
     );
 }
+
+#[test]
+fn dns_list_errors_name_file_line_and_rule() {
+    let table: &[(&str, &str)] = &[
+        (
+            "zone = \"nodots\"\nidentities = [\"client_ip\"]",
+            "is not a domain name",
+        ),
+        (
+            "zone = \"bl.test\"\nidentities = [\"client_ipp\"]",
+            "unknown DNS list identity",
+        ),
+        ("zone = \"bl.test\"\nidentities = []", "identities is empty"),
+        (
+            "zone = \"bl.test\"\nidentities = [\"client_ip\"]\nreturns = [\"127.0.0.256\"]",
+            "is not an IPv4 address",
+        ),
+    ];
+    for (body, want) in table {
+        let text = format!("\n[[dnslist]]\nid = \"BL_X\"\nscore = 1.0\n{body}\n");
+        let e = one(&[("lists.toml", &text)]);
+        assert_eq!(
+            (e.file.as_str(), e.line, e.rule.as_deref()),
+            ("lists.toml", 2, Some("BL_X")),
+            "{body}"
+        );
+        assert!(e.message.contains(want), "{body}: {}", e.message);
+    }
+}

@@ -115,15 +115,64 @@ impl Authenticator {
         helo: Option<&str>,
         mail_from: Option<&str>,
     ) -> AuthResults {
+        self.check(raw, client_ip, helo, mail_from, Vec::new())
+            .await
+            .0
+    }
+
+    /// Authenticate a message and ask its DNS lists, all at once within one
+    /// budget: the authentication results, and the rules whose lists
+    /// answered "listed". A list that does not answer in time, or answers
+    /// with an error, counts as not listing (and `timed_out` says so).
+    pub async fn check(
+        &self,
+        raw: &[u8],
+        client_ip: Option<IpAddr>,
+        helo: Option<&str>,
+        mail_from: Option<&str>,
+        queries: Vec<crate::rules::dnslist::DnsQuery>,
+    ) -> (AuthResults, Vec<std::sync::Arc<str>>) {
+        let deadline = tokio::time::Instant::now() + self.budget;
         let mut out = AuthResults::default();
-        let Some(msg) = AuthenticatedMessage::parse(raw) else {
-            return out;
-        };
-        let work = self.run(&msg, client_ip, helo, mail_from, &mut out);
-        if tokio::time::timeout(self.budget, work).await.is_err() {
-            out.timed_out = true;
+        // Every list query at once, each bounded by the shared deadline.
+        let mut lists = tokio::task::JoinSet::new();
+        for q in queries {
+            let resolver = self.inner.0.clone();
+            lists.spawn(async move {
+                let answer = tokio::time::timeout_at(deadline, resolver.ipv4_lookup(q.name)).await;
+                match answer {
+                    Err(_) => (q.rule, None),
+                    Ok(Err(_)) => (q.rule, Some(false)), // NXDOMAIN and errors: not listed
+                    Ok(Ok(a)) => {
+                        let ips: Vec<std::net::Ipv4Addr> = a.iter().map(|r| r.0).collect();
+                        (q.rule, Some(q.list.listed(&ips)))
+                    }
+                }
+            });
         }
-        out
+        let auth = async {
+            if let Some(msg) = AuthenticatedMessage::parse(raw) {
+                let work = self.run(&msg, client_ip, helo, mail_from, &mut out);
+                if tokio::time::timeout_at(deadline, work).await.is_err() {
+                    out.timed_out = true;
+                }
+            }
+        };
+        let collect = async {
+            let mut listed: Vec<std::sync::Arc<str>> = Vec::new();
+            let mut late = false;
+            while let Some(r) = lists.join_next().await {
+                match r {
+                    Ok((rule, Some(true))) if !listed.contains(&rule) => listed.push(rule),
+                    Ok((_, None)) => late = true,
+                    _ => {}
+                }
+            }
+            (listed, late)
+        };
+        let ((), (listed, late)) = tokio::join!(auth, collect);
+        out.timed_out |= late;
+        (out, listed)
     }
 
     async fn run<'x>(

@@ -223,7 +223,9 @@ fn filter(
                             .enable_all()
                             .build()
                         {
-                            Ok(rt) => rt.block_on(envelope.authenticate(Some(&auth), input)),
+                            Ok(rt) => {
+                                rt.block_on(envelope.authenticate(Some(&auth), &engine, input))
+                            }
                             Err(e) => tracing::warn!("no sender authentication: {e}"),
                         }
                     }

@@ -163,6 +163,10 @@ pub struct Message {
     /// the message (`[dns]` configured); `None`: not checked.
     #[serde(skip)]
     pub auth: Option<crate::auth::AuthResults>,
+    /// The DNS-list rules whose lists answered "listed" for this message
+    /// (asked by the front end before classifying).
+    #[serde(skip)]
+    pub dns_listed: Vec<std::sync::Arc<str>>,
     /// Size of the raw input in bytes.
     pub size: usize,
     /// Facts about the structure of the message that eval tests read.

@@ -102,6 +102,7 @@ enum Matcher {
     Eval(EvalTest),
     Meta(Expr<String>),
     Reputation(super::reputation::Source),
+    DnsList(super::dnslist::DnsList),
 }
 
 /// A checked rule's identity, before its matcher is compiled.
@@ -181,6 +182,11 @@ pub fn load_sources_compiling(
                 let line = line_of(&text, s.span().start);
                 let raw = s.into_inner();
                 (line, raw.id.clone(), check_reputation(raw, &file, line))
+            }))
+            .chain(parsed.dnslist.into_iter().map(|s| {
+                let line = line_of(&text, s.span().start);
+                let raw = s.into_inner();
+                (line, raw.id.clone(), check_dnslist(raw, &file, line))
             }));
         for (line, id, result) in entries {
             let err = |message: String| RuleError {
@@ -386,6 +392,74 @@ fn check_rule(raw: RawRule, file: &str, line: usize) -> Result<Checked, Vec<Stri
         }),
         _ => Err(errs),
     }
+}
+
+fn check_dnslist(
+    raw: super::format::RawDnsList,
+    file: &str,
+    line: usize,
+) -> Result<Checked, Vec<String>> {
+    use super::dnslist::{DnsIdentity, DnsList};
+    let mut errs = Vec::new();
+    if !valid_id(&raw.id) || raw.id.starts_with("__") {
+        errs.push("id must be UPPER_SNAKE_CASE (A-Z, 0-9, _)".to_string());
+    }
+    if !raw.score.is_finite() {
+        errs.push("score must be a finite number".into());
+    }
+    let channels = match &raw.channels {
+        None => vec![Channel::Email],
+        Some(list) => list
+            .iter()
+            .filter_map(|c| c.parse::<Channel>().map_err(|e| errs.push(e)).ok())
+            .collect(),
+    };
+    let zone = raw.zone.trim().trim_end_matches('.').to_ascii_lowercase();
+    if zone.is_empty()
+        || !zone.contains('.')
+        || !zone
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        errs.push(format!("zone {:?} is not a domain name", raw.zone));
+    }
+    let identities: Vec<DnsIdentity> = raw
+        .identities
+        .iter()
+        .filter_map(|i| DnsIdentity::parse(i).map_err(|e| errs.push(e)).ok())
+        .collect();
+    if raw.identities.is_empty() {
+        errs.push("identities is empty: say which identities to look up".into());
+    }
+    let returns: Vec<std::net::Ipv4Addr> = raw
+        .returns
+        .iter()
+        .filter_map(|r| {
+            r.parse()
+                .map_err(|_| errs.push(format!("returns: {r:?} is not an IPv4 address")))
+                .ok()
+        })
+        .collect();
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(Checked {
+        rule: RuleHead {
+            reported: true,
+            origin: format!("{file}:{line}"),
+            id: Arc::from(raw.id),
+            description: Arc::from(raw.description),
+            score: raw.score,
+            channels,
+        },
+        file: file.to_string(),
+        line,
+        matcher: Matcher::DnsList(DnsList {
+            zone,
+            identities,
+            returns,
+        }),
+    })
 }
 
 fn check_reputation(
@@ -625,6 +699,7 @@ fn build(
                 },
                 Matcher::Eval(t) => RuleSpec::Eval(t),
                 Matcher::Reputation(src) => RuleSpec::Reputation(src),
+                Matcher::DnsList(l) => RuleSpec::DnsList(l),
                 Matcher::Meta(_) => {
                     RuleSpec::Meta(resolved.get(&i).cloned().unwrap_or(Expr::Or(Vec::new())))
                 }
@@ -762,6 +837,7 @@ pub(crate) fn build_channel(
         match &r.spec {
             RuleSpec::Eval(t) => out.evals.push((i, *t)),
             RuleSpec::Reputation(src) => out.reputation.push((i, src.clone())),
+            RuleSpec::DnsList(l) => out.dnslists.push((i, l.clone())),
             _ => {}
         }
     }

@@ -24,6 +24,10 @@ pub struct RuleFile {
     /// Reputation sources: Bloom filters of listed identities.
     #[serde(default)]
     pub reputation: Vec<Spanned<RawReputation>>,
+    /// DNS lists (DNSBL/DNSWL, URIBL/DBL-style zones), queried by the front
+    /// end when `[dns]` is configured.
+    #[serde(default)]
+    pub dnslist: Vec<Spanned<RawDnsList>>,
     /// New scores for rules defined in this or an earlier file (a local
     /// file changing a default rule, like SpamAssassin's `score` lines in
     /// `local.cf`); `score = 0.0` switches a rule off.
@@ -45,6 +49,42 @@ pub struct RawScore {
     pub id: String,
     /// Its new score; 0.0 switches it off.
     pub score: f64,
+}
+
+/// A DNS list as written:
+///
+/// ```toml
+/// [[dnslist]]
+/// id = "RCVD_IN_EXAMPLE_BL"
+/// zone = "bl.example"
+/// identities = ["client_ip"]
+/// returns = ["127.0.0.2"]
+/// score = 3.0
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDnsList {
+    /// UPPER_SNAKE identifier.
+    pub id: String,
+    /// What a listing means.
+    #[serde(default)]
+    pub description: String,
+    /// Points added when an identity is listed (negative for allow lists).
+    #[serde(default)]
+    pub score: f64,
+    /// The list's zone (`zen.spamhaus.org`, `dbl.example`).
+    pub zone: String,
+    /// Identities looked up: `client_ip` (reversed octets or nibbles),
+    /// `from_domain`, `reply_to_domain`, `return_path_domain`, `url_hosts`
+    /// (registrable domains of the hosts, at most 20 per message).
+    pub identities: Vec<String>,
+    /// Answers that count as listed (`127.0.0.2`); any 127.0.0.0/8 answer
+    /// when omitted.
+    #[serde(default)]
+    pub returns: Vec<String>,
+    /// Channels checked; email when omitted.
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
 }
 
 /// A reputation source as written:

@@ -4,6 +4,7 @@
 //! See [`format`](mod@format) for the file format. A [`RuleSet`] is immutable once built.
 
 pub mod compile;
+pub mod dnslist;
 pub mod eval;
 pub mod field;
 pub mod format;
@@ -89,6 +90,7 @@ pub(crate) enum RuleSpec {
     Eval(EvalTest),
     Meta(Expr<usize>),
     Reputation(reputation::Source),
+    DnsList(dnslist::DnsList),
 }
 
 /// One problem found while loading rules, with its place.
@@ -143,6 +145,8 @@ pub(crate) struct ChannelRules {
     pub(crate) evals: Vec<(usize, EvalTest)>,
     /// Reputation sources.
     pub(crate) reputation: Vec<(usize, reputation::Source)>,
+    /// DNS lists (answered by the front end).
+    pub(crate) dnslists: Vec<(usize, dnslist::DnsList)>,
     /// Meta rules in dependency order.
     pub(crate) metas: Vec<(usize, Expr<usize>)>,
 }
@@ -212,6 +216,31 @@ impl RuleSet {
             .map(|(i, s)| (&self.rules[*i], s))
     }
 
+    /// Whether any DNS list applies to `channel`.
+    pub fn has_dns_lists(&self, channel: Channel) -> bool {
+        self.rules
+            .iter()
+            .any(|r| matches!(r.spec, RuleSpec::DnsList(_)) && r.channels.contains(&channel))
+    }
+
+    /// The DNS queries to make for a message (its channel's DNS lists, each
+    /// identity of the message), for the front end to ask before
+    /// classifying; the rules of those that answer "listed" go in
+    /// `Message::dns_listed`.
+    pub fn dns_queries(&self, msg: &Message) -> Vec<dnslist::DnsQuery> {
+        self.channel(msg.channel)
+            .dnslists
+            .iter()
+            .flat_map(|(i, list)| {
+                list.queries(msg).into_iter().map(|name| dnslist::DnsQuery {
+                    rule: self.rules[*i].id.clone(),
+                    name,
+                    list: list.clone(),
+                })
+            })
+            .collect()
+    }
+
     /// Whether rule `i` is an allow-list reputation source.
     pub fn is_allow_list(&self, i: usize) -> bool {
         matches!(&self.rules[i].spec, RuleSpec::Reputation(s) if s.allow)
@@ -259,6 +288,11 @@ impl RuleSet {
             }
             for (i, source) in &rules.reputation {
                 if source.matches(msg) {
+                    hits.set(*i);
+                }
+            }
+            for (i, _) in &rules.dnslists {
+                if msg.dns_listed.iter().any(|r| **r == *self.rules[*i].id) {
                     hits.set(*i);
                 }
             }
