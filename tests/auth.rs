@@ -31,6 +31,21 @@ fn start_dns(dir: &Path, dkim_public: &[u8]) -> Option<Dns> {
     let silent_port = silent.local_addr().expect("addr").port();
     let port = common::free_port();
     let key = base64::engine::general_purpose::STANDARD.encode(dkim_public);
+    // An SPF include chain longer than the 10 lookups RFC 7208 allows, and
+    // an 800-byte SPF record (a TXT answer over the 512 bytes of plain UDP).
+    let mut chain = String::new();
+    for i in 0..12 {
+        chain.push_str(&format!(
+            "txt-record=chain{i}.test,\"v=spf1 include:chain{}.test -all\"\n",
+            i + 1
+        ));
+    }
+    // Each string: 13 more mechanisms, all of them valid.
+    let chunk = format!("\"{}\"", " ip4:198.51.100.77".repeat(13));
+    let huge = format!(
+        "txt-record=huge.test,\"v=spf1 ip4:192.0.2.10 \",{}\n",
+        vec![chunk; 3].join(",")
+    );
     let conf = format!(
         "port={port}\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\n\
          no-daemon\nlocal=/test/\nserver=/slow.test/127.0.0.1#{silent_port}\n\
@@ -42,11 +57,11 @@ fn start_dns(dir: &Path, dkim_public: &[u8]) -> Option<Dns> {
          host-record=9.113.0.203.bl.test,127.0.0.2\n\
          host-record=10.113.0.203.bl.test,127.0.0.9\n\
          host-record=bank-secure-login.example.dbl.test,127.0.1.2\n\
-         local=/bl.test/\nlocal=/dbl.test/\n"
+         local=/bl.test/\nlocal=/dbl.test/\n{chain}{huge}"
     );
     let path = dir.join("dnsmasq.conf");
     std::fs::write(&path, conf).expect("conf");
-    let child = Command::new(dnsmasq)
+    let mut child = Command::new(dnsmasq)
         .arg(format!("--conf-file={}", path.display()))
         .arg("--user=root")
         .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
@@ -61,6 +76,13 @@ fn start_dns(dir: &Path, dkim_public: &[u8]) -> Option<Dns> {
         }
         std::thread::sleep(Duration::from_millis(30));
     }
+    // A configuration dnsmasq refuses makes it exit: say so, rather than
+    // test against a server that is not there.
+    assert!(
+        child.try_wait().expect("dnsmasq status").is_none(),
+        "dnsmasq exited: check {}",
+        path.display()
+    );
     Some(Dns {
         _server: common::Daemon(child),
         _silent: silent,
@@ -404,4 +426,49 @@ identities = ["url_hosts", "from_domain"]
     assert!(!hits(&check_local("192.0.2.200")).contains(&"RCVD_IN_TEST_BL".to_string()));
     // Without the list rules, nothing is asked and nothing hits.
     assert!(!hits(&run("203.0.113.9")).iter().any(|h| h.contains("TEST")));
+}
+
+#[test]
+fn hostile_records_give_errors_within_the_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
+    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
+        .expect("key")
+        .public_key();
+    let Some(dns) = start_dns(dir.path(), &public) else {
+        return;
+    };
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.5\n",
+            dns.port
+        ),
+    )
+    .expect("config");
+    let msg = |domain: &str| {
+        format!(
+            "From: a@{domain}\nTo: b@example.org\nSubject: hello\nDate: Mon, 23 Nov 2026 09:12:44 +0000\nMessage-ID: <1@{domain}>\n\nHi.\n"
+        )
+        .into_bytes()
+    };
+    // Too many lookups: a permanent error, not an endless walk.
+    let (v, took) = check(
+        &conf,
+        &["--client-ip", "192.0.2.10", "--mail-from", "a@chain0.test"],
+        &msg("chain0.test"),
+    );
+    assert!(hits(&v).contains(&"SPF_ERROR".to_string()), "{v}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    // A record too large for plain UDP: fetched whole (over TCP) and
+    // evaluated.
+    let (v, took) = check(
+        &conf,
+        &["--client-ip", "192.0.2.10", "--mail-from", "a@huge.test"],
+        &msg("huge.test"),
+    );
+    let h = hits(&v);
+    assert!(h.contains(&"SPF_PASS".to_string()), "{h:?}");
+    assert!(took < Duration::from_secs(3), "{took:?}");
 }
