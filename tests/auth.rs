@@ -26,6 +26,11 @@ struct Dns {
 /// what is not listed) except `slow.test`, sent to a socket that never
 /// answers.
 fn start_dns(dir: &Path, dkim_public: &[u8]) -> Option<Dns> {
+    start_dns_with(dir, dkim_public, "")
+}
+
+/// [`start_dns`] with more dnsmasq lines.
+fn start_dns_with(dir: &Path, dkim_public: &[u8], extra: &str) -> Option<Dns> {
     let dnsmasq = common::real_tool("dnsmasq (dnsmasq-base)", &["/usr/sbin/dnsmasq"])?;
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
     let silent_port = silent.local_addr().expect("addr").port();
@@ -57,7 +62,7 @@ fn start_dns(dir: &Path, dkim_public: &[u8]) -> Option<Dns> {
          host-record=9.113.0.203.bl.test,127.0.0.2\n\
          host-record=10.113.0.203.bl.test,127.0.0.9\n\
          host-record=bank-secure-login.example.dbl.test,127.0.1.2\n\
-         local=/bl.test/\nlocal=/dbl.test/\n{chain}{huge}"
+         local=/bl.test/\nlocal=/dbl.test/\n{chain}{huge}{extra}"
     );
     let path = dir.join("dnsmasq.conf");
     std::fs::write(&path, conf).expect("conf");
@@ -471,4 +476,106 @@ fn hostile_records_give_errors_within_the_budget() {
     let h = hits(&v);
     assert!(h.contains(&"SPF_PASS".to_string()), "{h:?}");
     assert!(took < Duration::from_secs(3), "{took:?}");
+}
+
+#[test]
+fn a_list_forward_broken_for_dkim_is_vouched_for_by_arc() {
+    use mail_auth::arc::ArcSealer;
+    use mail_auth::{AuthenticatedMessage, AuthenticationResults, MessageAuthenticator};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shop = Ed25519Key::generate_pkcs8().expect("keygen");
+    let list = Ed25519Key::generate_pkcs8().expect("keygen");
+    let list_public = Ed25519Key::from_pkcs8_der(&list).expect("key").public_key();
+    let extra = format!(
+        "txt-record=s2._domainkey.list.test,\"v=DKIM1; k=ed25519; p={}\"\n",
+        base64::engine::general_purpose::STANDARD.encode(&list_public)
+    );
+    let shop_public = Ed25519Key::from_pkcs8_der(&shop).expect("key").public_key();
+    let Some(dns) = start_dns_with(dir.path(), &shop_public, &extra) else {
+        return;
+    };
+    // The shop's signed newsletter reaches the list, which checks it...
+    let original = signed(&shop, &fixture("newsletter.eml"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut config = mail_auth::hickory_resolver::config::ResolverConfig::from_parts(
+        None,
+        Vec::new(),
+        Vec::new(),
+    );
+    config.add_name_server(mail_auth::hickory_resolver::config::NameServerConfig::new(
+        ([127, 0, 0, 1], dns.port).into(),
+        mail_auth::hickory_resolver::config::ProtocolConfig::Udp,
+    ));
+    let authenticator =
+        MessageAuthenticator::new(config, Default::default()).expect("authenticator");
+    let parsed = AuthenticatedMessage::parse(&original).expect("parse");
+    let (dkim, arc) = rt.block_on(async {
+        (
+            authenticator.verify_dkim(&parsed).await,
+            authenticator.verify_arc(&parsed).await,
+        )
+    });
+    assert!(
+        dkim.iter()
+            .any(|d| d.result() == &mail_auth::DkimResult::Pass)
+    );
+    let results = AuthenticationResults::new("list.test")
+        .with_dkim_results(&dkim, "shop.test")
+        .with_arc_result(&arc, "192.0.2.10".parse().expect("ip"));
+    // ...adds its footer (which breaks the shop's body hash) and seals.
+    let mut forwarded = original.clone();
+    forwarded.extend_from_slice(b"\n--\nShop news list: unsubscribe at https://list.test/u\n");
+    let parsed_fwd = AuthenticatedMessage::parse(&forwarded).expect("parse");
+    let seal = ArcSealer::from_key(Ed25519Key::from_pkcs8_der(&list).expect("key"))
+        .domain("list.test")
+        .selector("s2")
+        .headers(["From", "To", "Subject", "DKIM-Signature"])
+        .seal(&parsed_fwd, &results, &arc)
+        .expect("seal");
+    let sealed = [seal.to_header().into_bytes(), forwarded].concat();
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
+            dns.port
+        ),
+    )
+    .expect("config");
+    // At the subscriber: the shop's signature fails, the list's ARC holds;
+    // without trusting the list, DMARC's p=reject counts.
+    let (v, _) = check(&conf, &["--client-ip", "198.51.100.20"], &sealed);
+    let h = hits(&v);
+    assert!(
+        h.contains(&"DKIM_INVALID".to_string())
+            && h.contains(&"ARC_VALID".to_string())
+            && h.contains(&"DMARC_REJECT".to_string()),
+        "{h:?}"
+    );
+    // Trusting the list's seal rescues the forward.
+    let trusting = dir.path().join("trusting.toml");
+    std::fs::write(
+        &trusting,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\ntrusted_arc_sealers = [\"list.test\"]\n",
+            dns.port
+        ),
+    )
+    .expect("config");
+    let (v, _) = check(&trusting, &["--client-ip", "198.51.100.20"], &sealed);
+    let h = hits(&v);
+    assert!(
+        h.contains(&"ARC_TRUSTED_FORWARD".to_string()) && !h.contains(&"DMARC_REJECT".to_string()),
+        "{h:?}"
+    );
+    assert_eq!(v["action"], "ham", "{v}");
+    // A seal broken after the fact: ARC_INVALID.
+    let mut broken = sealed.clone();
+    let at = broken.len() - 5;
+    broken[at] = b'Z';
+    let (v, _) = check(&conf, &["--client-ip", "198.51.100.20"], &broken);
+    assert!(hits(&v).contains(&"ARC_INVALID".to_string()), "{v}");
 }

@@ -37,6 +37,11 @@ pub struct DnsSettings {
     /// field with this authserv-id (your host's name) to mail they pass on.
     #[serde(default)]
     pub authserv_id: Option<String>,
+    /// Forwarders (mailing lists, the large mailbox providers) whose valid
+    /// ARC seal is believed: a DMARC failure of mail they forwarded does
+    /// not count against it. A seal by anyone else proves only who sealed.
+    #[serde(default)]
+    pub trusted_arc_sealers: Vec<String>,
 }
 
 fn default_timeout() -> f64 {
@@ -161,6 +166,12 @@ pub struct AuthResults {
     pub dmarc_domain: String,
     /// ARC chain validation.
     pub arc: Outcome,
+    /// The domain of the latest ARC seal, when the chain validated.
+    pub arc_sealer: Option<String>,
+    /// The latest sealer is one of `[dns] trusted_arc_sealers`: its
+    /// authentication of the original message stands in for checks that
+    /// the forward broke.
+    pub arc_trusted: bool,
     /// Some lookups did not finish within the budget.
     pub timed_out: bool,
 }

@@ -50,6 +50,7 @@ fn dmarc_outcome(r: &DmarcResult) -> Outcome {
 pub struct Authenticator {
     inner: MessageAuthenticator,
     budget: Duration,
+    trusted_arc_sealers: Vec<String>,
     /// This host's name, for SPF's `%{r}` and the results header.
     host: String,
 }
@@ -94,6 +95,7 @@ impl Authenticator {
         Ok(Authenticator {
             inner,
             budget: Duration::from_secs_f64(settings.budget),
+            trusted_arc_sealers: settings.trusted_arc_sealers.clone(),
             host: "localhost".into(),
         })
     }
@@ -227,6 +229,14 @@ impl Authenticator {
             .filter_map(|d| d.signature().map(|s| s.domain().to_string()))
             .collect();
         out.arc = dkim_outcome(arc.result());
+        if out.arc == Outcome::Pass {
+            out.arc_sealer = latest_arc_sealer(msg.raw_message());
+            out.arc_trusted = out.arc_sealer.as_deref().is_some_and(|d| {
+                self.trusted_arc_sealers
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case(d))
+            });
+        }
         let from_domain = msg.from().rsplit_once('@').map(|(_, d)| d).unwrap_or("");
         if from_domain.is_empty() {
             return;
@@ -272,4 +282,34 @@ impl Authenticator {
             Policy::Unspecified => DmarcPolicy::Unspecified,
         };
     }
+}
+
+/// The `d=` of the ARC-Seal with the highest `i=`.
+fn latest_arc_sealer(raw: &[u8]) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse_headers(raw)?;
+    parsed
+        .headers()
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case("ARC-Seal"))
+        .filter_map(|h| {
+            let value =
+                std::str::from_utf8(raw.get(h.offset_start() as usize..h.offset_end() as usize)?)
+                    .ok()?;
+            let mut i = None;
+            let mut d = None;
+            for tag in value.split(';') {
+                let Some((k, v)) = tag.split_once('=') else {
+                    continue;
+                };
+                let v: String = v.split_whitespace().collect();
+                match k.trim() {
+                    "i" => i = v.parse::<u32>().ok(),
+                    "d" => d = Some(v.to_ascii_lowercase()),
+                    _ => {}
+                }
+            }
+            Some((i?, d?))
+        })
+        .max_by_key(|(i, _)| *i)
+        .map(|(_, d)| d)
 }

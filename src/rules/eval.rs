@@ -56,6 +56,7 @@ enum AuthTest {
     DmarcFail(crate::auth::DmarcPolicy),
     ArcValid,
     ArcInvalid,
+    ArcTrusted,
     DnsTimeout,
 }
 
@@ -144,6 +145,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         EvalKind::Auth(AuthTest::ArcInvalid),
         0.0,
         "an ARC chain is present and broken",
+    ),
+    (
+        "arc_trusted",
+        EvalKind::Auth(AuthTest::ArcTrusted),
+        0.0,
+        "a valid ARC chain whose latest sealer is trusted ([dns] trusted_arc_sealers)",
     ),
     (
         "dns_timeout",
@@ -448,7 +455,10 @@ fn auth_test(test: AuthTest, a: &crate::auth::AuthResults) -> bool {
         AuthTest::DmarcPass => a.dmarc == Outcome::Pass,
         AuthTest::DmarcFail(p) => a.dmarc == Outcome::Fail && a.dmarc_policy == p,
         AuthTest::ArcValid => a.arc == Outcome::Pass,
-        AuthTest::ArcInvalid => matches!(a.arc, Outcome::Fail | Outcome::PermError),
+        AuthTest::ArcInvalid => {
+            matches!(a.arc, Outcome::Fail | Outcome::PermError | Outcome::Neutral)
+        }
+        AuthTest::ArcTrusted => a.arc_trusted,
         AuthTest::DnsTimeout => a.timed_out,
     }
 }
