@@ -455,30 +455,19 @@ impl BehaviourStore for MemoryBehaviourStore {
             obs.recipients = all.len();
         }
         let Some(fp) = fp else { return obs };
-        let cap = self.duplicate_cap.min(MAX_DUPLICATE_SENDERS);
-        let mut seen = [0u64; MAX_DUPLICATE_SENDERS];
-        seen[0] = sid;
-        let mut n = 1;
+        let mut dup = DuplicateCount::new(sid, self.duplicate_cap);
         for b in 0..4 {
             let key = (fp >> (b * 16)) as u16;
             let band = &self.bands[b * SHARDS + key as usize % SHARDS];
             if let Ok(idx) = band.lock()
                 && let Some(bucket) = idx.get(&key)
             {
-                for (t, other, s) in bucket {
-                    if n < cap
-                        && *t >= since
-                        && *s != sid
-                        && (other ^ fp).count_ones() <= self.near_bits
-                        && !seen[..n].contains(s)
-                    {
-                        seen[n] = *s;
-                        n += 1;
-                    }
+                for &entry in bucket {
+                    dup.consider(entry, fp, since, self.near_bits);
                 }
             }
         }
-        obs.duplicate_senders = n;
+        obs.duplicate_senders = dup.n;
         obs
     }
 
@@ -524,10 +513,7 @@ impl BehaviourStore for MemoryBehaviourStore {
         let Some(fp) = fp else { return obs };
         // Distinct senders seen with this text, on the stack (the count
         // stops at the threshold, at most `MAX_DUPLICATE_SENDERS`).
-        let cap = self.duplicate_cap.min(MAX_DUPLICATE_SENDERS);
-        let mut seen = [0u64; MAX_DUPLICATE_SENDERS];
-        seen[0] = sid;
-        let mut n = 1;
+        let mut dup = DuplicateCount::new(sid, self.duplicate_cap);
         for b in 0..4 {
             let key = (fp >> (b * 16)) as u16;
             let band = &self.bands[b * SHARDS + key as usize % SHARDS];
@@ -541,21 +527,15 @@ impl BehaviourStore for MemoryBehaviourStore {
                 // (sender, text) pairs, so one sender repeating itself does
                 // not push other senders out.
                 let mut renewed = None;
-                for (i, (t, other, s)) in bucket.iter().enumerate() {
-                    if *s == sid {
-                        if *other == fp {
+                for (i, &entry) in bucket.iter().enumerate() {
+                    let (_, other, s) = entry;
+                    if s == sid {
+                        if other == fp {
                             renewed = Some(i);
                         }
                         continue;
                     }
-                    if n < cap
-                        && *t >= since
-                        && (other ^ fp).count_ones() <= self.near_bits
-                        && !seen[..n].contains(s)
-                    {
-                        seen[n] = *s;
-                        n += 1;
-                    }
+                    dup.consider(entry, fp, since, self.near_bits);
                 }
                 match renewed {
                     Some(i) => {
@@ -569,8 +549,42 @@ impl BehaviourStore for MemoryBehaviourStore {
                 bucket.push_back((now, fp, sid));
             }
         }
-        obs.duplicate_senders = n;
+        obs.duplicate_senders = dup.n;
         obs
+    }
+}
+
+/// Distinct other senders of the same or nearly the same text, counted on
+/// the stack up to the threshold (at most [`MAX_DUPLICATE_SENDERS`]); the
+/// message's own sender counts as the first.
+struct DuplicateCount {
+    seen: [u64; MAX_DUPLICATE_SENDERS],
+    n: usize,
+    cap: usize,
+}
+
+impl DuplicateCount {
+    fn new(sender: u64, threshold: usize) -> DuplicateCount {
+        let mut seen = [0u64; MAX_DUPLICATE_SENDERS];
+        seen[0] = sender;
+        DuplicateCount {
+            seen,
+            n: 1,
+            cap: threshold.min(MAX_DUPLICATE_SENDERS),
+        }
+    }
+
+    /// Count a band bucket entry `(time, fingerprint, sender)` if it is
+    /// another sender's near copy of `fp` within the window.
+    fn consider(&mut self, (t, other, s): (i64, u64, u64), fp: u64, since: i64, near_bits: u32) {
+        if self.n < self.cap
+            && t >= since
+            && (other ^ fp).count_ones() <= near_bits
+            && !self.seen[..self.n].contains(&s)
+        {
+            self.seen[self.n] = s;
+            self.n += 1;
+        }
     }
 }
 
