@@ -59,6 +59,7 @@ fn start_dns_with(dir: &Path, dkim_public: &[u8], extra: &str) -> Option<Dns> {
          txt-record=_dmarc.shop.test,\"v=DMARC1; p=reject\"\n\
          txt-record=bank.test,\"v=spf1 ip4:198.51.100.1 -all\"\n\
          txt-record=_dmarc.bank.test,\"v=DMARC1; p=reject\"\n\
+         txt-record=_dmarc.parent.test,\"v=DMARC1; p=none; sp=quarantine\"\n\
          host-record=9.113.0.203.bl.test,127.0.0.2\n\
          host-record=10.113.0.203.bl.test,127.0.0.9\n\
          host-record=bank-secure-login.example.dbl.test,127.0.1.2\n\
@@ -578,4 +579,61 @@ fn a_list_forward_broken_for_dkim_is_vouched_for_by_arc() {
     broken[at] = b'Z';
     let (v, _) = check(&conf, &["--client-ip", "198.51.100.20"], &broken);
     assert!(hits(&v).contains(&"ARC_INVALID".to_string()), "{v}");
+}
+
+#[test]
+fn brand_forgery_and_the_subdomain_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
+    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
+        .expect("key")
+        .public_key();
+    let Some(dns) = start_dns(dir.path(), &public) else {
+        return;
+    };
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
+            dns.port
+        ),
+    )
+    .expect("config");
+    // A brand's name in the display name, DMARC failing for a p=reject domain.
+    let forged = String::from_utf8(fixture("forged-bank.eml"))
+        .expect("utf-8")
+        .replace("From: Bank Security <", "From: PayPal Security Team <");
+    let (v, _) = check(
+        &conf,
+        &[
+            "--client-ip",
+            "203.0.113.9",
+            "--mail-from",
+            "security@bank.test",
+        ],
+        forged.as_bytes(),
+    );
+    let h = hits(&v);
+    assert!(
+        h.contains(&"BRAND_NAME_DMARC_FAIL".to_string()) && h.contains(&"DMARC_REJECT".to_string()),
+        "{h:?}"
+    );
+    // A subdomain without its own record takes the parent's sp=, not p=.
+    let sub = "From: Billing <billing@mail.parent.test>\nTo: b@example.org\nSubject: invoice\nDate: Mon, 23 Nov 2026 09:12:44 +0000\nMessage-ID: <9@mail.parent.test>\n\nYour invoice is attached.\n";
+    let (v, _) = check(
+        &conf,
+        &[
+            "--client-ip",
+            "203.0.113.9",
+            "--mail-from",
+            "billing@mail.parent.test",
+        ],
+        sub.as_bytes(),
+    );
+    let h = hits(&v);
+    assert!(
+        h.contains(&"DMARC_QUARANTINE".to_string()) && !h.contains(&"DMARC_NONE".to_string()),
+        "{h:?}"
+    );
 }

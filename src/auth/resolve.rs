@@ -275,7 +275,24 @@ impl Authenticator {
         } else {
             Outcome::None
         };
-        out.dmarc_policy = match dmarc.policy() {
+        let mut policy = dmarc.policy();
+        // A From subdomain without a record of its own takes the
+        // organisation's subdomain policy (RFC 7489 6.6.3: `sp=`); mail-auth
+        // applies it only to aligned passes.
+        if out.dmarc == Outcome::Fail
+            && let Some(record) = dmarc.dmarc_record()
+            && psl::domain_str(from_domain).is_some_and(|org| org != from_domain)
+        {
+            let own = self
+                .inner
+                .txt_raw_lookup(format!("_dmarc.{from_domain}."))
+                .await
+                .is_ok_and(|t| t.starts_with(b"v=DMARC1"));
+            if !own {
+                policy = record.sp.clone();
+            }
+        }
+        out.dmarc_policy = match policy {
             Policy::None => DmarcPolicy::None,
             Policy::Quarantine => DmarcPolicy::Quarantine,
             Policy::Reject => DmarcPolicy::Reject,
