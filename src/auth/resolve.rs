@@ -289,7 +289,7 @@ impl Authenticator {
                 .await
                 .is_ok_and(|t| t.starts_with(b"v=DMARC1"));
             if !own {
-                policy = record.sp.clone();
+                policy = record.sp;
             }
         }
         out.dmarc_policy = match policy {
