@@ -8,43 +8,20 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::{Command, Stdio};
 
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start() -> (Daemon, u16) {
+fn start() -> (common::Daemon, u16) {
     start_with(&[], &[])
 }
 
-fn start_with(global: &[&str], extra: &[&str]) -> (Daemon, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
-        .args(global)
-        .args(["spamd", "--listen", &format!("inet:127.0.0.1:{port}")])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    (Daemon(child), port)
+/// `spamsift GLOBAL... spamd --listen PORT EXTRA...` on a free port.
+fn start_with(global: &[&str], extra: &[&str]) -> (common::Daemon, u16) {
+    let port = common::free_port();
+    let listen = format!("inet:127.0.0.1:{port}");
+    let mut args: Vec<&str> = global.to_vec();
+    args.extend(["spamd", "--listen", &listen]);
+    args.extend_from_slice(extra);
+    (common::daemon(&args, port), port)
 }
 
 fn spamc_present() -> bool {
@@ -74,30 +51,13 @@ fn spamc(port: u16, args: &[&str], input: &[u8]) -> std::process::Output {
     child.wait_with_output().unwrap()
 }
 
-fn fixtures() -> Vec<(String, Vec<u8>)> {
-    let dir = common::root().join("tests/fixtures/email");
-    let mut v: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-        .map(|p| {
-            (
-                p.file_name().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn spamc_gets_the_verdicts_check_gives() {
     if !spamc_present() {
         return;
     }
     let (_daemon, port) = start();
-    for (name, raw) in fixtures() {
+    for (name, raw) in common::email_fixtures() {
         let check = common::run(&["check", "--json"], &raw);
         let v: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
         let Some(score) = v["score"].as_f64() else {
