@@ -60,6 +60,15 @@ impl Envelope {
         if self.client_ip.is_some() {
             msg.client_ip = self.client_ip;
         }
+        // The envelope sender is the return path; a Return-Path field in
+        // incoming mail is only the sender's claim.
+        if let Some(from) = self.mail_from.as_deref() {
+            let from = crate::message::identity::normalise_address(from);
+            if !from.is_empty() {
+                msg.hosts.return_path = crate::message::host::Host::of_address(&from);
+                msg.return_path = Some(from);
+            }
+        }
         let recipients = if self.recipients.is_empty() {
             self.user.as_slice()
         } else {

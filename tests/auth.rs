@@ -96,6 +96,51 @@ fn start_dns_with(dir: &Path, dkim_public: &[u8], extra: &str) -> Option<Dns> {
     })
 }
 
+/// A UDP DNS server on a loopback port answering every question with a
+/// CNAME: `loop-a.loop.test` for any name, `loop-b` for `loop-a` and
+/// `loop-a` for `loop-b`, so following the chain never ends. Runs until
+/// the test process exits.
+fn cname_loop_server() -> u16 {
+    fn encode(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in name.split('.') {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    }
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = socket.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            let q = &buf[..n];
+            // The question name ends at its zero label; then type, class.
+            let Some(end) = q.get(12..).and_then(|b| b.iter().position(|&x| x == 0)) else {
+                continue;
+            };
+            let question = &q[12..12 + end + 5];
+            let first = String::from_utf8_lossy(&question[1..1 + question[0] as usize])
+                .to_ascii_lowercase();
+            let target = match first.as_str() {
+                "loop-a" => "loop-b.loop.test",
+                _ => "loop-a.loop.test",
+            };
+            let rdata = encode(target);
+            let mut r = Vec::new();
+            r.extend_from_slice(&q[..2]); // id
+            r.extend_from_slice(&[0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]);
+            r.extend_from_slice(question);
+            r.extend_from_slice(&[0xc0, 0x0c, 0, 5, 0, 1, 0, 0, 0, 60]);
+            r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            r.extend_from_slice(&rdata);
+            let _ = socket.send_to(&r, peer);
+        }
+    });
+    port
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(common::root().join("tests/fixtures/auth").join(name)).expect("fixture")
 }
@@ -635,5 +680,138 @@ fn brand_forgery_and_the_subdomain_policy() {
     assert!(
         h.contains(&"DMARC_QUARANTINE".to_string()) && !h.contains(&"DMARC_NONE".to_string()),
         "{h:?}"
+    );
+}
+
+#[test]
+fn hashed_addresses_relays_per_list_timeouts_and_cname_loops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
+    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
+        .expect("key")
+        .public_key();
+    // The SHA-1 of "phisher@crook.test" on a hashed-address list; a relay
+    // address on the block list; `loop.test` served by a server whose
+    // names are all CNAMEs of each other (dnsmasq refuses to serve a loop
+    // itself).
+    let looping = cname_loop_server();
+    let Some(dns) = start_dns_with(
+        dir.path(),
+        &public,
+        &format!(
+            "host-record=1a1ec1468d90357a85d7aa1337a2c01d1114863e.hbl.test,127.0.0.2\n\
+         local=/hbl.test/\n\
+         server=/loop.test/127.0.0.1#{}\n",
+            looping
+        ),
+    ) else {
+        return;
+    };
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 3.0\n",
+            dns.port
+        ),
+    )
+    .expect("config");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("lists.toml"),
+        r#"
+[[dnslist]]
+id = "HBL_TEST_FROM"
+description = "The From address on the hashed-address list"
+score = 2.0
+zone = "hbl.test"
+identities = ["from_address", "return_path_address"]
+hash = "sha1"
+
+[[dnslist]]
+id = "RCVD_RELAY_IN_TEST_BL"
+description = "A relay before the client on the test block list"
+score = 1.5
+zone = "bl.test"
+identities = ["received_ips"]
+returns = ["127.0.0.2"]
+
+[[dnslist]]
+id = "LOOPING_LIST"
+description = "A list whose answers are CNAME loops"
+score = 1.0
+zone = "loop.test"
+identities = ["client_ip"]
+
+[[dnslist]]
+id = "SLOW_LIST"
+description = "A list that never answers, waited for 0.3 s"
+score = 1.0
+zone = "slow.test"
+identities = ["client_ip"]
+timeout = 0.3
+"#,
+    )
+    .expect("rules");
+    let msg = |from: &str| {
+        format!(
+            "Received: from relay.crook.test (relay.crook.test [198.51.100.20]) by mx.example.org\n\
+Received: from pc (pc [203.0.113.9]) by relay.crook.test\n\
+Received: from lan (lan [203.0.113.44]) by pc\n\
+From: Billing <{from}>\nTo: b@example.org\nSubject: invoice\n\
+Date: Mon, 23 Nov 2026 09:12:44 +0000\nMessage-ID: <1@crook.test>\n\nPay now.\n"
+        )
+        .into_bytes()
+    };
+    let run = |from: &str, mail_from: &str| {
+        let out = common::run(
+            &[
+                "--config",
+                conf.to_str().expect("path"),
+                "--local-rules",
+                rules.to_str().expect("path"),
+                "check",
+                "--json",
+                "--client-ip",
+                "198.51.100.20",
+                "--mail-from",
+                mail_from,
+            ],
+            &msg(from),
+        );
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let t = Instant::now();
+    let v = run("Phisher@Crook.test", "bounce@loop-a.loop.test");
+    let took = t.elapsed();
+    let h = hits(&v);
+    eprintln!("hits: {h:?} in {took:?}");
+    // The From address, lower-cased and hashed, is listed; the relay two
+    // hops below the client (203.0.113.9 is on bl.test) is found; the
+    // never-answering list gave up at its own 0.3 s, not the 3 s budget;
+    // the CNAME loop (the envelope sender's SPF, a list answer) is an
+    // error, not a hang.
+    assert!(h.contains(&"HBL_TEST_FROM".to_string()), "{h:?}");
+    assert!(h.contains(&"RCVD_RELAY_IN_TEST_BL".to_string()), "{h:?}");
+    assert!(!h.contains(&"SLOW_LIST".to_string()), "{h:?}");
+    assert!(!h.contains(&"LOOPING_LIST".to_string()), "{h:?}");
+    assert!(h.contains(&"DNS_TIMEOUT".to_string()), "{h:?}");
+    assert!(
+        h.iter()
+            .any(|x| x == "SPF_TEMPERROR" || x == "SPF_ERROR" || x == "SPF_NONE"),
+        "{h:?}"
+    );
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    // The envelope sender is the return path that is hashed: listed while
+    // the From is not.
+    assert!(
+        !hits(&run("billing@crook.test", "bounce@crook.test"))
+            .contains(&"HBL_TEST_FROM".to_string())
+    );
+    assert!(
+        hits(&run("billing@crook.test", "phisher@crook.test"))
+            .contains(&"HBL_TEST_FROM".to_string())
     );
 }

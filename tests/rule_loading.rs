@@ -250,6 +250,22 @@ fn dns_list_errors_name_file_line_and_rule() {
             "zone = \"bl.test\"\nidentities = [\"client_ip\"]\nreturns = [\"127.0.0.256\"]",
             "is not an IPv4 address",
         ),
+        (
+            "zone = \"hbl.test\"\nidentities = [\"from_address\"]",
+            "address identities are asked about hashed",
+        ),
+        (
+            "zone = \"hbl.test\"\nidentities = [\"from_address\"]\nhash = \"md4\"",
+            "sha1 or sha256",
+        ),
+        (
+            "zone = \"hbl.test\"\nidentities = [\"from_address\"]\nhash = \"sha1\"\nhash_format = \"base64\"",
+            "hex or base32",
+        ),
+        (
+            "zone = \"bl.test\"\nidentities = [\"client_ip\"]\ntimeout = 0.0",
+            "above 0",
+        ),
     ];
     for (body, want) in table {
         let text = format!("\n[[dnslist]]\nid = \"BL_X\"\nscore = 1.0\n{body}\n");

@@ -140,8 +140,13 @@ impl Authenticator {
         let mut lists = tokio::task::JoinSet::new();
         for q in queries {
             let resolver = self.inner.0.clone();
+            // A list's own timeout, within the shared budget.
+            let until = q
+                .list
+                .timeout
+                .map_or(deadline, |t| deadline.min(tokio::time::Instant::now() + t));
             lists.spawn(async move {
-                let answer = tokio::time::timeout_at(deadline, resolver.ipv4_lookup(q.name)).await;
+                let answer = tokio::time::timeout_at(until, resolver.ipv4_lookup(q.name)).await;
                 match answer {
                     Err(_) => (q.rule, None),
                     Ok(Err(_)) => (q.rule, Some(false)), // NXDOMAIN and errors: not listed

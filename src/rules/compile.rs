@@ -399,7 +399,7 @@ fn check_dnslist(
     file: &str,
     line: usize,
 ) -> Result<Checked, Vec<String>> {
-    use super::dnslist::{DnsIdentity, DnsList};
+    use super::dnslist::{AddressHash, DnsIdentity, DnsList, HashFormat};
     let mut errs = Vec::new();
     if !valid_id(&raw.id) || raw.id.starts_with("__") {
         errs.push("id must be UPPER_SNAKE_CASE (A-Z, 0-9, _)".to_string());
@@ -431,6 +431,45 @@ fn check_dnslist(
     if raw.identities.is_empty() {
         errs.push("identities is empty: say which identities to look up".into());
     }
+    let hash = match raw.hash.as_deref() {
+        None => None,
+        Some(h) => {
+            let format = match raw.hash_format.as_deref() {
+                None | Some("hex") => HashFormat::Hex,
+                Some("base32") => HashFormat::Base32,
+                Some(other) => {
+                    errs.push(format!("hash_format {other:?}: hex or base32"));
+                    HashFormat::Hex
+                }
+            };
+            match h {
+                "sha1" => Some(AddressHash::Sha1(format)),
+                "sha256" => Some(AddressHash::Sha256(format)),
+                other => {
+                    errs.push(format!("hash {other:?}: sha1 or sha256"));
+                    None
+                }
+            }
+        }
+    };
+    if raw.hash.is_none() && raw.hash_format.is_some() {
+        errs.push("hash_format without hash".into());
+    }
+    if raw.hash.is_none() && identities.iter().any(|i| i.is_address()) {
+        errs.push(
+            "address identities are asked about hashed: add hash = \"sha1\" or \"sha256\"".into(),
+        );
+    }
+    let timeout = match raw.timeout {
+        None => None,
+        Some(t) if t.is_finite() && t > 0.0 && t <= 60.0 => {
+            Some(std::time::Duration::from_secs_f64(t))
+        }
+        Some(t) => {
+            errs.push(format!("timeout {t}: seconds, above 0 and at most 60"));
+            None
+        }
+    };
     let returns: Vec<std::net::Ipv4Addr> = raw
         .returns
         .iter()
@@ -458,6 +497,8 @@ fn check_dnslist(
             zone,
             identities,
             returns,
+            hash,
+            timeout,
         }),
     })
 }

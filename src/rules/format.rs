@@ -60,6 +60,7 @@ pub struct RawScore {
 /// identities = ["client_ip"]
 /// returns = ["127.0.0.2"]
 /// score = 3.0
+/// timeout = 0.5
 /// ```
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,9 +76,23 @@ pub struct RawDnsList {
     /// The list's zone (`zen.spamhaus.org`, `dbl.example`).
     pub zone: String,
     /// Identities looked up: `client_ip` (reversed octets or nibbles),
+    /// `received_ips` (the client and the untrusted relays below it),
     /// `from_domain`, `reply_to_domain`, `return_path_domain`, `url_hosts`
-    /// (registrable domains of the hosts, at most 20 per message).
+    /// (registrable domains of the hosts, at most 20 per message), and,
+    /// hashed (`hash` required), `from_address`, `reply_to_address`,
+    /// `return_path_address`.
     pub identities: Vec<String>,
+    /// How addresses are hashed for the list: `sha1` or `sha256`.
+    #[serde(default)]
+    pub hash: Option<String>,
+    /// How the digest is written: `hex` (default) or `base32` (RFC 4648,
+    /// lower-case, unpadded).
+    #[serde(default)]
+    pub hash_format: Option<String>,
+    /// Seconds this list's answers are waited for (within `[dns] budget`);
+    /// a list that does not answer in time counts as not listing.
+    #[serde(default)]
+    pub timeout: Option<f64>,
     /// Answers that count as listed (`127.0.0.2`); any 127.0.0.0/8 answer
     /// when omitted.
     #[serde(default)]
