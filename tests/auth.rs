@@ -141,6 +141,51 @@ fn cname_loop_server() -> u16 {
     port
 }
 
+/// An Ed25519 key: PKCS#8 (for signing) and the public key (for DNS).
+fn key_pair() -> (Vec<u8>, Vec<u8>) {
+    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
+    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
+        .expect("key")
+        .public_key();
+    (pkcs8, public)
+}
+
+/// A spamsift.toml whose `[dns]` asks the test server (0.5 s per query),
+/// with more `[dns]` lines.
+fn dns_config(dir: &Path, port: u16, more: &str) -> std::path::PathBuf {
+    let conf = dir.join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        format!("[dns]\nservers = [\"127.0.0.1:{port}\"]\ntimeout = 0.5\n{more}"),
+    )
+    .expect("config");
+    conf
+}
+
+/// A directory of local rules holding `lists.toml`.
+fn list_rules(dir: &Path, text: &str) -> std::path::PathBuf {
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(rules.join("lists.toml"), text).expect("rules");
+    rules
+}
+
+/// `check --json` with local rules (a global option: before the command).
+fn check_local(conf: &Path, rules: &Path, args: &[&str], raw: &[u8]) -> serde_json::Value {
+    let mut all = vec![
+        "--config",
+        conf.to_str().expect("path"),
+        "--local-rules",
+        rules.to_str().expect("path"),
+        "check",
+        "--json",
+    ];
+    all.extend_from_slice(args);
+    let out = common::run(&all, raw);
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(common::root().join("tests/fixtures/auth").join(name)).expect("fixture")
 }
@@ -179,22 +224,15 @@ fn hits(v: &serde_json::Value) -> Vec<String> {
 #[test]
 fn spf_dkim_dmarc_against_a_real_dns_server() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
-    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
-        .expect("key")
-        .public_key();
+    let (pkcs8, public) = key_pair();
     let Some(dns) = start_dns(dir.path(), &public) else {
         return;
     };
-    let conf = dir.path().join("spamsift.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\nauthserv_id = \"mx.test\"\n",
-            dns.port
-        ),
-    )
-    .expect("config");
+    let conf = dns_config(
+        dir.path(),
+        dns.port,
+        "budget = 1.0\nauthserv_id = \"mx.test\"\n",
+    );
 
     // A signed newsletter from its own servers: everything passes.
     let news = signed(&pkcs8, &fixture("newsletter.eml"));
@@ -395,26 +433,13 @@ fn results_of_a_trusted_authserv_id_are_read_others_ignored() {
 #[test]
 fn dns_lists_for_the_client_address_and_linked_domains() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
-    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
-        .expect("key")
-        .public_key();
+    let (_, public) = key_pair();
     let Some(dns) = start_dns(dir.path(), &public) else {
         return;
     };
-    let conf = dir.path().join("spamsift.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
-            dns.port
-        ),
-    )
-    .expect("config");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).expect("mkdir");
-    std::fs::write(
-        rules.join("lists.toml"),
+    let conf = dns_config(dir.path(), dns.port, "budget = 1.0\n");
+    let rules = list_rules(
+        dir.path(),
         r#"
 [[dnslist]]
 id = "RCVD_IN_TEST_BL"
@@ -431,9 +456,7 @@ score = 2.5
 zone = "dbl.test"
 identities = ["url_hosts", "from_domain"]
 "#,
-    )
-    .expect("rules");
-    let local = rules.to_str().expect("path");
+    );
     let raw = fixture("forged-bank.eml");
     let run = |ip: &str| {
         let (v, _) = check(
@@ -443,38 +466,26 @@ identities = ["url_hosts", "from_domain"]
         );
         v
     };
-    // --local-rules is a global option: before the command.
-    let check_local = |ip: &str| {
-        let out = common::run(
-            &[
-                "--config",
-                conf.to_str().expect("path"),
-                "--local-rules",
-                local,
-                "check",
-                "--json",
-                "--client-ip",
-                ip,
-                "--mail-from",
-                "security@bank.test",
-            ],
+    let listed = |ip: &str| {
+        check_local(
+            &conf,
+            &rules,
+            &["--client-ip", ip, "--mail-from", "security@bank.test"],
             &raw,
-        );
-        assert!(out.status.success(), "{out:?}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+        )
     };
     // Listed address (127.0.0.2) and listed linked domain.
-    let h = hits(&check_local("203.0.113.9"));
+    let h = hits(&listed("203.0.113.9"));
     assert!(
         h.contains(&"RCVD_IN_TEST_BL".to_string()) && h.contains(&"URIBL_TEST".to_string()),
         "{h:?}"
     );
     // An address answered with a return code the list does not count.
-    let h = hits(&check_local("203.0.113.10"));
+    let h = hits(&listed("203.0.113.10"));
     assert!(!h.contains(&"RCVD_IN_TEST_BL".to_string()), "{h:?}");
     assert!(h.contains(&"URIBL_TEST".to_string()), "{h:?}");
     // An address not listed at all (NXDOMAIN).
-    assert!(!hits(&check_local("192.0.2.200")).contains(&"RCVD_IN_TEST_BL".to_string()));
+    assert!(!hits(&listed("192.0.2.200")).contains(&"RCVD_IN_TEST_BL".to_string()));
     // Without the list rules, nothing is asked and nothing hits.
     assert!(!hits(&run("203.0.113.9")).iter().any(|h| h.contains("TEST")));
 }
@@ -482,22 +493,11 @@ identities = ["url_hosts", "from_domain"]
 #[test]
 fn hostile_records_give_errors_within_the_budget() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
-    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
-        .expect("key")
-        .public_key();
+    let (_, public) = key_pair();
     let Some(dns) = start_dns(dir.path(), &public) else {
         return;
     };
-    let conf = dir.path().join("spamsift.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.5\n",
-            dns.port
-        ),
-    )
-    .expect("config");
+    let conf = dns_config(dir.path(), dns.port, "budget = 1.5\n");
     let msg = |domain: &str| {
         format!(
             "From: a@{domain}\nTo: b@example.org\nSubject: hello\nDate: Mon, 23 Nov 2026 09:12:44 +0000\nMessage-ID: <1@{domain}>\n\nHi.\n"
@@ -582,15 +582,7 @@ fn a_list_forward_broken_for_dkim_is_vouched_for_by_arc() {
         .seal(&parsed_fwd, &results, &arc)
         .expect("seal");
     let sealed = [seal.to_header().into_bytes(), forwarded].concat();
-    let conf = dir.path().join("spamsift.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
-            dns.port
-        ),
-    )
-    .expect("config");
+    let conf = dns_config(dir.path(), dns.port, "budget = 1.0\n");
     // At the subscriber: the shop's signature fails, the list's ARC holds;
     // without trusting the list, DMARC's p=reject counts.
     let (v, _) = check(&conf, &["--client-ip", "198.51.100.20"], &sealed);
@@ -629,22 +621,11 @@ fn a_list_forward_broken_for_dkim_is_vouched_for_by_arc() {
 #[test]
 fn brand_forgery_and_the_subdomain_policy() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
-    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
-        .expect("key")
-        .public_key();
+    let (_, public) = key_pair();
     let Some(dns) = start_dns(dir.path(), &public) else {
         return;
     };
-    let conf = dir.path().join("spamsift.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 1.0\n",
-            dns.port
-        ),
-    )
-    .expect("config");
+    let conf = dns_config(dir.path(), dns.port, "budget = 1.0\n");
     // A brand's name in the display name, DMARC failing for a p=reject domain.
     let forged = String::from_utf8(fixture("forged-bank.eml"))
         .expect("utf-8")
@@ -686,10 +667,7 @@ fn brand_forgery_and_the_subdomain_policy() {
 #[test]
 fn hashed_addresses_relays_per_list_timeouts_and_cname_loops() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let pkcs8 = Ed25519Key::generate_pkcs8().expect("keygen");
-    let public = Ed25519Key::from_pkcs8_der(&pkcs8)
-        .expect("key")
-        .public_key();
+    let (pkcs8, public) = key_pair();
     // The SHA-1 of "phisher@crook.test" on a hashed-address list; a relay
     // address on the block list; `loop.test` served by a server whose
     // names are all CNAMEs of each other (dnsmasq refuses to serve a loop
@@ -707,19 +685,9 @@ fn hashed_addresses_relays_per_list_timeouts_and_cname_loops() {
     ) else {
         return;
     };
-    let conf = dir.path().join("spamsift.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "[dns]\nservers = [\"127.0.0.1:{}\"]\ntimeout = 0.5\nbudget = 3.0\n",
-            dns.port
-        ),
-    )
-    .expect("config");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).expect("mkdir");
-    std::fs::write(
-        rules.join("lists.toml"),
+    let conf = dns_config(dir.path(), dns.port, "budget = 3.0\n");
+    let rules = list_rules(
+        dir.path(),
         r#"
 [[dnslist]]
 id = "HBL_TEST_FROM"
@@ -752,8 +720,7 @@ zone = "slow.test"
 identities = ["client_ip"]
 timeout = 0.3
 "#,
-    )
-    .expect("rules");
+    );
     let msg = |from: &str| {
         format!(
             "Received: from relay.crook.test (relay.crook.test [198.51.100.20]) by mx.example.org\n\
@@ -765,23 +732,12 @@ Date: Mon, 23 Nov 2026 09:12:44 +0000\nMessage-ID: <1@crook.test>\n\nPay now.\n"
         .into_bytes()
     };
     let run = |from: &str, mail_from: &str| {
-        let out = common::run(
-            &[
-                "--config",
-                conf.to_str().expect("path"),
-                "--local-rules",
-                rules.to_str().expect("path"),
-                "check",
-                "--json",
-                "--client-ip",
-                "198.51.100.20",
-                "--mail-from",
-                mail_from,
-            ],
+        check_local(
+            &conf,
+            &rules,
+            &["--client-ip", "198.51.100.20", "--mail-from", mail_from],
             &msg(from),
-        );
-        assert!(out.status.success(), "{out:?}");
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+        )
     };
     let t = Instant::now();
     let v = run("Phisher@Crook.test", "bounce@loop-a.loop.test");
