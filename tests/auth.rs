@@ -667,7 +667,7 @@ fn brand_forgery_and_the_subdomain_policy() {
 #[test]
 fn hashed_addresses_relays_per_list_timeouts_and_cname_loops() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (pkcs8, public) = key_pair();
+    let (_, public) = key_pair();
     // The SHA-1 of "phisher@crook.test" on a hashed-address list; a relay
     // address on the block list; `loop.test` served by a server whose
     // names are all CNAMEs of each other (dnsmasq refuses to serve a loop
