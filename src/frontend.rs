@@ -89,21 +89,32 @@ impl Envelope {
     /// MAIL FROM; DKIM, DMARC, ARC) and ask the engine's DNS lists about it,
     /// when an authenticator is configured (`[dns]`), and keep the results
     /// for the engine. Everything within `[dns] budget`.
+    ///
+    /// The lists are asked about what the parsed message names; the parsed
+    /// message is returned so classification need not parse it again (pass
+    /// it to [`check_email_prepared`]). A message the parser panics on is
+    /// asked about nothing.
     pub async fn authenticate(
         &mut self,
         auth: Option<&crate::auth::Authenticator>,
         engine: &crate::Engine,
         raw: &[u8],
-    ) {
-        let Some(a) = auth else { return };
-        // The identities lists are asked about need the parsed message.
-        let queries = if engine.rules().has_dns_lists(crate::Channel::Email) {
-            let mut msg = engine.parse_email(raw);
-            self.apply(&mut msg);
-            engine.rules().dns_queries(&msg)
+    ) -> Option<crate::Message> {
+        let a = auth?;
+        let parsed = if engine.rules().has_dns_lists(crate::Channel::Email) {
+            catch_unwind(AssertUnwindSafe(|| {
+                let mut msg = engine.parse_email(raw);
+                self.apply(&mut msg);
+                msg
+            }))
+            .ok()
         } else {
-            Vec::new()
+            None
         };
+        let queries = parsed
+            .as_ref()
+            .map(|m| engine.rules().dns_queries(m))
+            .unwrap_or_default();
         let (results, listed) = a
             .check(
                 raw,
@@ -115,6 +126,7 @@ impl Envelope {
             .await;
         self.auth = Some(results);
         self.dns_listed = listed;
+        parsed
     }
 }
 
@@ -153,6 +165,18 @@ pub enum Outcome {
 /// the budget, and a panic becomes a pass-through instead of a lost
 /// connection.
 pub fn check_email(engine: &Engine, raw: &[u8], envelope: &Envelope, limits: &Limits) -> Outcome {
+    check_email_prepared(engine, raw, None, envelope, limits)
+}
+
+/// [`check_email`] of a message already parsed from `raw` (by
+/// [`Envelope::authenticate`]), when there is one: it is not parsed again.
+pub fn check_email_prepared(
+    engine: &Engine,
+    raw: &[u8],
+    prepared: Option<crate::Message>,
+    envelope: &Envelope,
+    limits: &Limits,
+) -> Outcome {
     if raw.len() > limits.max_size {
         return Outcome::PassedThrough(format!(
             "larger than the size limit of {} bytes",
@@ -162,7 +186,7 @@ pub fn check_email(engine: &Engine, raw: &[u8], envelope: &Envelope, limits: &Li
     let start = Instant::now();
     let budget = limits.timeout.min(engine.config().limits.budget());
     let classified = catch_unwind(AssertUnwindSafe(|| {
-        let mut msg = engine.parse_email(raw);
+        let mut msg = prepared.unwrap_or_else(|| engine.parse_email(raw));
         envelope.apply(&mut msg);
         let v = engine.classify_until(&msg, start.checked_add(budget));
         engine.observe(&msg);

@@ -331,7 +331,7 @@ impl Milter for SpamsiftMilter {
             auth: None,
             dns_listed: Vec::new(),
         };
-        envelope
+        let parsed = envelope
             .authenticate(self.opts.auth.as_ref(), &self.engine, &raw)
             .await;
         self.auth_results = match (
@@ -353,7 +353,7 @@ impl Milter for SpamsiftMilter {
         };
         let start = Instant::now();
         let job = tokio::task::spawn_blocking(move || {
-            crate::frontend::check_email(&engine, &raw, &envelope, &limits)
+            crate::frontend::check_email_prepared(&engine, &raw, parsed, &envelope, &limits)
         });
         let response = match tokio::time::timeout(self.opts.timeout, job).await {
             // The timer has a millisecond's grain and may fire late on a busy

@@ -20,7 +20,7 @@
 
 use crate::bayes::{FeedbackStore, LearnOutcome, MemoryStore, features, message_digest};
 use crate::corpus::Label;
-use crate::frontend::{Envelope, Limits, Outcome, check_email};
+use crate::frontend::{Envelope, Limits, Outcome, check_email_prepared};
 use crate::net::IpNet;
 use crate::{Action, Engine, Verdict};
 use axum::Router;
@@ -242,12 +242,12 @@ async fn classify(
     body: Vec<u8>,
     mut envelope: Envelope,
 ) -> Option<Verdict> {
-    envelope
+    let parsed = envelope
         .authenticate(state.opts.auth.as_ref(), &state.engine, &body)
         .await;
     let st = Arc::clone(state);
     let job = crate::listener::cpu_work(body.len(), move || {
-        check_email(&st.engine, &body, &envelope, &st.opts.limits)
+        check_email_prepared(&st.engine, &body, parsed, &envelope, &st.opts.limits)
     });
     let outcome = match job.await {
         Ok(o) => o,

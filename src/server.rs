@@ -414,7 +414,7 @@ async fn check_email(
         Ok(e) => e,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    envelope
+    let parsed = envelope
         .authenticate(state.auth.as_ref(), &state.engine, &body)
         .await;
     let st = Arc::clone(&state);
@@ -424,7 +424,7 @@ async fn check_email(
             max_size: usize::MAX,
             timeout: st.engine.config().limits.budget(),
         };
-        crate::frontend::check_email(&st.engine, &body, &envelope, &limits)
+        crate::frontend::check_email_prepared(&st.engine, &body, parsed, &envelope, &limits)
     })
     .await;
     match done {

@@ -21,7 +21,7 @@
 //! books `spamsift learn` keeps; the running daemon reads the file at its
 //! next start.
 
-use crate::frontend::{Envelope, Limits, Outcome, check_email};
+use crate::frontend::{Envelope, Limits, Outcome, check_email_prepared};
 use crate::net::IpNet;
 use crate::{Engine, Verdict, headers};
 use std::sync::Arc;
@@ -313,11 +313,13 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
         user: user.clone(),
         ..Envelope::default()
     };
-    if body.len() <= max {
+    let parsed = if body.len() <= max {
         envelope
             .authenticate(opts.auth.as_ref(), engine, &body)
-            .await;
-    }
+            .await
+    } else {
+        None
+    };
     let outcome = if body.len() > max {
         Outcome::PassedThrough(format!("larger than the size limit of {max} bytes"))
     } else {
@@ -325,7 +327,7 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
         let (e, limits) = (Arc::clone(engine), opts.limits);
         let size = body.len();
         let job = crate::listener::cpu_work(size, move || {
-            let o = check_email(&e, &body, &envelope, &limits);
+            let o = check_email_prepared(&e, &body, parsed, &envelope, &limits);
             (o, body)
         });
         match job.await {

@@ -3,7 +3,7 @@
 
 use super::EngineOpts;
 use clap::Args;
-use spamsift::frontend::{Envelope, Limits, Outcome as FrontOutcome, check_email};
+use spamsift::frontend::{Envelope, Limits, Outcome as FrontOutcome, check_email_prepared};
 use spamsift::message::Channel;
 use spamsift::{Verdict, headers};
 use std::io::{self, Read, Write};
@@ -216,6 +216,7 @@ fn filter(
             };
             // Sender authentication, when `[dns]` is configured: a small
             // runtime for the lookups, bounded by `[dns] budget`.
+            let mut parsed = None;
             if input.len() <= args.max_size {
                 match spamsift::auth::Authenticator::from_config(engine.config()) {
                     Ok(Some(auth)) => {
@@ -224,7 +225,8 @@ fn filter(
                             .build()
                         {
                             Ok(rt) => {
-                                rt.block_on(envelope.authenticate(Some(&auth), &engine, input))
+                                parsed =
+                                    rt.block_on(envelope.authenticate(Some(&auth), &engine, input));
                             }
                             Err(e) => tracing::warn!("no sender authentication: {e}"),
                         }
@@ -247,7 +249,7 @@ fn filter(
                 max_size: args.max_size,
                 timeout: engine.config().limits.budget(),
             };
-            match check_email(&engine, input, &envelope, &limits) {
+            match check_email_prepared(&engine, input, parsed, &envelope, &limits) {
                 FrontOutcome::Classified(v) => v,
                 FrontOutcome::PassedThrough(why) => return pass_through(out, args, input, &why),
             }
