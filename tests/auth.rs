@@ -771,3 +771,59 @@ Date: Mon, 23 Nov 2026 09:12:44 +0000\nMessage-ID: <1@crook.test>\n\nPay now.\n"
             .contains(&"HBL_TEST_FROM".to_string())
     );
 }
+
+#[test]
+fn scan_asks_dns_only_when_told() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (pkcs8, public) = key_pair();
+    let Some(dns) = start_dns(dir.path(), &public) else {
+        return;
+    };
+    let conf = dns_config(dir.path(), dns.port, "budget = 1.0\n");
+    let mail = dir.path().join("mail");
+    std::fs::create_dir_all(&mail).expect("mkdir");
+    std::fs::write(
+        mail.join("1.eml"),
+        signed(&pkcs8, &fixture("newsletter.eml")),
+    )
+    .expect("write");
+    std::fs::write(mail.join("2.eml"), fixture("forged-bank.eml")).expect("write");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["--config", conf.to_str().expect("path"), "scan"];
+        args.extend_from_slice(extra);
+        args.push(mail.to_str().expect("path"));
+        common::run(&args, b"")
+    };
+    let lines = |out: &std::process::Output| -> Vec<Vec<String>> {
+        assert!(out.status.success(), "{out:?}");
+        let mut v: Vec<(String, Vec<String>)> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json");
+                (v["origin"].as_str().expect("origin").to_string(), hits(&v))
+            })
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, h)| h).collect()
+    };
+    // Offline by default: no authentication hit at all.
+    let plain = lines(&scan(&[]));
+    assert!(
+        plain
+            .iter()
+            .flatten()
+            .all(|h| !h.starts_with("DKIM_") && !h.starts_with("DMARC_")),
+        "{plain:?}"
+    );
+    // With --dns: the newsletter's signature verifies; the forged bank mail
+    // (no signature, no SPF without a connection) fails DMARC with p=reject.
+    let asked = lines(&scan(&["--dns"]));
+    assert!(asked[0].contains(&"DKIM_VALID".to_string()), "{asked:?}");
+    assert!(asked[0].contains(&"DMARC_PASS".to_string()), "{asked:?}");
+    assert!(asked[1].contains(&"DMARC_REJECT".to_string()), "{asked:?}");
+    // --dns without a resolver configured is a setup error, not a silent
+    // offline run.
+    let out = common::run(&["scan", "--dns", mail.to_str().expect("path")], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[dns]"));
+}
