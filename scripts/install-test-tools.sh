@@ -2,8 +2,9 @@
 # Installs the real mail components the tests drive (Debian packages):
 # Postfix (milter test), spamc (spamd protocol), rspamc (Rspamd protocol,
 # from the rspamd package; no daemon is started) and Exim with content
-# scanning (exim4-daemon-heavy, for its `spam =` ACL condition), and
-# dnsmasq (a DNS server the authentication tests start on loopback).
+# scanning (exim4-daemon-heavy, for its `spam =` ACL condition),
+# dnsmasq (a DNS server the authentication tests start on loopback) and
+# redis-server (the shared-state tests start their own on loopback).
 #
 # Postfix and Exim are both mail transport agents and Debian will not
 # install both; Exim's binary is therefore unpacked from its package into
@@ -18,6 +19,7 @@ command -v postfix >/dev/null 2>&1 || need+=(postfix)
 command -v spamc >/dev/null 2>&1 || need+=(spamc)
 command -v rspamc >/dev/null 2>&1 || need+=(rspamd)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ! -x "$EXIM_DIR/usr/sbin/exim4" ] && [ ! -x /usr/sbin/exim4 ]; then need+=(exim); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
@@ -30,7 +32,7 @@ if [[ " ${need[*]} " == *" exim "* ]]; then
   mapfile -t libs < <(apt-cache depends exim4-daemon-heavy | awk '/Depends: lib/ {print $2}')
   pkgs+=("${libs[@]}")
 fi
-# No daemon may start from the packages (no rspamd, no postfix service).
+# No daemon may start from the packages (no rspamd, postfix or redis service).
 own_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null

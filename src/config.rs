@@ -64,6 +64,8 @@ pub struct Config {
     /// The resolver for sender authentication and DNS lists (`[dns]`);
     /// `None`: no lookups, no authentication rule fires.
     pub dns: Option<crate::auth::DnsSettings>,
+    /// Where learned state lives (`[state]`): this process, or Redis.
+    pub state: crate::state::StateSettings,
     /// What is added to email besides the verdict fields (`[email]`).
     pub markup: crate::headers::Markup,
 }
@@ -299,6 +301,8 @@ struct RawConfig {
     rspamd: Option<toml::Spanned<RspamdSettings>>,
     #[serde(default)]
     dns: Option<toml::Spanned<crate::auth::DnsSettings>>,
+    #[serde(default)]
+    state: Option<toml::Spanned<crate::state::StateSettings>>,
 }
 
 /// `rules = "DIR"` or a `[rules]` table.
@@ -486,6 +490,16 @@ impl Config {
                 message,
             })?;
             cfg.dns = Some(d);
+        }
+        if let Some(st) = raw.state {
+            let line = line_of(st.span().start);
+            let st = st.into_inner();
+            st.validate().map_err(|message| ConfigError {
+                file: file.into(),
+                line,
+                message,
+            })?;
+            cfg.state = st;
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

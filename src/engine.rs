@@ -22,6 +22,9 @@ pub enum EngineError {
     /// A policy file could not be loaded.
     #[error("{0}")]
     Policy(#[from] crate::policy::PolicyError),
+    /// The shared state (`[state]`) cannot be used as configured.
+    #[error("[state]: {0}")]
+    State(String),
 }
 
 /// Builds an [`Engine`] from rule files and a configuration.
@@ -158,10 +161,18 @@ impl EngineBuilder {
             sources.extend(crate::rules::read_dir_sources(local)?);
         }
         let rules = crate::rules::load_sources_compiling(sources, eager, self.build_for)?;
-        let store = match (
-            self.model,
-            self.model_file.or_else(|| config.bayes_model.clone()),
-        ) {
+        #[cfg_attr(not(feature = "daemons"), allow(unused_variables))]
+        let shared = shared_state(&config)?;
+        let model_file = self.model_file.or_else(|| config.bayes_model.clone());
+        #[cfg(feature = "daemons")]
+        if let (Some(_), Some(path), None) = (&shared, &model_file, &self.token_store) {
+            return Err(EngineError::State(format!(
+                "backend = \"redis\" keeps the model in Redis, and a model file ({}) was given too: load the file into Redis with `spamsift model push {} --config ...`, then start without it",
+                path.display(),
+                path.display()
+            )));
+        }
+        let store = match (self.model, model_file) {
             (Some(m), _) => Some(m),
             (None, Some(path)) => Some(MemoryStore::load(&path)?),
             (None, None) => None,
@@ -171,6 +182,28 @@ impl EngineBuilder {
             None => store
                 .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn crate::bayes::TokenStore>),
         };
+        #[cfg(feature = "daemons")]
+        let store = match (&shared, store) {
+            (_, Some(s)) => Some(s),
+            (Some(r), None) => Some(
+                std::sync::Arc::new(crate::state::redis::RedisTokenStore::new(
+                    std::sync::Arc::clone(r),
+                )) as std::sync::Arc<dyn crate::bayes::TokenStore>,
+            ),
+            (None, None) => None,
+        };
+        // Complaints are counted where the rest of the state lives.
+        #[cfg(feature = "daemons")]
+        let complaints = match (&shared, self.complaints) {
+            (Some(r), Some(log)) => Some(std::sync::Arc::new(log.with_counter_of(
+                std::sync::Arc::new(crate::state::redis::RedisComplaints::new(
+                    std::sync::Arc::clone(r),
+                )),
+            ))),
+            (_, c) => c,
+        };
+        #[cfg(not(feature = "daemons"))]
+        let complaints = self.complaints;
         let bayes = store.map(|s| Classifier::new(s, config.bayes.clone()));
         let behaviour = match self.behaviour_store {
             Some(store) => Some(crate::behaviour::Behaviour::new(
@@ -191,9 +224,47 @@ impl EngineBuilder {
             bayes,
             policies: self.policies,
             behaviour,
-            complaints: self.complaints,
+            complaints,
+            #[cfg(feature = "daemons")]
+            shared,
         })
     }
+}
+
+/// The Redis pool of `[state] backend = "redis"` (with its memory
+/// ceiling set, when configured); `None` for state in memory.
+#[cfg(feature = "daemons")]
+fn shared_state(
+    config: &Config,
+) -> Result<Option<std::sync::Arc<crate::state::redis::Redis>>, EngineError> {
+    if config.state.backend != crate::state::Backend::Redis {
+        return Ok(None);
+    }
+    let redis = crate::state::redis::Redis::open(&config.state).map_err(EngineError::State)?;
+    if let Some(bytes) = config
+        .state
+        .max_memory
+        .as_deref()
+        .and_then(crate::state::parse_bytes)
+        && let Err(e) = redis.set_max_memory(bytes)
+    {
+        // Redis may be down now (the filter starts all the same) or refuse
+        // CONFIG (managed elsewhere): say so, do not stop.
+        tracing::warn!("[state] max_memory could not be set: {e}");
+    }
+    Ok(Some(std::sync::Arc::new(redis)))
+}
+
+/// Without the `daemons` feature there is no Redis client: asking for one
+/// is an error, not state silently kept in memory.
+#[cfg(not(feature = "daemons"))]
+fn shared_state(config: &Config) -> Result<Option<()>, EngineError> {
+    if config.state.backend == crate::state::Backend::Redis {
+        return Err(EngineError::State(
+            "backend = \"redis\" needs spamsift built with the `daemons` feature".into(),
+        ));
+    }
+    Ok(None)
 }
 
 /// Id of the hit a verdict carries when its classification ran out of time.
@@ -208,6 +279,9 @@ pub struct Engine {
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
     behaviour: Option<crate::behaviour::Behaviour>,
     complaints: Option<std::sync::Arc<crate::behaviour::ComplaintLog>>,
+    /// The Redis pool, with `[state] backend = "redis"`.
+    #[cfg(feature = "daemons")]
+    shared: Option<std::sync::Arc<crate::state::redis::Redis>>,
 }
 
 impl Engine {
@@ -250,6 +324,18 @@ impl Engine {
     /// The statistical classifier, when a model is loaded.
     pub fn bayes(&self) -> Option<&Classifier> {
         self.bayes.as_ref()
+    }
+
+    /// The complaint log, when one was given to the builder (counted in
+    /// Redis with `[state] backend = "redis"`).
+    pub fn complaint_log(&self) -> Option<&std::sync::Arc<crate::behaviour::ComplaintLog>> {
+        self.complaints.as_ref()
+    }
+
+    /// The Redis pool, with `[state] backend = "redis"`.
+    #[cfg(feature = "daemons")]
+    pub fn shared_state(&self) -> Option<&std::sync::Arc<crate::state::redis::Redis>> {
+        self.shared.as_ref()
     }
 
     /// Parse raw email with this engine's parse options.
@@ -332,15 +418,36 @@ impl Engine {
         if let Some(b) = &self.behaviour {
             hits.extend(b.check(msg));
         }
-        if let Some(h) = self.complaints.as_ref().and_then(|c| c.hit(&msg.sender)) {
-            hits.push(h);
+        // Shared state (complaints, Bayes counts in Redis) that cannot be
+        // read leaves its checks out, and a hit says so.
+        let mut unavailable = false;
+        match self.complaints.as_ref().map(|c| c.check(&msg.sender)) {
+            Some(Ok(Some(h))) => hits.push(h),
+            Some(Err(_)) => unavailable = true,
+            _ => {}
         }
         complete = complete && !out_of_time();
         let evidence = if complete {
-            self.bayes.as_ref().and_then(|c| c.evidence(msg))
+            match self.bayes.as_ref().map(|c| c.assess(msg)) {
+                Some(Ok(e)) => e,
+                Some(Err(_)) => {
+                    unavailable = true;
+                    None
+                }
+                None => None,
+            }
         } else {
             None
         };
+        if unavailable {
+            hits.push(Hit {
+                id: std::sync::Arc::from(crate::state::STATE_UNAVAILABLE),
+                score: 0.0,
+                description: std::sync::Arc::from(
+                    "Shared state (Redis) could not be read; its checks were skipped",
+                ),
+            });
+        }
         if !complete {
             hits.push(Hit {
                 id: std::sync::Arc::from(TIME_BUDGET),

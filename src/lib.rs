@@ -34,6 +34,7 @@ pub mod message;
 pub mod net;
 pub mod rules;
 pub mod runs;
+pub mod state;
 #[cfg(test)]
 mod testing;
 pub mod verdict;

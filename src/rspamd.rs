@@ -389,19 +389,23 @@ fn authorised(state: &RspamdState, headers: &HeaderMap) -> Result<(), (StatusCod
     }
 }
 
-/// `POST /learnspam` and `/learnham`: learn into the model file (with
-/// the books `spamsift learn` keeps: a message counts once) and into the
-/// running engine at once.
+/// `POST /learnspam` and `/learnham`: learn into the shared state
+/// (`[state] backend = "redis"`: every filter on that Redis learns at
+/// once), or into the model file (with the books `spamsift learn` keeps: a
+/// message counts once) and the running engine at once. Refused with 503
+/// while the shared state is down, so the client knows it was not learned.
 async fn learn(state: Arc<RspamdState>, req: axum::extract::Request, label: Label) -> Response {
     if let Err((status, why)) = authorised(&state, req.headers()) {
         return error(status, why);
     }
-    let Some(model) = state.opts.model.clone() else {
+    let shared = state.engine.shared_state().is_some();
+    let model = state.opts.model.clone();
+    if !shared && model.is_none() {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            "learning needs a model file: start with --model FILE",
+            "learning needs a model file (start with --model FILE) or [state] backend = \"redis\"",
         );
-    };
+    }
     let body = match read_body(req, state.opts.limits.max_size).await {
         Ok(b) => b,
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "message too large to learn"),
@@ -411,35 +415,55 @@ async fn learn(state: Arc<RspamdState>, req: axum::extract::Request, label: Labe
         let msg = st.engine.parse_email(&body);
         let f = features(&msg, &st.engine.config().bayes.tokenizer());
         let d = message_digest(&msg);
-        let mut outcome = LearnOutcome::Done;
-        MemoryStore::update(&model, MemoryStore::new, |s| {
-            outcome = s.learn_message(d, &f, label, false);
-        })
-        .map(|_| (outcome, f, d))
+        // Err((status, why)).
+        let outcome = match model {
+            _ if shared => match st
+                .engine
+                .bayes()
+                .and_then(|b| b.store().learn_shared(d, &f, label))
+            {
+                Some(Ok(o)) => Ok(o),
+                Some(Err(e)) => Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+                None => Err((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the shared state does not learn".to_string(),
+                )),
+            },
+            Some(model) => {
+                let mut outcome = LearnOutcome::Done;
+                MemoryStore::update(&model, MemoryStore::new, |s| {
+                    outcome = s.learn_message(d, &f, label, false);
+                })
+                .map(|_| outcome)
+                .map_err(|e| {
+                    tracing::error!("learning: {e}");
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "the model could not be updated".to_string(),
+                    )
+                })
+            }
+            None => Err((StatusCode::SERVICE_UNAVAILABLE, "no model".to_string())),
+        };
+        (outcome, f, d)
     });
     let name = match label {
         Label::Spam => "spam",
         Label::Ham => "ham",
     };
     match job.await {
-        Ok(Ok((LearnOutcome::AlreadyLearned, _, d))) => error(
+        Ok((Ok(LearnOutcome::AlreadyLearned), _, d)) => error(
             StatusCode::ALREADY_REPORTED,
             format!("<{d:016x}> has been already learned as {name}, ignore it"),
         ),
-        Ok(Ok((_, f, _))) => {
-            if let Some(fb) = &state.feedback {
+        Ok((Ok(_), f, _)) => {
+            if let Some(fb) = state.feedback.as_ref().filter(|_| !shared) {
                 fb.learn(&f, label);
             }
             state.stats.learned.fetch_add(1, Ordering::Relaxed);
             json_response(StatusCode::OK, json!({"success": true}))
         }
-        Ok(Err(e)) => {
-            tracing::error!("learning: {e}");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the model could not be updated",
-            )
-        }
+        Ok((Err((status, why)), _, _)) => error(status, why),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("learning failed: {e}"),

@@ -627,9 +627,36 @@ async fn report(
             }
             ReportCheck::New { learn } => learn,
         };
-    let n = state.complaints.complain(&msg.sender);
+    // A complaint the shared state cannot take is refused, so the reporter
+    // retries: never silently dropped.
+    let n = match state.complaints.complain(&msg.sender) {
+        Ok(n) => n,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    };
     state.metrics.complaints.fetch_add(1, Ordering::Relaxed);
     let mut learned = false;
+    let shared = state
+        .engine
+        .bayes()
+        .filter(|_| learn && state.feedback.is_none())
+        .map(|b| {
+            let features = crate::bayes::features(&msg, &state.engine.config().bayes.tokenizer());
+            b.store().learn_shared(
+                crate::bayes::message_digest(&msg),
+                &features,
+                crate::corpus::Label::Spam,
+            )
+        });
+    match shared.flatten() {
+        Some(Ok(_)) => learned = true,
+        Some(Err(e)) => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("complaint counted, but not learned: {e}"),
+            );
+        }
+        None => {}
+    }
     if let Some(fb) = state.feedback.as_ref().filter(|_| learn) {
         let features = crate::bayes::features(&msg, &state.engine.config().bayes.tokenizer());
         fb.learn(&features, crate::corpus::Label::Spam);

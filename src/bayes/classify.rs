@@ -285,6 +285,9 @@ impl Classifier {
     /// time) when the store changed; `None` while it is being rebuilt or
     /// when the store cannot list its features.
     fn clue_table(&self, channel: Channel) -> Option<arc_swap::Guard<Option<Arc<ClueTable>>>> {
+        if !self.store.lists_features() {
+            return None;
+        }
         let slot = &self.tables[usize::from(channel != Channel::Email)];
         let params = self.params(channel);
         let current = slot.load();
@@ -307,14 +310,33 @@ impl Classifier {
 
     /// Spam probability of a message with its clues' log-odds.
     pub fn evidence(&self, msg: &Message) -> Option<Evidence> {
-        if !self.ready() {
-            return None;
-        }
+        self.assess(msg).ok().flatten()
+    }
+
+    /// [`evidence`](Self::evidence), or why the store could not be read (a
+    /// shared store that is down): `Ok(None)` until the model is ready.
+    /// A store that cannot list its features (a remote one) is read once
+    /// per message, learned totals and all features together.
+    pub fn assess(&self, msg: &Message) -> Result<Option<Evidence>, crate::state::Unavailable> {
         let opts = self.config.tokenizer();
         let guard = self.clue_table(msg.channel);
         let Some(table) = guard.as_ref().and_then(|g| (**g).as_ref()) else {
-            return self.evidence_of(&super::tokenizer::features(msg, &opts), msg.channel);
+            let features = super::tokenizer::features(msg, &opts);
+            let (learned, counts) = self.store.lookup(&features)?;
+            if learned.spam < self.config.min_spam || learned.ham < self.config.min_ham {
+                return Ok(None);
+            }
+            let params = self.params(msg.channel);
+            let mut clues: Vec<Clue> = counts
+                .into_iter()
+                .filter_map(|c| params.clue(c, learned))
+                .map(Clue::of)
+                .collect();
+            return Ok(Some(self.combine(&mut clues)));
         };
+        if !self.ready() {
+            return Ok(None);
+        }
         // Look every feature up, then drop repeats among the clues found
         // (far fewer than the features).
         let mut slots: Vec<u32> = Vec::with_capacity(256);
@@ -332,7 +354,7 @@ impl Classifier {
         slots.sort_unstable();
         slots.dedup();
         let mut clues: Vec<Clue> = slots.into_iter().map(|s| table.clue(s)).collect();
-        Some(self.combine(&mut clues))
+        Ok(Some(self.combine(&mut clues)))
     }
 
     /// The band hit for a probability of a message of `channel`, with its

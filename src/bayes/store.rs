@@ -47,10 +47,40 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
         let _ = f;
         false
     }
+    /// Whether [`for_each`](Self::for_each) lists the features (false for
+    /// a remote store: the classifier then reads with
+    /// [`lookup`](Self::lookup), never building a clue table).
+    fn lists_features(&self) -> bool {
+        true
+    }
     /// Changes whenever any count changes, so precomputed weights
     /// (see [`ClueTable`](super::weights::ClueTable)) know they are stale.
     fn version(&self) -> u64 {
         0
+    }
+    /// Messages learned and the counts of these features, read at once (a
+    /// remote store answers in one round trip), or why the store cannot be
+    /// read now.
+    fn lookup(
+        &self,
+        features: &[u64],
+    ) -> Result<(Learned, Vec<Counts>), crate::state::Unavailable> {
+        Ok((
+            self.learned(),
+            features.iter().map(|&f| self.counts(f)).collect(),
+        ))
+    }
+    /// Learn one message in place, with its books (a message learned once
+    /// counts once), for stores that learn while engines read them (a
+    /// shared store); `None` when this store does not.
+    fn learn_shared(
+        &self,
+        digest: u64,
+        features: &[u64],
+        label: Label,
+    ) -> Option<Result<LearnOutcome, crate::state::Unavailable>> {
+        let _ = (digest, features, label);
+        None
     }
 }
 
@@ -230,6 +260,11 @@ impl MemoryStore {
     /// books as it counts).
     pub fn note_learned(&mut self, digest: u64, label: Label) {
         self.seen.insert(digest, label);
+    }
+
+    /// The books: every learned message's digest and class.
+    pub fn seen_entries(&self) -> impl Iterator<Item = (u64, Label)> + '_ {
+        self.seen.iter().map(|(k, l)| (*k, *l))
     }
 
     /// Messages in the books.

@@ -891,16 +891,17 @@ mod tests {
         let log = ComplaintLog::new(1000, 2, 4.0);
         assert_eq!(log.count("@Alice"), 0);
         assert!(log.hit("alice").is_none());
-        assert_eq!(log.complain("@Alice"), 1);
-        assert_eq!(log.complain(" alice "), 2);
+        assert_eq!(log.complain("@Alice"), Ok(1));
+        assert_eq!(log.complain(" alice "), Ok(2));
         assert_eq!(log.count("ALICE"), 2);
         assert_eq!(log.hit("alice").map(|h| h.score), Some(4.0));
         assert_eq!(log.count("bob"), 0);
         // Bounded: far more senders than the capacity.
-        for i in 0..10_000 {
-            log.complain(&format!("sender{i}"));
+        let counts = MemoryComplaints::new(1000);
+        for i in 0..10_000u64 {
+            let _ = counts.add(i);
         }
-        let held: usize = log
+        let held: usize = counts
             .shards
             .iter()
             .map(|s| s.lock().map_or(0, |s| s.len()))
@@ -923,71 +924,123 @@ mod tests {
     }
 }
 
-/// User complaints per sender (X.1247/X.1248 feedback): bounded (least
-/// recently complained-about senders are forgotten first), in shards so
-/// concurrent checks rarely wait on each other; while nobody has complained,
-/// a check costs one atomic load.
+/// Where complaint counts live: this process ([`MemoryComplaints`]) or a
+/// store a fleet shares. Senders come as hashes.
+pub trait ComplaintCounter: Send + Sync + std::fmt::Debug {
+    /// Count one complaint; the sender's count now.
+    fn add(&self, sender: u64) -> Result<u32, crate::state::Unavailable>;
+    /// The sender's count.
+    fn get(&self, sender: u64) -> Result<u32, crate::state::Unavailable>;
+}
+
+/// Complaint counts in this process: bounded (least recently
+/// complained-about senders are forgotten first), in shards so concurrent
+/// checks rarely wait on each other; while nobody has complained, a check
+/// costs one atomic load.
 #[derive(Debug)]
-pub struct ComplaintLog {
+pub struct MemoryComplaints {
     shards: Vec<Mutex<lru::LruCache<u64, u32>>>,
     /// Complaints recorded so far.
     recorded: std::sync::atomic::AtomicU64,
+}
+
+impl MemoryComplaints {
+    /// Counts for up to `capacity` senders (at least one per shard).
+    pub fn new(capacity: usize) -> MemoryComplaints {
+        let per_shard = NonZeroUsize::new((capacity / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        MemoryComplaints {
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
+                .collect(),
+            recorded: Default::default(),
+        }
+    }
+}
+
+impl ComplaintCounter for MemoryComplaints {
+    fn add(&self, key: u64) -> Result<u32, crate::state::Unavailable> {
+        self.recorded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(self.shards[key as usize % SHARDS]
+            .lock()
+            .map_or(0, |mut c| {
+                let n = c.get_or_insert_mut(key, || 0);
+                *n = n.saturating_add(1);
+                *n
+            }))
+    }
+    fn get(&self, key: u64) -> Result<u32, crate::state::Unavailable> {
+        if self.recorded.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            return Ok(0);
+        }
+        Ok(self.shards[key as usize % SHARDS]
+            .lock()
+            .map_or(0, |c| c.peek(&key).copied().unwrap_or(0)))
+    }
+}
+
+/// User complaints per sender (X.1247/X.1248 feedback): `threshold`
+/// complaints about a sender make `USER_COMPLAINTS` hit with `score`. The
+/// counts live in a [`ComplaintCounter`].
+#[derive(Debug)]
+pub struct ComplaintLog {
+    counter: Arc<dyn ComplaintCounter>,
     threshold: u32,
     score: f64,
 }
 
 impl ComplaintLog {
-    /// A log remembering up to `capacity` senders (at least one per shard);
-    /// `threshold` complaints about a sender make `USER_COMPLAINTS` hit with
-    /// `score`.
+    /// A log in memory remembering up to `capacity` senders.
     pub fn new(capacity: usize, threshold: u32, score: f64) -> ComplaintLog {
-        let per_shard = NonZeroUsize::new((capacity / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        ComplaintLog::with_counter(Arc::new(MemoryComplaints::new(capacity)), threshold, score)
+    }
+
+    /// A log whose counts live in `counter` (a shared store, say).
+    pub fn with_counter(
+        counter: Arc<dyn ComplaintCounter>,
+        threshold: u32,
+        score: f64,
+    ) -> ComplaintLog {
         ComplaintLog {
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(lru::LruCache::new(per_shard)))
-                .collect(),
-            recorded: Default::default(),
+            counter,
             threshold: threshold.max(1),
             score,
         }
     }
 
-    /// The sender's key (trimmed, without a leading `@`, lower-cased) and shard.
-    fn key(&self, sender: &str) -> (u64, &Mutex<lru::LruCache<u64, u32>>) {
-        let key = identity_hash(sender.trim().trim_start_matches('@'));
-        (key, &self.shards[key as usize % SHARDS])
+    /// The same threshold and score with counts kept in `counter`.
+    pub fn with_counter_of(&self, counter: Arc<dyn ComplaintCounter>) -> ComplaintLog {
+        ComplaintLog::with_counter(counter, self.threshold, self.score)
+    }
+
+    /// The sender's key: trimmed, without a leading `@`, lower-cased.
+    fn key(sender: &str) -> u64 {
+        identity_hash(sender.trim().trim_start_matches('@'))
     }
 
     /// Record a complaint; returns the sender's count.
-    pub fn complain(&self, sender: &str) -> u32 {
-        let (key, shard) = self.key(sender);
-        self.recorded
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        shard.lock().map_or(0, |mut c| {
-            let n = c.get_or_insert_mut(key, || 0);
-            *n = n.saturating_add(1);
-            *n
-        })
+    pub fn complain(&self, sender: &str) -> Result<u32, crate::state::Unavailable> {
+        self.counter.add(Self::key(sender))
     }
 
-    /// Complaints about a sender.
+    /// Complaints about a sender (0 when the store cannot be read).
     pub fn count(&self, sender: &str) -> u32 {
-        if self.recorded.load(std::sync::atomic::Ordering::Relaxed) == 0 {
-            return 0;
-        }
-        let (key, shard) = self.key(sender);
-        shard
-            .lock()
-            .map_or(0, |c| c.peek(&key).copied().unwrap_or(0))
+        self.counter.get(Self::key(sender)).unwrap_or(0)
     }
 
-    /// The hit a sender earns, if complained about often enough.
-    pub fn hit(&self, sender: &str) -> Option<Hit> {
-        let n = self.count(sender);
-        (n >= self.threshold).then(|| Hit {
+    /// The hit a sender earns, if complained about often enough; or why
+    /// the counts cannot be read.
+    pub fn check(&self, sender: &str) -> Result<Option<Hit>, crate::state::Unavailable> {
+        let n = self.counter.get(Self::key(sender))?;
+        Ok((n >= self.threshold).then(|| Hit {
             id: Arc::from("USER_COMPLAINTS"),
             score: self.score,
             description: Arc::from(format!("users reported this sender {n} times").as_str()),
-        })
+        }))
+    }
+
+    /// [`check`](Self::check), a store that cannot be read giving no hit.
+    pub fn hit(&self, sender: &str) -> Option<Hit> {
+        self.check(sender).ok().flatten()
     }
 }

@@ -236,6 +236,23 @@ impl EngineOpts {
             .and_then(|c| spamsift::Config::from_file(c).ok())
             .and_then(|c| c.bayes_model);
         let path = self.model.clone().or(config_model);
+        // With the state in Redis, the engine learns there.
+        let shared = self
+            .config
+            .as_ref()
+            .and_then(|c| spamsift::Config::from_file(c).ok())
+            .is_some_and(|c| c.state.backend == spamsift::state::Backend::Redis);
+        match (shared, &path) {
+            (true, Some(p)) => {
+                return Err(Failure::setup(format!(
+                    "[state] backend = \"redis\" keeps the model in Redis, and a model file ({}) was given too: load it into Redis with `spamsift model push {}`, then start without it",
+                    p.display(),
+                    p.display()
+                )));
+            }
+            (true, None) => return Ok((None, None)),
+            _ => {}
+        }
         let store = match &path {
             Some(p) => Some(std::sync::Arc::new(spamsift::bayes::FeedbackStore::new(
                 spamsift::bayes::MemoryStore::load(p).map_err(|e| Failure::setup(e.to_string()))?,
@@ -329,7 +346,7 @@ pub fn main() -> ExitCode {
         Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),
-        Command::Model(a) => train::model(a),
+        Command::Model(a) => train::model(&opts, a),
     };
     result.unwrap_or_else(Failure::report)
 }

@@ -68,6 +68,8 @@ pub fn run(opts: &EngineOpts, args: ServeArgs) -> CmdResult {
         Ok(Ok(e)) => e,
         Ok(Err(e)) | Err(e) => return Err(fail(e.to_string())),
     };
+    // With shared state, complaints are counted in Redis.
+    let complaints = engine.complaint_log().cloned().unwrap_or(complaints);
     let settings = engine.config().serve.clone();
     let auth = super::authenticator(&engine)?;
     if args.check_config {

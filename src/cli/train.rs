@@ -69,11 +69,88 @@ enum ModelCommand {
         /// The model file.
         model: PathBuf,
     },
+    /// Load a model file into the shared state (Redis): its counts and
+    /// learned messages are added to what is there, so a site trains
+    /// offline and deploys to its fleet.
+    Push {
+        /// The model file.
+        model: PathBuf,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// Write the shared state's token counts (Redis) to a model file.
+    Pull {
+        /// The model file to write (atomically).
+        model: PathBuf,
+        #[command(flatten)]
+        state: StateArgs,
+    },
 }
 
-/// `spamsift model info MODEL`.
-pub fn model(args: ModelArgs) -> CmdResult {
-    let ModelCommand::Info { model } = args.command;
+/// Which Redis: the config's `[state]`, with these overrides.
+#[derive(Debug, Args)]
+struct StateArgs {
+    /// Redis URL (default: the config's `[state] url`).
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
+    /// Key prefix (default: the config's `[state] prefix`).
+    #[arg(long)]
+    prefix: Option<String>,
+}
+
+impl StateArgs {
+    fn open(&self, opts: &EngineOpts) -> Result<spamsift::state::redis::Redis, Failure> {
+        let mut settings = match &opts.config {
+            Some(c) => Config::from_file(c).map_err(fail)?.state,
+            None => spamsift::state::StateSettings::default(),
+        };
+        settings.backend = spamsift::state::Backend::Redis;
+        if let Some(u) = &self.state {
+            settings.url.clone_from(u);
+        }
+        if let Some(p) = &self.prefix {
+            settings.prefix.clone_from(p);
+        }
+        // Bulk transfers wait longer than a message may.
+        settings.timeout = settings.timeout.max(10.0);
+        spamsift::state::redis::Redis::open(&settings).map_err(fail)
+    }
+}
+
+/// `spamsift model info|push|pull`.
+pub fn model(opts: &EngineOpts, args: ModelArgs) -> CmdResult {
+    let model = match args.command {
+        ModelCommand::Info { model } => model,
+        ModelCommand::Push { model, state } => {
+            let store = MemoryStore::load(&model).map_err(fail)?;
+            let redis = state.open(opts)?;
+            let t = Instant::now();
+            let n = redis.push(&store).map_err(fail)?;
+            eprintln!(
+                "spamsift: pushed {n} features and {} learned messages from {} in {:.1} s ({} requests)",
+                store.learned_messages(),
+                model.display(),
+                t.elapsed().as_secs_f64(),
+                redis.requests()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        ModelCommand::Pull { model, state } => {
+            let redis = state.open(opts)?;
+            let store = redis.pull().map_err(fail)?;
+            store
+                .save(&model)
+                .map_err(|e| fail(format!("{}: {e}", model.display())))?;
+            eprintln!(
+                "spamsift: pulled {} features ({} spam, {} ham learned) into {}",
+                store.len(),
+                store.learned().spam,
+                store.learned().ham,
+                model.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let store = MemoryStore::load(&model).map_err(fail)?;
     let l = store.learned();
     super::print_out(&format!(

@@ -1,0 +1,202 @@
+//! Where learned state lives: in this process (the default) or in Redis
+//! (or Valkey), shared by every filter of a fleet (`[state]`).
+//!
+//! With `backend = "redis"`, Bayes token counts, the learned-message books
+//! and complaints are kept in Redis, so a message learned or a complaint
+//! filed on one filter changes the verdicts of all. Every key spamsift
+//! writes (except the two learned-message totals) carries a TTL, so Redis'
+//! `volatile-lru` eviction under `max_memory` keeps memory bounded. When
+//! Redis cannot be reached, classification goes on without the shared state
+//! (a `STATE_UNAVAILABLE` hit at score 0 shows it), learning is refused
+//! with an error, and the connection is retried by itself.
+
+#[cfg(feature = "daemons")]
+pub mod redis;
+
+use serde::Deserialize;
+
+/// The shared state could not be read or written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("shared state unavailable: {0}")]
+pub struct Unavailable(pub String);
+
+/// The id of the hit that shows a verdict was given without shared state.
+pub const STATE_UNAVAILABLE: &str = "STATE_UNAVAILABLE";
+
+/// Where state lives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// In this process.
+    #[default]
+    Memory,
+    /// In Redis (or Valkey), at `url`.
+    Redis,
+}
+
+/// The `[state]` section.
+///
+/// ```toml
+/// [state]
+/// backend = "redis"
+/// url = "redis://127.0.0.1:6379/0"
+/// prefix = "spamsift:"
+/// timeout = 0.25
+/// token_ttl_days = 90
+/// max_memory = "512mb"
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSettings {
+    /// `memory` (default) or `redis`.
+    #[serde(default)]
+    pub backend: Backend,
+    /// The Redis URL (`redis://[:password@]host:port/db`, or
+    /// `redis+unix:///path/to.sock`).
+    #[serde(default = "default_url")]
+    pub url: String,
+    /// Prefix of every key, so several sites can share one Redis.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// Seconds one Redis request (or connection) may take before the
+    /// message is classified without shared state.
+    #[serde(default = "default_timeout")]
+    pub timeout: f64,
+    /// Days a Bayes token lives after it was last learned.
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_days: u64,
+    /// Days a learned message is remembered (so it is not learned twice).
+    #[serde(default = "default_seen_ttl")]
+    pub seen_ttl_days: u64,
+    /// Days a complaint about a sender counts.
+    #[serde(default = "default_complaint_ttl")]
+    pub complaint_ttl_days: u64,
+    /// A memory ceiling for Redis (`"512mb"`, `"2gb"`): set as Redis'
+    /// `maxmemory` with the `volatile-lru` policy when spamsift connects,
+    /// so the least recently used tokens are evicted first. Leave unset
+    /// when Redis is managed elsewhere.
+    #[serde(default)]
+    pub max_memory: Option<String>,
+}
+
+fn default_url() -> String {
+    "redis://127.0.0.1:6379/0".into()
+}
+fn default_prefix() -> String {
+    "spamsift:".into()
+}
+fn default_timeout() -> f64 {
+    0.25
+}
+fn default_token_ttl() -> u64 {
+    90
+}
+fn default_seen_ttl() -> u64 {
+    90
+}
+fn default_complaint_ttl() -> u64 {
+    7
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings {
+            backend: Backend::Memory,
+            url: default_url(),
+            prefix: default_prefix(),
+            timeout: default_timeout(),
+            token_ttl_days: default_token_ttl(),
+            seen_ttl_days: default_seen_ttl(),
+            complaint_ttl_days: default_complaint_ttl(),
+            max_memory: None,
+        }
+    }
+}
+
+impl StateSettings {
+    /// Check the values; the message names the key at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.timeout.is_finite() && self.timeout > 0.0 && self.timeout <= 30.0) {
+            return Err(format!(
+                "timeout = {}: seconds, above 0 and at most 30",
+                self.timeout
+            ));
+        }
+        for (k, v) in [
+            ("token_ttl_days", self.token_ttl_days),
+            ("seen_ttl_days", self.seen_ttl_days),
+            ("complaint_ttl_days", self.complaint_ttl_days),
+        ] {
+            if v == 0 || v > 3650 {
+                return Err(format!("{k} = {v}: 1 to 3650 days"));
+            }
+        }
+        if self.backend == Backend::Redis
+            && !(self.url.starts_with("redis://")
+                || self.url.starts_with("rediss://")
+                || self.url.starts_with("redis+unix://")
+                || self.url.starts_with("unix://"))
+        {
+            return Err(format!(
+                "url = {:?}: a redis://, rediss:// or redis+unix:// URL",
+                self.url
+            ));
+        }
+        if let Some(m) = &self.max_memory {
+            parse_bytes(m).ok_or_else(|| {
+                format!("max_memory = {m:?}: a size such as \"512mb\" or \"2gb\"")
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `"512mb"`, `"2gb"`, `"100000"` as bytes.
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = digits.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "b" => 1,
+        "kb" | "k" => 1 << 10,
+        "mb" | "m" => 1 << 20,
+        "gb" | "g" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(StateSettings::default().validate().is_ok());
+        let bad = [
+            StateSettings {
+                timeout: 0.0,
+                ..Default::default()
+            },
+            StateSettings {
+                backend: Backend::Redis,
+                url: "http://x".into(),
+                ..Default::default()
+            },
+            StateSettings {
+                max_memory: Some("lots".into()),
+                ..Default::default()
+            },
+            StateSettings {
+                token_ttl_days: 0,
+                ..Default::default()
+            },
+        ];
+        for s in bad {
+            assert!(s.validate().is_err(), "{s:?}");
+        }
+        assert_eq!(parse_bytes("512mb"), Some(512 << 20));
+        assert_eq!(parse_bytes("2 GB"), Some(2 << 30));
+        assert_eq!(parse_bytes("12x"), None);
+    }
+}

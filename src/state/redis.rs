@@ -1,0 +1,496 @@
+//! State in Redis (or Valkey): the connection pool every store shares, the
+//! Bayes token store, the learned-message books and complaint counters.
+//!
+//! Keys (after `[state] prefix`):
+//!
+//! | key | value | TTL |
+//! |---|---|---|
+//! | `t:<feature, 16 hex>` | `"<spam>:<ham>"` counts | `token_ttl_days`, renewed when learned |
+//! | `nspam`, `nham` | messages learned | none (two keys) |
+//! | `seen:<digest, 16 hex>` | `s` or `h`: learned as | `seen_ttl_days` |
+//! | `c:<sender hash, 16 hex>` | complaints | `complaint_ttl_days`, renewed per complaint |
+//!
+//! Classifying a message reads its learned totals and all its tokens with
+//! one `MGET` (one round trip); learning one is one Lua script call, atomic,
+//! so filters learning at once never lose a count and a message learned on
+//! two filters counts once.
+
+use super::{StateSettings, Unavailable};
+use crate::bayes::{Counts, LearnOutcome, Learned, TokenStore};
+use crate::corpus::Label;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Idle connections kept for reuse.
+const POOL_SIZE: usize = 32;
+
+/// After a failed request, requests fail at once for this long (so a
+/// Redis that is down costs each message nothing), then one is tried.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Tokens sent per `MGET` / script call when pushing a model.
+const PUSH_BATCH: usize = 2_000;
+
+/// A connection pool to one Redis, with the settings of every store on it.
+pub struct Redis {
+    client: redis::Client,
+    idle: Mutex<Vec<redis::Connection>>,
+    timeout: Duration,
+    prefix: String,
+    token_ttl: u64,
+    seen_ttl: u64,
+    complaint_ttl: u64,
+    /// When requests may be tried again after a failure.
+    retry_at: Mutex<Option<Instant>>,
+    /// Requests that failed (Redis down, slow or refusing).
+    failures: AtomicU64,
+    /// Requests made (round trips).
+    requests: AtomicU64,
+    learn_script: redis::Script,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Lua: the counts a token key holds (`"<spam>:<ham>"`; 0, 0 when absent
+/// or malformed).
+macro_rules! counts_lua {
+    () => {
+        r#"
+local function counts(key)
+  local v = redis.call('GET', key)
+  if not v then return 0, 0 end
+  local a, b = string.match(v, '^(%d+):(%d+)$')
+  return tonumber(a) or 0, tonumber(b) or 0
+end
+"#
+    };
+}
+
+/// The learning script: KEYS = nspam, nham, seen key, token keys...;
+/// ARGV = label (`s`/`h`), token TTL, seen TTL. Returns 0 when the message
+/// was already learned as this class, 1 when learned, 2 when moved from
+/// the other class.
+const LEARN_LUA: &str = concat!(
+    counts_lua!(),
+    r#"
+local label = ARGV[1]
+local prev = redis.call('GET', KEYS[3])
+if prev == label then return 0 end
+local function bump(key, ds, dh)
+  local s, h = counts(key)
+  s = math.max(0, s + ds)
+  h = math.max(0, h + dh)
+  if s == 0 and h == 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, s .. ':' .. h, 'EX', ARGV[2])
+  end
+end
+local moved = 0
+if prev == 's' or prev == 'h' then
+  moved = 1
+  local us, uh = 0, 0
+  if prev == 's' then us = -1 else uh = -1 end
+  for i = 4, #KEYS do bump(KEYS[i], us, uh) end
+  if prev == 's' then redis.call('DECR', KEYS[1]) else redis.call('DECR', KEYS[2]) end
+end
+local ds, dh = 0, 0
+if label == 's' then ds = 1 else dh = 1 end
+for i = 4, #KEYS do bump(KEYS[i], ds, dh) end
+if label == 's' then redis.call('INCR', KEYS[1]) else redis.call('INCR', KEYS[2]) end
+redis.call('SET', KEYS[3], label, 'EX', ARGV[3])
+return 1 + moved
+"#
+);
+
+impl Redis {
+    /// A pool for `[state]`; connects lazily, so a filter starts (and
+    /// classifies without shared state) while Redis is down.
+    pub fn open(settings: &StateSettings) -> Result<Redis, String> {
+        settings.validate()?;
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| format!("[state] url = {:?}: {e}", settings.url))?;
+        let days = |d: u64| d * 86_400;
+        Ok(Redis {
+            client,
+            idle: Mutex::new(Vec::new()),
+            timeout: Duration::from_secs_f64(settings.timeout),
+            prefix: settings.prefix.clone(),
+            token_ttl: days(settings.token_ttl_days),
+            seen_ttl: days(settings.seen_ttl_days),
+            complaint_ttl: days(settings.complaint_ttl_days),
+            retry_at: Mutex::new(None),
+            failures: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            learn_script: redis::Script::new(LEARN_LUA),
+        })
+    }
+
+    /// Set Redis' memory ceiling and eviction policy (`[state] max_memory`).
+    pub fn set_max_memory(&self, bytes: u64) -> Result<(), Unavailable> {
+        self.with(|c| {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory")
+                .arg(bytes)
+                .query::<()>(c)?;
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory-policy")
+                .arg("volatile-lru")
+                .query::<()>(c)
+        })
+    }
+
+    /// Requests that failed since start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Requests (round trips) made since start.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// A key with the prefix.
+    fn key(&self, kind: &str, id: u64) -> String {
+        format!("{}{kind}:{id:016x}", self.prefix)
+    }
+
+    fn name(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Run one request on a pooled connection. A connection that failed is
+    /// dropped (the next request opens a new one); after a failure,
+    /// requests fail at once for [`RETRY_AFTER`].
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, Unavailable> {
+        if let Some(at) = *self.retry_at.lock().unwrap_or_else(|e| e.into_inner())
+            && Instant::now() < at
+        {
+            return Err(Unavailable("Redis did not answer; retrying shortly".into()));
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let pooled = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => match self.connect() {
+                Ok(c) => c,
+                Err(e) => return Err(self.failed(&e)),
+            },
+        };
+        match f(&mut conn) {
+            Ok(v) => {
+                let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                if idle.len() < POOL_SIZE {
+                    idle.push(conn);
+                }
+                *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                Ok(v)
+            }
+            Err(e) if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() => {
+                // Every idle connection is suspect too.
+                self.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+                Err(self.failed(&e))
+            }
+            Err(e) => {
+                // Redis answered with an error: the connection is fine.
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                Err(Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        let c = self.client.get_connection_with_timeout(self.timeout)?;
+        c.set_read_timeout(Some(self.timeout))?;
+        c.set_write_timeout(Some(self.timeout))?;
+        Ok(c)
+    }
+
+    fn failed(&self, e: &redis::RedisError) -> Unavailable {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.retry_at.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some(Instant::now() + RETRY_AFTER);
+        tracing::warn!("shared state (Redis): {e}");
+        Unavailable(e.to_string())
+    }
+
+    /// Learned totals and the counts of `features`, in one `MGET`.
+    pub fn lookup(&self, features: &[u64]) -> Result<(Learned, Vec<Counts>), Unavailable> {
+        let mut keys = Vec::with_capacity(features.len() + 2);
+        keys.push(self.name("nspam"));
+        keys.push(self.name("nham"));
+        keys.extend(features.iter().map(|&f| self.key("t", f)));
+        let values: Vec<Option<String>> = self.with(|c| redis::cmd("MGET").arg(&keys).query(c))?;
+        let number = |v: Option<&Option<String>>| {
+            v.and_then(|v| v.as_deref())
+                .and_then(|s| s.parse::<i64>().ok())
+                .map_or(0, |n| n.max(0) as u64)
+        };
+        let learned = Learned {
+            spam: number(values.first()),
+            ham: number(values.get(1)),
+        };
+        let counts = values
+            .iter()
+            .skip(2)
+            .map(|v| v.as_deref().map(parse_counts).unwrap_or_default())
+            .collect();
+        Ok((learned, counts))
+    }
+
+    /// Learn one message (by digest: once, or moved when learned as the
+    /// other class before), atomically.
+    pub fn learn(
+        &self,
+        digest: u64,
+        features: &[u64],
+        label: Label,
+    ) -> Result<LearnOutcome, Unavailable> {
+        let mut inv = self.learn_script.prepare_invoke();
+        inv.key(self.name("nspam"))
+            .key(self.name("nham"))
+            .key(self.key("seen", digest));
+        for &f in features {
+            inv.key(self.key("t", f));
+        }
+        inv.arg(if label == Label::Spam { "s" } else { "h" })
+            .arg(self.token_ttl)
+            .arg(self.seen_ttl);
+        let r: i64 = self.with(|c| inv.invoke(c))?;
+        Ok(match r {
+            0 => LearnOutcome::AlreadyLearned,
+            2 => LearnOutcome::Moved,
+            _ => LearnOutcome::Done,
+        })
+    }
+
+    /// Add one complaint about a sender (by its hash); the new count.
+    pub fn complain(&self, sender: u64) -> Result<u32, Unavailable> {
+        let key = self.key("c", sender);
+        let (n,): (i64,) = self.with(|c| {
+            redis::pipe()
+                .atomic()
+                .incr(&key, 1)
+                .expire(&key, self.complaint_ttl as i64)
+                .ignore()
+                .query(c)
+        })?;
+        Ok(u32::try_from(n.max(0)).unwrap_or(u32::MAX))
+    }
+
+    /// Complaints about a sender (by its hash).
+    pub fn complaints(&self, sender: u64) -> Result<u32, Unavailable> {
+        let key = self.key("c", sender);
+        let n: Option<i64> = self.with(|c| redis::cmd("GET").arg(&key).query(c))?;
+        Ok(n.map_or(0, |n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)))
+    }
+
+    /// Load a model into Redis: its counts are added to what is there (an
+    /// empty Redis then holds exactly the model), with fresh TTLs; its
+    /// learned-message books are added too.
+    pub fn push(&self, model: &crate::bayes::MemoryStore) -> Result<usize, Unavailable> {
+        let mut batch: Vec<(u64, Counts)> = Vec::with_capacity(PUSH_BATCH);
+        let mut pushed = 0usize;
+        let mut result = Ok(());
+        model.for_each(&mut |f, c| {
+            if result.is_err() {
+                return;
+            }
+            batch.push((f, c));
+            if batch.len() == PUSH_BATCH {
+                result = self.add_counts(&batch);
+                pushed += batch.len();
+                batch.clear();
+            }
+        });
+        result?;
+        self.add_counts(&batch)?;
+        pushed += batch.len();
+        let learned = model.learned();
+        let seen: Vec<(u64, Label)> = model.seen_entries().collect();
+        for chunk in seen.chunks(PUSH_BATCH) {
+            self.with(|c| {
+                let mut p = redis::pipe();
+                for (d, l) in chunk {
+                    p.set_ex(
+                        self.key("seen", *d),
+                        if *l == Label::Spam { "s" } else { "h" },
+                        self.seen_ttl,
+                    )
+                    .ignore();
+                }
+                p.query::<()>(c)
+            })?;
+        }
+        self.with(|c| {
+            redis::pipe()
+                .atomic()
+                .incr(self.name("nspam"), learned.spam)
+                .ignore()
+                .incr(self.name("nham"), learned.ham)
+                .ignore()
+                .query::<()>(c)
+        })?;
+        Ok(pushed)
+    }
+
+    /// Add counts to tokens (one script call per batch, atomic).
+    fn add_counts(&self, batch: &[(u64, Counts)]) -> Result<(), Unavailable> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        const ADD_LUA: &str = concat!(
+            counts_lua!(),
+            r#"
+for i = 1, #KEYS do
+  local s, h = counts(KEYS[i])
+  s = s + tonumber(ARGV[2 * i])
+  h = h + tonumber(ARGV[2 * i + 1])
+  redis.call('SET', KEYS[i], s .. ':' .. h, 'EX', ARGV[1])
+end
+return #KEYS
+"#
+        );
+        let script = redis::Script::new(ADD_LUA);
+        let mut inv = script.prepare_invoke();
+        inv.arg(self.token_ttl);
+        for (f, c) in batch {
+            inv.key(self.key("t", *f)).arg(c.spam).arg(c.ham);
+        }
+        self.with(|c| inv.invoke::<i64>(c)).map(drop)
+    }
+
+    /// Read every token back into a model (for `model pull`).
+    pub fn pull(&self) -> Result<crate::bayes::MemoryStore, Unavailable> {
+        let pattern = format!("{}t:*", self.prefix);
+        let mut cursor: u64 = 0;
+        let mut counts: Vec<(u64, Counts)> = Vec::new();
+        loop {
+            let (next, keys): (u64, Vec<String>) = self.with(|c| {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(PUSH_BATCH)
+                    .query(c)
+            })?;
+            if !keys.is_empty() {
+                let values: Vec<Option<String>> =
+                    self.with(|c| redis::cmd("MGET").arg(&keys).query(c))?;
+                for (k, v) in keys.iter().zip(values) {
+                    let id = k
+                        .rsplit(':')
+                        .next()
+                        .and_then(|h| u64::from_str_radix(h, 16).ok());
+                    if let (Some(id), Some(v)) = (id, v) {
+                        counts.push((id, parse_counts(&v)));
+                    }
+                }
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        let (learned, _) = self.lookup(&[])?;
+        let mut model = crate::bayes::MemoryStore::new();
+        model.add_counts(counts, learned);
+        Ok(model)
+    }
+}
+
+/// `"<spam>:<ham>"` as counts (zero when malformed).
+fn parse_counts(v: &str) -> Counts {
+    let (s, h) = v.split_once(':').unwrap_or(("0", "0"));
+    Counts {
+        spam: s.parse().unwrap_or(0),
+        ham: h.parse().unwrap_or(0),
+    }
+}
+
+/// Bayes token counts in Redis: what every filter of a fleet reads and
+/// learns into.
+#[derive(Debug, Clone)]
+pub struct RedisTokenStore {
+    redis: Arc<Redis>,
+}
+
+impl RedisTokenStore {
+    /// A token store on this pool.
+    pub fn new(redis: Arc<Redis>) -> RedisTokenStore {
+        RedisTokenStore { redis }
+    }
+
+    /// The pool.
+    pub fn redis(&self) -> &Arc<Redis> {
+        &self.redis
+    }
+}
+
+impl TokenStore for RedisTokenStore {
+    fn counts(&self, feature: u64) -> Counts {
+        self.redis
+            .lookup(&[feature])
+            .ok()
+            .and_then(|(_, c)| c.first().copied())
+            .unwrap_or_default()
+    }
+    fn learned(&self) -> Learned {
+        self.redis.lookup(&[]).map(|(l, _)| l).unwrap_or_default()
+    }
+    fn len(&self) -> usize {
+        self.redis
+            .with(|c| redis::cmd("DBSIZE").query::<u64>(c))
+            .map_or(0, |n| n as usize)
+    }
+    fn lists_features(&self) -> bool {
+        false
+    }
+    fn lookup(&self, features: &[u64]) -> Result<(Learned, Vec<Counts>), Unavailable> {
+        self.redis.lookup(features)
+    }
+    fn learn_shared(
+        &self,
+        digest: u64,
+        features: &[u64],
+        label: Label,
+    ) -> Option<Result<LearnOutcome, Unavailable>> {
+        Some(self.redis.learn(digest, features, label))
+    }
+}
+
+/// Complaint counts in Redis.
+#[derive(Debug, Clone)]
+pub struct RedisComplaints {
+    redis: Arc<Redis>,
+}
+
+impl RedisComplaints {
+    /// Complaint counters on this pool.
+    pub fn new(redis: Arc<Redis>) -> RedisComplaints {
+        RedisComplaints { redis }
+    }
+}
+
+impl crate::behaviour::ComplaintCounter for RedisComplaints {
+    fn add(&self, sender: u64) -> Result<u32, Unavailable> {
+        self.redis.complain(sender)
+    }
+    fn get(&self, sender: u64) -> Result<u32, Unavailable> {
+        self.redis.complaints(sender)
+    }
+}

@@ -1,0 +1,366 @@
+//! Shared state in a real Redis: Debian's `redis-server`, started by each
+//! test on a loopback port with its own directory. Several engines on one
+//! Redis behave as one filter (learning, complaints); a model file goes
+//! into Redis and back; Redis killed mid-stream gives verdicts without the
+//! shared state and learning refused, and both resume when it is back; the
+//! memory ceiling holds. Without redis-server the tests say so and are
+//! skipped, except under CI, where they fail.
+
+mod common;
+
+use spamsift::Engine;
+use spamsift::bayes::{LearnOutcome, MemoryStore, features, message_digest};
+use spamsift::behaviour::ComplaintLog;
+use spamsift::corpus::Label;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A redis-server of the test's own.
+struct Redis {
+    server: Option<common::Daemon>,
+    binary: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    port: u16,
+}
+
+impl Redis {
+    fn start(dir: &Path) -> Option<Redis> {
+        let binary = common::real_tool("redis-server", &["/usr/bin/redis-server"])?;
+        let mut r = Redis {
+            server: None,
+            binary,
+            dir: dir.to_path_buf(),
+            port: common::free_port(),
+        };
+        r.restart();
+        Some(r)
+    }
+
+    fn restart(&mut self) {
+        let child = Command::new(&self.binary)
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        self.server = Some(common::Daemon(child));
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    fn kill(&mut self) {
+        self.server = None; // Daemon's drop kills and reaps it
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// A command through the redis crate, for looking inside.
+    fn query<T: redis::FromRedisValue>(&self, cmd: &mut redis::Cmd) -> T {
+        let client = redis::Client::open(self.url()).expect("client");
+        let mut c = client.get_connection().expect("connect");
+        cmd.query(&mut c).expect("query")
+    }
+}
+
+/// A config with the state in this Redis, and a Bayes that speaks after
+/// five messages of each class.
+fn config(dir: &Path, redis: &Redis, more: &str) -> std::path::PathBuf {
+    let path = dir.join("spamsift.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[bayes]\nmin_spam = 5\nmin_ham = 5\n\n[state]\nbackend = \"redis\"\nurl = \"{}\"\nprefix = \"t1:\"\ntimeout = 0.3\n{more}",
+            redis.url()
+        ),
+    )
+    .expect("config");
+    path
+}
+
+fn engine(conf: &Path) -> Engine {
+    Engine::builder()
+        .config_file(conf)
+        .complaint_log(Arc::new(ComplaintLog::new(1000, 3, 4.0)))
+        .build()
+        .expect("engine")
+}
+
+fn spam(i: usize) -> Vec<u8> {
+    format!(
+        "From: deals{i}@promo.example\nTo: u@example.org\nSubject: cheap meds offer {i}\n\n\
+         Buy cheap pills now, discount pharmacy, limited offer, order today number {i}.\n"
+    )
+    .into_bytes()
+}
+
+fn ham(i: usize) -> Vec<u8> {
+    format!(
+        "From: colleague{i}@work.example\nTo: u@example.org\nSubject: project notes {i}\n\n\
+         Minutes of the project meeting, the schedule for the release and review {i}.\n"
+    )
+    .into_bytes()
+}
+
+/// A small trained model file.
+fn trained(engine: &Engine) -> MemoryStore {
+    let mut m = MemoryStore::new();
+    let opts = engine.config().bayes.tokenizer();
+    for i in 0..20 {
+        for (raw, label) in [(spam(i), Label::Spam), (ham(i), Label::Ham)] {
+            let msg = engine.parse_email(&raw);
+            m.learn_message(message_digest(&msg), &features(&msg, &opts), label, false);
+        }
+    }
+    m
+}
+
+fn bayes(engine: &Engine, raw: &[u8]) -> Option<f64> {
+    engine.classify(&engine.parse_email(raw)).bayes
+}
+
+fn has(engine: &Engine, raw: &[u8], id: &str) -> bool {
+    engine.classify(&engine.parse_email(raw)).hit(id)
+}
+
+#[test]
+fn two_filters_on_one_redis_learn_and_count_complaints_as_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(dir.path(), &redis, "");
+    let (a, b) = (engine(&conf), engine(&conf));
+    // Nothing learned: neither speaks.
+    assert_eq!(bayes(&a, &spam(100)), None);
+    // Filter A learns 20 + 20 messages; B reads them at once.
+    let opts = a.config().bayes.tokenizer();
+    let store = a.bayes().expect("bayes").store();
+    for i in 0..20 {
+        for (raw, label) in [(spam(i), Label::Spam), (ham(i), Label::Ham)] {
+            let msg = a.parse_email(&raw);
+            let r = store.learn_shared(message_digest(&msg), &features(&msg, &opts), label);
+            assert_eq!(r, Some(Ok(LearnOutcome::Done)));
+        }
+    }
+    let p_spam = bayes(&b, &spam(100)).expect("B speaks");
+    let p_ham = bayes(&b, &ham(100)).expect("B speaks");
+    assert!(p_spam > 0.9 && p_ham < 0.1, "{p_spam} {p_ham}");
+    assert_eq!(bayes(&a, &spam(100)), Some(p_spam), "A and B agree");
+    // The same message learned on B counts once; as the other class, it moves.
+    let msg = b.parse_email(&spam(3));
+    let f = features(&msg, &opts);
+    let d = message_digest(&msg);
+    let bstore = b.bayes().expect("bayes").store();
+    assert_eq!(
+        bstore.learn_shared(d, &f, Label::Spam),
+        Some(Ok(LearnOutcome::AlreadyLearned))
+    );
+    assert_eq!(
+        bstore.learn_shared(d, &f, Label::Ham),
+        Some(Ok(LearnOutcome::Moved))
+    );
+    assert_eq!(
+        store.learned(),
+        spamsift::bayes::Learned { spam: 19, ham: 21 }
+    );
+    // Complaints filed on A count on B.
+    let sender = "deals7@promo.example";
+    let log = a.complaint_log().expect("complaints");
+    for n in 1..=3 {
+        assert_eq!(log.complain(sender), Ok(n));
+    }
+    assert!(has(&b, &spam(7), "USER_COMPLAINTS"));
+    assert!(!has(&b, &spam(8), "USER_COMPLAINTS"));
+    // Every key but the two totals expires; tokens within their TTL.
+    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg("t1:*"));
+    assert!(keys.len() > 40, "{}", keys.len());
+    for k in &keys {
+        let ttl: i64 = redis.query(redis::cmd("TTL").arg(k));
+        if k == "t1:nspam" || k == "t1:nham" {
+            assert_eq!(ttl, -1, "{k}");
+        } else {
+            assert!(ttl > 0 && ttl <= 90 * 86_400, "{k}: {ttl}");
+        }
+    }
+    // One round trip per message classified (learned totals and every
+    // token in one MGET; complaints one GET).
+    let shared = b.shared_state().expect("redis");
+    let before = shared.requests();
+    for i in 0..10 {
+        b.classify(&b.parse_email(&ham(200 + i)));
+    }
+    assert_eq!(shared.requests() - before, 20);
+}
+
+#[test]
+fn redis_down_gives_verdicts_without_it_and_refuses_learning_then_recovers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(mut redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(dir.path(), &redis, "");
+    let e = engine(&conf);
+    let redis_pool = e.shared_state().expect("redis");
+    redis_pool.push(&trained(&e)).expect("push");
+    assert!(bayes(&e, &spam(100)).is_some());
+    assert!(!has(&e, &spam(100), "STATE_UNAVAILABLE"));
+    redis.kill();
+    // Every message gets a verdict, quickly, without the shared state.
+    let t = Instant::now();
+    for i in 0..50 {
+        let v = e.classify(&e.parse_email(&spam(i)));
+        assert!(v.hit("STATE_UNAVAILABLE"), "{v:?}");
+        assert_eq!(v.bayes, None);
+    }
+    assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // Learning and complaints are refused, not dropped.
+    let msg = e.parse_email(&spam(500));
+    let f = features(&msg, &e.config().bayes.tokenizer());
+    let store = e.bayes().expect("bayes").store();
+    assert!(matches!(
+        store.learn_shared(message_digest(&msg), &f, Label::Spam),
+        Some(Err(_))
+    ));
+    assert!(
+        e.complaint_log()
+            .expect("log")
+            .complain("x@y.example")
+            .is_err()
+    );
+    assert!(redis_pool.failures() > 0);
+    // Back (empty: it kept nothing): the engine reconnects by itself.
+    redis.restart();
+    std::thread::sleep(Duration::from_millis(1100));
+    let v = e.classify(&e.parse_email(&spam(1)));
+    assert!(!v.hit("STATE_UNAVAILABLE"), "{v:?}");
+    assert_eq!(
+        store.learn_shared(message_digest(&msg), &f, Label::Spam),
+        Some(Ok(LearnOutcome::Done))
+    );
+}
+
+#[test]
+fn a_model_file_goes_into_redis_and_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(dir.path(), &redis, "");
+    let plain_conf = dir.path().join("plain.toml");
+    std::fs::write(&plain_conf, "[bayes]\nmin_spam = 5\nmin_ham = 5\n").expect("config");
+    let model = dir.path().join("model.bin");
+    let trained = trained(&engine(&plain_conf));
+    trained.save(&model).expect("save");
+    let conf_s = conf.to_str().expect("path");
+    let out = common::run(
+        &[
+            "--config",
+            conf_s,
+            "model",
+            "push",
+            model.to_str().expect("path"),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    // The same verdicts from the file and from Redis, through `check`.
+    let check = |args: &[&str], raw: &[u8]| -> serde_json::Value {
+        let out = common::run(args, raw);
+        assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let plain_s = plain_conf.to_str().expect("path");
+    let model_s = model.to_str().expect("path");
+    for raw in [spam(50), ham(50)] {
+        let from_file = check(
+            &["--config", plain_s, "--model", model_s, "check", "--json"],
+            &raw,
+        );
+        let from_redis = check(&["--config", conf_s, "check", "--json"], &raw);
+        assert_eq!(from_file["bayes"], from_redis["bayes"], "{from_redis}");
+        assert_eq!(from_file["score"], from_redis["score"]);
+        assert!(from_file["bayes"].is_number());
+    }
+    // A model file and Redis at once is refused, naming both.
+    let out = common::run(&["--config", conf_s, "--model", model_s, "check"], &spam(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("model push"),
+        "{out:?}"
+    );
+    // Pulled back: the same counts.
+    let pulled = dir.path().join("pulled.bin");
+    let out = common::run(
+        &[
+            "--config",
+            conf_s,
+            "model",
+            "pull",
+            pulled.to_str().expect("path"),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let back = MemoryStore::load(&pulled).expect("load");
+    use spamsift::bayes::TokenStore;
+    assert_eq!(back.learned(), trained.learned());
+    assert_eq!(back.len(), trained.len());
+    let mut same = true;
+    trained.for_each(&mut |f, c| same &= back.counts(f) == c);
+    assert!(same);
+}
+
+#[test]
+fn the_memory_ceiling_holds_while_learning_goes_on() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(dir.path(), &redis, "max_memory = \"3mb\"\n");
+    let e = engine(&conf);
+    let maxmemory: Vec<String> = redis.query(redis::cmd("CONFIG").arg("GET").arg("maxmemory"));
+    assert_eq!(maxmemory[1], (3 << 20).to_string());
+    // 4,000 messages of 60 new words each: far more tokens than 3 MB holds.
+    let store = e.bayes().expect("bayes").store();
+    let opts = e.config().bayes.tokenizer();
+    for i in 0..4000 {
+        let words: String = (0..60).map(|w| format!("w{i}x{w} ")).collect();
+        let raw = format!("From: a{i}@x.example\nSubject: s{i}\n\n{words}\n");
+        let msg = e.parse_email(raw.as_bytes());
+        let r = store.learn_shared(
+            message_digest(&msg),
+            &features(&msg, &opts),
+            if i % 2 == 0 { Label::Spam } else { Label::Ham },
+        );
+        assert!(matches!(r, Some(Ok(_))), "message {i}: {r:?}");
+    }
+    let info: String = redis.query(redis::cmd("INFO").arg("memory"));
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("used_memory");
+    let stats: String = redis.query(redis::cmd("INFO").arg("stats"));
+    let evicted: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("evicted_keys:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("evicted_keys");
+    eprintln!("used_memory {used}, evicted_keys {evicted}");
+    assert!(used <= (3 << 20) + (256 << 10), "{used}");
+    assert!(evicted > 0);
+    // The totals never expire or get evicted.
+    let learned = store.learned();
+    assert_eq!(learned.spam + learned.ham, 4000);
+}
