@@ -205,7 +205,22 @@ impl EngineBuilder {
         #[cfg(not(feature = "daemons"))]
         let complaints = self.complaints;
         let bayes = store.map(|s| Classifier::new(s, config.bayes.clone()));
-        let behaviour = match self.behaviour_store {
+        // With shared state, a fleet counts sender behaviour together.
+        #[cfg(feature = "daemons")]
+        let behaviour_store = self.behaviour_store.or_else(|| {
+            shared
+                .as_ref()
+                .filter(|_| config.behaviour.enabled)
+                .map(|r| {
+                    std::sync::Arc::new(crate::state::behaviour::RedisBehaviourStore::new(
+                        std::sync::Arc::clone(r),
+                        &config.behaviour,
+                    )) as std::sync::Arc<dyn crate::behaviour::BehaviourStore>
+                })
+        });
+        #[cfg(not(feature = "daemons"))]
+        let behaviour_store = self.behaviour_store;
+        let behaviour = match behaviour_store {
             Some(store) => Some(crate::behaviour::Behaviour::new(
                 store,
                 config.behaviour.clone(),
@@ -415,12 +430,14 @@ impl Engine {
                 description: r.description.clone(),
             })
             .collect();
-        if let Some(b) = &self.behaviour {
-            hits.extend(b.check(msg));
-        }
-        // Shared state (complaints, Bayes counts in Redis) that cannot be
-        // read leaves its checks out, and a hit says so.
+        // Shared state (behaviour, complaints, Bayes counts in Redis) that
+        // cannot be read leaves its checks out, and a hit says so.
         let mut unavailable = false;
+        match self.behaviour.as_ref().map(|b| b.try_check(msg)) {
+            Some(Ok(h)) => hits.extend(h),
+            Some(Err(_)) => unavailable = true,
+            None => {}
+        }
         match self.complaints.as_ref().map(|c| c.check(&msg.sender)) {
             Some(Ok(Some(h))) => hits.push(h),
             Some(Err(_)) => unavailable = true,

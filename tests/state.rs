@@ -364,3 +364,66 @@ fn the_memory_ceiling_holds_while_learning_goes_on() {
     let learned = store.learned();
     assert_eq!(learned.spam + learned.ham, 4000);
 }
+
+#[test]
+fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
+    use spamsift::behaviour::{BehaviourConfig, BehaviourStore, MemoryBehaviourStore};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(
+        dir.path(),
+        &redis,
+        "\n[behaviour]\nenabled = true\nrate_limit = 5\nfanout_limit = 4\nduplicate_senders = 3\n",
+    );
+    let (a, b) = (engine(&conf), engine(&conf));
+    // The same sequence through the in-memory store and the Redis store
+    // gives the same observations, read and recorded.
+    let cfg = BehaviourConfig {
+        enabled: true,
+        rate_limit: 5,
+        fanout_limit: 4,
+        duplicate_senders: 3,
+        window_secs: 100,
+        ..Default::default()
+    };
+    let memory = MemoryBehaviourStore::new(&cfg);
+    let shared = spamsift::state::behaviour::RedisBehaviourStore::new(
+        Arc::clone(a.shared_state().expect("redis")),
+        &cfg,
+    );
+    let fp =
+        spamsift::behaviour::simhash("the very same campaign text sent out by many senders today");
+    for i in 0..12i64 {
+        let sender = format!("s{}", i % 3);
+        let to = vec![format!("r{}", i % 5), format!("r{}", i % 7)];
+        let f = (i % 2 == 0).then_some(fp ^ (i as u64 & 1));
+        let now = 1_000 + i * 15;
+        assert_eq!(
+            memory.peek(&sender, &to, f, now),
+            shared.try_peek(&sender, &to, f, now).expect("peek"),
+            "peek {i}"
+        );
+        assert_eq!(
+            memory.observe(&sender, &to, f, now),
+            shared.try_observe(&sender, &to, f, now).expect("observe"),
+            "observe {i}"
+        );
+    }
+    // Six messages of one sender, three recorded by each filter: the
+    // sender's rate is counted across both.
+    let from = |sender: &str, i: usize| {
+        format!(
+            "From: {sender}\nTo: u{i}@example.org\nSubject: news {i}\n\nIssue {i} of our news.\n"
+        )
+        .into_bytes()
+    };
+    for i in 0..6 {
+        let e = if i % 2 == 0 { &a } else { &b };
+        e.observe(&e.parse_email(&from("bulk@promo.example", i)));
+    }
+    assert!(has(&a, &from("bulk@promo.example", 99), "BEHAV_RATE"));
+    assert!(has(&b, &from("bulk@promo.example", 99), "BEHAV_RATE"));
+    assert!(!has(&b, &from("quiet@promo.example", 99), "BEHAV_RATE"));
+}

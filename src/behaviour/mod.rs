@@ -92,6 +92,39 @@ pub struct Observation {
     pub duplicate_senders: usize,
 }
 
+/// What a store keeps per sender and text, from the configuration: the
+/// same for every store, so they count alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// The sliding window, seconds.
+    pub window: i64,
+    /// Bits two fingerprints may differ in and be the same text.
+    pub near_bits: u32,
+    /// Distinct duplicate senders counted up to this many.
+    pub duplicate_cap: usize,
+    /// Message times kept per sender: one more than the rate limit.
+    pub max_messages: usize,
+    /// Recipient events kept per sender.
+    pub max_events: usize,
+}
+
+impl StoreLimits {
+    /// The limits of a configuration.
+    pub fn of(cfg: &BehaviourConfig) -> StoreLimits {
+        StoreLimits {
+            window: cfg.window_secs.max(1),
+            near_bits: cfg.near_bits,
+            duplicate_cap: cfg.duplicate_senders.max(1),
+            max_messages: cfg.rate_limit.saturating_add(1).clamp(2, MAX_EVENTS),
+            max_events: cfg
+                .fanout_limit
+                .saturating_add(1)
+                .saturating_mul(2)
+                .clamp(64, MAX_EVENTS),
+        }
+    }
+}
+
 /// Where behaviour state lives.
 pub trait BehaviourStore: Send + Sync + std::fmt::Debug {
     /// What [`observe`](Self::observe) would report for this message,
@@ -113,11 +146,34 @@ pub trait BehaviourStore: Send + Sync + std::fmt::Debug {
         fingerprint: Option<u64>,
         now: i64,
     ) -> Observation;
+
+    /// [`peek`](Self::peek), or why a shared store could not be read.
+    fn try_peek(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        fingerprint: Option<u64>,
+        now: i64,
+    ) -> Result<Observation, crate::state::Unavailable> {
+        Ok(self.peek(sender, recipients, fingerprint, now))
+    }
+
+    /// [`observe`](Self::observe), or why a shared store could not be
+    /// written.
+    fn try_observe(
+        &self,
+        sender: &str,
+        recipients: &[String],
+        fingerprint: Option<u64>,
+        now: i64,
+    ) -> Result<Observation, crate::state::Unavailable> {
+        Ok(self.observe(sender, recipients, fingerprint, now))
+    }
 }
 
 /// Hash of an identity (sender, recipient) trimmed and lower-cased; no
 /// allocation unless it holds non-ASCII upper-case letters.
-fn identity_hash(id: &str) -> u64 {
+pub(crate) fn identity_hash(id: &str) -> u64 {
     let id = id.trim();
     if !id.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) {
         return xxh3_64(id.as_bytes());
@@ -381,16 +437,13 @@ impl MemoryBehaviourStore {
     pub fn new(cfg: &BehaviourConfig) -> MemoryBehaviourStore {
         let per_shard =
             NonZeroUsize::new((cfg.capacity / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
+        let l = StoreLimits::of(cfg);
         MemoryBehaviourStore {
-            window: cfg.window_secs.max(1),
-            near_bits: cfg.near_bits,
-            duplicate_cap: cfg.duplicate_senders.max(1),
-            max_messages: cfg.rate_limit.saturating_add(1).clamp(2, MAX_EVENTS),
-            max_events: cfg
-                .fanout_limit
-                .saturating_add(1)
-                .saturating_mul(2)
-                .clamp(64, MAX_EVENTS),
+            window: l.window,
+            near_bits: l.near_bits,
+            duplicate_cap: l.duplicate_cap,
+            max_messages: l.max_messages,
+            max_events: l.max_events,
             senders: (0..SHARDS)
                 .map(|_| Mutex::new(SenderCache::with_hasher(per_shard, Default::default())))
                 .collect(),
@@ -557,14 +610,14 @@ impl BehaviourStore for MemoryBehaviourStore {
 /// Distinct other senders of the same or nearly the same text, counted on
 /// the stack up to the threshold (at most [`MAX_DUPLICATE_SENDERS`]); the
 /// message's own sender counts as the first.
-struct DuplicateCount {
+pub(crate) struct DuplicateCount {
     seen: [u64; MAX_DUPLICATE_SENDERS],
     n: usize,
     cap: usize,
 }
 
 impl DuplicateCount {
-    fn new(sender: u64, threshold: usize) -> DuplicateCount {
+    pub(crate) fn new(sender: u64, threshold: usize) -> DuplicateCount {
         let mut seen = [0u64; MAX_DUPLICATE_SENDERS];
         seen[0] = sender;
         DuplicateCount {
@@ -574,9 +627,20 @@ impl DuplicateCount {
         }
     }
 
+    /// Distinct senders counted (the message's own included).
+    pub(crate) fn count(&self) -> usize {
+        self.n
+    }
+
     /// Count a band bucket entry `(time, fingerprint, sender)` if it is
     /// another sender's near copy of `fp` within the window.
-    fn consider(&mut self, (t, other, s): (i64, u64, u64), fp: u64, since: i64, near_bits: u32) {
+    pub(crate) fn consider(
+        &mut self,
+        (t, other, s): (i64, u64, u64),
+        fp: u64,
+        since: i64,
+        near_bits: u32,
+    ) {
         if self.n < self.cap
             && t >= since
             && (other ^ fp).count_ones() <= near_bits
@@ -619,12 +683,17 @@ impl Behaviour {
     /// The hits a message's sender behaviour earns, counting the message
     /// as if recorded, without recording it.
     pub fn check(&self, msg: &Message) -> Vec<Hit> {
+        self.try_check(msg).unwrap_or_default()
+    }
+
+    /// [`check`](Self::check), or why a shared store could not be read.
+    pub fn try_check(&self, msg: &Message) -> Result<Vec<Hit>, crate::state::Unavailable> {
         if msg.sender.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let (now, fp) = self.key(msg);
-        let o = self.store.peek(&msg.sender, &msg.recipients, fp, now);
-        self.hits(o)
+        let o = self.store.try_peek(&msg.sender, &msg.recipients, fp, now)?;
+        Ok(self.hits(o))
     }
 
     /// Record a message in the sender's history, once: the same message
@@ -652,7 +721,14 @@ impl Behaviour {
             return;
         }
         let (now, fp) = self.key(msg);
-        self.store.observe(&msg.sender, &msg.recipients, fp, now);
+        if let Err(e) = self
+            .store
+            .try_observe(&msg.sender, &msg.recipients, fp, now)
+        {
+            // The message was classified; only its place in the sender's
+            // history is lost.
+            tracing::warn!("sender behaviour not recorded: {e}");
+        }
     }
 
     /// A message's clock (seconds) and text fingerprint (`None` when too short).

@@ -11,6 +11,8 @@
 //! with an error, and the connection is retried by itself.
 
 #[cfg(feature = "daemons")]
+pub mod behaviour;
+#[cfg(feature = "daemons")]
 pub mod redis;
 
 use serde::Deserialize;

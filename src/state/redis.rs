@@ -160,8 +160,8 @@ impl Redis {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// A key with the prefix.
-    fn key(&self, kind: &str, id: u64) -> String {
+    /// A key with the prefix: `<prefix><kind>:<id, 16 hex>`.
+    pub fn key(&self, kind: &str, id: u64) -> String {
         format!("{}{kind}:{id:016x}", self.prefix)
     }
 
