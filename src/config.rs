@@ -66,6 +66,8 @@ pub struct Config {
     pub dns: Option<crate::auth::DnsSettings>,
     /// Where learned state lives (`[state]`): this process, or Redis.
     pub state: crate::state::StateSettings,
+    /// Greylisting in the milter and the Rspamd protocol (`[greylist]`).
+    pub greylist: crate::greylist::GreylistSettings,
     /// What is added to email besides the verdict fields (`[email]`).
     pub markup: crate::headers::Markup,
 }
@@ -303,6 +305,8 @@ struct RawConfig {
     dns: Option<toml::Spanned<crate::auth::DnsSettings>>,
     #[serde(default)]
     state: Option<toml::Spanned<crate::state::StateSettings>>,
+    #[serde(default)]
+    greylist: Option<toml::Spanned<crate::greylist::GreylistSettings>>,
 }
 
 /// `rules = "DIR"` or a `[rules]` table.
@@ -500,6 +504,16 @@ impl Config {
                 message,
             })?;
             cfg.state = st;
+        }
+        if let Some(g) = raw.greylist {
+            let line = line_of(g.span().start);
+            let g = g.into_inner();
+            g.validate().map_err(|message| ConfigError {
+                file: file.into(),
+                line,
+                message,
+            })?;
+            cfg.greylist = g;
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

@@ -233,7 +233,29 @@ impl EngineBuilder {
             )),
             None => None,
         };
+        let greylist = if config.greylist.enabled {
+            #[cfg(feature = "daemons")]
+            let store: std::sync::Arc<dyn crate::greylist::GreylistStore> = match &shared {
+                Some(r) => std::sync::Arc::new(crate::state::redis::RedisGreylist::new(
+                    std::sync::Arc::clone(r),
+                )),
+                None => std::sync::Arc::new(crate::greylist::MemoryGreylist::new(
+                    config.greylist.capacity,
+                )),
+            };
+            #[cfg(not(feature = "daemons"))]
+            let store = std::sync::Arc::new(crate::greylist::MemoryGreylist::new(
+                config.greylist.capacity,
+            ));
+            Some(
+                crate::greylist::Greylister::new(config.greylist.clone(), store)
+                    .map_err(|e| EngineError::State(format!("[greylist] {e}")))?,
+            )
+        } else {
+            None
+        };
         Ok(Engine {
+            greylist,
             rules,
             config,
             bayes,
@@ -294,6 +316,8 @@ pub struct Engine {
     policies: Option<std::sync::Arc<crate::policy::PolicyStore>>,
     behaviour: Option<crate::behaviour::Behaviour>,
     complaints: Option<std::sync::Arc<crate::behaviour::ComplaintLog>>,
+    /// Greylisting (`[greylist] enabled`), for the front ends at RCPT.
+    greylist: Option<crate::greylist::Greylister>,
     /// The Redis pool, with `[state] backend = "redis"`.
     #[cfg(feature = "daemons")]
     shared: Option<std::sync::Arc<crate::state::redis::Redis>>,
@@ -345,6 +369,12 @@ impl Engine {
     /// Redis with `[state] backend = "redis"`).
     pub fn complaint_log(&self) -> Option<&std::sync::Arc<crate::behaviour::ComplaintLog>> {
         self.complaints.as_ref()
+    }
+
+    /// Greylisting, when `[greylist] enabled`: front ends ask it for each
+    /// recipient before the message is sent (it is not classification).
+    pub fn greylister(&self) -> Option<&crate::greylist::Greylister> {
+        self.greylist.as_ref()
     }
 
     /// The Redis pool, with `[state] backend = "redis"`.

@@ -27,6 +27,7 @@ pub mod fsutil;
 #[cfg(feature = "daemons")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod greylist;
 pub mod headers;
 #[cfg(feature = "daemons")]
 pub mod listener;

@@ -259,8 +259,34 @@ impl Milter for SpamsiftMilter {
     }
 
     async fn rcpt(&mut self, rcpt: Recipient) -> Result<MilterAction, Self::Error> {
+        let recipient = rcpt.recipient().to_string();
+        if let Some(g) = self.engine.greylister() {
+            let decision = g.check(
+                self.client_ip,
+                self.auth_user.as_deref(),
+                &self.mail_from,
+                &recipient,
+                chrono::Utc::now().timestamp(),
+            );
+            if let crate::greylist::Decision::Defer(secs) = decision {
+                tracing::info!(
+                    client = %self.client_host,
+                    ip = ?self.client_ip,
+                    from = %self.mail_from,
+                    to = %recipient,
+                    retry_in = secs,
+                    "greylisted"
+                );
+                return Ok(Replycode::new(
+                    [4u8, 5, 1],
+                    [4u16, 7, 1],
+                    &format!("Greylisted, please try again in {secs} seconds"),
+                )
+                .into());
+            }
+        }
         // Normalised with the rest of the envelope, in `Envelope::apply`.
-        self.rcpts.push(rcpt.recipient().to_string());
+        self.rcpts.push(recipient);
         Ok(Continue.into())
     }
 

@@ -84,6 +84,8 @@ pub struct Stats {
     ham: AtomicU64,
     skipped: AtomicU64,
     learned: AtomicU64,
+    /// Answered `soft reject` by greylisting.
+    greylisted: AtomicU64,
     /// By Rspamd action name: no action, add header, reject.
     actions: [AtomicU64; 3],
 }
@@ -191,6 +193,56 @@ pub fn check_reply(engine: &Engine, verdict: Option<&Verdict>, secs: f64) -> Val
         "time_real": secs,
         "milter": {"add_headers": add, "remove_headers": remove_headers()},
         "spamsift": {"action": v.action.as_str()},
+    })
+}
+
+/// Seconds to wait, when greylisting (`[greylist] enabled`) defers any
+/// recipient of this envelope (the `IP`, `From`, `Rcpt` and `User`
+/// headers); `None`: deliver.
+fn greylisted(engine: &Engine, envelope: &Envelope) -> Option<u64> {
+    let g = engine.greylister()?;
+    let from = envelope.mail_from.as_deref().unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    envelope
+        .recipients
+        .iter()
+        .filter_map(|r| {
+            match g.check(
+                envelope.client_ip,
+                envelope.auth_user.as_deref(),
+                from,
+                r,
+                now,
+            ) {
+                crate::greylist::Decision::Defer(s) => Some(s),
+                crate::greylist::Decision::Pass(_) => None,
+            }
+        })
+        .max()
+}
+
+/// Rspamd's answer for a greylisted message: action `soft reject`, a
+/// `GREYLIST` symbol and the SMTP text, as Rspamd's greylist module gives
+/// them (the MTA answers 451 and the sender retries).
+fn greylist_reply(engine: &Engine, secs: u64, time_real: f64) -> Value {
+    let t = engine.config().thresholds(crate::Channel::Email);
+    json!({
+        "is_skipped": false,
+        "score": 0.0,
+        "required_score": t.tag,
+        "action": "soft reject",
+        "symbols": {
+            "GREYLIST": {
+                "name": "GREYLIST",
+                "score": 0.0,
+                "metric_score": 0.0,
+                "description": "Greylisted: first attempt of this client network, sender and recipient",
+                "options": ["greylisted", format!("retry in {secs} s")],
+            }
+        },
+        "messages": {"smtp_message": format!("Greylisted, please try again in {secs} seconds")},
+        "time_real": time_real,
+        "milter": {"remove_headers": remove_headers()},
     })
 }
 
@@ -320,6 +372,13 @@ async fn checkv2(State(state): State<Arc<RspamdState>>, req: axum::extract::Requ
                     );
                 }
             };
+            if let Some(secs) = greylisted(&state.engine, &envelope) {
+                state.stats.greylisted.fetch_add(1, Ordering::Relaxed);
+                return json_response(
+                    StatusCode::OK,
+                    greylist_reply(&state.engine, secs, start.elapsed().as_secs_f64()),
+                );
+            }
             classify(&state, body, envelope).await
         }
         Err(true) => {
@@ -487,7 +546,7 @@ async fn stat(State(state): State<Arc<RspamdState>>) -> Response {
             "skipped": n(&s.skipped),
             "actions": {
                 "reject": n(&s.actions[2]),
-                "soft reject": 0,
+                "soft reject": n(&s.greylisted),
                 "rewrite subject": 0,
                 "add header": n(&s.actions[1]),
                 "greylist": 0,

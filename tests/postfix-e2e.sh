@@ -217,6 +217,26 @@ PY
   check "load: nothing lost or failed" '[ "$other" -eq 0 ]'
 fi
 
+# Greylisting: spamsift restarted with [greylist] (2 s delay). The first
+# attempt of a new (client network, sender, recipient) is deferred at RCPT
+# with 451; the retry after the delay is accepted and delivered.
+kill "$SPAMSIFT"; wait "$SPAMSIFT" 2>/dev/null || true
+printf '[greylist]\nenabled = true\ndelay_secs = 2\n' > "$D/greylist.toml"
+"$BIN" -v --config "$D/greylist.toml" milter --listen "inet:127.0.0.1:$MILTER_PORT" > "$D/spamsift-greylist.log" 2>&1 &
+SPAMSIFT=$!
+for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$MILTER_PORT) 2>/dev/null && break; sleep 0.1; done
+weekly_before=$(grep -c '^Subject: Example Weekly' "$MBOX" || true)
+r_grey1=$(send "$F/ham-newsletter.eml")
+r_grey2=$(send "$F/ham-newsletter.eml")
+sleep 2.5
+r_grey3=$(send "$F/ham-newsletter.eml")
+check "greylisting: first attempt deferred with 451 ($r_grey1)" '[[ "$r_grey1" == refused*451* ]]'
+check "greylisting: a retry within the delay deferred again ($r_grey2)" '[[ "$r_grey2" == refused*451* ]]'
+check "greylisting: the retry after the delay accepted ($r_grey3)" '[ "$r_grey3" = sent ]'
+wait_for '^Subject: Example Weekly' $((weekly_before + 1)) || true
+check "greylisting: the accepted retry delivered once" '[ "$(grep -c "^Subject: Example Weekly" "$MBOX")" -eq $((weekly_before + 1)) ]'
+check "greylisting: logged" 'grep -q greylisted "$D/spamsift-greylist.log"'
+
 # Fail open: with spamsift gone, Postfix still delivers (milter_default_action = accept).
 kill "$SPAMSIFT"; wait "$SPAMSIFT" 2>/dev/null || true
 r_open=$(send "$F/ham-list-reply.eml")

@@ -427,3 +427,98 @@ fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
     assert!(has(&b, &from("bulk@promo.example", 99), "BEHAV_RATE"));
     assert!(!has(&b, &from("quiet@promo.example", 99), "BEHAV_RATE"));
 }
+
+/// `sha256("secret")`, the controller password of the fleet test.
+const SECRET_SHA256: &str = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+
+fn rspamc(args: &[&str], file: Option<&Path>) -> String {
+    let bin = common::real_tool("rspamc", &["/usr/bin/rspamc"]).expect("rspamc");
+    let out = Command::new(bin)
+        .args(args)
+        .args(file)
+        .output()
+        .expect("run rspamc");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_fleet_of_two_rspamd_front_ends_greylists_and_learns_as_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    if common::real_tool("rspamc", &["/usr/bin/rspamc"]).is_none() {
+        return;
+    }
+    let conf = config(
+        dir.path(),
+        &redis,
+        &format!(
+            "\n[greylist]\nenabled = true\ndelay_secs = 2\n\n[rspamd]\npassword_sha256 = \"{SECRET_SHA256}\"\n"
+        ),
+    );
+    let conf_s = conf.to_str().expect("path");
+    let start = || {
+        let (worker, controller) = (common::free_port(), common::free_port());
+        let (w, c) = (
+            format!("127.0.0.1:{worker}"),
+            format!("127.0.0.1:{controller}"),
+        );
+        let d = common::daemon(
+            &[
+                "--config",
+                conf_s,
+                "rspamd",
+                "--listen",
+                &w,
+                "--controller",
+                &c,
+            ],
+            worker,
+        );
+        (d, w, c)
+    };
+    let (_a, a_worker, a_controller) = start();
+    let (_b, b_worker, _) = start();
+    let mail = dir.path().join("mail.eml");
+    std::fs::write(&mail, spam(1)).expect("write");
+    let envelope = [
+        "--ip",
+        "203.0.113.5",
+        "--from",
+        "deals1@promo.example",
+        "--rcpt",
+        "u@example.org",
+    ];
+    let check = |worker: &str| {
+        let mut args = vec!["-h", worker];
+        args.extend_from_slice(&envelope);
+        rspamc(&args, Some(&mail))
+    };
+    // First attempt on A: greylisted. The retry on B, too soon: still
+    // greylisted (B knows A's attempt). After the delay, B lets it through.
+    let first = check(&a_worker);
+    assert!(first.contains("Action: soft reject"), "{first}");
+    assert!(first.contains("GREYLIST"), "{first}");
+    let early = check(&b_worker);
+    assert!(early.contains("Action: soft reject"), "{early}");
+    std::thread::sleep(Duration::from_millis(2100));
+    let retried = check(&b_worker);
+    assert!(!retried.contains("soft reject"), "{retried}");
+    assert!(retried.contains("Score:"), "{retried}");
+    // Learned over A's controller; B's verdicts use it at once.
+    for i in 0..6 {
+        for (raw, cmd) in [(spam(i), "learn_spam"), (ham(i), "learn_ham")] {
+            let f = dir.path().join(format!("{cmd}-{i}.eml"));
+            std::fs::write(&f, raw).expect("write");
+            let out = rspamc(&["-h", &a_controller, "-P", "secret", cmd], Some(&f));
+            assert!(out.contains("success = true"), "{out}");
+        }
+    }
+    let after = check(&b_worker);
+    assert!(after.contains("Symbol: BAYES_"), "{after}");
+}

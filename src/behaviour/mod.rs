@@ -628,6 +628,7 @@ impl DuplicateCount {
     }
 
     /// Distinct senders counted (the message's own included).
+    #[cfg_attr(not(feature = "daemons"), allow(dead_code))]
     pub(crate) fn count(&self) -> usize {
         self.n
     }

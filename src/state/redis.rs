@@ -298,6 +298,51 @@ impl Redis {
         Ok(n.map_or(0, |n| u32::try_from(n.max(0)).unwrap_or(u32::MAX)))
     }
 
+    /// One greylisting attempt of a triple (atomic): see
+    /// [`crate::greylist::MemoryGreylist`] for the rules it keeps.
+    pub fn greylist(
+        &self,
+        triple: u64,
+        now: i64,
+        t: crate::greylist::Timing,
+    ) -> Result<crate::greylist::Seen, Unavailable> {
+        // Value: "<time>:<0 waiting|1 passed>"; TTL: the retry window for a
+        // first attempt, the expiry once passed. Returns -1 for pass, else
+        // the seconds to wait.
+        const GREYLIST_LUA: &str = r#"
+local now, delay, window, expiry = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local v = redis.call('GET', KEYS[1])
+if v then
+  local t, passed = string.match(v, '^(%-?%d+):(%d)$')
+  t = tonumber(t)
+  if t and passed == '1' then
+    redis.call('SET', KEYS[1], now .. ':1', 'EX', expiry)
+    return -1
+  end
+  if t and now - t >= delay then
+    redis.call('SET', KEYS[1], now .. ':1', 'EX', expiry)
+    return -1
+  end
+  if t then return math.max(1, delay - (now - t)) end
+end
+redis.call('SET', KEYS[1], now .. ':0', 'EX', window)
+return math.max(1, delay)
+"#;
+        let script = redis::Script::new(GREYLIST_LUA);
+        let mut inv = script.prepare_invoke();
+        inv.key(self.key("g", triple))
+            .arg(now)
+            .arg(t.delay)
+            .arg(t.retry_window)
+            .arg(t.expiry);
+        let r: i64 = self.with(|c| inv.invoke(c))?;
+        Ok(if r < 0 {
+            crate::greylist::Seen::Pass
+        } else {
+            crate::greylist::Seen::Defer(r as u64)
+        })
+    }
+
     /// Load a model into Redis: its counts are added to what is there (an
     /// empty Redis then holds exactly the model), with fresh TTLs; its
     /// learned-message books are added too.
@@ -492,5 +537,29 @@ impl crate::behaviour::ComplaintCounter for RedisComplaints {
     }
     fn get(&self, sender: u64) -> Result<u32, Unavailable> {
         self.redis.complaints(sender)
+    }
+}
+
+/// Greylisting triples in Redis: a fleet greylists as one.
+#[derive(Debug, Clone)]
+pub struct RedisGreylist {
+    redis: Arc<Redis>,
+}
+
+impl RedisGreylist {
+    /// Triples on this pool.
+    pub fn new(redis: Arc<Redis>) -> RedisGreylist {
+        RedisGreylist { redis }
+    }
+}
+
+impl crate::greylist::GreylistStore for RedisGreylist {
+    fn attempt(
+        &self,
+        triple: u64,
+        now: i64,
+        timing: crate::greylist::Timing,
+    ) -> Result<crate::greylist::Seen, Unavailable> {
+        self.redis.greylist(triple, now, timing)
     }
 }
