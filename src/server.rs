@@ -53,6 +53,8 @@ pub struct Metrics {
     latency_sum_nanos: AtomicU64,
     complaints: AtomicU64,
     errors: AtomicU64,
+    /// Verdicts given without the shared state (`STATE_UNAVAILABLE`).
+    state_unavailable: AtomicU64,
 }
 
 impl Metrics {
@@ -64,6 +66,9 @@ impl Metrics {
             Action::Reject => 3,
         };
         self.by_channel_action[v.channel.index()][a].fetch_add(1, Ordering::Relaxed);
+        if v.hit(crate::state::STATE_UNAVAILABLE) {
+            self.state_unavailable.fetch_add(1, Ordering::Relaxed);
+        }
         for (b, bound) in self.latency_buckets.iter().zip(BUCKETS) {
             if secs <= bound {
                 b.fetch_add(1, Ordering::Relaxed);
@@ -72,6 +77,24 @@ impl Metrics {
         self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_nanos
             .fetch_add((secs * 1e9) as u64, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition, with the shared state's counters when
+    /// there is one.
+    pub fn render_with(&self, engine: &Engine) -> String {
+        let mut out = self.render();
+        out += &format!(
+            "# HELP spamsift_state_unavailable_total Verdicts given without the shared state (Redis down).\n# TYPE spamsift_state_unavailable_total counter\nspamsift_state_unavailable_total {}\n",
+            self.state_unavailable.load(Ordering::Relaxed)
+        );
+        if let Some(r) = engine.shared_state() {
+            out += &format!(
+                "# HELP spamsift_state_requests_total Requests (round trips) to the shared state.\n# TYPE spamsift_state_requests_total counter\nspamsift_state_requests_total {}\n# HELP spamsift_state_failures_total Requests to the shared state that failed.\n# TYPE spamsift_state_failures_total counter\nspamsift_state_failures_total {}\n",
+                r.requests(),
+                r.failures()
+            );
+        }
+        out
     }
 
     /// Prometheus text exposition.
@@ -739,7 +762,7 @@ pub fn router(
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/metrics",
-            get(|State(s): State<Arc<AppState>>| async move { s.metrics.render() }),
+            get(|State(s): State<Arc<AppState>>| async move { s.metrics.render_with(&s.engine) }),
         )
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(max_body))

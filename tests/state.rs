@@ -522,3 +522,122 @@ fn a_fleet_of_two_rspamd_front_ends_greylists_and_learns_as_one() {
     let after = check(&b_worker);
     assert!(after.contains("Symbol: BAYES_"), "{after}");
 }
+
+#[test]
+fn redis_killed_mid_stream_every_line_gets_a_verdict() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(mut redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(dir.path(), &redis, "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
+        .args(["--config", conf.to_str().expect("path"), "stream"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start stream");
+    let mut input = child.stdin.take().expect("stdin");
+    let mut output = BufReader::new(child.stdout.take().expect("stdout"));
+    // Send `n` lines, read their `n` verdicts: how many say the shared
+    // state was unavailable.
+    let mut round = |n: usize, from: usize| -> usize {
+        for i in from..from + n {
+            writeln!(
+                input,
+                "{{\"from\":\"+4479{i:08}\",\"to\":\"+447700900000\",\"text\":\"Your parcel {i} is waiting, confirm delivery\"}}"
+            )
+            .expect("write");
+        }
+        input.flush().expect("flush");
+        let mut unavailable = 0;
+        for _ in 0..n {
+            let mut line = String::new();
+            output.read_line(&mut line).expect("read");
+            let v: serde_json::Value = serde_json::from_str(&line).expect("verdict");
+            assert!(v["action"].is_string(), "{line}");
+            unavailable += usize::from(line.contains("STATE_UNAVAILABLE"));
+        }
+        unavailable
+    };
+    assert_eq!(round(50, 0), 0);
+    redis.kill();
+    assert_eq!(round(50, 50), 50);
+    redis.restart();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(round(50, 100), 0);
+    drop(input);
+    assert!(child.wait().expect("wait").success());
+}
+
+#[test]
+fn the_http_api_counts_complaints_in_redis_and_shows_when_it_is_down() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(mut redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(
+        dir.path(),
+        &redis,
+        "\n[serve]\ntoken = \"test-token-0123456789abcdef\"\n",
+    );
+    let port = common::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let _server = common::daemon(
+        &[
+            "--config",
+            conf.to_str().expect("path"),
+            "serve",
+            "--listen",
+            &listen,
+        ],
+        port,
+    );
+    let base = format!("http://{listen}");
+    let post = |path: &str, body: serde_json::Value, reporter: &str| -> (u16, serde_json::Value) {
+        let req = ureq::post(&format!("{base}{path}"))
+            .set("Content-Type", "application/json")
+            .set("Authorization", "Bearer test-token-0123456789abcdef")
+            .set("X-Spamsift-Reporter", reporter);
+        match req.send_string(&body.to_string()) {
+            Ok(r) => (r.status(), r.into_json().unwrap_or_default()),
+            Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or_default()),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let sms = |text: &str| serde_json::json!({"channel": "sms", "from": "+447700900123", "to": "+447700900456", "text": text});
+    for n in 1..=3 {
+        let (code, v) = post(
+            "/v1/report",
+            sms(&format!("win a prize {n}")),
+            &format!("user{n}"),
+        );
+        assert_eq!((code, v["complaints"].as_u64()), (200, Some(n)), "{v}");
+    }
+    // Counted in Redis (a second filter would see them).
+    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg("t1:c:*"));
+    assert_eq!(keys.len(), 1);
+    let (_, v) = post("/v1/check", sms("hello"), "x");
+    assert!(v.to_string().contains("USER_COMPLAINTS"), "{v}");
+    // Redis down: verdicts still come, marked; complaints are refused.
+    redis.kill();
+    let (code, v) = post("/v1/check", sms("hello again"), "x");
+    assert_eq!(code, 200);
+    assert!(v.to_string().contains("STATE_UNAVAILABLE"), "{v}");
+    let (code, _) = post("/v1/report", sms("more spam"), "user9");
+    assert_eq!(code, 503);
+    let metrics = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .expect("metrics")
+        .into_string()
+        .expect("text");
+    assert!(
+        metrics.contains("spamsift_state_unavailable_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("spamsift_state_failures_total 0\n"),
+        "{metrics}"
+    );
+}
