@@ -188,6 +188,7 @@ impl EngineBuilder {
             (Some(r), None) => Some(
                 std::sync::Arc::new(crate::state::redis::RedisTokenStore::new(
                     std::sync::Arc::clone(r),
+                    std::time::Duration::from_millis(config.state.cache_ms),
                 )) as std::sync::Arc<dyn crate::bayes::TokenStore>,
             ),
             (None, None) => None,

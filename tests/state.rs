@@ -194,14 +194,21 @@ fn two_filters_on_one_redis_learn_and_count_complaints_as_one() {
             assert!(ttl > 0 && ttl <= 90 * 86_400, "{k}: {ttl}");
         }
     }
-    // One round trip per message classified (learned totals and every
-    // token in one MGET; complaints one GET).
+    // At most one round trip per message for Bayes (learned totals and
+    // every token not read within `cache_ms` in one MGET; each of these
+    // messages has a token never read before) and one for complaints.
     let shared = b.shared_state().expect("redis");
     let before = shared.requests();
     for i in 0..10 {
         b.classify(&b.parse_email(&ham(200 + i)));
     }
     assert_eq!(shared.requests() - before, 20);
+    // The same message again within `cache_ms`: its tokens are not read
+    // again (only the complaint count is).
+    b.classify(&b.parse_email(&ham(300)));
+    let before = shared.requests();
+    b.classify(&b.parse_email(&ham(300)));
+    assert_eq!(shared.requests() - before, 1);
 }
 
 #[test]
@@ -519,6 +526,9 @@ fn a_fleet_of_two_rspamd_front_ends_greylists_and_learns_as_one() {
             assert!(out.contains("success = true"), "{out}");
         }
     }
+    // B read these tokens less than `[state] cache_ms` (1 s) ago: what A
+    // learned reaches B's verdicts within that time.
+    std::thread::sleep(Duration::from_millis(1100));
     let after = check(&b_worker);
     assert!(after.contains("Symbol: BAYES_"), "{after}");
 }

@@ -44,6 +44,7 @@ pub enum Backend {
 /// url = "redis://127.0.0.1:6379/0"
 /// prefix = "spamsift:"
 /// timeout = 0.25
+/// cache_ms = 1000
 /// token_ttl_days = 90
 /// max_memory = "512mb"
 /// ```
@@ -64,6 +65,12 @@ pub struct StateSettings {
     /// message is classified without shared state.
     #[serde(default = "default_timeout")]
     pub timeout: f64,
+    /// Milliseconds a filter reuses token counts it read from Redis (0:
+    /// every message reads Redis). What another filter learned changes
+    /// this filter's verdicts within this time; what it learned itself,
+    /// at once.
+    #[serde(default = "default_cache_ms")]
+    pub cache_ms: u64,
     /// Days a Bayes token lives after it was last learned.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_days: u64,
@@ -90,6 +97,9 @@ fn default_prefix() -> String {
 fn default_timeout() -> f64 {
     0.25
 }
+fn default_cache_ms() -> u64 {
+    1000
+}
 fn default_token_ttl() -> u64 {
     90
 }
@@ -107,6 +117,7 @@ impl Default for StateSettings {
             url: default_url(),
             prefix: default_prefix(),
             timeout: default_timeout(),
+            cache_ms: default_cache_ms(),
             token_ttl_days: default_token_ttl(),
             seen_ttl_days: default_seen_ttl(),
             complaint_ttl_days: default_complaint_ttl(),
@@ -122,6 +133,12 @@ impl StateSettings {
             return Err(format!(
                 "timeout = {}: seconds, above 0 and at most 30",
                 self.timeout
+            ));
+        }
+        if self.cache_ms > 60_000 {
+            return Err(format!(
+                "cache_ms = {}: at most 60000 (a minute)",
+                self.cache_ms
             ));
         }
         for (k, v) in [

@@ -468,28 +468,109 @@ fn parse_counts(v: &str) -> Counts {
 }
 
 /// Bayes token counts in Redis: what every filter of a fleet reads and
-/// learns into.
+/// learns into, with a short-lived local copy of what it read
+/// (`[state] cache_ms`): with Redis one round trip away, reading every
+/// message's tokens from it costs more than classifying the message, and
+/// most tokens recur message after message.
 #[derive(Debug, Clone)]
 pub struct RedisTokenStore {
     redis: Arc<Redis>,
+    cache: Option<Arc<TokenCache>>,
+}
+
+/// Token counts (present or absent) read lately, and the learned totals.
+#[derive(Debug)]
+struct TokenCache {
+    ttl: Duration,
+    shards: Vec<Mutex<lru::LruCache<u64, (Counts, Instant)>>>,
+    totals: Mutex<Option<(Learned, Instant)>>,
+}
+
+/// Tokens the local copy holds at most (about 10 MB).
+const CACHE_TOKENS: usize = 262_144;
+const CACHE_SHARDS: usize = 16;
+
+impl TokenCache {
+    fn new(ttl: Duration) -> TokenCache {
+        let per = std::num::NonZeroUsize::new(CACHE_TOKENS / CACHE_SHARDS)
+            .unwrap_or(std::num::NonZeroUsize::MIN);
+        TokenCache {
+            ttl,
+            shards: (0..CACHE_SHARDS)
+                .map(|_| Mutex::new(lru::LruCache::new(per)))
+                .collect(),
+            totals: Mutex::new(None),
+        }
+    }
+
+    fn shard(&self, f: u64) -> std::sync::MutexGuard<'_, lru::LruCache<u64, (Counts, Instant)>> {
+        self.shards[(f >> 60) as usize % CACHE_SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forget what learning changed, so this filter sees it at once.
+    fn forget(&self, features: &[u64]) {
+        for &f in features {
+            self.shard(f).pop(&f);
+        }
+        *self.totals.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 impl RedisTokenStore {
-    /// A token store on this pool.
-    pub fn new(redis: Arc<Redis>) -> RedisTokenStore {
-        RedisTokenStore { redis }
+    /// A token store on this pool, keeping what it read for `cache` (zero:
+    /// no local copy).
+    pub fn new(redis: Arc<Redis>, cache: Duration) -> RedisTokenStore {
+        RedisTokenStore {
+            redis,
+            cache: (!cache.is_zero()).then(|| Arc::new(TokenCache::new(cache))),
+        }
     }
 
     /// The pool.
     pub fn redis(&self) -> &Arc<Redis> {
         &self.redis
     }
+
+    /// [`TokenStore::lookup`] through the local copy: Redis is asked (in
+    /// one `MGET`) only for the totals and tokens not read within the TTL.
+    fn cached_lookup(
+        &self,
+        cache: &TokenCache,
+        features: &[u64],
+    ) -> Result<(Learned, Vec<Counts>), Unavailable> {
+        let now = Instant::now();
+        let fresh = |t: Instant| now.duration_since(t) < cache.ttl;
+        let mut counts = vec![Counts::default(); features.len()];
+        let mut missing: Vec<usize> = Vec::new();
+        for (i, &f) in features.iter().enumerate() {
+            match cache.shard(f).get(&f) {
+                Some(&(c, t)) if fresh(t) => counts[i] = c,
+                _ => missing.push(i),
+            }
+        }
+        let totals = *cache.totals.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((learned, t)) = totals
+            && fresh(t)
+            && missing.is_empty()
+        {
+            return Ok((learned, counts));
+        }
+        let asked: Vec<u64> = missing.iter().map(|&i| features[i]).collect();
+        let (learned, read) = self.redis.lookup(&asked)?;
+        for (&i, c) in missing.iter().zip(read) {
+            counts[i] = c;
+            cache.shard(features[i]).put(features[i], (c, now));
+        }
+        *cache.totals.lock().unwrap_or_else(|e| e.into_inner()) = Some((learned, now));
+        Ok((learned, counts))
+    }
 }
 
 impl TokenStore for RedisTokenStore {
     fn counts(&self, feature: u64) -> Counts {
-        self.redis
-            .lookup(&[feature])
+        self.lookup(&[feature])
             .ok()
             .and_then(|(_, c)| c.first().copied())
             .unwrap_or_default()
@@ -506,7 +587,10 @@ impl TokenStore for RedisTokenStore {
         false
     }
     fn lookup(&self, features: &[u64]) -> Result<(Learned, Vec<Counts>), Unavailable> {
-        self.redis.lookup(features)
+        match &self.cache {
+            Some(cache) => self.cached_lookup(cache, features),
+            None => self.redis.lookup(features),
+        }
     }
     fn learn_shared(
         &self,
@@ -514,7 +598,11 @@ impl TokenStore for RedisTokenStore {
         features: &[u64],
         label: Label,
     ) -> Option<Result<LearnOutcome, Unavailable>> {
-        Some(self.redis.learn(digest, features, label))
+        let r = self.redis.learn(digest, features, label);
+        if let Some(cache) = &self.cache {
+            cache.forget(features);
+        }
+        Some(r)
     }
 }
 
