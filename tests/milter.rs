@@ -371,3 +371,67 @@ async fn forged_authentication_results_are_deleted_and_not_believed() {
     let _ = tx.send(());
     handle.await.unwrap();
 }
+
+/// One milter session over TCP carrying message after message, as Postfix
+/// keeps one per SMTP connection: every reply must come without waiting on
+/// the client's delayed ACK (the client here is an ordinary socket, Nagle
+/// and delayed ACKs on). A reply written in several small segments
+/// without `TCP_NODELAY` stalls about 40 ms per message; classification of
+/// these small messages takes a few milliseconds even in a debug build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tcp_session_answers_every_message_without_a_stall() {
+    let (addr, stop, handle) = start(MilterOptions::default()).await;
+    let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let client = Client::new(OptNeg::default());
+    let mut conn = client.connect_via(stream.compat()).await.unwrap();
+    conn.connect(Connect::new(
+        b"client.example",
+        Family::Inet,
+        Some(40000),
+        b"192.0.2.10".as_slice(),
+    ))
+    .await
+    .unwrap();
+    conn.helo(b"client.example".as_slice()).await.unwrap();
+    let mut took = Vec::new();
+    for i in 0..200 {
+        let t = std::time::Instant::now();
+        conn.mail(b"<sender@example.com>".as_slice()).await.unwrap();
+        conn.recipient(b"<bob@example.net>".as_slice())
+            .await
+            .unwrap();
+        conn.data().await.unwrap();
+        conn.header(Header::new(
+            b"Subject".as_slice(),
+            format!("note {i}").as_bytes(),
+        ))
+        .await
+        .unwrap();
+        conn.end_of_header().await.unwrap();
+        conn.body(miltr_common::commands::Body::from(
+            format!("See you at {i} o'clock.\r\n").as_bytes(),
+        ))
+        .await
+        .unwrap();
+        let resp = conn.end_of_body().await.unwrap();
+        assert!(matches!(resp.final_action(), Action::Continue(_)));
+        took.push(t.elapsed());
+    }
+    took.sort();
+    let stalls = took
+        .iter()
+        .filter(|d| **d >= Duration::from_millis(35))
+        .count();
+    eprintln!(
+        "200 messages in one session: p50 {:?}, p99 {:?}, {stalls} of 35 ms or more",
+        took[100], took[198]
+    );
+    assert!(
+        stalls <= 10,
+        "{stalls} of 200 messages stalled (p50 {:?})",
+        took[100]
+    );
+    let _ = conn.quit().await;
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
