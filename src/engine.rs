@@ -146,21 +146,31 @@ impl EngineBuilder {
             .compile_channels
             .as_deref()
             .unwrap_or(&crate::message::Channel::ALL);
-        let mut sources = match self.rules_dir.as_ref().or(config.rules_dir.as_ref()) {
-            Some(dir) => crate::rules::read_dir_sources(dir)?,
-            None => crate::rules::DEFAULT_RULE_FILES
-                .iter()
-                .map(|(n, t)| (n.to_string(), t.to_string()))
-                .collect(),
-        };
+        // (name, text, whether its regexes are checked now): the embedded
+        // default rules were checked when spamsift was built and tested.
+        let mut sources: Vec<(String, String, bool)> =
+            match self.rules_dir.as_ref().or(config.rules_dir.as_ref()) {
+                Some(dir) => crate::rules::read_dir_sources(dir)?
+                    .into_iter()
+                    .map(|(n, t)| (n, t, true))
+                    .collect(),
+                None => crate::rules::DEFAULT_RULE_FILES
+                    .iter()
+                    .map(|(n, t)| (n.to_string(), t.to_string(), false))
+                    .collect(),
+            };
         if let Some(local) = self
             .local_rules_dir
             .as_ref()
             .or(config.local_rules_dir.as_ref())
         {
-            sources.extend(crate::rules::read_dir_sources(local)?);
+            sources.extend(
+                crate::rules::read_dir_sources(local)?
+                    .into_iter()
+                    .map(|(n, t)| (n, t, true)),
+            );
         }
-        let rules = crate::rules::load_sources_compiling(sources, eager, self.build_for)?;
+        let rules = crate::rules::load_sources_checked(sources, eager, self.build_for)?;
         #[cfg_attr(not(feature = "daemons"), allow(unused_variables))]
         let shared = shared_state(&config)?;
         let model_file = self.model_file.or_else(|| config.bayes_model.clone());

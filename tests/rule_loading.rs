@@ -278,3 +278,23 @@ fn dns_list_errors_name_file_line_and_rule() {
         assert!(e.message.contains(want), "{body}: {}", e.message);
     }
 }
+
+/// The embedded default rules load without their regexes being checked
+/// again at every start (`Engine::build`): this is where they are checked,
+/// each compiled as a rule file from disk would be, with file and line.
+#[test]
+fn embedded_rules_validate() {
+    let sources = spamsift::rules::DEFAULT_RULE_FILES
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()));
+    let checked = load_sources(sources).expect("embedded rules are valid");
+    let unchecked = spamsift::rules::load_sources_checked(
+        spamsift::rules::DEFAULT_RULE_FILES
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string(), false)),
+        &spamsift::Channel::ALL,
+        spamsift::rules::BuildFor::Throughput,
+    )
+    .expect("the same rules, unchecked");
+    assert_eq!(checked.rules().len(), unchecked.rules().len());
+}

@@ -24,7 +24,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use compile::{
-    load_dir, load_dir_compiling, load_sources, load_sources_compiling, read_dir_sources,
+    load_dir, load_dir_compiling, load_sources, load_sources_checked, load_sources_compiling,
+    read_dir_sources,
 };
 pub use matcher::BuildFor;
 
