@@ -182,16 +182,18 @@ impl EngineBuilder {
                 path.display()
             )));
         }
-        let store = match (self.model, model_file) {
-            (Some(m), _) => Some(m),
-            (None, Some(path)) => Some(MemoryStore::load(&path)?),
-            (None, None) => None,
-        };
-        let store: Option<std::sync::Arc<dyn crate::bayes::TokenStore>> = match self.token_store {
-            Some(t) => Some(t),
-            None => store
-                .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn crate::bayes::TokenStore>),
-        };
+        // One message per process reads the model file in place; others
+        // load it and precompute its clues.
+        let store: Option<std::sync::Arc<dyn crate::bayes::TokenStore>> =
+            match (self.token_store, self.model, model_file) {
+                (Some(t), _, _) => Some(t),
+                (None, Some(m), _) => Some(std::sync::Arc::new(m)),
+                (None, None, Some(path)) if self.build_for == crate::rules::BuildFor::StartUp => {
+                    Some(std::sync::Arc::new(crate::bayes::FileStore::open(&path)?))
+                }
+                (None, None, Some(path)) => Some(std::sync::Arc::new(MemoryStore::load(&path)?)),
+                (None, None, None) => None,
+            };
         #[cfg(feature = "daemons")]
         let store = match (&shared, store) {
             (_, Some(s)) => Some(s),

@@ -5,12 +5,14 @@
 
 pub mod classify;
 pub mod feedback;
+pub mod file_store;
 pub mod store;
 pub mod tokenizer;
 pub mod weights;
 
 pub use classify::{Band, BayesConfig, Classifier, Evidence};
 pub use feedback::FeedbackStore;
+pub use file_store::FileStore;
 pub use store::{
     Counts, LearnOutcome, Learned, MemoryStore, ModelError, TokenStore, TokenStoreMut,
     message_digest,

@@ -160,12 +160,101 @@ const MAGIC: &[u8; 8] = b"SSBAYES\0";
 /// (not 12) and derives a field's presence feature from its name's hash, so
 /// older models are refused with a request to retrain.
 pub const FORMAT_VERSION: u32 = 4;
-const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
-const RECORD: usize = 16;
+pub(crate) const HEADER: usize = 8 + 4 + 4 + 8 + 8 + 8;
+pub(crate) const RECORD: usize = 16;
 /// A learned-message record: digest and class (0 ham, 1 spam). Their
 /// number is kept in the header's once-reserved word (0 in older files of
 /// this version, which therefore still load).
 const SEEN_RECORD: usize = 9;
+
+/// Where things are in a checked model file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    /// Feature records.
+    pub(crate) n: usize,
+    /// Learned-message records.
+    pub(crate) n_seen: usize,
+    /// End of the feature records (they start at [`HEADER`]).
+    pub(crate) records_end: usize,
+    /// End of the learned-message records (the checksum follows).
+    pub(crate) body_end: usize,
+    /// Messages learned.
+    pub(crate) learned: Learned,
+}
+
+impl Layout {
+    /// Check a model file's magic, version, size and checksum.
+    pub(crate) fn check(path: &str, b: &[u8]) -> Result<Layout, ModelError> {
+        let bad = |why: String| ModelError::Corrupt {
+            path: path.to_string(),
+            why,
+        };
+        if b.len() < HEADER + 4 || &b[..8] != MAGIC {
+            return Err(bad(
+                "not a spamsift model file (bad magic or too short)".into()
+            ));
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        let version = u32_at(8);
+        if version != FORMAT_VERSION {
+            return Err(bad(format!(
+                "model format version {version}, this spamsift reads {FORMAT_VERSION}{}",
+                if version < FORMAT_VERSION {
+                    " (the model's features come from an older tokenizer: retrain it with `spamsift train`)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let n = u64_at(32);
+        let n_seen = u32_at(12) as usize;
+        let records_end = usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_mul(RECORD))
+            .and_then(|x| x.checked_add(HEADER));
+        let expected = records_end
+            .and_then(|e| {
+                n_seen
+                    .checked_mul(SEEN_RECORD)
+                    .and_then(|s| e.checked_add(s))
+            })
+            .and_then(|x| x.checked_add(4));
+        if expected != Some(b.len()) {
+            return Err(bad(format!(
+                "truncated or padded: {} bytes for {n} records",
+                b.len()
+            )));
+        }
+        let body_end = b.len() - 4;
+        if crc32fast::hash(&b[..body_end]) != u32_at(body_end) {
+            return Err(bad("checksum mismatch: the file is corrupted".into()));
+        }
+        Ok(Layout {
+            n: n as usize,
+            n_seen,
+            records_end: records_end.unwrap_or(HEADER),
+            body_end,
+            learned: Learned {
+                spam: u64_at(16),
+                ham: u64_at(24),
+            },
+        })
+    }
+}
+
+/// One feature record: feature, spam and ham counts (little-endian).
+pub(crate) fn record(r: &[u8]) -> (u64, Counts) {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(&r[..8]);
+    let spam = u32::from_le_bytes([r[8], r[9], r[10], r[11]]);
+    let ham = u32::from_le_bytes([r[12], r[13], r[14], r[15]]);
+    (u64::from_le_bytes(k), Counts { spam, ham })
+}
 
 impl TokenStore for MemoryStore {
     fn counts(&self, feature: u64) -> Counts {
@@ -336,58 +425,14 @@ impl MemoryStore {
 
     /// Parse a model file's bytes; `path` names it in errors.
     pub fn from_bytes(path: &str, b: &[u8]) -> Result<MemoryStore, ModelError> {
+        let layout = Layout::check(path, b)?;
         let bad = |why: String| ModelError::Corrupt {
             path: path.to_string(),
             why,
         };
-        if b.len() < HEADER + 4 || &b[..8] != MAGIC {
-            return Err(bad(
-                "not a spamsift model file (bad magic or too short)".into()
-            ));
-        }
-        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let u64_at = |i: usize| {
-            let mut a = [0u8; 8];
-            a.copy_from_slice(&b[i..i + 8]);
-            u64::from_le_bytes(a)
-        };
-        let version = u32_at(8);
-        if version != FORMAT_VERSION {
-            return Err(bad(format!(
-                "model format version {version}, this spamsift reads {FORMAT_VERSION}{}",
-                if version < FORMAT_VERSION {
-                    " (the model's features come from an older tokenizer: retrain it with `spamsift train`)"
-                } else {
-                    ""
-                }
-            )));
-        }
-        let n = u64_at(32);
-        let n_seen = u32_at(12) as usize;
-        let records_end = (n as usize)
-            .checked_mul(RECORD)
-            .and_then(|x| x.checked_add(HEADER));
-        let expected = records_end
-            .and_then(|e| {
-                n_seen
-                    .checked_mul(SEEN_RECORD)
-                    .and_then(|s| e.checked_add(s))
-            })
-            .and_then(|x| x.checked_add(4));
-        if expected != Some(b.len()) {
-            return Err(bad(format!(
-                "truncated or padded: {} bytes for {n} records",
-                b.len()
-            )));
-        }
-        let body_end = b.len() - 4;
-        if crc32fast::hash(&b[..body_end]) != u32_at(body_end) {
-            return Err(bad("checksum mismatch: the file is corrupted".into()));
-        }
-        let mut map = FxHashMap::with_capacity_and_hasher(n as usize, Default::default());
-        let records_end = records_end.unwrap_or(HEADER);
-        let mut seen = FxHashMap::with_capacity_and_hasher(n_seen, Default::default());
-        for r in b[records_end..body_end].chunks_exact(SEEN_RECORD) {
+        let mut map = FxHashMap::with_capacity_and_hasher(layout.n, Default::default());
+        let mut seen = FxHashMap::with_capacity_and_hasher(layout.n_seen, Default::default());
+        for r in b[layout.records_end..layout.body_end].chunks_exact(SEEN_RECORD) {
             let mut k = [0u8; 8];
             k.copy_from_slice(&r[..8]);
             let label = match r[8] {
@@ -397,19 +442,13 @@ impl MemoryStore {
             };
             seen.insert(u64::from_le_bytes(k), label);
         }
-        for r in b[HEADER..records_end].chunks_exact(RECORD) {
-            let mut k = [0u8; 8];
-            k.copy_from_slice(&r[..8]);
-            let spam = u32::from_le_bytes([r[8], r[9], r[10], r[11]]);
-            let ham = u32::from_le_bytes([r[12], r[13], r[14], r[15]]);
-            map.insert(u64::from_le_bytes(k), Counts { spam, ham });
+        for r in b[HEADER..layout.records_end].chunks_exact(RECORD) {
+            let (k, c) = record(r);
+            map.insert(k, c);
         }
         Ok(MemoryStore {
             map,
-            learned: Learned {
-                spam: u64_at(16),
-                ham: u64_at(24),
-            },
+            learned: layout.learned,
             seen,
         })
     }

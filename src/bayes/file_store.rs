@@ -1,0 +1,107 @@
+//! A model file read in place: its bytes are checked (magic, version,
+//! size, checksum) and its sorted feature records searched as they are,
+//! with no hash map built and no clue table precomputed. For one message
+//! per process (`spamsift check --model`), where building either costs far
+//! more than classifying; daemons and batch commands load a
+//! [`MemoryStore`](super::MemoryStore) and precompute clues instead.
+
+use super::store::{Counts, HEADER, Layout, Learned, ModelError, RECORD, TokenStore, record};
+use std::path::Path;
+
+/// A model file's bytes, searched in place.
+#[derive(Debug)]
+pub struct FileStore {
+    bytes: Vec<u8>,
+    layout: Layout,
+}
+
+impl FileStore {
+    /// Read and check a model file. The records must be sorted by feature
+    /// (as every spamsift writes them); a file whose records are not is
+    /// refused rather than searched wrongly.
+    pub fn open(path: &Path) -> Result<FileStore, ModelError> {
+        let p = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let layout = Layout::check(&p, &bytes)?;
+        let store = FileStore { bytes, layout };
+        let sorted = (1..store.layout.n).all(|i| store.key(i - 1) < store.key(i));
+        if !sorted {
+            return Err(ModelError::Corrupt {
+                path: p,
+                why: "feature records are not sorted".into(),
+            });
+        }
+        Ok(store)
+    }
+
+    fn key(&self, i: usize) -> u64 {
+        let at = HEADER + i * RECORD;
+        let mut k = [0u8; 8];
+        k.copy_from_slice(&self.bytes[at..at + 8]);
+        u64::from_le_bytes(k)
+    }
+}
+
+impl TokenStore for FileStore {
+    fn counts(&self, feature: u64) -> Counts {
+        // Binary search over the records (no index built: one message
+        // looks up a few hundred features, about 16 probes each).
+        let (mut lo, mut hi) = (0usize, self.layout.n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.key(mid).cmp(&feature) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => {
+                    let at = HEADER + mid * RECORD;
+                    return record(&self.bytes[at..at + RECORD]).1;
+                }
+            }
+        }
+        Counts::default()
+    }
+    fn learned(&self) -> Learned {
+        self.layout.learned
+    }
+    fn len(&self) -> usize {
+        self.layout.n
+    }
+    fn lists_features(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bayes::{MemoryStore, TokenStoreMut};
+    use crate::corpus::Label;
+
+    #[test]
+    fn answers_as_the_loaded_model_does() {
+        let mut m = MemoryStore::new();
+        m.learn(&[5, 9, 1 << 40, u64::MAX], Label::Spam, 1);
+        m.learn(&[9, 3], Label::Ham, 1);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("m.bin");
+        m.save(&path).expect("save");
+        let f = FileStore::open(&path).expect("open");
+        for k in [0, 3, 5, 9, 10, 1 << 40, u64::MAX, u64::MAX - 1] {
+            assert_eq!(f.counts(k), m.counts(k), "{k}");
+        }
+        assert_eq!((f.learned(), f.len()), (m.learned(), m.len()));
+        // Corruption is refused, as when loading.
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[HEADER + 3] ^= 1;
+        std::fs::write(&path, &bytes).expect("write");
+        assert!(
+            FileStore::open(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum")
+        );
+    }
+}
