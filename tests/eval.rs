@@ -428,3 +428,40 @@ fn scan_and_train_walk_folder_trees_like_mass_check() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("min_spam"));
 }
+
+#[test]
+fn scan_streams_jsonl_from_stdin_in_batches_with_overlong_lines_reported() {
+    // More lines than one batch (2,048), one of them over --max-size.
+    let mut input = String::new();
+    for i in 0..2500 {
+        if i == 2100 {
+            input.push_str(&format!("{{\"text\":\"{}\"}}\n", "x".repeat(300)));
+        } else {
+            input.push_str(&format!(
+                "{{\"from\":\"+4477009{i:05}\",\"text\":\"see you at {i}\"}}\n"
+            ));
+        }
+    }
+    let out = common::run(
+        &["scan", "--channel", "sms", "--max-size", "200", "-"],
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(3), "one line was not classified");
+    let v: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(v.len(), 2500);
+    for (i, r) in v.iter().enumerate() {
+        assert_eq!(r["origin"], format!("stdin:{}", i + 1));
+        if i == 2100 {
+            assert!(
+                r["error"].as_str().unwrap().contains("longer than 200"),
+                "{r}"
+            );
+        } else {
+            assert!(r["action"].is_string(), "{r}");
+        }
+    }
+}

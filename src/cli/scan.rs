@@ -101,6 +101,91 @@ enum Input {
     },
 }
 
+/// Where inputs come from: ready ones, or a JSONL source (SMS/IM) read a
+/// batch at a time, so a file of any size is never held in memory.
+enum Source {
+    Ready(Input),
+    JsonLines {
+        origin: String,
+        reader: Box<dyn BufRead>,
+        line: usize,
+    },
+}
+
+/// The inputs, one batch at a time.
+struct Inputs {
+    sources: std::collections::VecDeque<Source>,
+    max_line: u64,
+}
+
+impl Inputs {
+    /// Up to `n` inputs; empty at the end.
+    fn next_batch(&mut self, n: usize) -> Vec<Input> {
+        let mut out = Vec::with_capacity(n.min(4096));
+        while out.len() < n {
+            let Some(front) = self.sources.front_mut() else {
+                break;
+            };
+            match front {
+                Source::Ready(_) => {
+                    if let Some(Source::Ready(i)) = self.sources.pop_front() {
+                        out.push(i);
+                    }
+                }
+                Source::JsonLines {
+                    origin,
+                    reader,
+                    line,
+                } => {
+                    let mut buf = Vec::new();
+                    match reader
+                        .by_ref()
+                        .take(self.max_line + 1)
+                        .read_until(b'\n', &mut buf)
+                    {
+                        Ok(0) => {
+                            self.sources.pop_front();
+                        }
+                        Ok(_) => {
+                            *line += 1;
+                            let origin = format!("{origin}:{line}");
+                            if buf.len() as u64 > self.max_line && !buf.ends_with(b"\n") {
+                                // Skip the rest of the overlong line.
+                                let mut rest = Vec::new();
+                                let _ = reader.read_until(b'\n', &mut rest);
+                                out.push(Input::Unreadable {
+                                    origin,
+                                    why: format!("line longer than {} bytes", self.max_line),
+                                });
+                                continue;
+                            }
+                            match String::from_utf8(buf) {
+                                Ok(l) if l.trim().is_empty() => {}
+                                Ok(l) => out.push(Input::Json {
+                                    origin,
+                                    line: l.trim_end_matches(['\n', '\r']).to_string(),
+                                }),
+                                Err(e) => out.push(Input::Unreadable {
+                                    origin,
+                                    why: e.to_string(),
+                                }),
+                            }
+                        }
+                        Err(e) => {
+                            out.push(Input::Unreadable {
+                                origin: format!("{origin}:{}", *line + 1),
+                                why: e.to_string(),
+                            });
+                            self.sources.pop_front();
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
     let engine = opts.build_or_fail()?;
     let dns = if args.dns {
@@ -109,12 +194,29 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
         None
     };
     let pool = progress::pool_or_fail(args.jobs)?;
-    let (inputs, mut skipped) = collect_inputs(&args);
-    let pb = progress::bar(inputs.len() as u64, "scanning");
+    let (sources, mut skipped) = collect_inputs(&args);
+    let ready = sources
+        .iter()
+        .filter(|s| matches!(s, Source::Ready(_)))
+        .count();
+    let pb = progress::bar(ready as u64, "scanning");
+    let mut inputs = Inputs {
+        sources: sources.into(),
+        max_line: args.max_size,
+    };
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     let (mut spam, mut errors, mut lines) = (0usize, 0usize, 0usize);
-    for batch in inputs.chunks(BATCH) {
+    loop {
+        let batch = inputs.next_batch(BATCH);
+        if batch.is_empty() {
+            break;
+        }
+        let streamed = batch
+            .iter()
+            .filter(|i| matches!(i, Input::Json { .. }))
+            .count();
+        pb.inc_length(streamed as u64);
         let results: Vec<(String, Scanned)> = pool.install(|| {
             batch
                 .par_iter()
@@ -246,81 +348,90 @@ fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, String> {
 
 /// The inputs named by the arguments, and `(path, reason)` of the folder
 /// entries skipped as not mail.
-fn collect_inputs(args: &ScanArgs) -> (Vec<Input>, Vec<(String, String)>) {
-    let mut out = Vec::new();
+fn collect_inputs(args: &ScanArgs) -> (Vec<Source>, Vec<(String, String)>) {
+    let mut out: Vec<Source> = Vec::new();
+    let ready = |i: Input| Source::Ready(i);
     let mut skipped = Vec::new();
     for p in &args.paths {
         let origin = p.display().to_string();
-        if origin == "-" {
+        if origin == "-" && args.channel != Channel::Email {
+            out.push(Source::JsonLines {
+                origin: "stdin".into(),
+                reader: Box::new(std::io::BufReader::new(std::io::stdin())),
+                line: 0,
+            });
+        } else if origin == "-" {
             let mut buf = Vec::new();
             match std::io::stdin()
                 .lock()
                 .take(args.max_size + 1)
                 .read_to_end(&mut buf)
             {
-                Ok(_) if buf.len() as u64 > args.max_size => out.push(Input::Unreadable {
+                Ok(_) if buf.len() as u64 > args.max_size => out.push(ready(Input::Unreadable {
                     origin,
                     why: format!("larger than --max-size {} bytes", args.max_size),
-                }),
-                Ok(_) => push_file_contents(&mut out, "stdin", buf, args.channel),
-                Err(e) => out.push(Input::Unreadable {
+                })),
+                Ok(_) => push_file_contents(&mut out, "stdin", buf),
+                Err(e) => out.push(ready(Input::Unreadable {
                     origin,
                     why: e.to_string(),
-                }),
+                })),
             }
         } else if p.is_dir() {
             // Every subfolder, maildirs understood, what is not mail skipped.
             let walk = spamsift::corpus::walk::walk(p);
             skipped.extend(walk.skipped);
             for (origin, why) in walk.unreadable {
-                out.push(Input::Unreadable { origin, why });
+                out.push(ready(Input::Unreadable { origin, why }));
             }
             for f in walk.folders.into_iter().flat_map(|f| f.files) {
                 let origin = f.display().to_string();
                 if args.channel == Channel::Email {
-                    out.push(Input::EmailFile { origin, path: f });
-                    continue;
-                }
-                match read_limited(&f, args.max_size) {
-                    Ok(raw) => push_file_contents(&mut out, &origin, raw, args.channel),
-                    Err(why) => out.push(Input::Unreadable { origin, why }),
+                    out.push(ready(Input::EmailFile { origin, path: f }));
+                } else {
+                    out.push(json_lines(origin, &f));
                 }
             }
+        } else if args.channel != Channel::Email {
+            out.push(json_lines(origin, p));
         } else {
             match read_limited(p, args.max_size.saturating_mul(64)) {
-                Ok(raw) => push_file_contents(&mut out, &origin, raw, args.channel),
-                Err(why) => out.push(Input::Unreadable { origin, why }),
+                Ok(raw) => push_file_contents(&mut out, &origin, raw),
+                Err(why) => out.push(ready(Input::Unreadable { origin, why })),
             }
         }
     }
     (out, skipped)
 }
 
-/// One file's messages: JSONL lines for SMS/IM, an mbox, or a single email.
-fn push_file_contents(out: &mut Vec<Input>, origin: &str, raw: Vec<u8>, channel: Channel) {
-    if channel != Channel::Email {
-        for (i, line) in raw.lines().enumerate() {
-            let origin = format!("{origin}:{}", i + 1);
-            match line {
-                Ok(l) if l.trim().is_empty() => {}
-                Ok(line) => out.push(Input::Json { origin, line }),
-                Err(e) => out.push(Input::Unreadable {
-                    origin,
-                    why: e.to_string(),
-                }),
-            }
-        }
-    } else if raw.starts_with(b"From ") && raw.windows(6).skip(5).any(|w| w == b"\nFrom ") {
+/// A JSONL file (SMS/IM), read a batch at a time when its turn comes.
+fn json_lines(origin: String, path: &Path) -> Source {
+    match std::fs::File::open(path) {
+        Ok(f) => Source::JsonLines {
+            origin,
+            reader: Box::new(std::io::BufReader::new(f)),
+            line: 0,
+        },
+        Err(e) => Source::Ready(Input::Unreadable {
+            origin,
+            why: e.to_string(),
+        }),
+    }
+}
+
+/// One email file's messages: an mbox, or a single email.
+fn push_file_contents(out: &mut Vec<Source>, origin: &str, raw: Vec<u8>) {
+    if raw.starts_with(b"From ") && raw.windows(6).skip(5).any(|w| w == b"\nFrom ") {
         for (i, m) in split_mbox(&raw).into_iter().enumerate() {
-            out.push(Input::Email {
+            out.push(Source::Ready(Input::Email {
                 origin: format!("{origin}#{}", i + 1),
                 raw: m,
-            });
+            }));
         }
     } else {
-        out.push(Input::Email {
+        out.push(Source::Ready(Input::Email {
             origin: origin.to_string(),
             raw,
-        });
+        }));
     }
 }
