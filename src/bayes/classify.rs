@@ -74,6 +74,12 @@ pub struct BayesConfig {
     pub short_min_deviation: f64,
     /// `prior_strength` for SMS and IM.
     pub short_prior_strength: f64,
+    /// Below this many clues (features of the message the model knows well
+    /// enough to count) the model's score is scaled down in proportion: a
+    /// message it knows little of gets little from it. 0 turns it off.
+    pub min_clues: usize,
+    /// `min_clues` for SMS and IM, whose short texts have few clues.
+    pub short_min_clues: usize,
 }
 
 impl BayesConfig {
@@ -133,6 +139,15 @@ impl Default for BayesConfig {
             short_logit_scale: 1.0,
             short_min_deviation: 0.2,
             short_prior_strength: 0.45,
+            // Measured (eval, test half, model of the training half):
+            // email 922 -> 921 spam caught at the same 3 false positives;
+            // recent phishing against a recent list (model of the whole
+            // SpamAssassin corpus) 71.6% -> 70.1% at 0 false positives;
+            // in return a message with under 10 clues, the least familiar,
+            // gets at most that fraction of the model's score.
+            min_clues: 10,
+            // SMS unchanged, IM 507 -> 504 spam at the same 3 FP.
+            short_min_clues: 3,
         }
     }
 }
@@ -146,6 +161,9 @@ pub struct Evidence {
     /// spam), which Fisher's method flattens to 0.5 when strong clues
     /// point both ways.
     pub log_odds: f64,
+    /// Clues combined: the message's features the model knows well enough
+    /// to count (before the strongest `max_features` are kept).
+    pub clues: usize,
 }
 
 /// A trained model with its settings; immutable, shared by the engine.
@@ -259,6 +277,7 @@ impl Classifier {
     /// Fisher's chi-square combining of the strongest `max_features` clues,
     /// and their summed log-odds.
     fn combine(&self, clues: &mut Vec<Clue>) -> Evidence {
+        let support = clues.len();
         let k = self.config.max_features;
         if clues.len() > k {
             clues.select_nth_unstable_by(k, |a, b| b.strength.total_cmp(&a.strength));
@@ -268,6 +287,7 @@ impl Classifier {
             return Evidence {
                 probability: 0.5,
                 log_odds: 0.0,
+                clues: 0,
             };
         }
         let n = clues.len();
@@ -278,6 +298,7 @@ impl Classifier {
         Evidence {
             probability: ((sp - h + 1.0) / 2.0).clamp(0.0, 1.0),
             log_odds: ln_h - ln_s,
+            clues: support,
         }
     }
 
@@ -364,6 +385,7 @@ impl Classifier {
             Evidence {
                 probability: p,
                 log_odds: 0.0,
+                clues: usize::MAX,
             },
             channel,
         )
@@ -386,18 +408,48 @@ impl Classifier {
         let bands = &self.config.bands;
         let i = bands.iter().rposition(|b| p >= b.min)?;
         let mut hit = self.band_hits[i].clone();
+        // Scaled down when the model knows little of the message.
+        let min_clues = match channel {
+            Channel::Email => self.config.min_clues,
+            _ => self.config.short_min_clues,
+        };
+        let support = match min_clues {
+            0 => 1.0,
+            k => (e.clues as f64 / k as f64).min(1.0),
+        };
         if scale > 0.0 {
             let q = p.clamp(1e-12, 1.0 - 1e-12);
             let cap = self.config.logit_cap;
-            let v = (scale * (q / (1.0 - q)).ln() + odds + offset).clamp(-cap, cap);
-            hit.score = (v * 100.0).round() / 100.0;
+            let v = (scale * (q / (1.0 - q)).ln() + odds + offset).clamp(-cap, cap) * support;
+            hit.score = (v * 100.0).round() / 100.0 + 0.0;
+            // Named by what it adds, not by a probability band it may
+            // contradict (p = 0.5 may add +2 here).
+            let id = if hit.score >= 0.5 {
+                "BAYES_SPAM"
+            } else if hit.score <= -0.5 {
+                "BAYES_HAM"
+            } else {
+                "BAYES_UNSURE"
+            };
+            hit.id = Arc::from(id);
+            hit.description = Arc::from(
+                format!(
+                    "Bayes: spam probability {:.1}%, {} clues; adds {:+.2}",
+                    p * 100.0,
+                    e.clues,
+                    hit.score
+                )
+                .as_str(),
+            );
         } else if self.config.interpolate
             && let Some(next) = bands.get(i + 1)
             && next.min > bands[i].min
         {
             let t = ((p - bands[i].min) / (next.min - bands[i].min)).clamp(0.0, 1.0);
-            hit.score = bands[i].score + t * (next.score - bands[i].score);
-            hit.score = (hit.score * 100.0).round() / 100.0;
+            hit.score = (bands[i].score + t * (next.score - bands[i].score)) * support;
+            hit.score = (hit.score * 100.0).round() / 100.0 + 0.0;
+        } else {
+            hit.score = (hit.score * support * 100.0).round() / 100.0 + 0.0;
         }
         Some(hit)
     }
@@ -441,16 +493,31 @@ mod tests {
         );
         assert_eq!(c.probability_of(&[100], Channel::Email), Some(0.5));
         let email = Channel::Email;
-        assert_eq!(
-            &*c.band(0.995, email)
-                .expect("a band for every probability")
-                .id,
-            "BAYES_99"
+        // Named by what the hit adds.
+        let id = |p: f64| c.band(p, email).expect("a band for every probability").id;
+        assert_eq!(&*id(0.995), "BAYES_SPAM");
+        assert_eq!(&*id(0.0), "BAYES_HAM");
+        assert_eq!(&*id(0.02), "BAYES_UNSURE"); // 0.5 ln(0.02/0.98) + 2.0 = 0.05
+        // A message the model knows little of gets little from it.
+        let few = |clues| {
+            c.band_of(
+                Evidence {
+                    probability: 0.999,
+                    log_odds: 20.0,
+                    clues,
+                },
+                email,
+            )
+            .expect("band")
+            .score
+        };
+        assert!(
+            (few(5) - few(100) / 2.0).abs() < 0.02,
+            "{} {}",
+            few(5),
+            few(100)
         );
-        assert_eq!(
-            &*c.band(0.0, email).expect("a band for every probability").id,
-            "BAYES_00"
-        );
+        assert_eq!(few(0), 0.0);
         // logit score: 0.5 × ln(0.99/0.01) + 2.0 (email), 1.0 × ln(0.99/0.01) (SMS)
         assert!(
             (c.band(0.99, email)
@@ -480,6 +547,7 @@ mod tests {
             let e = Evidence {
                 probability: 0.5,
                 log_odds,
+                clues: 100,
             };
             c.band_of(e, email)
                 .expect("a band for every probability")
@@ -491,6 +559,7 @@ mod tests {
         let e = Evidence {
             probability: 0.5,
             log_odds: 30.0,
+            clues: 100,
         };
         assert!(
             c.band_of(e, Channel::Sms)
