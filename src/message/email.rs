@@ -400,6 +400,12 @@ fn read_parts(
         if part.is_encoding_problem {
             msg.facts.encoding_problem = true;
         }
+        if msg.attachments.len() < MAX_PART_TYPES
+            && let Some(name) = part.attachment_name()
+        {
+            let name: String = name.trim().chars().take(256).collect();
+            msg.attachments.push(name.to_lowercase());
+        }
         if msg.part_types.len() < MAX_PART_TYPES
             && let Some(ct) = part.content_type()
         {

@@ -132,6 +132,9 @@ pub struct Message {
     pub html: String,
     /// Content-Type of every MIME part, lower-case (`text/html; charset=big5`).
     pub part_types: Vec<String>,
+    /// File names of the attachments (email), lower-case, at most 64.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
     /// URIs found in text and HTML.
     pub uris: Vec<Uri>,
     /// HTML anchors (text and target), for link-mismatch tests.

@@ -14,6 +14,8 @@ pub enum Field {
     Html,
     /// Content-Type of each MIME part (email).
     PartType,
+    /// The file name of each attachment, lower-case (email).
+    Attachment,
     /// Each URI.
     Uri,
     /// Each URI host.
@@ -46,6 +48,7 @@ impl Field {
             "body" => Field::Body,
             "html" => Field::Html,
             "part_type" => Field::PartType,
+            "attachment" => Field::Attachment,
             "uri" => Field::Uri,
             "uri_host" => Field::UriHost,
             "from" => Field::From,
@@ -54,8 +57,8 @@ impl Field {
             "headers" => Field::Headers,
             other => {
                 return Err(format!(
-                    "unknown field {other:?} (expected subject, body, html, part_type, uri, \
-                     uri_host, from, from_name, sender, headers or header:NAME)"
+                    "unknown field {other:?} (expected subject, body, html, part_type, attachment, \
+                     uri, uri_host, from, from_name, sender, headers or header:NAME)"
                 ));
             }
         })
@@ -82,6 +85,13 @@ impl Field {
             Field::PartType => {
                 for t in &msg.part_types {
                     if !f(t) {
+                        return;
+                    }
+                }
+            }
+            Field::Attachment => {
+                for a in &msg.attachments {
+                    if !f(a) {
                         return;
                     }
                 }
@@ -131,6 +141,7 @@ impl fmt::Display for Field {
             Field::Body => f.write_str("body"),
             Field::Html => f.write_str("html"),
             Field::PartType => f.write_str("part_type"),
+            Field::Attachment => f.write_str("attachment"),
             Field::Uri => f.write_str("uri"),
             Field::UriHost => f.write_str("uri_host"),
             Field::From => f.write_str("from"),

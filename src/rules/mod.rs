@@ -46,6 +46,10 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
     ),
     ("email-uri.toml", include_str!("../../rules/email-uri.toml")),
     (
+        "email-attachments.toml",
+        include_str!("../../rules/email-attachments.toml"),
+    ),
+    (
         "email-scams.toml",
         include_str!("../../rules/email-scams.toml"),
     ),
