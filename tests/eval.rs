@@ -465,3 +465,49 @@ fn scan_streams_jsonl_from_stdin_in_batches_with_overlong_lines_reported() {
         }
     }
 }
+
+#[test]
+fn online_eval_classifies_then_learns_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("online.json");
+    let plots = dir.path().join("plots");
+    let out = spamsift(&[
+        "eval",
+        "--labelled",
+        "corpora/sms.tsv",
+        "--online",
+        "--json",
+        json.to_str().unwrap(),
+        "--plots",
+        plots.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("sms online (train on everything)"), "{text}");
+    assert!(text.contains("learning curve"), "{text}");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let r = &v[0];
+    assert_eq!(r["channel"], "sms");
+    assert_eq!(r["messages"], r["learned"], "every message learned");
+    assert!(r["one_minus_roca_pct"].as_f64().unwrap() < 50.0, "{r}");
+    assert!(plots.join("sms-online.svg").exists());
+    // Train on error learns fewer messages than it reads.
+    let out = spamsift(&[
+        "eval",
+        "--labelled",
+        "corpora/sms.tsv",
+        "--online",
+        "--train-on-error",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(v[0]["learned"].as_u64().unwrap() < v[0]["messages"].as_u64().unwrap());
+}

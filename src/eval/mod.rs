@@ -3,6 +3,7 @@
 //! Markdown, SVG plots).
 
 pub mod metrics;
+pub mod online;
 #[cfg(feature = "plots")]
 pub mod plot;
 pub mod report;

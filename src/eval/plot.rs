@@ -105,3 +105,40 @@ pub fn score_histogram_svg(
         .map_err(err)?;
     root.present().map_err(err)
 }
+
+/// Draw a learning curve ((1-ROCA)% per window against messages seen) into
+/// an SVG file.
+pub fn curve_svg(
+    path: &Path,
+    title: &str,
+    curve: &[super::online::CurvePoint],
+) -> std::io::Result<()> {
+    let max_x = curve.last().map_or(1, |p| p.seen).max(1) as f64;
+    let max_y = curve
+        .iter()
+        .map(|p| p.one_minus_roca_pct)
+        .fold(0.01f64, f64::max)
+        * 1.1;
+    let root = SVGBackend::new(path, (640, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0f64..max_x, 0.0f64..max_y)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("messages seen")
+        .y_desc("(1-ROCA)% of the last tenth")
+        .draw()
+        .map_err(err)?;
+    chart
+        .draw_series(LineSeries::new(
+            curve.iter().map(|p| (p.seen as f64, p.one_minus_roca_pct)),
+            &BLUE,
+        ))
+        .map_err(err)?;
+    root.present().map_err(err)
+}
