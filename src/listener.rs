@@ -239,6 +239,21 @@ pub async fn cpu_work<T: Send + 'static>(
     }
 }
 
+/// [`cpu_work`] for classifying with `engine`: when its state is shared
+/// (Redis), classification may wait on the network, so it always runs on
+/// the blocking pool, never on a reactor thread.
+pub async fn classification_work<T: Send + 'static>(
+    engine: &crate::Engine,
+    size: usize,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    if engine.shared_state().is_some() {
+        tokio::task::spawn_blocking(work).await
+    } else {
+        cpu_work(size, work).await
+    }
+}
+
 /// Send `request` to a connection handler over an in-memory stream, close
 /// the sending side, and return all it answered (for tests and fuzzing).
 pub async fn exchange<H, F>(request: &[u8], handler: H) -> Vec<u8>

@@ -298,7 +298,7 @@ async fn classify(
         .authenticate(state.opts.auth.as_ref(), &state.engine, &body)
         .await;
     let st = Arc::clone(state);
-    let job = crate::listener::cpu_work(body.len(), move || {
+    let job = crate::listener::classification_work(&state.engine, body.len(), move || {
         check_email_prepared(&st.engine, &body, parsed, &envelope, &st.opts.limits)
     });
     let outcome = match job.await {

@@ -442,7 +442,7 @@ async fn check_email(
         .await;
     let st = Arc::clone(&state);
     let start = Instant::now();
-    let done = crate::listener::cpu_work(body.len(), move || {
+    let done = crate::listener::classification_work(&state.engine, body.len(), move || {
         let limits = crate::frontend::Limits {
             max_size: usize::MAX,
             timeout: st.engine.config().limits.budget(),

@@ -326,7 +326,7 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
         // CPU work: inline when small, else off the reactor.
         let (e, limits) = (Arc::clone(engine), opts.limits);
         let size = body.len();
-        let job = crate::listener::cpu_work(size, move || {
+        let job = crate::listener::classification_work(engine, size, move || {
             let o = check_email_prepared(&e, &body, parsed, &envelope, &limits);
             (o, body)
         });
