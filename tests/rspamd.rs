@@ -10,7 +10,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Command;
 
 /// SHA-256 of "secret", the controller password of these tests.
 const SECRET_SHA256: &str = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
@@ -67,19 +66,7 @@ fn rspamc_path() -> Option<std::path::PathBuf> {
 }
 
 fn rspamc(bin: &Path, args: &[&str], file: Option<&Path>) -> (bool, String) {
-    let out = Command::new(bin)
-        .args(args)
-        .args(file)
-        .output()
-        .expect("run rspamc");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    common::run_tool(bin, args, file)
 }
 
 /// One HTTP/1.0 request (as rspamc sends them); the answer's status and body.

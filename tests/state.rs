@@ -440,16 +440,7 @@ const SECRET_SHA256: &str = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25
 
 fn rspamc(args: &[&str], file: Option<&Path>) -> String {
     let bin = common::real_tool("rspamc", &["/usr/bin/rspamc"]).expect("rspamc");
-    let out = Command::new(bin)
-        .args(args)
-        .args(file)
-        .output()
-        .expect("run rspamc");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    common::run_tool(&bin, args, file).1
 }
 
 #[test]

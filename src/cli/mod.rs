@@ -230,17 +230,17 @@ impl EngineOpts {
         ),
         Failure,
     > {
-        let config_model = self
+        let config = self
             .config
             .as_ref()
-            .and_then(|c| spamsift::Config::from_file(c).ok())
-            .and_then(|c| c.bayes_model);
-        let path = self.model.clone().or(config_model);
+            .and_then(|c| spamsift::Config::from_file(c).ok());
+        let path = self
+            .model
+            .clone()
+            .or_else(|| config.as_ref().and_then(|c| c.bayes_model.clone()));
         // With the state in Redis, the engine learns there.
-        let shared = self
-            .config
+        let shared = config
             .as_ref()
-            .and_then(|c| spamsift::Config::from_file(c).ok())
             .is_some_and(|c| c.state.backend == spamsift::state::Backend::Redis);
         match (shared, &path) {
             (true, Some(p)) => {

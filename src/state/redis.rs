@@ -48,6 +48,8 @@ pub struct Redis {
     /// Requests made (round trips).
     requests: AtomicU64,
     learn_script: redis::Script,
+    add_script: redis::Script,
+    greylist_script: redis::Script,
 }
 
 impl std::fmt::Debug for Redis {
@@ -111,6 +113,44 @@ return 1 + moved
 "#
 );
 
+/// Adding counts to tokens (model push): KEYS = token keys; ARGV = TTL,
+/// then spam and ham counts per key.
+const ADD_LUA: &str = concat!(
+    counts_lua!(),
+    r#"
+for i = 1, #KEYS do
+  local s, h = counts(KEYS[i])
+  s = s + tonumber(ARGV[2 * i])
+  h = h + tonumber(ARGV[2 * i + 1])
+  redis.call('SET', KEYS[i], s .. ':' .. h, 'EX', ARGV[1])
+end
+return #KEYS
+"#
+);
+
+/// One greylisting attempt of a triple: KEYS = the triple's key; ARGV =
+/// now, delay, retry window, expiry. Value `"<time>:<0 waiting|1 passed>"`;
+/// returns -1 for pass, else the seconds to wait.
+const GREYLIST_LUA: &str = r#"
+local now, delay, window, expiry = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local v = redis.call('GET', KEYS[1])
+if v then
+  local t, passed = string.match(v, '^(%-?%d+):(%d)$')
+  t = tonumber(t)
+  if t and passed == '1' then
+    redis.call('SET', KEYS[1], now .. ':1', 'EX', expiry)
+    return -1
+  end
+  if t and now - t >= delay then
+    redis.call('SET', KEYS[1], now .. ':1', 'EX', expiry)
+    return -1
+  end
+  if t then return math.max(1, delay - (now - t)) end
+end
+redis.call('SET', KEYS[1], now .. ':0', 'EX', window)
+return math.max(1, delay)
+"#;
+
 impl Redis {
     /// A pool for `[state]`; connects lazily, so a filter starts (and
     /// classifies without shared state) while Redis is down.
@@ -131,6 +171,8 @@ impl Redis {
             failures: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             learn_script: redis::Script::new(LEARN_LUA),
+            add_script: redis::Script::new(ADD_LUA),
+            greylist_script: redis::Script::new(GREYLIST_LUA),
         })
     }
 
@@ -309,27 +351,7 @@ impl Redis {
         // Value: "<time>:<0 waiting|1 passed>"; TTL: the retry window for a
         // first attempt, the expiry once passed. Returns -1 for pass, else
         // the seconds to wait.
-        const GREYLIST_LUA: &str = r#"
-local now, delay, window, expiry = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local v = redis.call('GET', KEYS[1])
-if v then
-  local t, passed = string.match(v, '^(%-?%d+):(%d)$')
-  t = tonumber(t)
-  if t and passed == '1' then
-    redis.call('SET', KEYS[1], now .. ':1', 'EX', expiry)
-    return -1
-  end
-  if t and now - t >= delay then
-    redis.call('SET', KEYS[1], now .. ':1', 'EX', expiry)
-    return -1
-  end
-  if t then return math.max(1, delay - (now - t)) end
-end
-redis.call('SET', KEYS[1], now .. ':0', 'EX', window)
-return math.max(1, delay)
-"#;
-        let script = redis::Script::new(GREYLIST_LUA);
-        let mut inv = script.prepare_invoke();
+        let mut inv = self.greylist_script.prepare_invoke();
         inv.key(self.key("g", triple))
             .arg(now)
             .arg(t.delay)
@@ -397,20 +419,7 @@ return math.max(1, delay)
         if batch.is_empty() {
             return Ok(());
         }
-        const ADD_LUA: &str = concat!(
-            counts_lua!(),
-            r#"
-for i = 1, #KEYS do
-  local s, h = counts(KEYS[i])
-  s = s + tonumber(ARGV[2 * i])
-  h = h + tonumber(ARGV[2 * i + 1])
-  redis.call('SET', KEYS[i], s .. ':' .. h, 'EX', ARGV[1])
-end
-return #KEYS
-"#
-        );
-        let script = redis::Script::new(ADD_LUA);
-        let mut inv = script.prepare_invoke();
+        let mut inv = self.add_script.prepare_invoke();
         inv.arg(self.token_ttl);
         for (f, c) in batch {
             inv.key(self.key("t", *f)).arg(c.spam).arg(c.ham);

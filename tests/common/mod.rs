@@ -118,3 +118,25 @@ pub fn email_fixtures() -> Vec<(String, Vec<u8>)> {
     v.sort();
     v
 }
+
+/// Run a client tool with arguments and a message file: whether it
+/// succeeded, and its stdout then stderr.
+pub fn run_tool(
+    bin: &std::path::Path,
+    args: &[&str],
+    file: Option<&std::path::Path>,
+) -> (bool, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .args(file)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", bin.display()));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
