@@ -197,12 +197,19 @@ impl EngineBuilder {
         #[cfg(feature = "daemons")]
         let store = match (&shared, store) {
             (_, Some(s)) => Some(s),
-            (Some(r), None) => Some(
-                std::sync::Arc::new(crate::state::redis::RedisTokenStore::new(
+            (Some(r), None) => {
+                let mut store = crate::state::redis::RedisTokenStore::new(
                     std::sync::Arc::clone(r),
                     std::time::Duration::from_millis(config.state.cache_ms),
-                )) as std::sync::Arc<dyn crate::bayes::TokenStore>,
-            ),
+                );
+                if config.state.per_user {
+                    store = store.per_user(crate::bayes::Learned {
+                        spam: config.bayes.min_spam,
+                        ham: config.bayes.min_ham,
+                    });
+                }
+                Some(std::sync::Arc::new(store) as std::sync::Arc<dyn crate::bayes::TokenStore>)
+            }
             (None, None) => None,
         };
         // Complaints are counted where the rest of the state lives.

@@ -27,6 +27,9 @@ pub struct Envelope {
     /// The local user a protocol request runs for (spamd's `User`); used
     /// as the recipient whose policy applies when no recipient is known.
     pub user: Option<String>,
+    /// The mailbox being delivered to (Rspamd's `Deliver-To`), whose own
+    /// Bayes model applies with `[state] per_user`.
+    pub deliver_to: Option<String>,
     /// The MTA's queue id, for logs.
     pub queue_id: Option<String>,
     /// The user the client authenticated as (SMTP AUTH), if any.
@@ -80,6 +83,21 @@ impl Envelope {
                 .map(|r| crate::message::identity::normalise_address(r))
                 .collect();
         }
+        msg.user = self.bayes_user();
+    }
+
+    /// Whose Bayes model applies (`[state] per_user`): `Deliver-To`, else
+    /// the only envelope recipient, else the protocol's user; normalised
+    /// like an address. `None` when the message goes to several.
+    pub fn bayes_user(&self) -> Option<String> {
+        let user = match (&self.deliver_to, self.recipients.as_slice(), &self.user) {
+            (Some(d), _, _) => d,
+            (None, [only], _) => only,
+            (None, [], Some(u)) => u,
+            _ => return None,
+        };
+        let user = crate::message::identity::normalise_address(user);
+        (!user.is_empty()).then_some(user)
     }
 }
 

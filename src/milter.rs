@@ -351,6 +351,7 @@ impl Milter for SpamsiftMilter {
             mail_from: Some(self.mail_from.clone()),
             recipients: self.rcpts.clone(),
             user: None,
+            deliver_to: None,
             queue_id: Some(self.queue_id.clone()).filter(|q| !q.is_empty()),
             auth_user: self.auth_user.clone(),
             received: Some(chrono::Utc::now().fixed_offset()),

@@ -465,6 +465,12 @@ async fn learn(state: Arc<RspamdState>, req: axum::extract::Request, label: Labe
             "learning needs a model file (start with --model FILE) or [state] backend = \"redis\"",
         );
     }
+    // Whose model learns it too (`[state] per_user`): `Deliver-To` (rspamc
+    // -d USER), else the only `Rcpt`.
+    let user = match crate::server::envelope_of(req.headers(), req.uri().query()) {
+        Ok(e) => e.bayes_user(),
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
     let body = match read_body(req, state.opts.limits.max_size).await {
         Ok(b) => b,
         Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, "message too large to learn"),
@@ -479,7 +485,7 @@ async fn learn(state: Arc<RspamdState>, req: axum::extract::Request, label: Labe
             _ if shared => match st
                 .engine
                 .bayes()
-                .and_then(|b| b.store().learn_shared(d, &f, label))
+                .and_then(|b| b.store().learn_shared_for(user.as_deref(), d, &f, label))
             {
                 Some(Ok(o)) => Ok(o),
                 Some(Err(e)) => Err((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),

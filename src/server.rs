@@ -392,10 +392,11 @@ pub(crate) fn envelope_of(
     }
     // Deliver-To: the mailbox being delivered to, when no RCPT is given.
     if env.recipients.is_empty()
-        && let Some(d) = deliver_to
+        && let Some(d) = &deliver_to
     {
-        env.recipients.push(d);
+        env.recipients.push(d.clone());
     }
+    env.deliver_to = deliver_to;
     Ok(env)
 }
 
@@ -664,7 +665,8 @@ async fn report(
         .filter(|_| learn && state.feedback.is_none())
         .map(|b| {
             let features = crate::bayes::features(&msg, &state.engine.config().bayes.tokenizer());
-            b.store().learn_shared(
+            b.store().learn_shared_for(
+                msg.user.as_deref(),
                 crate::bayes::message_digest(&msg),
                 &features,
                 crate::corpus::Label::Spam,

@@ -42,8 +42,12 @@ pub struct SpamdOptions {
     pub allowed: Vec<IpNet>,
     /// A client that sends nothing for this long is dropped.
     pub idle_timeout: Duration,
-    /// The model file TELL learns into; `None`: TELL is refused.
+    /// The model file TELL learns into; `None`: TELL is refused unless
+    /// `tell_shared`.
     pub tell_model: Option<std::path::PathBuf>,
+    /// TELL learns into the shared state (`[state] backend = "redis"`),
+    /// for the request's `User` too with `[state] per_user`.
+    pub tell_shared: bool,
     /// Sender authentication (`[dns]` configured): DKIM, DMARC and ARC
     /// (the spamd protocol carries no client address for SPF).
     pub auth: Option<crate::auth::Authenticator>,
@@ -59,6 +63,7 @@ impl Default for SpamdOptions {
             ],
             idle_timeout: Duration::from_secs(30),
             tell_model: None,
+            tell_shared: false,
             auth: None,
         }
     }
@@ -260,7 +265,7 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
     match method {
         Method::Ping => return Ok(Some(b"SPAMD/1.5 0 PONG\r\n".to_vec())),
         Method::Skip => return Ok(None),
-        Method::Tell if opts.tell_model.is_none() => {
+        Method::Tell if opts.tell_model.is_none() && !opts.tell_shared => {
             return Err(ProtocolError(
                 69,
                 "TELL commands have not been enabled (spamsift spamd --allow-tell)".into(),
@@ -307,7 +312,15 @@ async fn answer<R: tokio::io::AsyncBufRead + Unpin>(
         ));
     }
     if method == Method::Tell {
-        return tell(engine, opts, body, class.as_deref(), set, remove).await;
+        return tell(
+            engine,
+            opts,
+            body,
+            class.as_deref(),
+            (set, remove),
+            user.as_deref(),
+        )
+        .await;
     }
     let mut envelope = Envelope {
         user: user.clone(),
@@ -410,8 +423,8 @@ async fn tell(
     opts: &SpamdOptions,
     body: Vec<u8>,
     class: Option<&str>,
-    set: bool,
-    remove: bool,
+    (set, remove): (bool, bool),
+    user: Option<&str>,
 ) -> Result<Option<Vec<u8>>, ProtocolError> {
     use crate::bayes::{LearnOutcome, MemoryStore, features, message_digest};
     use crate::corpus::Label;
@@ -430,6 +443,9 @@ async fn tell(
             64,
             "TELL needs one of Set: local or Remove: local".into(),
         ));
+    }
+    if opts.tell_shared {
+        return tell_shared(engine, body, label, remove, user).await;
     }
     let Some(model) = opts.tell_model.clone() else {
         return Err(ProtocolError(
@@ -465,6 +481,48 @@ async fn tell(
             tracing::error!("TELL: {e}");
             Err(ProtocolError(74, "the model could not be updated".into()))
         }
+        Err(e) => Err(ProtocolError(70, format!("learning failed: {e}"))),
+    }
+}
+
+/// TELL into the shared state: every filter on the Redis learns at once
+/// (and the `User`'s own model with `[state] per_user`). Unlearning is not
+/// kept there: refused, as is learning while Redis is down (so spamc
+/// reports the failure and nothing is silently dropped).
+async fn tell_shared(
+    engine: &Arc<Engine>,
+    body: Vec<u8>,
+    label: crate::corpus::Label,
+    remove: bool,
+    user: Option<&str>,
+) -> Result<Option<Vec<u8>>, ProtocolError> {
+    use crate::bayes::{LearnOutcome, features, message_digest};
+    if remove {
+        return Err(ProtocolError(
+            69,
+            "Remove: the shared state (Redis) does not unlearn; learn the message as the other class instead".into(),
+        ));
+    }
+    let e = Arc::clone(engine);
+    let user = user
+        .map(crate::message::identity::normalise_address)
+        .filter(|u| !u.is_empty());
+    let job = tokio::task::spawn_blocking(move || {
+        let msg = e.parse_email(&body);
+        let f = features(&msg, &e.config().bayes.tokenizer());
+        let d = message_digest(&msg);
+        e.bayes()
+            .and_then(|b| b.store().learn_shared_for(user.as_deref(), d, &f, label))
+    });
+    match job.await {
+        Ok(Some(Ok(LearnOutcome::AlreadyLearned | LearnOutcome::NotLearned(_)))) => Ok(Some(
+            b"SPAMD/1.1 0 EX_OK\r\nContent-length: 0\r\n\r\n".to_vec(),
+        )),
+        Ok(Some(Ok(_))) => Ok(Some(
+            b"SPAMD/1.1 0 EX_OK\r\nDidSet: local\r\nContent-length: 0\r\n\r\n".to_vec(),
+        )),
+        Ok(Some(Err(e))) => Err(ProtocolError(75, format!("not learned: {e}"))),
+        Ok(None) => Err(ProtocolError(69, "the shared state does not learn".into())),
         Err(e) => Err(ProtocolError(70, format!("learning failed: {e}"))),
     }
 }

@@ -97,20 +97,26 @@ fn engine(conf: &Path) -> Engine {
         .expect("engine")
 }
 
+fn mail(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!("From: {from}\nTo: {to}\nSubject: {subject}\n\n{body}\n").into_bytes()
+}
+
 fn spam(i: usize) -> Vec<u8> {
-    format!(
-        "From: deals{i}@promo.example\nTo: u@example.org\nSubject: cheap meds offer {i}\n\n\
-         Buy cheap pills now, discount pharmacy, limited offer, order today number {i}.\n"
+    mail(
+        &format!("deals{i}@promo.example"),
+        "u@example.org",
+        &format!("cheap meds offer {i}"),
+        &format!("Buy cheap pills now, discount pharmacy, limited offer, order today number {i}."),
     )
-    .into_bytes()
 }
 
 fn ham(i: usize) -> Vec<u8> {
-    format!(
-        "From: colleague{i}@work.example\nTo: u@example.org\nSubject: project notes {i}\n\n\
-         Minutes of the project meeting, the schedule for the release and review {i}.\n"
+    mail(
+        &format!("colleague{i}@work.example"),
+        "u@example.org",
+        &format!("project notes {i}"),
+        &format!("Minutes of the project meeting, the schedule for the release and review {i}."),
     )
-    .into_bytes()
 }
 
 /// A small trained model file.
@@ -438,6 +444,29 @@ fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
 /// `sha256("secret")`, the controller password of the fleet test.
 const SECRET_SHA256: &str = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
 
+/// `spamsift rspamd` with a worker and a controller port: the daemon and
+/// both addresses.
+fn rspamd_front_end(conf: &str) -> (common::Daemon, String, String) {
+    let (worker, controller) = (common::free_port(), common::free_port());
+    let (w, c) = (
+        format!("127.0.0.1:{worker}"),
+        format!("127.0.0.1:{controller}"),
+    );
+    let d = common::daemon(
+        &[
+            "--config",
+            conf,
+            "rspamd",
+            "--listen",
+            &w,
+            "--controller",
+            &c,
+        ],
+        worker,
+    );
+    (d, w, c)
+}
+
 fn rspamc(args: &[&str], file: Option<&Path>) -> String {
     let bin = common::real_tool("rspamc", &["/usr/bin/rspamc"]).expect("rspamc");
     common::run_tool(&bin, args, file).1
@@ -460,26 +489,7 @@ fn a_fleet_of_two_rspamd_front_ends_greylists_and_learns_as_one() {
         ),
     );
     let conf_s = conf.to_str().expect("path");
-    let start = || {
-        let (worker, controller) = (common::free_port(), common::free_port());
-        let (w, c) = (
-            format!("127.0.0.1:{worker}"),
-            format!("127.0.0.1:{controller}"),
-        );
-        let d = common::daemon(
-            &[
-                "--config",
-                conf_s,
-                "rspamd",
-                "--listen",
-                &w,
-                "--controller",
-                &c,
-            ],
-            worker,
-        );
-        (d, w, c)
-    };
+    let start = || rspamd_front_end(conf_s);
     let (_a, a_worker, a_controller) = start();
     let (_b, b_worker, _) = start();
     let mail = dir.path().join("mail.eml");
@@ -641,4 +651,232 @@ fn the_http_api_counts_complaints_in_redis_and_shows_when_it_is_down() {
         !metrics.contains("spamsift_state_failures_total 0\n"),
         "{metrics}"
     );
+}
+
+/// Mail a pharmacist gets from her wholesaler: spam to the site, ham to her.
+fn wholesale(i: usize) -> Vec<u8> {
+    mail(
+        &format!("orders{i}@wholesale.example"),
+        "alice@example.org",
+        &format!("cheap meds offer {i}"),
+        &format!("Buy cheap pills now, discount pharmacy, limited offer, order today number {i}."),
+    )
+}
+
+/// What the pharmacist calls spam.
+fn crypto(i: usize) -> Vec<u8> {
+    mail(
+        &format!("moon{i}@coins.example"),
+        "alice@example.org",
+        &format!("token presale {i}"),
+        &format!("Join the token presale, guaranteed returns, wallet airdrop bonus {i}."),
+    )
+}
+
+#[test]
+fn per_user_models_apply_to_their_user_once_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(dir.path(), &redis, "per_user = true\n");
+    let (a, b) = (engine(&conf), engine(&conf));
+    let opts = a.config().bayes.tokenizer();
+    let store = a.bayes().expect("bayes").store();
+    let learn = |raw: &[u8], user: Option<&str>, label| {
+        let msg = a.parse_email(raw);
+        store.learn_shared_for(user, message_digest(&msg), &features(&msg, &opts), label)
+    };
+    // The site learns pharmacy mail as spam.
+    for i in 0..20 {
+        assert_eq!(
+            learn(&spam(i), None, Label::Spam),
+            Some(Ok(LearnOutcome::Done))
+        );
+        assert_eq!(
+            learn(&ham(i), None, Label::Ham),
+            Some(Ok(LearnOutcome::Done))
+        );
+    }
+    // Delivered to one user (her only recipient, as the milter and the
+    // protocols set it).
+    let to = |e: &Engine, raw: &[u8], user: &str| {
+        let mut msg = e.parse_email(raw);
+        spamsift::frontend::Envelope {
+            recipients: vec![user.to_string()],
+            ..Default::default()
+        }
+        .apply(&mut msg);
+        e.classify(&msg).bayes.expect("Bayes speaks")
+    };
+    // Alice learns 4 + 4 of her own: not ready, the site's model applies.
+    for i in 0..4 {
+        learn(&wholesale(i), Some("alice@example.org"), Label::Ham);
+        learn(&crypto(i), Some("alice@example.org"), Label::Spam);
+    }
+    assert!(to(&b, &wholesale(100), "alice@example.org") > 0.9);
+    // With 5 + 5 her model is ready: on either filter, her pharmacy mail
+    // is ham to her and spam to Bob and to a message for several users.
+    for i in 4..8 {
+        learn(&wholesale(i), Some("Alice@Example.org"), Label::Ham);
+        learn(&crypto(i), Some("alice@example.org"), Label::Spam);
+    }
+    // B read her totals less than `cache_ms` (1 s) ago.
+    std::thread::sleep(Duration::from_millis(1100));
+    for e in [&a, &b] {
+        assert!(to(e, &wholesale(100), "alice@example.org") < 0.1);
+        assert!(to(e, &crypto(100), "alice@example.org") > 0.9);
+        assert!(to(e, &wholesale(100), "bob@example.org") > 0.9);
+        assert!(bayes(e, &wholesale(100)).expect("speaks") > 0.9);
+    }
+    // Her learning is hers: the site's model learned only its own 20 + 20,
+    // and her keys are under her scope, each with a TTL.
+    assert_eq!(
+        store.learned(),
+        spamsift::bayes::Learned { spam: 20, ham: 20 }
+    );
+    let (_, scope) = spamsift::state::redis::user_scope("alice@example.org");
+    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg(format!("t1:{scope}t:*")));
+    assert!(keys.len() > 10, "{}", keys.len());
+    let ttl: i64 = redis.query(redis::cmd("TTL").arg(&keys[0]));
+    assert!(ttl > 0, "{ttl}");
+    // A message learned for her twice counts once in her model.
+    assert_eq!(
+        learn(&crypto(3), Some("alice@example.org"), Label::Spam),
+        Some(Ok(LearnOutcome::AlreadyLearned))
+    );
+    // Without per_user, users are ignored: the site model for everyone.
+    let plain = engine(&config(dir.path(), &redis, ""));
+    assert!(to(&plain, &wholesale(100), "alice@example.org") > 0.9);
+}
+
+#[test]
+fn per_user_learning_through_rspamc_and_spamc() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let Some(spamc) = common::real_tool("spamc", &["/usr/bin/spamc"]) else {
+        return;
+    };
+    if common::real_tool("rspamc", &["/usr/bin/rspamc"]).is_none() {
+        return;
+    }
+    let conf = config(
+        dir.path(),
+        &redis,
+        &format!("per_user = true\n\n[rspamd]\npassword_sha256 = \"{SECRET_SHA256}\"\n"),
+    );
+    let conf_s = conf.to_str().expect("path");
+    let (_rspamd, w, c) = rspamd_front_end(conf_s);
+    let spamd = common::free_port();
+    let _spamd = common::daemon(
+        &[
+            "--config",
+            conf_s,
+            "spamd",
+            "--listen",
+            &format!("127.0.0.1:{spamd}"),
+            "--allow-tell",
+        ],
+        spamd,
+    );
+    let file = |name: &str, raw: Vec<u8>| {
+        let f = dir.path().join(name);
+        std::fs::write(&f, raw).expect("write");
+        f
+    };
+    // The site's model, over the controller.
+    for i in 0..6 {
+        for (raw, cmd) in [(spam(i), "learn_spam"), (ham(i), "learn_ham")] {
+            let f = file(&format!("{cmd}-{i}.eml"), raw);
+            let out = rspamc(&["-h", &c, "-P", "secret", cmd], Some(&f));
+            assert!(out.contains("success = true"), "{out}");
+        }
+    }
+    // Alice's own: half over the controller (rspamc -d), half by spamc
+    // TELL (spamc -u).
+    let port = spamd.to_string();
+    for i in 0..6 {
+        let (h, s) = (
+            file(&format!("w{i}.eml"), wholesale(i)),
+            file(&format!("c{i}.eml"), crypto(i)),
+        );
+        if i % 2 == 0 {
+            for (f, cmd) in [(&h, "learn_ham"), (&s, "learn_spam")] {
+                let out = rspamc(
+                    &["-h", &c, "-P", "secret", "-d", "alice@example.org", cmd],
+                    Some(f),
+                );
+                assert!(out.contains("success = true"), "{out}");
+            }
+        } else {
+            for (f, class) in [(&h, "ham"), (&s, "spam")] {
+                let (ok, out) = spamc_with(
+                    &spamc,
+                    &[
+                        "-d",
+                        "127.0.0.1",
+                        "-p",
+                        &port,
+                        "-u",
+                        "alice@example.org",
+                        "-L",
+                        class,
+                    ],
+                    f,
+                );
+                assert!(ok, "{out}");
+                assert!(out.contains("successfully"), "{out}");
+            }
+        }
+    }
+    let probe = file("probe.eml", wholesale(100));
+    let bayes_hit = |user: &str| rspamc(&["-h", &w, "-d", user], Some(&probe));
+    std::thread::sleep(Duration::from_millis(1100));
+    let alice = bayes_hit("alice@example.org");
+    let bob = bayes_hit("bob@example.org");
+    assert!(alice.contains("BAYES_HAM"), "{alice}");
+    assert!(bob.contains("BAYES_SPAM"), "{bob}");
+    // spamd's User is the user too.
+    let (_, out) = spamc_with(
+        &spamc,
+        &[
+            "-d",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-u",
+            "alice@example.org",
+            "-R",
+        ],
+        &probe,
+    );
+    assert!(out.contains("BAYES_HAM"), "{out}");
+    // Unlearning is not kept in Redis: refused (spamc, which reads no
+    // error of a TELL, reports nothing done), never claimed as done.
+    let (_, out) = spamc_with(
+        &spamc,
+        &["-d", "127.0.0.1", "-p", &port, "-L", "forget"],
+        &probe,
+    );
+    assert!(!out.contains("successfully"), "{out}");
+}
+
+/// spamc with a message on its standard input: whether it succeeded, and
+/// its output.
+fn spamc_with(bin: &Path, args: &[&str], file: &Path) -> (bool, String) {
+    let out = Command::new(bin)
+        .args(args)
+        .stdin(std::fs::File::open(file).expect("open"))
+        .output()
+        .expect("run spamc");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }

@@ -356,7 +356,7 @@ impl Classifier {
         let guard = self.clue_table(msg.channel);
         let Some(table) = guard.as_ref().and_then(|g| (**g).as_ref()) else {
             let features = super::tokenizer::features(msg, &opts);
-            let (learned, counts) = self.store.lookup(&features)?;
+            let (learned, counts) = self.store.lookup_for(msg.user.as_deref(), &features)?;
             if learned.spam < self.config.min_spam || learned.ham < self.config.min_ham {
                 return Ok(None);
             }

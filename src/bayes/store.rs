@@ -70,6 +70,30 @@ pub trait TokenStore: Send + Sync + fmt::Debug {
             features.iter().map(|&f| self.counts(f)).collect(),
         ))
     }
+    /// [`lookup`](Self::lookup) for a message delivered to `user`: a store
+    /// that keeps a model per user (`[state] per_user`) answers from that
+    /// user's model once it is ready; others ignore the user.
+    fn lookup_for(
+        &self,
+        user: Option<&str>,
+        features: &[u64],
+    ) -> Result<(Learned, Vec<Counts>), crate::state::Unavailable> {
+        let _ = user;
+        self.lookup(features)
+    }
+    /// [`learn_shared`](Self::learn_shared) for a message delivered to
+    /// `user`: a store that keeps a model per user learns it into that
+    /// user's model instead of the site's.
+    fn learn_shared_for(
+        &self,
+        user: Option<&str>,
+        digest: u64,
+        features: &[u64],
+        label: Label,
+    ) -> Option<Result<LearnOutcome, crate::state::Unavailable>> {
+        let _ = user;
+        self.learn_shared(digest, features, label)
+    }
     /// Learn one message in place, with its books (a message learned once
     /// counts once), for stores that learn while engines read them (a
     /// shared store); `None` when this store does not.

@@ -56,7 +56,8 @@ pub fn run(opts: &EngineOpts, args: SpamdArgs) -> CmdResult {
         },
         allowed,
         idle_timeout: seconds(args.idle_timeout, "idle-timeout")?,
-        tell_model: if args.allow_tell {
+        tell_shared: args.allow_tell && engine.shared_state().is_some(),
+        tell_model: if args.allow_tell && engine.shared_state().is_none() {
             let model = opts
                 .model
                 .clone()

@@ -170,6 +170,12 @@ pub struct Message {
     /// (asked by the front end before classifying).
     #[serde(skip)]
     pub dns_listed: Vec<std::sync::Arc<str>>,
+    /// The local user the message is delivered to, whose own Bayes model
+    /// applies (`[state] per_user`): the envelope's `Deliver-To`, else its
+    /// only recipient, else the protocol's user; `None` for a message to
+    /// several recipients or without an envelope.
+    #[serde(skip)]
+    pub user: Option<String>,
     /// Size of the raw input in bytes.
     pub size: usize,
     /// Facts about the structure of the message that eval tests read.

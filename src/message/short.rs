@@ -107,10 +107,16 @@ pub fn into_message(
         Recipients::One(r) => vec![r],
         Recipients::Many(v) => v,
     };
+    // A text to one recipient is that user's (per-user Bayes).
+    let user = match recipients.as_slice() {
+        [only] if !only.trim().is_empty() => Some(only.trim().to_string()),
+        _ => None,
+    };
     let mut msg = Message {
         channel,
         sender: short.from.trim().to_string(),
         recipients,
+        user,
         body: short.text,
         time,
         size,

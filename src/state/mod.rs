@@ -45,6 +45,7 @@ pub enum Backend {
 /// prefix = "spamsift:"
 /// timeout = 0.25
 /// cache_ms = 1000
+/// per_user = false
 /// token_ttl_days = 90
 /// max_memory = "512mb"
 /// ```
@@ -71,6 +72,16 @@ pub struct StateSettings {
     /// at once.
     #[serde(default = "default_cache_ms")]
     pub cache_ms: u64,
+    /// Keep a Bayes model per user as well as the site's (Rspamd's
+    /// `per_user`): a message delivered to one user (the envelope's
+    /// `Deliver-To`, its only recipient, or spamd's `User`) is classified
+    /// by that user's model once it has learned `[bayes] min_spam` spam and
+    /// `min_ham` ham, by the site's until then. Learning for a user (e.g.
+    /// `rspamc -d USER learn_spam`, `spamc -u USER -L spam`) learns into
+    /// that user's model only; learning for nobody, into the site's. Redis
+    /// only.
+    #[serde(default)]
+    pub per_user: bool,
     /// Days a Bayes token lives after it was last learned.
     #[serde(default = "default_token_ttl")]
     pub token_ttl_days: u64,
@@ -118,6 +129,7 @@ impl Default for StateSettings {
             prefix: default_prefix(),
             timeout: default_timeout(),
             cache_ms: default_cache_ms(),
+            per_user: false,
             token_ttl_days: default_token_ttl(),
             seen_ttl_days: default_seen_ttl(),
             complaint_ttl_days: default_complaint_ttl(),
@@ -160,6 +172,12 @@ impl StateSettings {
                 "url = {:?}: a redis://, rediss:// or redis+unix:// URL",
                 self.url
             ));
+        }
+        if self.per_user && self.backend != Backend::Redis {
+            return Err(
+                "per_user = true keeps the users' models in Redis: it needs backend = \"redis\""
+                    .into(),
+            );
         }
         if let Some(m) = &self.max_memory {
             parse_bytes(m).ok_or_else(|| {

@@ -207,6 +207,11 @@ impl Redis {
         format!("{}{kind}:{id:016x}", self.prefix)
     }
 
+    /// A key of one scope's model: `<prefix><scope><kind>:<id, 16 hex>`.
+    fn scoped_key(&self, scope: &str, kind: &str, id: u64) -> String {
+        format!("{}{scope}{kind}:{id:016x}", self.prefix)
+    }
+
     fn name(&self, name: &str) -> String {
         format!("{}{name}", self.prefix)
     }
@@ -271,26 +276,47 @@ impl Redis {
 
     /// Learned totals and the counts of `features`, in one `MGET`.
     pub fn lookup(&self, features: &[u64]) -> Result<(Learned, Vec<Counts>), Unavailable> {
-        let mut keys = Vec::with_capacity(features.len() + 2);
-        keys.push(self.name("nspam"));
-        keys.push(self.name("nham"));
-        keys.extend(features.iter().map(|&f| self.key("t", f)));
+        let asked: Vec<(usize, u64)> = features.iter().map(|&f| (0, f)).collect();
+        let (totals, counts) = self.lookup_scopes(&[""], &asked)?;
+        Ok((totals.first().copied().unwrap_or_default(), counts))
+    }
+
+    /// The learned totals of each scope (`""`: the site's model; see
+    /// [`user_scope`]) and the counts of `asked` (scope index, feature),
+    /// all in one `MGET`.
+    pub fn lookup_scopes(
+        &self,
+        scopes: &[&str],
+        asked: &[(usize, u64)],
+    ) -> Result<(Vec<Learned>, Vec<Counts>), Unavailable> {
+        let mut keys = Vec::with_capacity(asked.len() + 2 * scopes.len());
+        for scope in scopes {
+            keys.push(self.name(&format!("{scope}nspam")));
+            keys.push(self.name(&format!("{scope}nham")));
+        }
+        keys.extend(
+            asked
+                .iter()
+                .map(|&(s, f)| self.scoped_key(scopes.get(s).copied().unwrap_or(""), "t", f)),
+        );
         let values: Vec<Option<String>> = self.with(|c| redis::cmd("MGET").arg(&keys).query(c))?;
         let number = |v: Option<&Option<String>>| {
             v.and_then(|v| v.as_deref())
                 .and_then(|s| s.parse::<i64>().ok())
                 .map_or(0, |n| n.max(0) as u64)
         };
-        let learned = Learned {
-            spam: number(values.first()),
-            ham: number(values.get(1)),
-        };
+        let totals = (0..scopes.len())
+            .map(|i| Learned {
+                spam: number(values.get(2 * i)),
+                ham: number(values.get(2 * i + 1)),
+            })
+            .collect();
         let counts = values
             .iter()
-            .skip(2)
+            .skip(2 * scopes.len())
             .map(|v| v.as_deref().map(parse_counts).unwrap_or_default())
             .collect();
-        Ok((learned, counts))
+        Ok((totals, counts))
     }
 
     /// Learn one message (by digest: once, or moved when learned as the
@@ -301,12 +327,24 @@ impl Redis {
         features: &[u64],
         label: Label,
     ) -> Result<LearnOutcome, Unavailable> {
+        self.learn_in("", digest, features, label)
+    }
+
+    /// [`learn`](Self::learn) into one scope's model and books (`""`: the
+    /// site's; see [`user_scope`]).
+    pub fn learn_in(
+        &self,
+        scope: &str,
+        digest: u64,
+        features: &[u64],
+        label: Label,
+    ) -> Result<LearnOutcome, Unavailable> {
         let mut inv = self.learn_script.prepare_invoke();
-        inv.key(self.name("nspam"))
-            .key(self.name("nham"))
-            .key(self.key("seen", digest));
+        inv.key(self.name(&format!("{scope}nspam")))
+            .key(self.name(&format!("{scope}nham")))
+            .key(self.scoped_key(scope, "seen", digest));
         for &f in features {
-            inv.key(self.key("t", f));
+            inv.key(self.scoped_key(scope, "t", f));
         }
         inv.arg(if label == Label::Spam { "s" } else { "h" })
             .arg(self.token_ttl)
@@ -476,28 +514,29 @@ fn parse_counts(v: &str) -> Counts {
     }
 }
 
-/// Bayes token counts in Redis: what every filter of a fleet reads and
-/// learns into, with a short-lived local copy of what it read
-/// (`[state] cache_ms`): with Redis one round trip away, reading every
-/// message's tokens from it costs more than classifying the message, and
-/// most tokens recur message after message.
-#[derive(Debug, Clone)]
-pub struct RedisTokenStore {
-    redis: Arc<Redis>,
-    cache: Option<Arc<TokenCache>>,
+/// The key scope of one user's own Bayes model (`[state] per_user`):
+/// `u:<hash of the address, lower-cased>:`, with that hash (never 0, the
+/// site model's).
+pub fn user_scope(user: &str) -> (u64, String) {
+    let h = xxhash_rust::xxh3::xxh3_64(user.trim().to_lowercase().as_bytes()) | 1;
+    (h, format!("u:{h:016x}:"))
 }
 
-/// Token counts (present or absent) read lately, and the learned totals.
+/// Token counts (present or absent) read lately, and the learned totals,
+/// per scope (the site's model, scope 0, or a user's): a token of a user's
+/// model is kept under its feature xor the user's scope hash.
 #[derive(Debug)]
 struct TokenCache {
     ttl: Duration,
     shards: Vec<Mutex<lru::LruCache<u64, (Counts, Instant)>>>,
-    totals: Mutex<Option<(Learned, Instant)>>,
+    totals: Mutex<lru::LruCache<u64, (Learned, Instant)>>,
 }
 
 /// Tokens the local copy holds at most (about 10 MB).
 const CACHE_TOKENS: usize = 262_144;
 const CACHE_SHARDS: usize = 16;
+/// Scopes (users) whose learned totals the local copy holds at most.
+const CACHE_SCOPES: usize = 4_096;
 
 impl TokenCache {
     fn new(ttl: Duration) -> TokenCache {
@@ -508,7 +547,9 @@ impl TokenCache {
             shards: (0..CACHE_SHARDS)
                 .map(|_| Mutex::new(lru::LruCache::new(per)))
                 .collect(),
-            totals: Mutex::new(None),
+            totals: Mutex::new(lru::LruCache::new(
+                std::num::NonZeroUsize::new(CACHE_SCOPES).unwrap_or(std::num::NonZeroUsize::MIN),
+            )),
         }
     }
 
@@ -518,13 +559,39 @@ impl TokenCache {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Forget what learning changed, so this filter sees it at once.
-    fn forget(&self, features: &[u64]) {
-        for &f in features {
-            self.shard(f).pop(&f);
-        }
-        *self.totals.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    fn totals(&self) -> std::sync::MutexGuard<'_, lru::LruCache<u64, (Learned, Instant)>> {
+        self.totals.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Forget what learning into a scope changed, so this filter sees it
+    /// at once.
+    fn forget(&self, scope: u64, features: &[u64]) {
+        for &f in features {
+            self.shard(f ^ scope).pop(&(f ^ scope));
+        }
+        self.totals().pop(&scope);
+    }
+}
+
+/// Bayes token counts in Redis, read in one round trip per message and
+/// learned atomically: the [`TokenStore`] every filter of a fleet reads and
+/// learns into, with a short-lived local copy of what it read
+/// (`[state] cache_ms`): with Redis one round trip away, reading every
+/// message's tokens from it costs more than classifying the message, and
+/// most tokens recur message after message.
+///
+/// With `[state] per_user`, a message delivered to one user
+/// ([`Message::user`](crate::Message::user)) is classified by that user's
+/// own model once it has learned the classifier's minimum of spam and ham
+/// (by the site's model until then); learning for a user learns into that
+/// user's model only.
+#[derive(Debug, Clone)]
+pub struct RedisTokenStore {
+    redis: Arc<Redis>,
+    cache: Option<Arc<TokenCache>>,
+    /// With per-user models: the messages of each class a user's model
+    /// needs before it is used.
+    per_user: Option<Learned>,
 }
 
 impl RedisTokenStore {
@@ -534,7 +601,15 @@ impl RedisTokenStore {
         RedisTokenStore {
             redis,
             cache: (!cache.is_zero()).then(|| Arc::new(TokenCache::new(cache))),
+            per_user: None,
         }
+    }
+
+    /// Keep a model per user too, used once it has learned `min` messages
+    /// of each class (`[state] per_user`).
+    pub fn per_user(mut self, min: Learned) -> RedisTokenStore {
+        self.per_user = Some(min);
+        self
     }
 
     /// The pool.
@@ -542,38 +617,77 @@ impl RedisTokenStore {
         &self.redis
     }
 
-    /// [`TokenStore::lookup`] through the local copy: Redis is asked (in
-    /// one `MGET`) only for the totals and tokens not read within the TTL.
-    fn cached_lookup(
+    /// Each scope's learned totals and counts of `features`: through the
+    /// local copy when there is one, Redis being asked (in one `MGET`)
+    /// only for the totals and tokens not read within the TTL.
+    fn read(
         &self,
-        cache: &TokenCache,
+        scopes: &[(u64, &str)],
         features: &[u64],
-    ) -> Result<(Learned, Vec<Counts>), Unavailable> {
+    ) -> Result<Vec<(Learned, Vec<Counts>)>, Unavailable> {
+        let names: Vec<&str> = scopes.iter().map(|s| s.1).collect();
+        let Some(cache) = &self.cache else {
+            let asked: Vec<(usize, u64)> = (0..scopes.len())
+                .flat_map(|s| features.iter().map(move |&f| (s, f)))
+                .collect();
+            let (totals, counts) = self.redis.lookup_scopes(&names, &asked)?;
+            let n = features.len();
+            return Ok(totals
+                .into_iter()
+                .enumerate()
+                .map(|(s, t)| (t, counts[s * n..(s + 1) * n].to_vec()))
+                .collect());
+        };
         let now = Instant::now();
         let fresh = |t: Instant| now.duration_since(t) < cache.ttl;
-        let mut counts = vec![Counts::default(); features.len()];
-        let mut missing: Vec<usize> = Vec::new();
-        for (i, &f) in features.iter().enumerate() {
-            match cache.shard(f).get(&f) {
-                Some(&(c, t)) if fresh(t) => counts[i] = c,
-                _ => missing.push(i),
+        let mut out: Vec<(Learned, Vec<Counts>)> = Vec::with_capacity(scopes.len());
+        let mut missing: Vec<(usize, usize)> = Vec::new();
+        let mut stale_totals = false;
+        for (si, &(scope, _)) in scopes.iter().enumerate() {
+            let mut counts = vec![Counts::default(); features.len()];
+            for (i, &f) in features.iter().enumerate() {
+                match cache.shard(f ^ scope).get(&(f ^ scope)) {
+                    Some(&(c, t)) if fresh(t) => counts[i] = c,
+                    _ => missing.push((si, i)),
+                }
             }
+            let totals = match cache.totals().get(&scope) {
+                Some(&(l, t)) if fresh(t) => l,
+                _ => {
+                    stale_totals = true;
+                    Learned::default()
+                }
+            };
+            out.push((totals, counts));
         }
-        let totals = *cache.totals.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((learned, t)) = totals
-            && fresh(t)
-            && missing.is_empty()
-        {
-            return Ok((learned, counts));
+        if missing.is_empty() && !stale_totals {
+            return Ok(out);
         }
-        let asked: Vec<u64> = missing.iter().map(|&i| features[i]).collect();
-        let (learned, read) = self.redis.lookup(&asked)?;
-        for (&i, c) in missing.iter().zip(read) {
-            counts[i] = c;
-            cache.shard(features[i]).put(features[i], (c, now));
+        let asked: Vec<(usize, u64)> = missing.iter().map(|&(s, i)| (s, features[i])).collect();
+        let (totals, read) = self.redis.lookup_scopes(&names, &asked)?;
+        for (&(si, i), c) in missing.iter().zip(read) {
+            out[si].1[i] = c;
+            let key = features[i] ^ scopes[si].0;
+            cache.shard(key).put(key, (c, now));
         }
-        *cache.totals.lock().unwrap_or_else(|e| e.into_inner()) = Some((learned, now));
-        Ok((learned, counts))
+        for (si, l) in totals.into_iter().enumerate() {
+            out[si].0 = l;
+            cache.totals().put(scopes[si].0, (l, now));
+        }
+        Ok(out)
+    }
+
+    /// Whether a user's model has learned enough to be used, when its
+    /// totals are in the local copy.
+    fn cached_user_ready(&self, scope: u64, min: Learned) -> Option<bool> {
+        let cache = self.cache.as_ref()?;
+        let now = Instant::now();
+        match cache.totals().get(&scope) {
+            Some(&(l, t)) if now.duration_since(t) < cache.ttl => {
+                Some(l.spam >= min.spam && l.ham >= min.ham)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -596,9 +710,33 @@ impl TokenStore for RedisTokenStore {
         false
     }
     fn lookup(&self, features: &[u64]) -> Result<(Learned, Vec<Counts>), Unavailable> {
-        match &self.cache {
-            Some(cache) => self.cached_lookup(cache, features),
-            None => self.redis.lookup(features),
+        let mut r = self.read(&[(0, "")], features)?;
+        Ok(r.pop().unwrap_or_default())
+    }
+    fn lookup_for(
+        &self,
+        user: Option<&str>,
+        features: &[u64],
+    ) -> Result<(Learned, Vec<Counts>), Unavailable> {
+        let (Some(min), Some(user)) = (self.per_user, user) else {
+            return self.lookup(features);
+        };
+        let (hash, scope) = user_scope(user);
+        match self.cached_user_ready(hash, min) {
+            // A user whose model is not ready costs nothing more.
+            Some(false) => self.lookup(features),
+            Some(true) => {
+                let mut r = self.read(&[(hash, &scope)], features)?;
+                Ok(r.pop().unwrap_or_default())
+            }
+            None => {
+                let mut r = self.read(&[(0, ""), (hash, &scope)], features)?;
+                let (user_model, site_model) = (r.pop(), r.pop());
+                Ok(match user_model {
+                    Some(u) if u.0.spam >= min.spam && u.0.ham >= min.ham => u,
+                    _ => site_model.unwrap_or_default(),
+                })
+            }
         }
     }
     fn learn_shared(
@@ -607,9 +745,24 @@ impl TokenStore for RedisTokenStore {
         features: &[u64],
         label: Label,
     ) -> Option<Result<LearnOutcome, Unavailable>> {
-        let r = self.redis.learn(digest, features, label);
+        self.learn_shared_for(None, digest, features, label)
+    }
+    fn learn_shared_for(
+        &self,
+        user: Option<&str>,
+        digest: u64,
+        features: &[u64],
+        label: Label,
+    ) -> Option<Result<LearnOutcome, Unavailable>> {
+        // With per-user models, a user's learning is that user's own (a
+        // preference, not the site's verdict); otherwise the site learns.
+        let (scope_hash, scope) = match (self.per_user, user) {
+            (Some(_), Some(user)) => user_scope(user),
+            _ => (0, String::new()),
+        };
+        let r = self.redis.learn_in(&scope, digest, features, label);
         if let Some(cache) = &self.cache {
-            cache.forget(features);
+            cache.forget(scope_hash, features);
         }
         Some(r)
     }
