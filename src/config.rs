@@ -68,6 +68,8 @@ pub struct Config {
     pub state: crate::state::StateSettings,
     /// Greylisting in the milter and the Rspamd protocol (`[greylist]`).
     pub greylist: crate::greylist::GreylistSettings,
+    /// Sender reputation learned from verdicts (`[reputation]`).
+    pub reputation: crate::reputation::ReputationSettings,
     /// What is added to email besides the verdict fields (`[email]`).
     pub markup: crate::headers::Markup,
 }
@@ -307,6 +309,8 @@ struct RawConfig {
     state: Option<toml::Spanned<crate::state::StateSettings>>,
     #[serde(default)]
     greylist: Option<toml::Spanned<crate::greylist::GreylistSettings>>,
+    #[serde(default)]
+    reputation: Option<toml::Spanned<crate::reputation::ReputationSettings>>,
 }
 
 /// `rules = "DIR"` or a `[rules]` table.
@@ -465,55 +469,37 @@ impl Config {
             }
             cfg.limits = l;
         }
-        if let Some(sv) = raw.serve {
-            let line = line_of(sv.span().start);
-            let sv = sv.into_inner();
-            sv.validate().map_err(|message| ConfigError {
+        // A section checked as a whole: its errors name its line.
+        let checked = |span: std::ops::Range<usize>, r: Result<(), String>| {
+            r.map_err(|message| ConfigError {
                 file: file.into(),
-                line,
+                line: line_of(span.start),
                 message,
-            })?;
-            cfg.serve = sv;
+            })
+        };
+        if let Some(sv) = raw.serve {
+            checked(sv.span(), sv.get_ref().validate())?;
+            cfg.serve = sv.into_inner();
         }
         if let Some(r) = raw.rspamd {
-            let line = line_of(r.span().start);
-            let r = r.into_inner();
-            r.validate().map_err(|message| ConfigError {
-                file: file.into(),
-                line,
-                message,
-            })?;
-            cfg.rspamd = r;
+            checked(r.span(), r.get_ref().validate())?;
+            cfg.rspamd = r.into_inner();
         }
         if let Some(d) = raw.dns {
-            let line = line_of(d.span().start);
-            let d = d.into_inner();
-            d.validate().map_err(|message| ConfigError {
-                file: file.into(),
-                line,
-                message,
-            })?;
-            cfg.dns = Some(d);
+            checked(d.span(), d.get_ref().validate())?;
+            cfg.dns = Some(d.into_inner());
         }
         if let Some(st) = raw.state {
-            let line = line_of(st.span().start);
-            let st = st.into_inner();
-            st.validate().map_err(|message| ConfigError {
-                file: file.into(),
-                line,
-                message,
-            })?;
-            cfg.state = st;
+            checked(st.span(), st.get_ref().validate())?;
+            cfg.state = st.into_inner();
         }
         if let Some(g) = raw.greylist {
-            let line = line_of(g.span().start);
-            let g = g.into_inner();
-            g.validate().map_err(|message| ConfigError {
-                file: file.into(),
-                line,
-                message,
-            })?;
-            cfg.greylist = g;
+            checked(g.span(), g.get_ref().validate())?;
+            cfg.greylist = g.into_inner();
+        }
+        if let Some(r) = raw.reputation {
+            checked(r.span(), r.get_ref().validate())?;
+            cfg.reputation = r.into_inner();
         }
         if let Some(p) = raw.parse {
             if let Some(h) = p.trusted_hops {

@@ -274,7 +274,25 @@ impl EngineBuilder {
         } else {
             None
         };
+        let reputation = config.reputation.enabled.then(|| {
+            #[cfg(feature = "daemons")]
+            let store: std::sync::Arc<dyn crate::reputation::ReputationStore> = match &shared {
+                Some(r) => std::sync::Arc::new(crate::state::redis::RedisReputation::new(
+                    std::sync::Arc::clone(r),
+                    config.reputation.ttl_days,
+                )),
+                None => std::sync::Arc::new(crate::reputation::counters::MemoryReputation::new(
+                    &config.reputation,
+                )),
+            };
+            #[cfg(not(feature = "daemons"))]
+            let store = std::sync::Arc::new(crate::reputation::counters::MemoryReputation::new(
+                &config.reputation,
+            ));
+            crate::reputation::Reputation::new(config.reputation.clone(), store)
+        });
         Ok(Engine {
+            reputation,
             greylist,
             rules,
             config,
@@ -338,6 +356,8 @@ pub struct Engine {
     complaints: Option<std::sync::Arc<crate::behaviour::ComplaintLog>>,
     /// Greylisting (`[greylist] enabled`), for the front ends at RCPT.
     greylist: Option<crate::greylist::Greylister>,
+    /// Sender reputation learned from verdicts (`[reputation] enabled`).
+    reputation: Option<crate::reputation::Reputation>,
     /// The Redis pool, with `[state] backend = "redis"`.
     #[cfg(feature = "daemons")]
     shared: Option<std::sync::Arc<crate::state::redis::Redis>>,
@@ -418,13 +438,21 @@ impl Engine {
     }
 
     /// Record a classified message in the state that later verdicts read
-    /// (the sender's rate, fan-out and duplicate texts): the step after
+    /// (the sender's rate, fan-out and duplicate texts; its sources'
+    /// reputation, by `verdict`): the step after
     /// [`classify`](Self::classify) for a message that was delivered to
     /// the filter. Classifying is read-only; a message recorded twice (a
-    /// retried request) counts once.
-    pub fn observe(&self, msg: &Message) {
+    /// retried request) counts once in its sender's behaviour.
+    pub fn observe(&self, msg: &Message, verdict: &Verdict) {
         if let Some(b) = &self.behaviour {
             b.record(msg);
+        }
+        if let Some(r) = self
+            .reputation
+            .as_ref()
+            .filter(|_| msg.channel == Channel::Email)
+        {
+            r.record(msg, verdict);
         }
     }
 
@@ -492,6 +520,16 @@ impl Engine {
             Some(Ok(Some(h))) => hits.push(h),
             Some(Err(_)) => unavailable = true,
             _ => {}
+        }
+        match self
+            .reputation
+            .as_ref()
+            .filter(|_| msg.channel == Channel::Email)
+            .map(|r| r.check(msg))
+        {
+            Some(Ok(h)) => hits.extend(h),
+            Some(Err(_)) => unavailable = true,
+            None => {}
         }
         complete = complete && !out_of_time();
         let evidence = if complete {

@@ -207,7 +207,7 @@ pub fn check_email_prepared(
         let mut msg = prepared.unwrap_or_else(|| engine.parse_email(raw));
         envelope.apply(&mut msg);
         let v = engine.classify_until(&msg, start.checked_add(budget));
-        engine.observe(&msg);
+        engine.observe(&msg, &v);
         v
     }));
     match classified {

@@ -482,7 +482,7 @@ fn classify_value(state: &AppState, v: Value) -> Value {
         .unwrap_or(Value::Null),
         Ok(msg) => {
             let verdict = state.engine.classify(&msg);
-            state.engine.observe(&msg);
+            state.engine.observe(&msg, &verdict);
             state
                 .metrics
                 .record(&verdict, start.elapsed().as_secs_f64());

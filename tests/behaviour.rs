@@ -20,7 +20,7 @@ fn engine(cfg: BehaviourConfig) -> Engine {
 /// recorded in its sender's history.
 fn check(e: &Engine, msg: &Message) -> spamsift::Verdict {
     let v = e.classify(msg);
-    e.observe(msg);
+    e.observe(msg, &v);
     v
 }
 
@@ -179,8 +179,9 @@ fn classifying_records_nothing_and_a_repeat_counts_once() {
     }
     // The same message recorded twice counts once.
     for _ in 0..5 {
-        e.observe(&to(1, 0));
-        e.observe(&to(2, 1));
+        for m in [to(1, 0), to(2, 1)] {
+            e.observe(&m, &e.classify(&m));
+        }
     }
     assert!(!e.classify(&to(2, 1)).hit("BEHAV_FANOUT"));
     // A third distinct recipient passes the limit of 2.

@@ -317,3 +317,104 @@ fn cli_build_query_merge_info_and_bad_input() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("truncated or corrupted"));
 }
+
+/// A message as a front end hands it over: from `ip`, authenticated for
+/// `dkim` when given.
+fn delivered(e: &Engine, fixture: &str, ip: &str, dkim: Option<&str>) -> Message {
+    let raw = std::fs::read(root().join("tests/fixtures/email").join(fixture)).unwrap();
+    let mut msg = e.parse_email(&raw);
+    spamsift::frontend::Envelope {
+        client_ip: Some(ip.parse().unwrap()),
+        auth: dkim.map(|d| spamsift::auth::AuthResults {
+            dkim: spamsift::auth::Outcome::Pass,
+            dkim_domains: vec![d.to_string()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .apply(&mut msg);
+    msg
+}
+
+fn learning_engine() -> Engine {
+    let config = spamsift::Config::from_toml(
+        "test.toml",
+        "[reputation]\nenabled = true\nmin_messages = 5\n",
+    )
+    .unwrap();
+    Engine::builder().config(config).build().unwrap()
+}
+
+#[test]
+fn reputation_is_learned_from_verdicts_of_unforgeable_sources() {
+    let e = learning_engine();
+    let spam = "spam-advance-fee.eml";
+    let ham = "ham-list-reply.eml";
+    // Four spam verdicts for a network: not yet a reputation.
+    for i in 1..=4 {
+        let m = delivered(&e, spam, &format!("203.0.113.{i}"), None);
+        e.observe(&m, &e.classify(&m));
+    }
+    assert!(
+        !e.classify(&delivered(&e, ham, "203.0.113.50", None))
+            .hit("REP_NET_BAD")
+    );
+    // The fifth: its /24 is a spam source, for any message from it...
+    let m = delivered(&e, spam, "203.0.113.5", None);
+    e.observe(&m, &e.classify(&m));
+    let v = e.classify(&delivered(&e, ham, "203.0.113.50", None));
+    assert!(v.hit("REP_NET_BAD"), "{:?}", v.hits);
+    // ...but not for the next network, nor for a private address (local
+    // submission), which is never counted.
+    assert!(
+        !e.classify(&delivered(&e, ham, "203.0.114.50", None))
+            .hit("REP_NET_BAD")
+    );
+    for _ in 0..6 {
+        let m = delivered(&e, spam, "10.1.2.3", None);
+        e.observe(&m, &e.classify(&m));
+    }
+    assert!(
+        !e.classify(&delivered(&e, spam, "10.1.2.4", None))
+            .hit("REP_NET_BAD")
+    );
+    // A domain that signs its ham earns a good name; one that signs spam,
+    // a bad one. The verdict it counts by leaves the reputation hits out,
+    // so the bad network's ham still counts as ham.
+    for i in 0..5 {
+        let m = delivered(&e, ham, &format!("198.51.100.{i}"), Some("lists.example"));
+        e.observe(&m, &e.classify(&m));
+        let m = delivered(&e, spam, &format!("192.0.2.{i}"), Some("spammer.example"));
+        e.observe(&m, &e.classify(&m));
+    }
+    let good = e.classify(&delivered(&e, ham, "198.51.100.9", Some("lists.example")));
+    assert!(good.hit("REP_DOMAIN_GOOD"), "{:?}", good.hits);
+    let bad = e.classify(&delivered(&e, ham, "198.51.100.9", Some("spammer.example")));
+    assert!(bad.hit("REP_DOMAIN_BAD"), "{:?}", bad.hits);
+    // A From domain alone is never a source: the same ham unsigned gets
+    // no domain reputation.
+    let unsigned = e.classify(&delivered(&e, ham, "198.51.100.9", None));
+    assert!(!unsigned.hits.iter().any(|h| h.id.starts_with("REP_DOMAIN")));
+    // Without [reputation] enabled: no counting, no hits.
+    let plain = Engine::builder().build().unwrap();
+    for _ in 0..6 {
+        let m = delivered(&plain, spam, "203.0.113.1", None);
+        plain.observe(&m, &plain.classify(&m));
+    }
+    assert!(
+        !plain
+            .classify(&delivered(&plain, ham, "203.0.113.2", None))
+            .hit("REP_NET_BAD")
+    );
+}
+
+#[test]
+fn a_reputation_score_on_the_wrong_side_is_a_config_error() {
+    let e = spamsift::Config::from_toml("site.toml", "\n[reputation]\ngood_score = 1.5\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("site.toml:2:") && e.contains("good_score"),
+        "{e}"
+    );
+}

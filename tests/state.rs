@@ -434,7 +434,8 @@ fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
     };
     for i in 0..6 {
         let e = if i % 2 == 0 { &a } else { &b };
-        e.observe(&e.parse_email(&from("bulk@promo.example", i)));
+        let m = e.parse_email(&from("bulk@promo.example", i));
+        e.observe(&m, &e.classify(&m));
     }
     assert!(has(&a, &from("bulk@promo.example", 99), "BEHAV_RATE"));
     assert!(has(&b, &from("bulk@promo.example", 99), "BEHAV_RATE"));
@@ -879,4 +880,61 @@ fn spamc_with(bin: &Path, args: &[&str], file: &Path) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+#[test]
+fn reputation_counted_by_one_filter_holds_on_the_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(mut redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(
+        dir.path(),
+        &redis,
+        "\n[reputation]\nenabled = true\nmin_messages = 4\nttl_days = 7\n",
+    );
+    let (a, b) = (engine(&conf), engine(&conf));
+    let advance_fee =
+        std::fs::read(common::root().join("tests/fixtures/email/spam-advance-fee.eml"))
+            .expect("fixture");
+    let from = |e: &Engine, raw: &[u8], ip: &str| {
+        let mut msg = e.parse_email(raw);
+        spamsift::frontend::Envelope {
+            client_ip: Some(ip.parse().expect("ip")),
+            ..Default::default()
+        }
+        .apply(&mut msg);
+        msg
+    };
+    // Two spam verdicts on each filter: the network's four.
+    for i in 0..4 {
+        let e = if i % 2 == 0 { &a } else { &b };
+        let m = from(e, &advance_fee, &format!("203.0.113.{i}"));
+        let v = e.classify(&m);
+        assert!(v.is_spam(), "{:?}", v.hits);
+        e.observe(&m, &v);
+    }
+    for e in [&a, &b] {
+        let v = e.classify(&from(e, &ham(1), "203.0.113.77"));
+        assert!(v.hit("REP_NET_BAD"), "{:?}", v.hits);
+        assert!(
+            !e.classify(&from(e, &ham(1), "198.51.100.1"))
+                .hit("REP_NET_BAD")
+        );
+    }
+    // One hash per source, with the TTL.
+    let keys: Vec<String> = redis.query(redis::cmd("KEYS").arg("t1:rep:*"));
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let ttl: i64 = redis.query(redis::cmd("TTL").arg(&keys[0]));
+    assert!(ttl > 6 * 86_400 && ttl <= 7 * 86_400, "{ttl}");
+    // Redis down: verdicts go on without the reputation, and say so.
+    redis.kill();
+    let v = a.classify(&from(&a, &ham(1), "203.0.113.77"));
+    assert!(
+        !v.hit("REP_NET_BAD") && v.hit("STATE_UNAVAILABLE"),
+        "{:?}",
+        v.hits
+    );
+    let m = from(&a, &advance_fee, "203.0.113.9");
+    a.observe(&m, &a.classify(&m));
 }

@@ -271,7 +271,7 @@ fn filter(
             }
             .apply(&mut msg);
             let verdict = engine.classify(&msg);
-            engine.observe(&msg);
+            engine.observe(&msg, &verdict);
             if engine.passes_through(&verdict) {
                 return pass_through(
                     out,

@@ -289,7 +289,7 @@ impl From<Result<Verdict, String>> for Scanned {
 /// Classify a message and record it in the sender's history.
 fn check(engine: &Engine, msg: &spamsift::Message) -> spamsift::Verdict {
     let v = engine.classify(msg);
-    engine.observe(msg);
+    engine.observe(msg, &v);
     v
 }
 

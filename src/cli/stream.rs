@@ -58,7 +58,7 @@ fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &s
                     }),
                     Ok(msg) => {
                         let v = engine.classify(&msg);
-                        engine.observe(&msg);
+                        engine.observe(&msg, &v);
                         serde_json::to_string(&Record {
                             line: Some(n),
                             id: id.as_ref(),

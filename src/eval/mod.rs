@@ -46,7 +46,7 @@ impl Sample {
         let t1 = std::time::Instant::now();
         let verdict = engine.classify(&msg);
         let t2 = std::time::Instant::now();
-        engine.observe(&msg);
+        engine.observe(&msg, &verdict);
         Sample {
             origin: item.origin.clone(),
             channel: item.channel,

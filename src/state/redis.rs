@@ -813,3 +813,59 @@ impl crate::greylist::GreylistStore for RedisGreylist {
         self.redis.greylist(triple, now, timing)
     }
 }
+
+/// Sender reputation counts in Redis: a hash `rep:<source, 16 hex>` with
+/// fields `s` and `h`, its TTL renewed by each message; reading a message's
+/// sources is one round trip, counting one atomic transaction.
+#[derive(Debug, Clone)]
+pub struct RedisReputation {
+    redis: Arc<Redis>,
+    ttl: u64,
+}
+
+impl RedisReputation {
+    /// Reputation counts on this pool, kept `ttl_days` after a source's
+    /// last message.
+    pub fn new(redis: Arc<Redis>, ttl_days: u64) -> RedisReputation {
+        RedisReputation {
+            redis,
+            ttl: ttl_days.saturating_mul(86_400),
+        }
+    }
+}
+
+impl crate::reputation::ReputationStore for RedisReputation {
+    fn tallies(
+        &self,
+        sources: &[u64],
+    ) -> Result<Vec<crate::reputation::counters::Tally>, Unavailable> {
+        let mut p = redis::pipe();
+        for &id in sources {
+            p.cmd("HMGET")
+                .arg(self.redis.key("rep", id))
+                .arg("s")
+                .arg("h");
+        }
+        let read: Vec<(Option<u32>, Option<u32>)> = self.redis.with(|c| p.query(c))?;
+        Ok(read
+            .into_iter()
+            .map(|(s, h)| crate::reputation::counters::Tally {
+                spam: s.unwrap_or(0),
+                ham: h.unwrap_or(0),
+            })
+            .collect())
+    }
+
+    fn count(&self, sources: &[u64], spam: bool, _now: i64) -> Result<(), Unavailable> {
+        let mut p = redis::pipe();
+        p.atomic();
+        for &id in sources {
+            let key = self.redis.key("rep", id);
+            p.hincr(&key, if spam { "s" } else { "h" }, 1)
+                .ignore()
+                .expire(&key, self.ttl as i64)
+                .ignore();
+        }
+        self.redis.with(|c| p.query::<()>(c))
+    }
+}
