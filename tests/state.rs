@@ -424,6 +424,16 @@ fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
             "observe {i}"
         );
     }
+    // A message's reads are one round trip, its record one transaction.
+    let pool = a.shared_state().expect("redis");
+    let to = vec!["r1".to_string(), "r2".to_string()];
+    let before = pool.requests();
+    shared.try_peek("s9", &to, Some(fp), 2_000).expect("peek");
+    assert_eq!(pool.requests() - before, 1);
+    shared
+        .try_observe("s9", &to, Some(fp), 2_000)
+        .expect("observe");
+    assert_eq!(pool.requests() - before, 2);
     // Six messages of one sender, three recorded by each filter: the
     // sender's rate is counted across both.
     let from = |sender: &str, i: usize| {
@@ -937,4 +947,97 @@ fn reputation_counted_by_one_filter_holds_on_the_other() {
     );
     let m = from(&a, &advance_fee, "203.0.113.9");
     a.observe(&m, &a.classify(&m));
+}
+
+/// The behaviour primitives, one by one, in memory and in Redis: the same
+/// answers to the same calls.
+#[test]
+fn behaviour_primitives_answer_alike_in_memory_and_redis() {
+    use spamsift::behaviour::{
+        BandIndex, BehaviourConfig, DistinctCounter, MemoryBehaviourStore, WindowCounter,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = Redis::start(dir.path()) else {
+        return;
+    };
+    let conf = config(dir.path(), &redis, "");
+    let pool = Arc::clone(engine(&conf).shared_state().expect("redis"));
+    let cfg = BehaviourConfig::default();
+    let memory = MemoryBehaviourStore::new(&cfg);
+    let shared = spamsift::state::behaviour::RedisBehaviourStore::new(pool, &cfg);
+    // (key, time, window start, keep): counts within the window, the
+    // newest `keep` kept.
+    for (key, now, since, keep) in [
+        (1u64, 100i64, 0i64, 3usize),
+        (1, 110, 0, 3),
+        (1, 120, 0, 3),
+        (1, 130, 0, 3),
+        (1, 500, 400, 3),
+        (2, 500, 400, 3),
+    ] {
+        assert_eq!(
+            memory.window_count(key, since),
+            shared.window_count(key, since),
+            "count {key} {now}"
+        );
+        assert_eq!(
+            memory.window_add(key, now, since, keep),
+            shared.window_add(key, now, since, keep),
+            "add {key} {now}"
+        );
+    }
+    // Distinct members: repeats count once, the window forgets.
+    for (now, since, new) in [
+        (100i64, 0i64, vec![1u32, 2, 2]),
+        (110, 0, vec![2, 3]),
+        (120, 0, vec![]),
+        (400, 105, vec![4]),
+        (900, 800, vec![5, 6, 7]),
+    ] {
+        assert_eq!(
+            memory.distinct_with(7, since, &new, 64),
+            shared.distinct_with(7, since, &new, 64),
+            "with {now}"
+        );
+        assert_eq!(
+            memory.distinct_add(7, now, since, &new, 64),
+            shared.distinct_add(7, now, since, &new, 64),
+            "add {now}"
+        );
+    }
+    // The band index: a sender's own repeat is renewed, not repeated; old
+    // entries are forgotten.
+    // Every entry a store gives, in order of time.
+    let entries = |store: &dyn BandIndex, fp: u64, insert: Option<(u64, i64)>, since: i64| {
+        let mut v = Vec::new();
+        let mut visit = |e| {
+            v.push(e);
+            true
+        };
+        match insert {
+            Some((sender, now)) => store.band_insert(fp, sender, now, since, &mut visit),
+            None => store.band_entries(fp, since, &mut visit),
+        }
+        .expect("band index");
+        v.sort_unstable();
+        v
+    };
+    for (fp, sender, now, since) in [
+        (0xabcdu64, 1u64, 100i64, 0i64),
+        (0xabcd, 1, 110, 0),
+        (0xabce, 2, 120, 0),
+        (0x1_0000_abcd, 3, 130, 0),
+        (0xabcd, 4, 300, 115),
+    ] {
+        assert_eq!(
+            entries(&memory, fp, None, since),
+            entries(&shared, fp, None, since),
+            "entries {now}"
+        );
+        assert_eq!(
+            entries(&memory, fp, Some((sender, now)), since),
+            entries(&shared, fp, Some((sender, now)), since),
+            "insert {now}"
+        );
+    }
 }

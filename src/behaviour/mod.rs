@@ -1,7 +1,10 @@
 //! Sender behaviour (ITU-T X.1245, X.1247 Suppl. 12, X.1248): sending rate,
 //! fan-out to many recipients, and the same or nearly the same text sent by
-//! many senders. Stateful, per engine, behind [`BehaviourStore`] so a shared
-//! store can replace the in-memory one.
+//! many senders. Stateful, per engine, behind [`BehaviourStore`]: three
+//! storage primitives (a window counter, a distinct counter and the
+//! near-duplicate band index, [`store`]) that a backend implements, in
+//! memory ([`MemoryBehaviourStore`]) or in Redis, while what their counts
+//! mean is worked out in one place.
 //!
 //! Memory is bounded: at most `capacity` senders are tracked (least recently
 //! seen evicted), each with the times of its last `rate_limit + 1` messages
@@ -11,12 +14,20 @@
 //! index keeps at most [`BUCKET`] recent fingerprints per band bucket; every
 //! entry older than the window is ignored and dropped when touched.
 
+mod memory;
+pub mod store;
+
+pub use memory::MemoryBehaviourStore;
+pub use store::{
+    BandEntry, BandIndex, BehaviourStore, DistinctCounter, Facts, Observation, Query, StoreLimits,
+    Visit, WindowCounter,
+};
+
 use crate::message::Message;
 use crate::runs::{ByteClass, ByteRuns};
 use crate::verdict::Hit;
 use crate::wordhash::{finish, fmix64, load16, lower8, mix_block, short_word_hash, word_hash};
 use serde::Deserialize;
-use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use xxhash_rust::xxh3::xxh3_64;
@@ -77,97 +88,6 @@ impl Default for BehaviourConfig {
             fanout_score: 3.0,
             duplicate_score: 3.0,
         }
-    }
-}
-
-/// What the store saw for a message, including it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Observation {
-    /// Messages from this sender in the window.
-    pub sent: usize,
-    /// Distinct recipients of this sender in the window.
-    pub recipients: usize,
-    /// Distinct senders of the same or nearly the same text in the window
-    /// (the in-memory store counts up to the `duplicate_senders` threshold).
-    pub duplicate_senders: usize,
-}
-
-/// What a store keeps per sender and text, from the configuration: the
-/// same for every store, so they count alike.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StoreLimits {
-    /// The sliding window, seconds.
-    pub window: i64,
-    /// Bits two fingerprints may differ in and be the same text.
-    pub near_bits: u32,
-    /// Distinct duplicate senders counted up to this many.
-    pub duplicate_cap: usize,
-    /// Message times kept per sender: one more than the rate limit.
-    pub max_messages: usize,
-    /// Recipient events kept per sender.
-    pub max_events: usize,
-}
-
-impl StoreLimits {
-    /// The limits of a configuration.
-    pub fn of(cfg: &BehaviourConfig) -> StoreLimits {
-        StoreLimits {
-            window: cfg.window_secs.max(1),
-            near_bits: cfg.near_bits,
-            duplicate_cap: cfg.duplicate_senders.max(1),
-            max_messages: cfg.rate_limit.saturating_add(1).clamp(2, MAX_EVENTS),
-            max_events: cfg
-                .fanout_limit
-                .saturating_add(1)
-                .saturating_mul(2)
-                .clamp(64, MAX_EVENTS),
-        }
-    }
-}
-
-/// Where behaviour state lives.
-pub trait BehaviourStore: Send + Sync + std::fmt::Debug {
-    /// What [`observe`](Self::observe) would report for this message,
-    /// without recording it: classifying is read-only.
-    fn peek(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fingerprint: Option<u64>,
-        now: i64,
-    ) -> Observation;
-
-    /// Record a message and report what is known about its sender and text.
-    /// `fingerprint` is `None` for texts too short to compare.
-    fn observe(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fingerprint: Option<u64>,
-        now: i64,
-    ) -> Observation;
-
-    /// [`peek`](Self::peek), or why a shared store could not be read.
-    fn try_peek(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fingerprint: Option<u64>,
-        now: i64,
-    ) -> Result<Observation, crate::state::Unavailable> {
-        Ok(self.peek(sender, recipients, fingerprint, now))
-    }
-
-    /// [`observe`](Self::observe), or why a shared store could not be
-    /// written.
-    fn try_observe(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fingerprint: Option<u64>,
-        now: i64,
-    ) -> Result<Observation, crate::state::Unavailable> {
-        Ok(self.observe(sender, recipients, fingerprint, now))
     }
 }
 
@@ -339,274 +259,6 @@ impl SimHasher {
     }
 }
 
-/// What is remembered of one sender: times as seconds from the first
-/// message seen (4 bytes instead of 8) and recipients as 32-bit hashes.
-#[derive(Debug, Default)]
-struct SenderState {
-    /// Time of the first message seen; the times below count from it.
-    base: i64,
-    /// (time, recipient hash) per recipient reached, oldest first.
-    events: VecDeque<(i32, u32)>,
-    /// Distinct recipients among `events` (the fan-out) when at most
-    /// [`SCAN_EVENTS`] are kept, counted by scanning them.
-    distinct: u32,
-    /// Events per recipient still in the window, when more than
-    /// [`SCAN_EVENTS`] events are kept (its length is then the fan-out;
-    /// empty otherwise, and unallocated).
-    recipients: rustc_hash::FxHashMap<u32, u32>,
-    /// Time of each message, oldest first.
-    messages: VecDeque<i32>,
-}
-
-impl SenderState {
-    fn new(now: i64) -> SenderState {
-        SenderState {
-            base: now,
-            ..SenderState::default()
-        }
-    }
-
-    /// A time as seconds from `base` (clamped 68 years either way).
-    fn offset(&self, t: i64) -> i32 {
-        t.saturating_sub(self.base)
-            .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
-    }
-
-    /// Whether `events` holds recipient `r`.
-    fn reached(&self, r: u32) -> bool {
-        let (a, b) = self.events.as_slices();
-        a.iter().chain(b).any(|&(_, x)| x == r)
-    }
-
-    fn drop_event(&mut self, scan: bool) {
-        let Some((_, r)) = self.events.pop_front() else {
-            return;
-        };
-        if scan {
-            if !self.reached(r) {
-                self.distinct -= 1;
-            }
-        } else if let Some(n) = self.recipients.get_mut(&r) {
-            *n -= 1;
-            if *n == 0 {
-                self.recipients.remove(&r);
-            }
-        }
-    }
-
-    fn add_event(&mut self, t: i32, r: u32, scan: bool) {
-        if scan {
-            if !self.reached(r) {
-                self.distinct += 1;
-            }
-        } else {
-            *self.recipients.entry(r).or_insert(0) += 1;
-        }
-        self.events.push_back((t, r));
-    }
-}
-
-/// One shard of the sender table, keyed by the sender's hash (hashed again
-/// with Fx: one multiply).
-type SenderCache = lru::LruCache<u64, SenderState, rustc_hash::FxBuildHasher>;
-
-/// One shard of one band of the near-duplicate index: 16-bit band value
-/// to recent (time, fingerprint, sender) entries.
-type BandIndex = rustc_hash::FxHashMap<u16, VecDeque<(i64, u64, u64)>>;
-
-/// The default store: sharded, bounded, in memory.
-#[derive(Debug)]
-pub struct MemoryBehaviourStore {
-    window: i64,
-    near_bits: u32,
-    /// Distinct duplicate senders are counted up to this many (the
-    /// threshold at which `BEHAV_DUPLICATE` hits); then the search stops.
-    duplicate_cap: usize,
-    /// Message times kept per sender: one more than the rate limit.
-    max_messages: usize,
-    /// Recipient events kept per sender.
-    max_events: usize,
-    senders: Vec<Mutex<SenderCache>>,
-    /// `SHARDS` shards for each of the four bands, so concurrent messages
-    /// rarely wait on the same lock.
-    bands: Vec<Mutex<BandIndex>>,
-}
-
-impl MemoryBehaviourStore {
-    /// A store with the configured window and capacity.
-    pub fn new(cfg: &BehaviourConfig) -> MemoryBehaviourStore {
-        let per_shard =
-            NonZeroUsize::new((cfg.capacity / SHARDS).max(1)).unwrap_or(NonZeroUsize::MIN);
-        let l = StoreLimits::of(cfg);
-        MemoryBehaviourStore {
-            window: l.window,
-            near_bits: l.near_bits,
-            duplicate_cap: l.duplicate_cap,
-            max_messages: l.max_messages,
-            max_events: l.max_events,
-            senders: (0..SHARDS)
-                .map(|_| Mutex::new(SenderCache::with_hasher(per_shard, Default::default())))
-                .collect(),
-            bands: (0..4 * SHARDS)
-                .map(|_| Mutex::new(BandIndex::default()))
-                .collect(),
-        }
-    }
-}
-
-impl MemoryBehaviourStore {
-    /// Senders currently tracked (bounded by the configured capacity).
-    pub fn tracked_senders(&self) -> usize {
-        self.senders
-            .iter()
-            .map(|s| s.lock().map_or(0, |s| s.len()))
-            .sum()
-    }
-}
-
-impl BehaviourStore for MemoryBehaviourStore {
-    fn peek(&self, sender: &str, recipients: &[String], fp: Option<u64>, now: i64) -> Observation {
-        let sid = identity_hash(sender);
-        let since = now - self.window;
-        let new: Vec<u32> = recipients
-            .iter()
-            .take(64)
-            .map(|r| identity_hash(r) as u32)
-            .collect();
-        let mut obs = Observation {
-            sent: 1,
-            recipients: {
-                let mut d = new.clone();
-                d.sort_unstable();
-                d.dedup();
-                d.len()
-            },
-            duplicate_senders: 1,
-        };
-        if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock()
-            && let Some(state) = shard.peek_mut(&sid)
-        {
-            let since = state.offset(since);
-            // The kept messages in the window, as observe would leave them.
-            let kept = state.messages.iter().filter(|t| **t >= since).count();
-            obs.sent = (kept + 1).min(self.max_messages);
-            // The kept recipient events in the window, less those the new
-            // ones would push out, and the new ones.
-            let live: Vec<u32> = state
-                .events
-                .iter()
-                .filter(|(t, _)| *t >= since)
-                .map(|&(_, r)| r)
-                .collect();
-            let room = self
-                .max_events
-                .saturating_sub(new.len().min(self.max_events));
-            let mut all: Vec<u32> = live[live.len().saturating_sub(room)..].to_vec();
-            all.extend_from_slice(&new[new.len().saturating_sub(self.max_events)..]);
-            all.sort_unstable();
-            all.dedup();
-            obs.recipients = all.len();
-        }
-        let Some(fp) = fp else { return obs };
-        let mut dup = DuplicateCount::new(sid, self.duplicate_cap);
-        for b in 0..4 {
-            let key = (fp >> (b * 16)) as u16;
-            let band = &self.bands[b * SHARDS + key as usize % SHARDS];
-            if let Ok(idx) = band.lock()
-                && let Some(bucket) = idx.get(&key)
-            {
-                for &entry in bucket {
-                    dup.consider(entry, fp, since, self.near_bits);
-                }
-            }
-        }
-        obs.duplicate_senders = dup.n;
-        obs
-    }
-
-    fn observe(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fp: Option<u64>,
-        now: i64,
-    ) -> Observation {
-        let sid = identity_hash(sender);
-        let since = now - self.window;
-        let mut obs = Observation::default();
-        if let Ok(mut shard) = self.senders[(sid as usize) % SHARDS].lock() {
-            let state = shard.get_or_insert_mut(sid, || SenderState::new(now));
-            let (now, since) = (state.offset(now), state.offset(since));
-            let scan = self.max_events <= SCAN_EVENTS;
-            while state.events.front().is_some_and(|(t, _)| *t < since) {
-                state.drop_event(scan);
-            }
-            for r in recipients.iter().take(64) {
-                if state.events.len() >= self.max_events {
-                    state.drop_event(scan);
-                }
-                state.add_event(now, identity_hash(r) as u32, scan);
-            }
-            while state.messages.front().is_some_and(|t| *t < since) {
-                state.messages.pop_front();
-            }
-            if state.messages.len() >= self.max_messages {
-                state.messages.pop_front();
-            }
-            state.messages.push_back(now);
-            obs.sent = state.messages.len();
-            obs.recipients = if scan {
-                state.distinct as usize
-            } else {
-                state.recipients.len()
-            };
-        }
-        // Near-duplicate index: four 16-bit bands; a fingerprint within
-        // `near_bits` of another shares at least one band when near_bits < 4.
-        let Some(fp) = fp else { return obs };
-        // Distinct senders seen with this text, on the stack (the count
-        // stops at the threshold, at most `MAX_DUPLICATE_SENDERS`).
-        let mut dup = DuplicateCount::new(sid, self.duplicate_cap);
-        for b in 0..4 {
-            let key = (fp >> (b * 16)) as u16;
-            let band = &self.bands[b * SHARDS + key as usize % SHARDS];
-            if let Ok(mut idx) = band.lock() {
-                let bucket = idx.entry(key).or_default();
-                while bucket.front().is_some_and(|(t, _, _)| *t < since) {
-                    bucket.pop_front();
-                }
-                // This sender's earlier copy of the same text, if any, is
-                // renewed rather than repeated: a bucket holds distinct
-                // (sender, text) pairs, so one sender repeating itself does
-                // not push other senders out.
-                let mut renewed = None;
-                for (i, &entry) in bucket.iter().enumerate() {
-                    let (_, other, s) = entry;
-                    if s == sid {
-                        if other == fp {
-                            renewed = Some(i);
-                        }
-                        continue;
-                    }
-                    dup.consider(entry, fp, since, self.near_bits);
-                }
-                match renewed {
-                    Some(i) => {
-                        bucket.remove(i);
-                    }
-                    None if bucket.len() >= BUCKET => {
-                        bucket.pop_front();
-                    }
-                    None => {}
-                }
-                bucket.push_back((now, fp, sid));
-            }
-        }
-        obs.duplicate_senders = dup.n;
-        obs
-    }
-}
-
 /// Distinct other senders of the same or nearly the same text, counted on
 /// the stack up to the threshold (at most [`MAX_DUPLICATE_SENDERS`]); the
 /// message's own sender counts as the first.
@@ -628,7 +280,6 @@ impl DuplicateCount {
     }
 
     /// Distinct senders counted (the message's own included).
-    #[cfg_attr(not(feature = "daemons"), allow(dead_code))]
     pub(crate) fn count(&self) -> usize {
         self.n
     }
@@ -924,7 +575,7 @@ mod tests {
                 ..BehaviourConfig::default()
             };
             let store = MemoryBehaviourStore::new(&cfg);
-            let keep = store.max_events;
+            let keep = store.limits().max_events;
             let mut sent: Vec<(i64, String)> = Vec::new();
             let mut x = 12345u64;
             for t in 0..3000i64 {

@@ -1,23 +1,25 @@
-//! Sender behaviour in Redis: a fleet counts each sender's rate, fan-out
-//! and duplicated texts together. The same windows and limits as the
-//! in-memory store ([`crate::behaviour::MemoryBehaviourStore`]), kept in
-//! sorted sets scored by time, each with a TTL of the window:
+//! Sender behaviour in Redis: the three behaviour primitives (window
+//! counter, distinct counter, band index) in sorted sets scored by time,
+//! each with a TTL of the window, so a fleet counts each sender's rate,
+//! fan-out and duplicated texts together. What the counts mean is worked
+//! out in [`crate::behaviour::store`], as for the in-memory store.
 //!
 //! | key | members | kept |
 //! |---|---|---|
-//! | `bm:<sender>` | one per message | the last `rate_limit + 1` |
-//! | `br:<sender>` | recipient hashes, scored by last time | the last `2 (fanout_limit + 1)`, 64 to 4,096 |
-//! | `bd:<band>:<value>` | `<fingerprint>:<sender>` | the last 16 per band value |
+//! | `bm:<sender>` | one per message | the newest `keep` (rate limit + 1) |
+//! | `br:<sender>` | recipient hashes, scored by last time | the newest `keep` (2 (fan-out limit + 1), 64 to 4,096) |
+//! | `bd:<band>:<value>` | `<fingerprint>:<sender>` | the newest 16 per band value |
 //!
-//! Reading a message's observation is one pipelined round trip; recording
-//! one is one atomic transaction.
+//! Each primitive is one round trip; a message's batch of them is one too
+//! (read: a pipeline; record: one atomic transaction).
 
 use super::Unavailable;
 use super::redis::Redis;
-use crate::behaviour::{
-    BUCKET, BehaviourConfig, BehaviourStore, DuplicateCount, Observation, StoreLimits,
-    identity_hash,
+use crate::behaviour::store::{
+    BandIndex, BehaviourStore, DistinctCounter, Facts, Query, StoreLimits, Visit, WindowCounter,
 };
+use crate::behaviour::{BUCKET, BehaviourConfig};
+use redis::{Pipeline, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,14 +33,12 @@ pub struct RedisBehaviourStore {
     process: u64,
 }
 
-/// A message's keys and identities in the store.
-struct Keys {
-    sid: u64,
-    since: i64,
-    messages: String,
-    recipients: String,
-    bands: Vec<String>,
-    new: Vec<String>,
+/// Replies of a pipeline, taken in order.
+type Replies = std::vec::IntoIter<Value>;
+
+fn next<T: redis::FromRedisValue>(r: &mut Replies) -> redis::RedisResult<T> {
+    let v = r.next().unwrap_or(Value::Nil);
+    Ok(redis::from_redis_value(v)?)
 }
 
 impl RedisBehaviourStore {
@@ -54,202 +54,297 @@ impl RedisBehaviourStore {
         }
     }
 
-    fn keys_of(&self, sender: &str, recipients: &[String], fp: Option<u64>, now: i64) -> Keys {
-        let sid = identity_hash(sender);
-        let (messages, recipients_key, bands) = self.keys(sid, fp);
-        Keys {
-            sid,
-            since: now - self.limits.window,
-            messages,
-            recipients: recipients_key,
-            bands,
-            new: recipient_ids(recipients),
-        }
+    fn ttl(&self) -> i64 {
+        self.limits.window + 60
     }
 
-    fn keys(&self, sid: u64, fp: Option<u64>) -> (String, String, Vec<String>) {
-        let bands = fp
-            .map(|fp| {
-                (0..4)
-                    .map(|b| {
-                        self.redis
-                            .key(&format!("bd:{b}"), u64::from((fp >> (b * 16)) as u16))
-                    })
-                    .collect()
+    fn band_keys(&self, fp: u64) -> Vec<String> {
+        (0..4)
+            .map(|b| {
+                self.redis
+                    .key(&format!("bd:{b}"), u64::from((fp >> (b * 16)) as u16))
             })
-            .unwrap_or_default();
-        (self.redis.key("bm", sid), self.redis.key("br", sid), bands)
+            .collect()
     }
 
-    /// Distinct near-duplicate senders among band entries.
-    fn duplicates(&self, sid: u64, fp: u64, since: i64, bands: Vec<Vec<(String, f64)>>) -> usize {
-        let mut dup = DuplicateCount::new(sid, self.limits.duplicate_cap);
-        for (member, t) in bands.into_iter().flatten() {
-            let Some((f, s)) = member.split_once(':') else {
-                continue;
-            };
-            let (Ok(other), Ok(s)) = (u64::from_str_radix(f, 16), u64::from_str_radix(s, 16))
-            else {
-                continue;
-            };
-            if s != sid {
-                dup.consider((t as i64, other, s), fp, since, self.limits.near_bits);
-            }
-        }
-        dup.count()
-    }
-}
-
-fn recipient_ids(recipients: &[String]) -> Vec<String> {
-    let mut ids: Vec<String> = recipients
-        .iter()
-        .take(64)
-        .map(|r| format!("{:08x}", identity_hash(r) as u32))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-impl BehaviourStore for RedisBehaviourStore {
-    fn peek(&self, sender: &str, recipients: &[String], fp: Option<u64>, now: i64) -> Observation {
-        self.try_peek(sender, recipients, fp, now)
-            .unwrap_or_default()
+    /// Run one batch of commands; its replies in order.
+    fn run(&self, p: &Pipeline) -> Result<Replies, Unavailable> {
+        self.redis
+            .with(|c| p.query::<Vec<Value>>(c))
+            .map(Vec::into_iter)
     }
 
-    fn observe(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fp: Option<u64>,
-        now: i64,
-    ) -> Observation {
-        self.try_observe(sender, recipients, fp, now)
-            .unwrap_or_default()
+    // Each primitive as commands added to a batch, and its reply read
+    // from the batch's replies: alone or with the others, the same.
+
+    fn ask_window_count(&self, p: &mut Pipeline, key: u64, since: i64) {
+        p.zcount(self.redis.key("bm", key), since, "+inf");
     }
 
-    fn try_peek(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fp: Option<u64>,
-        now: i64,
-    ) -> Result<Observation, Unavailable> {
-        let k = self.keys_of(sender, recipients, fp, now);
-        type Band = Vec<(String, f64)>;
-        let (sent, live, scores, entries) = self.redis.with(|c| {
-            let mut p = redis::pipe();
-            p.zcount(&k.messages, k.since, "+inf")
-                .zcount(&k.recipients, k.since, "+inf");
-            // ZMSCORE takes at least one member.
-            if k.new.is_empty() {
-                p.cmd("ZMSCORE").arg(&k.recipients).arg("-");
-            } else {
-                p.cmd("ZMSCORE").arg(&k.recipients).arg(&k.new);
-            }
-            for band in &k.bands {
-                p.zrangebyscore_withscores(band, k.since, "+inf");
-            }
-            // One round trip, with or without the four bands.
-            if k.bands.is_empty() {
-                let (a, b, s): (u64, u64, Vec<Option<f64>>) = p.query(c)?;
-                Ok((a, b, s, Vec::new()))
-            } else {
-                let (a, b, s, e0, e1, e2, e3): (
-                    u64,
-                    u64,
-                    Vec<Option<f64>>,
-                    Band,
-                    Band,
-                    Band,
-                    Band,
-                ) = p.query(c)?;
-                Ok((a, b, s, vec![e0, e1, e2, e3]))
-            }
-        })?;
-        // Recipients in the window, and the new ones not among them.
-        let fresh = if k.new.is_empty() {
-            0
-        } else {
-            scores
-                .iter()
-                .filter(|s| s.is_none_or(|t| (t as i64) < k.since))
-                .count()
-        };
-        Ok(Observation {
-            sent: (sent as usize + 1).min(self.limits.max_messages),
-            recipients: (live as usize + fresh).min(self.limits.max_events),
-            duplicate_senders: fp.map_or(1, |fp| self.duplicates(k.sid, fp, k.since, entries)),
-        })
-    }
-
-    fn try_observe(
-        &self,
-        sender: &str,
-        recipients: &[String],
-        fp: Option<u64>,
-        now: i64,
-    ) -> Result<Observation, Unavailable> {
-        let k = self.keys_of(sender, recipients, fp, now);
-        let ttl = self.limits.window + 60;
+    fn ask_window_add(&self, p: &mut Pipeline, key: u64, now: i64, since: i64, keep: usize) {
+        let k = self.redis.key("bm", key);
         let member = format!(
             "{now}:{:x}:{:x}",
             self.process,
             self.nonce.fetch_add(1, Ordering::Relaxed)
         );
-        type Reply = (u64, u64, Vec<Vec<(String, f64)>>);
-        let (sent, fanout, entries): Reply = self.redis.with(|c| {
-            // Entries of other senders in the bands, read before this
-            // message's own are added.
-            let mut read = redis::pipe();
-            for band in &k.bands {
-                read.zrangebyscore_withscores(band, k.since, "+inf");
-            }
-            let entries: Vec<Vec<(String, f64)>> = if k.bands.is_empty() {
-                Vec::new()
-            } else {
-                read.query(c)?
-            };
-            let mut p = redis::pipe();
-            p.atomic();
-            p.zrembyscore(&k.messages, "-inf", format!("({}", k.since))
+        p.zrembyscore(&k, "-inf", format!("({since}"))
+            .ignore()
+            .zadd(&k, member, now)
+            .ignore()
+            .zremrangebyrank(&k, 0, -(keep.max(1) as isize) - 1)
+            .ignore()
+            .expire(&k, self.ttl())
+            .ignore()
+            .zcard(&k);
+    }
+
+    fn ask_distinct_with(&self, p: &mut Pipeline, key: u64, since: i64, new: &[String]) {
+        let k = self.redis.key("br", key);
+        p.zcount(&k, since, "+inf");
+        // ZMSCORE takes at least one member.
+        if new.is_empty() {
+            p.cmd("ZMSCORE").arg(&k).arg("-");
+        } else {
+            p.cmd("ZMSCORE").arg(&k).arg(new);
+        }
+    }
+
+    fn read_distinct_with(
+        r: &mut Replies,
+        since: i64,
+        new: &[String],
+        keep: usize,
+    ) -> redis::RedisResult<usize> {
+        let live: u64 = next(r)?;
+        let scores: Vec<Option<f64>> = next(r)?;
+        // The new ones not among the recipients in the window.
+        let fresh = if new.is_empty() {
+            0
+        } else {
+            scores
+                .iter()
+                .filter(|s| s.is_none_or(|t| (t as i64) < since))
+                .count()
+        };
+        Ok((live as usize + fresh).min(keep))
+    }
+
+    fn ask_distinct_add(
+        &self,
+        p: &mut Pipeline,
+        key: u64,
+        now: i64,
+        since: i64,
+        new: &[String],
+        keep: usize,
+    ) {
+        let k = self.redis.key("br", key);
+        p.zrembyscore(&k, "-inf", format!("({since}")).ignore();
+        for r in new {
+            p.zadd(&k, r, now).ignore();
+        }
+        p.zremrangebyrank(&k, 0, -(keep.max(1) as isize) - 1)
+            .ignore()
+            .expire(&k, self.ttl())
+            .ignore()
+            .zcard(&k);
+    }
+
+    fn ask_band_entries(&self, p: &mut Pipeline, fp: u64, since: i64) {
+        for band in self.band_keys(fp) {
+            p.zrangebyscore_withscores(band, since, "+inf");
+        }
+    }
+
+    fn ask_band_insert(&self, p: &mut Pipeline, fp: u64, sender: u64, now: i64, since: i64) {
+        let m = format!("{fp:x}:{sender:x}");
+        for band in self.band_keys(fp) {
+            // In a transaction the entries are read before this one is
+            // added; the sender's own copy of the text is renewed (ZADD of
+            // the same member).
+            p.zrembyscore(&band, "-inf", format!("({since}"))
                 .ignore()
-                .zadd(&k.messages, &member, now)
+                .zrangebyscore_withscores(&band, since, "+inf")
+                .zadd(&band, &m, now)
                 .ignore()
-                .zremrangebyrank(&k.messages, 0, -(self.limits.max_messages as isize) - 1)
+                .zremrangebyrank(&band, 0, -(BUCKET as isize) - 1)
                 .ignore()
-                .expire(&k.messages, ttl)
-                .ignore()
-                .zrembyscore(&k.recipients, "-inf", format!("({}", k.since))
+                .expire(&band, self.ttl())
                 .ignore();
-            for r in &k.new {
-                p.zadd(&k.recipients, r, now).ignore();
-            }
-            p.zremrangebyrank(&k.recipients, 0, -(self.limits.max_events as isize) - 1)
-                .ignore()
-                .expire(&k.recipients, ttl)
-                .ignore();
-            if let Some(fp) = fp {
-                let m = format!("{fp:x}:{:x}", k.sid);
-                for band in &k.bands {
-                    p.zrembyscore(band, "-inf", format!("({}", k.since))
-                        .ignore()
-                        .zadd(band, &m, now)
-                        .ignore()
-                        .zremrangebyrank(band, 0, -(BUCKET as isize) - 1)
-                        .ignore()
-                        .expire(band, ttl)
-                        .ignore();
+        }
+    }
+
+    /// The four bands' entries, each given to `visit` while it wants more.
+    fn read_bands(r: &mut Replies, visit: Visit<'_>) -> redis::RedisResult<()> {
+        let mut wanted = true;
+        for _ in 0..4 {
+            let band: Vec<(String, f64)> = next(r)?;
+            for (member, t) in band {
+                if !wanted {
+                    break;
+                }
+                let Some((f, s)) = member.split_once(':') else {
+                    continue;
+                };
+                if let (Ok(f), Ok(s)) = (u64::from_str_radix(f, 16), u64::from_str_radix(s, 16)) {
+                    wanted = visit((t as i64, f, s));
                 }
             }
-            p.zcard(&k.messages).zcard(&k.recipients);
-            let (sent, fanout): (u64, u64) = p.query(c)?;
-            Ok((sent, fanout, entries))
-        })?;
-        Ok(Observation {
-            sent: sent as usize,
-            recipients: fanout as usize,
-            duplicate_senders: fp.map_or(0, |fp| self.duplicates(k.sid, fp, k.since, entries)),
-        })
+        }
+        Ok(())
+    }
+}
+
+/// Recipient hashes as members, each once.
+fn members(recipients: &[u32]) -> Vec<String> {
+    let mut ids: Vec<String> = recipients.iter().map(|r| format!("{r:08x}")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// A reply that did not parse is Redis misbehaving: the state is unavailable.
+fn parsed<T>(r: redis::RedisResult<T>) -> Result<T, Unavailable> {
+    r.map_err(|e| Unavailable(e.to_string()))
+}
+
+impl WindowCounter for RedisBehaviourStore {
+    fn window_count(&self, key: u64, since: i64) -> Result<usize, Unavailable> {
+        let mut p = redis::pipe();
+        self.ask_window_count(&mut p, key, since);
+        parsed(next::<u64>(&mut self.run(&p)?)).map(|n| n as usize)
+    }
+
+    fn window_add(
+        &self,
+        key: u64,
+        now: i64,
+        since: i64,
+        keep: usize,
+    ) -> Result<usize, Unavailable> {
+        let mut p = redis::pipe();
+        p.atomic();
+        self.ask_window_add(&mut p, key, now, since, keep);
+        parsed(next::<u64>(&mut self.run(&p)?)).map(|n| n as usize)
+    }
+}
+
+impl DistinctCounter for RedisBehaviourStore {
+    fn distinct_with(
+        &self,
+        key: u64,
+        since: i64,
+        new: &[u32],
+        keep: usize,
+    ) -> Result<usize, Unavailable> {
+        let new = members(new);
+        let mut p = redis::pipe();
+        self.ask_distinct_with(&mut p, key, since, &new);
+        parsed(Self::read_distinct_with(
+            &mut self.run(&p)?,
+            since,
+            &new,
+            keep,
+        ))
+    }
+
+    fn distinct_add(
+        &self,
+        key: u64,
+        now: i64,
+        since: i64,
+        new: &[u32],
+        keep: usize,
+    ) -> Result<usize, Unavailable> {
+        let mut p = redis::pipe();
+        p.atomic();
+        self.ask_distinct_add(&mut p, key, now, since, &members(new), keep);
+        parsed(next::<u64>(&mut self.run(&p)?)).map(|n| n as usize)
+    }
+}
+
+impl BandIndex for RedisBehaviourStore {
+    fn band_entries(&self, fp: u64, since: i64, visit: Visit<'_>) -> Result<(), Unavailable> {
+        let mut p = redis::pipe();
+        self.ask_band_entries(&mut p, fp, since);
+        parsed(Self::read_bands(&mut self.run(&p)?, visit))
+    }
+
+    fn band_insert(
+        &self,
+        fp: u64,
+        sender: u64,
+        now: i64,
+        since: i64,
+        visit: Visit<'_>,
+    ) -> Result<(), Unavailable> {
+        let mut p = redis::pipe();
+        p.atomic();
+        self.ask_band_insert(&mut p, fp, sender, now, since);
+        parsed(Self::read_bands(&mut self.run(&p)?, visit))
+    }
+}
+
+impl BehaviourStore for RedisBehaviourStore {
+    fn limits(&self) -> StoreLimits {
+        self.limits
+    }
+
+    /// The three reads in one pipeline: one round trip.
+    fn read(&self, q: &Query, visit: Visit<'_>) -> Result<Facts, Unavailable> {
+        let new = members(&q.recipients);
+        let mut p = redis::pipe();
+        self.ask_window_count(&mut p, q.sender, q.since);
+        self.ask_distinct_with(&mut p, q.sender, q.since, &new);
+        if let Some(fp) = q.fingerprint {
+            self.ask_band_entries(&mut p, fp, q.since);
+        }
+        let mut r = self.run(&p)?;
+        parsed((|| {
+            let f = Facts {
+                sent: next::<u64>(&mut r)? as usize,
+                recipients: Self::read_distinct_with(
+                    &mut r,
+                    q.since,
+                    &new,
+                    self.limits.max_events,
+                )?,
+            };
+            if q.fingerprint.is_some() {
+                Self::read_bands(&mut r, visit)?;
+            }
+            Ok(f)
+        })())
+    }
+
+    /// The three updates in one transaction: one round trip, atomic.
+    fn record(&self, q: &Query, visit: Visit<'_>) -> Result<Facts, Unavailable> {
+        let l = self.limits;
+        let mut p = redis::pipe();
+        p.atomic();
+        self.ask_window_add(&mut p, q.sender, q.now, q.since, l.max_messages);
+        self.ask_distinct_add(
+            &mut p,
+            q.sender,
+            q.now,
+            q.since,
+            &members(&q.recipients),
+            l.max_events,
+        );
+        if let Some(fp) = q.fingerprint {
+            self.ask_band_insert(&mut p, fp, q.sender, q.now, q.since);
+        }
+        let mut r = self.run(&p)?;
+        parsed((|| {
+            let f = Facts {
+                sent: next::<u64>(&mut r)? as usize,
+                recipients: next::<u64>(&mut r)? as usize,
+            };
+            if q.fingerprint.is_some() {
+                Self::read_bands(&mut r, visit)?;
+            }
+            Ok(f)
+        })())
     }
 }
