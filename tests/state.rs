@@ -380,7 +380,9 @@ fn the_memory_ceiling_holds_while_learning_goes_on() {
 
 #[test]
 fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
-    use spamsift::behaviour::{BehaviourConfig, BehaviourStore, MemoryBehaviourStore};
+    use spamsift::behaviour::{
+        BehaviourConfig, BehaviourStore, MemoryBehaviourStore, WindowCounter,
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let Some(redis) = Redis::start(dir.path()) else {
         return;
@@ -424,6 +426,25 @@ fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
             "observe {i}"
         );
     }
+    // Records queued after verdicts are all written, at the latest when
+    // the store goes.
+    {
+        use spamsift::behaviour::{Query, StoreLimits};
+        let queued = spamsift::state::behaviour::RedisBehaviourStore::new(
+            Arc::clone(a.shared_state().expect("redis")),
+            &cfg,
+        );
+        let l = StoreLimits::of(&cfg);
+        for i in 0..1000 {
+            let q = Query::new(&l, &format!("q{}", i % 10), &[], None, 5_000 + i);
+            queued.record_later(&q).expect("queued");
+        }
+        drop(queued);
+        for s in 0..10 {
+            let q = Query::new(&l, &format!("q{s}"), &[], None, 6_000);
+            assert_eq!(shared.window_count(q.sender, 5_000), Ok(l.max_messages));
+        }
+    }
     // A message's reads are one round trip, its record one transaction.
     let pool = a.shared_state().expect("redis");
     let to = vec!["r1".to_string(), "r2".to_string()];
@@ -447,6 +468,9 @@ fn sender_behaviour_in_redis_counts_like_memory_and_across_filters() {
         let m = e.parse_email(&from("bulk@promo.example", i));
         e.observe(&m, &e.classify(&m));
     }
+    // Records made after a verdict are sent by each filter's writer
+    // thread, in batches, within milliseconds.
+    std::thread::sleep(Duration::from_millis(300));
     assert!(has(&a, &from("bulk@promo.example", 99), "BEHAV_RATE"));
     assert!(has(&b, &from("bulk@promo.example", 99), "BEHAV_RATE"));
     assert!(!has(&b, &from("quiet@promo.example", 99), "BEHAV_RATE"));

@@ -373,10 +373,8 @@ impl Behaviour {
             return;
         }
         let (now, fp) = self.key(msg);
-        if let Err(e) = self
-            .store
-            .try_observe(&msg.sender, &msg.recipients, fp, now)
-        {
+        let q = Query::new(&self.store.limits(), &msg.sender, &msg.recipients, fp, now);
+        if let Err(e) = self.store.record_later(&q) {
             // The message was classified; only its place in the sender's
             // history is lost.
             tracing::warn!("sender behaviour not recorded: {e}");

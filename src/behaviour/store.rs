@@ -204,6 +204,12 @@ pub trait BehaviourStore:
         })
     }
 
+    /// Record a message whose facts nobody waits for (the step after a
+    /// verdict): a remote store may queue it and send records in batches.
+    fn record_later(&self, q: &Query) -> Result<(), Unavailable> {
+        self.record(q, &mut |_| false).map(drop)
+    }
+
     /// What [`try_observe`](Self::try_observe) would report for this
     /// message, without recording it (classifying is read-only), or why a
     /// shared store could not be read.

@@ -11,7 +11,12 @@
 //! | `bd:<band>:<value>` | `<fingerprint>:<sender>` | the newest 16 per band value |
 //!
 //! Each primitive is one round trip; a message's batch of them is one too
-//! (read: a pipeline; record: one atomic transaction).
+//! (read: a pipeline; record: one atomic transaction). Records made after
+//! a verdict, which nobody waits for, are queued and sent by a writer
+//! thread in batches of up to [`WRITE_BATCH`] messages per round trip, so
+//! classifying a message costs one round trip, not two; a full queue makes
+//! the recording message wait (and send its own), so nothing is dropped
+//! while Redis answers.
 
 use super::Unavailable;
 use super::redis::Redis;
@@ -23,14 +28,61 @@ use redis::{Pipeline, Value};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Records a writer thread sends per round trip at most.
+pub const WRITE_BATCH: usize = 256;
+/// Records queued at most before recording waits.
+const QUEUE: usize = 8_192;
+
 /// Sender behaviour in Redis.
 #[derive(Debug)]
 pub struct RedisBehaviourStore {
+    inner: Arc<Inner>,
+    /// The queue of records for the writer thread.
+    queue: Option<std::sync::mpsc::SyncSender<Query>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the store and its writer thread share.
+#[derive(Debug)]
+struct Inner {
     redis: Arc<Redis>,
     limits: StoreLimits,
     /// Makes message members unique across filters and messages.
     nonce: AtomicU64,
     process: u64,
+}
+
+impl Drop for RedisBehaviourStore {
+    /// Send what is queued before going.
+    fn drop(&mut self) {
+        self.queue = None;
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// The writer thread: queued records, in batches, until the store goes.
+fn write_queued(inner: Arc<Inner>, queue: std::sync::mpsc::Receiver<Query>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match queue.try_recv() {
+                Ok(q) => batch.push(q),
+                Err(_) => break,
+            }
+        }
+        let mut p = redis::pipe();
+        for q in &batch {
+            inner.ask_record(&mut p, q, false);
+        }
+        if let Err(e) = inner.redis.with(|c| p.query::<()>(c)) {
+            tracing::warn!(
+                "sender behaviour of {} messages not recorded: {e}",
+                batch.len()
+            );
+        }
+    }
 }
 
 /// Replies of a pipeline, taken in order.
@@ -42,18 +94,34 @@ fn next<T: redis::FromRedisValue>(r: &mut Replies) -> redis::RedisResult<T> {
 }
 
 impl RedisBehaviourStore {
-    /// A store with the configured window and limits.
+    /// A store with the configured window and limits, and its writer
+    /// thread.
     pub fn new(redis: Arc<Redis>, cfg: &BehaviourConfig) -> RedisBehaviourStore {
-        RedisBehaviourStore {
+        let inner = Arc::new(Inner {
             redis,
             limits: StoreLimits::of(cfg),
             nonce: AtomicU64::new(0),
             process: xxhash_rust::xxh3::xxh3_64(
                 format!("{}:{:?}", std::process::id(), std::time::SystemTime::now()).as_bytes(),
             ),
+        });
+        let (queue, rx) = std::sync::mpsc::sync_channel(QUEUE);
+        let writer = {
+            let inner = Arc::clone(&inner);
+            std::thread::Builder::new()
+                .name("behaviour-writer".into())
+                .spawn(move || write_queued(inner, rx))
+                .ok()
+        };
+        RedisBehaviourStore {
+            inner,
+            queue: writer.as_ref().map(|_| queue),
+            writer,
         }
     }
+}
 
+impl Inner {
     fn ttl(&self) -> i64 {
         self.limits.window + 60
     }
@@ -157,21 +225,46 @@ impl RedisBehaviourStore {
         }
     }
 
-    fn ask_band_insert(&self, p: &mut Pipeline, fp: u64, sender: u64, now: i64, since: i64) {
+    /// Band inserts; with `read`, each band's entries are read first.
+    fn ask_band_insert(
+        &self,
+        p: &mut Pipeline,
+        (fp, sender, now, since): (u64, u64, i64, i64),
+        read: bool,
+    ) {
         let m = format!("{fp:x}:{sender:x}");
         for band in self.band_keys(fp) {
             // In a transaction the entries are read before this one is
             // added; the sender's own copy of the text is renewed (ZADD of
             // the same member).
-            p.zrembyscore(&band, "-inf", format!("({since}"))
-                .ignore()
-                .zrangebyscore_withscores(&band, since, "+inf")
-                .zadd(&band, &m, now)
+            p.zrembyscore(&band, "-inf", format!("({since}")).ignore();
+            if read {
+                p.zrangebyscore_withscores(&band, since, "+inf");
+            }
+            p.zadd(&band, &m, now)
                 .ignore()
                 .zremrangebyrank(&band, 0, -(BUCKET as isize) - 1)
                 .ignore()
                 .expire(&band, self.ttl())
                 .ignore();
+        }
+    }
+
+    /// A message's record: window, distinct and band updates (the bands'
+    /// entries read first with `read`).
+    fn ask_record(&self, p: &mut Pipeline, q: &Query, read: bool) {
+        let l = self.limits;
+        self.ask_window_add(p, q.sender, q.now, q.since, l.max_messages);
+        self.ask_distinct_add(
+            p,
+            q.sender,
+            q.now,
+            q.since,
+            &members(&q.recipients),
+            l.max_events,
+        );
+        if let Some(fp) = q.fingerprint {
+            self.ask_band_insert(p, (fp, q.sender, q.now, q.since), read);
         }
     }
 
@@ -212,8 +305,8 @@ fn parsed<T>(r: redis::RedisResult<T>) -> Result<T, Unavailable> {
 impl WindowCounter for RedisBehaviourStore {
     fn window_count(&self, key: u64, since: i64) -> Result<usize, Unavailable> {
         let mut p = redis::pipe();
-        self.ask_window_count(&mut p, key, since);
-        parsed(next::<u64>(&mut self.run(&p)?)).map(|n| n as usize)
+        self.inner.ask_window_count(&mut p, key, since);
+        parsed(next::<u64>(&mut self.inner.run(&p)?)).map(|n| n as usize)
     }
 
     fn window_add(
@@ -225,8 +318,8 @@ impl WindowCounter for RedisBehaviourStore {
     ) -> Result<usize, Unavailable> {
         let mut p = redis::pipe();
         p.atomic();
-        self.ask_window_add(&mut p, key, now, since, keep);
-        parsed(next::<u64>(&mut self.run(&p)?)).map(|n| n as usize)
+        self.inner.ask_window_add(&mut p, key, now, since, keep);
+        parsed(next::<u64>(&mut self.inner.run(&p)?)).map(|n| n as usize)
     }
 }
 
@@ -240,9 +333,9 @@ impl DistinctCounter for RedisBehaviourStore {
     ) -> Result<usize, Unavailable> {
         let new = members(new);
         let mut p = redis::pipe();
-        self.ask_distinct_with(&mut p, key, since, &new);
-        parsed(Self::read_distinct_with(
-            &mut self.run(&p)?,
+        self.inner.ask_distinct_with(&mut p, key, since, &new);
+        parsed(Inner::read_distinct_with(
+            &mut self.inner.run(&p)?,
             since,
             &new,
             keep,
@@ -259,16 +352,17 @@ impl DistinctCounter for RedisBehaviourStore {
     ) -> Result<usize, Unavailable> {
         let mut p = redis::pipe();
         p.atomic();
-        self.ask_distinct_add(&mut p, key, now, since, &members(new), keep);
-        parsed(next::<u64>(&mut self.run(&p)?)).map(|n| n as usize)
+        self.inner
+            .ask_distinct_add(&mut p, key, now, since, &members(new), keep);
+        parsed(next::<u64>(&mut self.inner.run(&p)?)).map(|n| n as usize)
     }
 }
 
 impl BandIndex for RedisBehaviourStore {
     fn band_entries(&self, fp: u64, since: i64, visit: Visit<'_>) -> Result<(), Unavailable> {
         let mut p = redis::pipe();
-        self.ask_band_entries(&mut p, fp, since);
-        parsed(Self::read_bands(&mut self.run(&p)?, visit))
+        self.inner.ask_band_entries(&mut p, fp, since);
+        parsed(Inner::read_bands(&mut self.inner.run(&p)?, visit))
     }
 
     fn band_insert(
@@ -281,38 +375,40 @@ impl BandIndex for RedisBehaviourStore {
     ) -> Result<(), Unavailable> {
         let mut p = redis::pipe();
         p.atomic();
-        self.ask_band_insert(&mut p, fp, sender, now, since);
-        parsed(Self::read_bands(&mut self.run(&p)?, visit))
+        self.inner
+            .ask_band_insert(&mut p, (fp, sender, now, since), true);
+        parsed(Inner::read_bands(&mut self.inner.run(&p)?, visit))
     }
 }
 
 impl BehaviourStore for RedisBehaviourStore {
     fn limits(&self) -> StoreLimits {
-        self.limits
+        self.inner.limits
     }
 
     /// The three reads in one pipeline: one round trip.
     fn read(&self, q: &Query, visit: Visit<'_>) -> Result<Facts, Unavailable> {
         let new = members(&q.recipients);
         let mut p = redis::pipe();
-        self.ask_window_count(&mut p, q.sender, q.since);
-        self.ask_distinct_with(&mut p, q.sender, q.since, &new);
+        self.inner.ask_window_count(&mut p, q.sender, q.since);
+        self.inner
+            .ask_distinct_with(&mut p, q.sender, q.since, &new);
         if let Some(fp) = q.fingerprint {
-            self.ask_band_entries(&mut p, fp, q.since);
+            self.inner.ask_band_entries(&mut p, fp, q.since);
         }
-        let mut r = self.run(&p)?;
+        let mut r = self.inner.run(&p)?;
         parsed((|| {
             let f = Facts {
                 sent: next::<u64>(&mut r)? as usize,
-                recipients: Self::read_distinct_with(
+                recipients: Inner::read_distinct_with(
                     &mut r,
                     q.since,
                     &new,
-                    self.limits.max_events,
+                    self.inner.limits.max_events,
                 )?,
             };
             if q.fingerprint.is_some() {
-                Self::read_bands(&mut r, visit)?;
+                Inner::read_bands(&mut r, visit)?;
             }
             Ok(f)
         })())
@@ -320,31 +416,31 @@ impl BehaviourStore for RedisBehaviourStore {
 
     /// The three updates in one transaction: one round trip, atomic.
     fn record(&self, q: &Query, visit: Visit<'_>) -> Result<Facts, Unavailable> {
-        let l = self.limits;
         let mut p = redis::pipe();
         p.atomic();
-        self.ask_window_add(&mut p, q.sender, q.now, q.since, l.max_messages);
-        self.ask_distinct_add(
-            &mut p,
-            q.sender,
-            q.now,
-            q.since,
-            &members(&q.recipients),
-            l.max_events,
-        );
-        if let Some(fp) = q.fingerprint {
-            self.ask_band_insert(&mut p, fp, q.sender, q.now, q.since);
-        }
-        let mut r = self.run(&p)?;
+        self.inner.ask_record(&mut p, q, true);
+        let mut r = self.inner.run(&p)?;
         parsed((|| {
             let f = Facts {
                 sent: next::<u64>(&mut r)? as usize,
                 recipients: next::<u64>(&mut r)? as usize,
             };
             if q.fingerprint.is_some() {
-                Self::read_bands(&mut r, visit)?;
+                Inner::read_bands(&mut r, visit)?;
             }
             Ok(f)
         })())
+    }
+
+    /// Queued for the writer thread; when the queue is full (Redis slower
+    /// than the mail), recorded at once.
+    fn record_later(&self, q: &Query) -> Result<(), Unavailable> {
+        use std::sync::mpsc::TrySendError;
+        let q = match self.queue.as_ref().map(|t| t.try_send(q.clone())) {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(TrySendError::Full(q) | TrySendError::Disconnected(q))) => q,
+            None => q.clone(),
+        };
+        self.record(&q, &mut |_| false).map(drop)
     }
 }
