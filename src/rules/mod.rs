@@ -57,6 +57,7 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
         "email-auth.toml",
         include_str!("../../rules/email-auth.toml"),
     ),
+    ("email-cjk.toml", include_str!("../../rules/email-cjk.toml")),
     ("sms.toml", include_str!("../../rules/sms.toml")),
     ("im.toml", include_str!("../../rules/im.toml")),
 ];
