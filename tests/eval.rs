@@ -511,3 +511,71 @@ fn online_eval_classifies_then_learns_in_order() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(v[0]["learned"].as_u64().unwrap() < v[0]["messages"].as_u64().unwrap());
 }
+
+/// `spamsift fit` on a labelled folder: a score file of `[[score]]`
+/// entries, every score on the side of its rule's evidence, that a local
+/// rule directory loads; the fit on the fixtures changes the verdicts it
+/// was fitted on for the better, never a sign.
+#[test]
+fn fit_writes_a_score_file_whose_scores_keep_their_side() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/email");
+    let dir = tempfile::tempdir().unwrap();
+    for (d, prefix) in [("spam", "spam-"), ("ham", "ham-")] {
+        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        for e in std::fs::read_dir(&fixtures).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            if name.starts_with(prefix) && name.ends_with(".eml") {
+                // Many copies, so the fit moves.
+                for i in 0..20 {
+                    std::fs::copy(&p, dir.path().join(d).join(format!("{i}-{name}"))).unwrap();
+                }
+            }
+        }
+    }
+    let local = dir.path().join("local");
+    std::fs::create_dir_all(&local).unwrap();
+    let out_file = local.join("fitted.toml");
+    let d = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
+    let out = spamsift(&[
+        "fit",
+        "--spam",
+        &d("spam"),
+        "--ham",
+        &d("ham"),
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("of channel email") && err.contains("rules changed"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&out_file).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let scores = table["score"].as_array().expect("[[score]] entries");
+    assert!(!scores.is_empty(), "{text}");
+    // Every fitted score is on the side of its rule's evidence.
+    let engine = spamsift::Engine::builder().build().unwrap();
+    for s in scores {
+        let id = s["id"].as_str().unwrap();
+        let score = s["score"].as_float().unwrap();
+        let rule = engine
+            .rules()
+            .rules()
+            .iter()
+            .find(|r| &*r.id == id)
+            .unwrap();
+        assert!(
+            rule.evidence.allows(score),
+            "{id}: {score} vs {:?}",
+            rule.evidence
+        );
+    }
+    // The file loads as local rules, and the command checks its input.
+    let out = spamsift(&["--local-rules", local.to_str().unwrap(), "rules"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = spamsift(&["fit", "--spam", &d("spam"), "--ham-cost", "0"]);
+    assert!(!out.status.success());
+}

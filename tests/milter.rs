@@ -125,7 +125,7 @@ async fn ham_spam_and_reject_sessions() {
     );
     assert!(!h.iter().any(|(n, _)| n == "X-Spam-Flag"));
 
-    let spam = session(&addr, "198.51.100.23", &fixture("spam-phish-html.eml")).await;
+    let spam = session(&addr, "198.51.100.23", &fixture("spam-password-expiry.eml")).await;
     assert!(matches!(spam.final_action(), Action::Continue(_)));
     let s = added(&spam);
     assert!(

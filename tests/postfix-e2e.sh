@@ -119,7 +119,7 @@ fail=0
 check() { if eval "$2"; then echo "ok   - $1"; else echo "FAIL - $1"; fail=1; fi; }
 
 r_ham=$(send "$F/ham-newsletter.eml")
-r_spam=$(send "$F/spam-phish-html.eml")
+r_spam=$(send "$F/spam-password-expiry.eml")
 r_reject=$(send "$F/spam-pharmacy-tagged.eml")
 check "ham accepted" '[ "$r_ham" = sent ]'
 check "spam accepted for tagging" '[ "$r_spam" = sent ]'
@@ -135,7 +135,7 @@ for m in mailbox.mbox(sys.argv[1]):
 PY
 cat "$D/delivered.txt"
 check "ham delivered with X-Spam-Status: No" 'grep -q "Example Weekly.*FLAG: None | STATUS: No | N_STATUS: 1" "$D/delivered.txt"'
-check "spam delivered with X-Spam-Flag: YES" 'grep -q "suspended | FLAG: YES | STATUS: Yes | N_STATUS: 1" "$D/delivered.txt"'
+check "spam delivered with X-Spam-Flag: YES" 'grep -q "password expires today | FLAG: YES | STATUS: Yes | N_STATUS: 1" "$D/delivered.txt"'
 check "reject-level message not delivered" '! grep -q "Viagra" "$D/delivered.txt"'
 
 # Hostile input. (1) The reject-level spam with a 3 MB text/html

@@ -298,3 +298,49 @@ fn embedded_rules_validate() {
     .expect("the same rules, unchecked");
     assert_eq!(checked.rules().len(), unchecked.rules().len());
 }
+
+#[test]
+fn a_score_never_takes_the_other_side_of_its_evidence() {
+    // (file text, line, what the message must say)
+    let table: &[(&str, usize, &str)] = &[
+        (
+            "[[rule]]\nid = \"S\"\nscore = -1.0\nevidence = \"spam\"\nfield = \"body\"\nphrases = [\"x\"]\n",
+            1,
+            "evidence of spam",
+        ),
+        (
+            "[[rule]]\nid = \"H\"\nscore = 0.5\nevidence = \"ham\"\nfield = \"body\"\nphrases = [\"x\"]\n",
+            1,
+            "evidence of ham",
+        ),
+        (
+            "[[rule]]\nid = \"N\"\nscore = 0.5\nevidence = \"none\"\nfield = \"body\"\nphrases = [\"x\"]\n",
+            1,
+            "evidence of none",
+        ),
+        (
+            "[[rule]]\nid = \"Q\"\nscore = 1.0\nevidence = \"maybe\"\nfield = \"body\"\nphrases = [\"x\"]\n",
+            1,
+            "one of \"spam\", \"ham\", \"none\"",
+        ),
+        // A local file cannot turn a spam sign into a ham sign.
+        (
+            "\n[[score]]\nid = \"A\"\nscore = -2.0\n",
+            2,
+            "A is evidence of spam",
+        ),
+    ];
+    for (text, line, says) in table {
+        let e = one(&[("a.toml", PHRASE_A), ("local.toml", text)]);
+        assert_eq!((e.file.as_str(), e.line), ("local.toml", *line), "{e}");
+        assert!(e.message.contains(says), "{e}");
+    }
+    // Switching a rule off, or a written side at 0, is fine.
+    let ok = "[[score]]\nid = \"A\"\nscore = 0.0\n\n[[rule]]\nid = \"Z\"\nscore = 0.0\nevidence = \"spam\"\nfield = \"body\"\nphrases = [\"z\"]\n";
+    assert!(
+        spamsift::rules::load_sources(
+            [("a.toml", PHRASE_A), ("l.toml", ok)].map(|(n, t)| (n.to_string(), t.to_string()))
+        )
+        .is_ok()
+    );
+}

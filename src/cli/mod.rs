@@ -3,6 +3,7 @@
 mod check;
 mod corpus_args;
 mod eval;
+mod fit;
 mod milter;
 mod progress;
 mod reputation;
@@ -180,6 +181,9 @@ enum Command {
     Reputation(reputation::ReputationArgs),
     /// Train a Bayes model from labelled corpora.
     Train(train::TrainArgs),
+    /// Fit the rule scores of a channel to labelled corpora (each on the
+    /// side of what its rule is evidence of); writes a `[[score]]` file.
+    Fit(fit::FitArgs),
     /// Learn one message from stdin as spam or ham into a model (user feedback).
     Learn(train::LearnArgs),
     /// Inspect a Bayes model: `model info MODEL`.
@@ -345,6 +349,7 @@ pub fn main() -> ExitCode {
         Command::Rspamd(a) => rspamd::run(&opts, a),
         Command::Reputation(a) => reputation::run(a),
         Command::Train(a) => train::train(&opts, a),
+        Command::Fit(a) => fit::run(&opts, a),
         Command::Learn(a) => train::learn(&opts, a),
         Command::Model(a) => train::model(&opts, a),
     };

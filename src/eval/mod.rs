@@ -2,6 +2,7 @@
 //! statistics, throughput, comparisons and reports (terminal, JSON,
 //! Markdown, SVG plots).
 
+pub mod fit;
 pub mod metrics;
 pub mod online;
 #[cfg(feature = "plots")]

@@ -110,6 +110,7 @@ struct RuleHead {
     id: Arc<str>,
     description: Arc<str>,
     score: f64,
+    evidence: super::Evidence,
     channels: Vec<Channel>,
     origin: String,
     reported: bool,
@@ -249,6 +250,10 @@ pub fn load_sources_checked(
             Some(_) if !score.is_finite() => {
                 errors.push(err("score must be a finite number".into()))
             }
+            Some(&i) if !checked[i].rule.evidence.allows(score) => errors.push(err(format!(
+                "score = {score}: {id} is evidence of {}, so its score cannot take the other sign",
+                checked[i].rule.evidence.as_str()
+            ))),
             Some(&i) => {
                 let head = &mut checked[i].rule;
                 head.score = score;
@@ -300,6 +305,21 @@ fn check_rule(
     if !raw.score.is_finite() {
         errs.push("score must be a finite number".into());
     }
+    let evidence = match super::Evidence::of(raw.evidence.as_deref(), raw.score) {
+        Ok(e) if e.allows(raw.score) => e,
+        Ok(e) => {
+            errs.push(format!(
+                "score = {}: the rule is evidence of {}, so its score cannot take the other sign",
+                raw.score,
+                e.as_str()
+            ));
+            e
+        }
+        Err(e) => {
+            errs.push(e);
+            super::Evidence::None
+        }
+    };
     let channels = match &raw.channels {
         None => Channel::ALL.to_vec(),
         Some(list) => {
@@ -416,6 +436,7 @@ fn check_rule(
                 id: Arc::from(raw.id),
                 description: Arc::from(raw.description),
                 score: raw.score,
+                evidence,
                 channels,
             },
             file: file.to_string(),
@@ -521,6 +542,7 @@ fn check_dnslist(
             id: Arc::from(raw.id),
             description: Arc::from(raw.description),
             score: raw.score,
+            evidence: super::Evidence::of(None, raw.score).unwrap_or(super::Evidence::None),
             channels,
         },
         file: file.to_string(),
@@ -614,6 +636,7 @@ fn check_reputation(
                 id: Arc::from(raw.id),
                 description: Arc::from(raw.description),
                 score: raw.score,
+                evidence: super::Evidence::of(None, raw.score).unwrap_or(super::Evidence::None),
                 channels,
             },
             file: file.to_string(),
@@ -781,6 +804,7 @@ fn build(
                 id: h.id,
                 description: h.description,
                 score: h.score,
+                evidence: h.evidence,
                 channels: h.channels,
                 origin: h.origin,
                 reported: h.reported,

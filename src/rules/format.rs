@@ -161,6 +161,12 @@ pub struct RawRule {
     /// Points added when the rule hits (may be negative).
     #[serde(default)]
     pub score: f64,
+    /// What a hit is evidence of: `spam`, `ham` or `none` (a fact shown,
+    /// never counted). When omitted, the sign of the score says (`none`
+    /// for 0). A score, in the rule or a later `[[score]]`, never takes
+    /// the other side; `spamsift fit` keeps it there.
+    #[serde(default)]
+    pub evidence: Option<String>,
     /// Channels the rule applies to; all when omitted.
     #[serde(default)]
     pub channels: Option<Vec<String>>,

@@ -71,6 +71,8 @@ pub struct Rule {
     pub description: Arc<str>,
     /// Points it adds.
     pub score: f64,
+    /// What a hit is evidence of; its score never takes the other side.
+    pub evidence: Evidence,
     /// Channels it applies to.
     pub channels: Vec<Channel>,
     /// Where it was defined (`file:line`).
@@ -79,6 +81,52 @@ pub struct Rule {
     pub reported: bool,
     /// What it matches with (kept for profiling and listing).
     pub(crate) spec: RuleSpec,
+}
+
+/// What a rule's hit is evidence of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// Spam: its score is 0 or more.
+    Spam,
+    /// Ham: its score is 0 or less.
+    Ham,
+    /// Nothing: a fact shown with the verdict, scored 0.
+    None,
+}
+
+impl Evidence {
+    /// As written in rule files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Spam => "spam",
+            Evidence::Ham => "ham",
+            Evidence::None => "none",
+        }
+    }
+
+    /// Whether `score` is on this side (0 is on every side).
+    pub fn allows(self, score: f64) -> bool {
+        match self {
+            Evidence::Spam => score >= 0.0,
+            Evidence::Ham => score <= 0.0,
+            Evidence::None => score == 0.0,
+        }
+    }
+
+    /// What a rule file says (`evidence`), else what its score's sign says.
+    pub fn of(written: Option<&str>, score: f64) -> Result<Evidence, String> {
+        match written {
+            Some("spam") => Ok(Evidence::Spam),
+            Some("ham") => Ok(Evidence::Ham),
+            Some("none") => Ok(Evidence::None),
+            Some(other) => Err(format!(
+                "evidence = {other:?}: one of \"spam\", \"ham\", \"none\""
+            )),
+            None if score > 0.0 => Ok(Evidence::Spam),
+            None if score < 0.0 => Ok(Evidence::Ham),
+            None => Ok(Evidence::None),
+        }
+    }
 }
 
 /// A compiled rule's matcher, as written (regexes already prepared).
