@@ -397,13 +397,7 @@ fn spf_dkim_dmarc_against_a_real_dns_server() {
 
 #[test]
 fn results_of_a_trusted_authserv_id_are_read_others_ignored() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("spamsift.toml");
-    std::fs::write(
-        &conf,
-        "[parse]\ntrusted_authserv_ids = [\"mx.example.org\"]\n",
-    )
-    .expect("config");
+    let (_dir, conf) = trusting_mx_example_org();
     let with = |id: &str| {
         [
             format!(
@@ -826,4 +820,42 @@ fn scan_asks_dns_only_when_told() {
     let out = common::run(&["scan", "--dns", mail.to_str().expect("path")], b"");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("[dns]"));
+}
+
+/// RFC 8058 one-click unsubscribe lowers the score only together with
+/// the From domain's authentication: the same fields in an unauthenticated
+/// (or forged) message count for nothing.
+#[test]
+fn one_click_unsubscribe_counts_only_when_the_sender_authenticated() {
+    let (_dir, conf) = trusting_mx_example_org();
+    let mail = |dmarc: &str, post: &str| {
+        format!(
+            "Authentication-Results: mx.example.org; dkim=pass header.d=news.example;\n dmarc={dmarc} header.from=news.example\n\
+             From: Example News <letters@news.example>\nTo: reader@example.org\nSubject: This week's news\n\
+             Date: Mon, 30 Nov 2026 10:00:00 +0000\nMessage-ID: <w48@news.example>\n\
+             List-Unsubscribe: <https://news.example/u/abc>, <mailto:unsub@news.example>\n{post}\n\
+             This week: three stories from our readers.\n"
+        )
+        .into_bytes()
+    };
+    let one_click = "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n";
+    let hit = |raw: &[u8]| {
+        hits(&check(&conf, &[], raw).0).contains(&"BULK_ONE_CLICK_AUTHENTICATED".to_string())
+    };
+    assert!(hit(&mail("pass", one_click)));
+    assert!(!hit(&mail("fail", one_click)), "not without DMARC");
+    assert!(!hit(&mail("pass", "")), "not without the one-click field");
+}
+
+/// A config that reads the Authentication-Results of `mx.example.org`
+/// (our MTA), in a directory of its own.
+fn trusting_mx_example_org() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("spamsift.toml");
+    std::fs::write(
+        &conf,
+        "[parse]\ntrusted_authserv_ids = [\"mx.example.org\"]\n",
+    )
+    .expect("config");
+    (dir, conf)
 }
