@@ -95,6 +95,20 @@ fn cases() -> Vec<(&'static str, Channel, Maker)> {
         ("repeated words (SMS)", Channel::Sms, |n| {
             sms_text(&repeat_to("free win call now txt ", n))
         }),
+        // One run of Japanese without any ASCII separator: the dictionary
+        // word segmenter and the CJK phrase rules.
+        ("Japanese without separators (email)", Channel::Email, |n| {
+            email_with_text(&repeat_to(
+                "無料で今すぐ登録出会いはこちらアカウント停止",
+                n,
+            ))
+        }),
+        ("one repeated ideograph (email)", Channel::Email, |n| {
+            email_with_text(&"無".repeat(n / 3))
+        }),
+        ("Chinese without separators (SMS)", Channel::Sms, |n| {
+            sms_text(&repeat_to("代开发票免费注册赢取大奖", n))
+        }),
     ]
 }
 

@@ -184,9 +184,10 @@ impl<S: FnMut(u64)> Features<S> {
                 continue;
             };
             let lower = chunk.to_lowercase();
+            // Hash one word; whether more are wanted.
             let mut word = |this: &mut Self, word: &str| {
                 if words >= this.opts.max_words {
-                    return;
+                    return false;
                 }
                 let h = if word.len() > MAX_WORD {
                     long(word.len())
@@ -195,12 +196,15 @@ impl<S: FnMut(u64)> Features<S> {
                 };
                 emit(this, h);
                 words += 1;
+                words < this.opts.max_words
             };
             if has_chinese_or_japanese(&lower) {
                 cj_words(&lower, |w| word(self, w));
             } else {
                 for w in lower.unicode_words() {
-                    word(self, w);
+                    if !word(self, w) {
+                        break;
+                    }
                 }
             }
         }
@@ -225,8 +229,9 @@ fn has_chinese_or_japanese(text: &str) -> bool {
 /// The words of Chinese and Japanese text (and of any other script in it),
 /// as ICU4X's dictionary word segmenter finds them (UAX #29 with its
 /// Chinese–Japanese dictionary): `無料で今すぐ登録` gives `無料`, `で`,
-/// `今`, `すぐ`, `登録`, not eight single characters or one run.
-fn cj_words(text: &str, mut f: impl FnMut(&str)) {
+/// `今`, `すぐ`, `登録`, not eight single characters or one run. Stops when
+/// `f` wants no more words.
+fn cj_words(text: &str, mut f: impl FnMut(&str) -> bool) {
     static SEGMENTER: std::sync::OnceLock<icu_segmenter::WordSegmenterBorrowed<'static>> =
         std::sync::OnceLock::new();
     let segmenter = SEGMENTER.get_or_init(|| {
@@ -236,8 +241,8 @@ fn cj_words(text: &str, mut f: impl FnMut(&str)) {
     });
     let mut last = 0;
     for (i, kind) in segmenter.segment_str(text).iter_with_word_type() {
-        if i > last && kind.is_word_like() {
-            f(&text[last..i]);
+        if i > last && kind.is_word_like() && !f(&text[last..i]) {
+            return;
         }
         last = i;
     }
@@ -442,7 +447,10 @@ mod tests {
     fn chinese_and_japanese_give_words() {
         let words = |t: &str| {
             let mut v = Vec::new();
-            cj_words(t, |w| v.push(w.to_string()));
+            cj_words(t, |w| {
+                v.push(w.to_string());
+                true
+            });
             v
         };
         // Words of the dictionary, not single ideographs nor one run.
@@ -519,7 +527,10 @@ mod tests {
             let words: Vec<&str> = if chunk.is_ascii() {
                 vec![lower.as_str()]
             } else if has_chinese_or_japanese(&lower) {
-                cj_words(&lower, |w| cj.push(w.to_string()));
+                cj_words(&lower, |w| {
+                    cj.push(w.to_string());
+                    cj.len() < max_words
+                });
                 cj.iter()
                     .map(String::as_str)
                     .take(max_words - out.len())
