@@ -533,8 +533,8 @@ fn fit_writes_a_score_file_whose_scores_keep_their_side() {
             }
         }
     }
+    // The local rule directory is made if need be.
     let local = dir.path().join("local");
-    std::fs::create_dir_all(&local).unwrap();
     let out_file = local.join("fitted.toml");
     let d = |s: &str| dir.path().join(s).to_str().unwrap().to_string();
     let out = spamsift(&[

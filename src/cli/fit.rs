@@ -145,6 +145,11 @@ pub fn run(opts: &EngineOpts, args: FitArgs) -> CmdResult {
     let text = score_file(&fitted, &summary);
     match &args.out {
         Some(path) => {
+            // A local rule directory named for the first time is made.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| fail(format_args!("cannot create {}: {e}", dir.display())))?;
+            }
             spamsift::fsutil::write_atomic(path, text.as_bytes())
                 .map_err(|e| fail(format_args!("cannot write {}: {e}", path.display())))?;
             eprintln!("spamsift: {}", summary.replace('\n', "\nspamsift: "));
