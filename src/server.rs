@@ -663,15 +663,7 @@ async fn report(
         .engine
         .bayes()
         .filter(|_| learn && state.feedback.is_none())
-        .map(|b| {
-            let features = crate::bayes::features(&msg, &state.engine.config().bayes.tokenizer());
-            b.store().learn_shared_for(
-                msg.user.as_deref(),
-                crate::bayes::message_digest(&msg),
-                &features,
-                crate::corpus::Label::Spam,
-            )
-        });
+        .map(|b| b.learn_shared(&msg, crate::corpus::Label::Spam));
     match shared.flatten() {
         Some(Ok(_)) => learned = true,
         Some(Err(e)) => {

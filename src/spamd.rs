@@ -496,7 +496,7 @@ async fn tell_shared(
     remove: bool,
     user: Option<&str>,
 ) -> Result<Option<Vec<u8>>, ProtocolError> {
-    use crate::bayes::{LearnOutcome, features, message_digest};
+    use crate::bayes::LearnOutcome;
     if remove {
         return Err(ProtocolError(
             69,
@@ -504,15 +504,15 @@ async fn tell_shared(
         ));
     }
     let e = Arc::clone(engine);
-    let user = user
-        .map(crate::message::identity::normalise_address)
-        .filter(|u| !u.is_empty());
+    // The protocol's user is whose model learns it, as when classifying.
+    let envelope = Envelope {
+        user: user.map(str::to_string),
+        ..Envelope::default()
+    };
     let job = tokio::task::spawn_blocking(move || {
-        let msg = e.parse_email(&body);
-        let f = features(&msg, &e.config().bayes.tokenizer());
-        let d = message_digest(&msg);
-        e.bayes()
-            .and_then(|b| b.store().learn_shared_for(user.as_deref(), d, &f, label))
+        let mut msg = e.parse_email(&body);
+        envelope.apply(&mut msg);
+        e.bayes().and_then(|b| b.learn_shared(&msg, label))
     });
     match job.await {
         Ok(Some(Ok(LearnOutcome::AlreadyLearned | LearnOutcome::NotLearned(_)))) => Ok(Some(

@@ -237,6 +237,24 @@ impl Classifier {
         self.store.as_ref()
     }
 
+    /// Learn a message into a store that learns while engines read it (the
+    /// shared state), for its user ([`Message::user`]) when the store keeps
+    /// per-user models: its features by this classifier's tokenizer, its
+    /// digest for the books. `None` when the store does not learn so.
+    pub fn learn_shared(
+        &self,
+        msg: &Message,
+        label: crate::corpus::Label,
+    ) -> Option<Result<super::LearnOutcome, crate::state::Unavailable>> {
+        let features = super::tokenizer::features(msg, &self.config.tokenizer());
+        self.store.learn_shared_for(
+            msg.user.as_deref(),
+            super::message_digest(msg),
+            &features,
+            label,
+        )
+    }
+
     /// The settings.
     pub fn config(&self) -> &BayesConfig {
         &self.config

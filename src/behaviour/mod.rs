@@ -284,6 +284,11 @@ impl DuplicateCount {
         self.n
     }
 
+    /// Whether the threshold is reached (no entry can change the count).
+    pub(crate) fn full(&self) -> bool {
+        self.n >= self.cap
+    }
+
     /// Count a band bucket entry `(time, fingerprint, sender)` if it is
     /// another sender's near copy of `fp` within the window.
     pub(crate) fn consider(

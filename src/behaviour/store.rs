@@ -287,7 +287,6 @@ struct Duplicates {
     fp: u64,
     since: i64,
     near_bits: u32,
-    cap: usize,
 }
 
 impl Duplicates {
@@ -298,7 +297,6 @@ impl Duplicates {
             fp: q.fingerprint.unwrap_or_default(),
             since: q.since,
             near_bits: l.near_bits,
-            cap: l.duplicate_cap.min(super::MAX_DUPLICATE_SENDERS),
         }
     }
 
@@ -307,7 +305,7 @@ impl Duplicates {
         if e.2 != self.sender {
             self.dup.consider(e, self.fp, self.since, self.near_bits);
         }
-        self.dup.count() < self.cap
+        !self.dup.full()
     }
 
     fn count(&self) -> usize {

@@ -126,9 +126,9 @@ pub struct Tally {
 
 /// Where the counts live.
 pub trait ReputationStore: Send + Sync + std::fmt::Debug {
-    /// The counts of each source (by its hash), at once (a remote store
-    /// answers in one round trip).
-    fn tallies(&self, sources: &[u64]) -> Result<Vec<Tally>, Unavailable>;
+    /// The counts of each source (by its hash) as of `now`, at once (a
+    /// remote store answers in one round trip).
+    fn tallies(&self, sources: &[u64], now: i64) -> Result<Vec<Tally>, Unavailable>;
     /// Count one message for each source: as spam or as ham.
     fn count(&self, sources: &[u64], spam: bool, now: i64) -> Result<(), Unavailable>;
 }
@@ -164,8 +164,7 @@ impl MemoryReputation {
 }
 
 impl ReputationStore for MemoryReputation {
-    fn tallies(&self, sources: &[u64]) -> Result<Vec<Tally>, Unavailable> {
-        let now = chrono::Utc::now().timestamp();
+    fn tallies(&self, sources: &[u64], now: i64) -> Result<Vec<Tally>, Unavailable> {
         Ok(sources
             .iter()
             .map(|&id| match self.shard(id).peek(&id) {
@@ -282,7 +281,9 @@ impl Reputation {
             return Ok(Vec::new());
         }
         let ids: Vec<u64> = sources.iter().map(|s| s.id).collect();
-        let tallies = self.store.tallies(&ids)?;
+        // The message's clock (when the front end received it), as when
+        // it is counted.
+        let tallies = self.store.tallies(&ids, msg.clock().timestamp())?;
         let s = &self.settings;
         let mut hits: Vec<Hit> = Vec::new();
         for (source, t) in sources.iter().zip(tallies) {
@@ -367,9 +368,11 @@ mod tests {
         m.count(&[7], true, now - 3 * 86_400).unwrap();
         m.count(&[7], false, now).unwrap();
         assert_eq!(
-            m.tallies(&[7, 8]).unwrap(),
+            m.tallies(&[7, 8], now).unwrap(),
             [Tally { spam: 0, ham: 1 }, Tally::default()]
         );
+        // A day and a half on, nothing counts.
+        assert_eq!(m.tallies(&[7], now + 129_600).unwrap(), [Tally::default()]);
     }
 
     #[test]

@@ -835,9 +835,11 @@ impl RedisReputation {
 }
 
 impl crate::reputation::ReputationStore for RedisReputation {
+    /// Redis forgets a source by its TTL, so `now` is not needed here.
     fn tallies(
         &self,
         sources: &[u64],
+        _now: i64,
     ) -> Result<Vec<crate::reputation::counters::Tally>, Unavailable> {
         let mut p = redis::pipe();
         for &id in sources {
