@@ -5,16 +5,8 @@
 # and classification throughput as ratios measured in the same run.
 #   scripts/compare-bogofilter.sh [CORPORA_DIR]
 # Installs bogofilter with apt-get when it is missing.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-C=$(cd "${1:-../shared/corpora}" && pwd)
-if ! command -v bogofilter >/dev/null; then
-  (apt-get install -y -q bogofilter || (apt-get update -q && apt-get install -y -q bogofilter)) >/dev/null
-fi
-cargo build --release -q
-B=$PWD/target/release/spamsift
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+CORPORA=${1:+$(realpath "$1")}
+source "$(dirname "$0")/bogofilter-setup.sh"
 
 # ---- lay out both corpora as files, split even/odd -------------------------
 python3 - "$C" "$W" <<'PY'

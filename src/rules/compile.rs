@@ -4,7 +4,7 @@ use super::eval::EvalTest;
 use super::field::Field;
 use super::format::{RawRule, RuleFile};
 use super::matcher::{
-    BuildError, BuildFor, FieldMatcher, PhraseMatcher, RegexMatcher, RegexSets,
+    BuildError, BuildFor, Deferred, FieldMatcher, PhraseMatcher, RegexMatcher, RegexSets,
     needs_unicode_folding,
 };
 use super::meta::{self, Expr};
@@ -97,7 +97,7 @@ enum Matcher {
     },
     Regex {
         field: Field,
-        regex: String,
+        regex: pattern::RulePattern,
     },
     Eval(EvalTest),
     Meta(Expr<String>),
@@ -164,12 +164,17 @@ pub fn load_sources_checked(
     let mut seen: HashMap<String, String> = HashMap::new();
     // Score changes, applied once every file's rules are known.
     let mut rescores: Vec<(String, usize, String, f64)> = Vec::new();
+    // Whether every phrase and regex rule was checked when spamsift was
+    // built (the embedded rules): only then may one message per process
+    // compile a field's matchers when it first needs them, since they
+    // cannot fail then.
+    let mut all_prechecked = true;
 
     for (file, text, check_regexes) in sources {
         let parsed: RuleFile = match toml::from_str(&text) {
             Ok(p) => p,
             Err(e) => {
-                let line = e.span().map_or(0, |s| line_of(&text, s.start));
+                let line = e.span().map_or(0, |s| LineIndex::of(&text).line(s.start));
                 errors.push(RuleError {
                     file: file.clone(),
                     line,
@@ -179,6 +184,7 @@ pub fn load_sources_checked(
                 continue;
             }
         };
+        let lines = LineIndex::of(&text);
         // Rules and reputation sources share one id space. Rules are
         // checked on all cores, in file order: compiling each regex to check
         // it is a large part of `spamsift check`'s start-up.
@@ -186,7 +192,7 @@ pub fn load_sources_checked(
             .rule
             .into_par_iter()
             .map(|s| {
-                let line = line_of(&text, s.span().start);
+                let line = lines.line(s.span().start);
                 let raw = s.into_inner();
                 (
                     line,
@@ -196,19 +202,19 @@ pub fn load_sources_checked(
             })
             .collect();
         for s in parsed.score {
-            let line = line_of(&text, s.span().start);
+            let line = lines.line(s.span().start);
             let raw = s.into_inner();
             rescores.push((file.clone(), line, raw.id, raw.score));
         }
         let entries = rules
             .into_iter()
             .chain(parsed.reputation.into_iter().map(|s| {
-                let line = line_of(&text, s.span().start);
+                let line = lines.line(s.span().start);
                 let raw = s.into_inner();
                 (line, raw.id.clone(), check_reputation(raw, &file, line))
             }))
             .chain(parsed.dnslist.into_iter().map(|s| {
-                let line = line_of(&text, s.span().start);
+                let line = lines.line(s.span().start);
                 let raw = s.into_inner();
                 (line, raw.id.clone(), check_dnslist(raw, &file, line))
             }));
@@ -221,6 +227,11 @@ pub fn load_sources_checked(
             };
             match result {
                 Ok(c) => {
+                    if check_regexes
+                        && matches!(c.matcher, Matcher::Phrases { .. } | Matcher::Regex { .. })
+                    {
+                        all_prechecked = false;
+                    }
                     if let Some(first) = seen.get(&*c.rule.id) {
                         errors.push(err(format!("duplicate rule id (first defined at {first})")));
                     } else {
@@ -270,16 +281,24 @@ pub fn load_sources_checked(
     if !errors.is_empty() {
         return Err(LoadError { errors });
     }
-    build(checked, metas, channels, build_for).map_err(|errors| LoadError { errors })
+    let defer = all_prechecked && build_for == BuildFor::StartUp;
+    build(checked, metas, channels, build_for, defer).map_err(|errors| LoadError { errors })
 }
 
-/// 1-based line of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    text.as_bytes()[..offset.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
+/// Where a text's lines start, to give the line of each rule (counting
+/// newlines from the start for each rule cost time quadratic in the
+/// file's length).
+struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    fn of(text: &str) -> LineIndex {
+        LineIndex(memchr::memchr_iter(b'\n', text.as_bytes()).collect())
+    }
+
+    /// 1-based line of a byte offset.
+    fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&nl| nl < offset) + 1
+    }
 }
 
 fn valid_id(id: &str) -> bool {
@@ -394,18 +413,12 @@ fn check_rule(
     } else if let Some(regex) = raw.regex {
         // Checked as it will run (Perl classes made ASCII, see `pattern`);
         // a syntax error leaves the pattern as written, so it is reported.
-        let ascii = pattern::ascii_perl_classes(&regex);
-        if let Err(e) = if check_regexes {
-            check_regex(&ascii)
-        } else {
-            Ok(())
-        } {
+        // Unchecked (embedded) patterns are rewritten when first compiled.
+        let regex = pattern::RulePattern::new(regex);
+        if check_regexes && let Err(e) = check_regex(regex.running()) {
             errs.push(format!("invalid regex: {}", one_line(&e)));
         }
-        field.map(|field| Matcher::Regex {
-            field,
-            regex: ascii,
-        })
+        field.map(|field| Matcher::Regex { field, regex })
     } else if let Some(name) = raw.eval {
         match EvalTest::new(&name, raw.threshold) {
             Ok(t) => Some(Matcher::Eval(t)),
@@ -766,11 +779,14 @@ fn rule_error(c: &Checked, message: String) -> RuleError {
 /// The compiled rule set: the rules, and the matchers of `eager` channels
 /// built now, each channel on a thread of its own (start-up is what a
 /// `spamsift check` per message pays); other channels build on first use.
+/// With `defer`, a field's matchers are compiled when the field first has
+/// a value, and a long-text regex when its literal is first found.
 fn build(
     checked: Vec<Checked>,
     metas: Vec<(usize, Expr<usize>)>,
     eager: &[Channel],
     build_for: BuildFor,
+    defer: bool,
 ) -> Result<RuleSet, Vec<RuleError>> {
     let meta_order: Vec<usize> = metas.iter().map(|(i, _)| *i).collect();
     let resolved: std::collections::HashMap<usize, Expr<usize>> = metas.into_iter().collect();
@@ -817,8 +833,9 @@ fn build(
             .iter()
             .map(|&ch| {
                 let (rules, order) = (&rules, &meta_order);
-                let worker = std::thread::Builder::new()
-                    .spawn_scoped(scope, move || build_channel(ch, rules, order, build_for));
+                let worker = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    build_channel(ch, rules, order, build_for, defer)
+                });
                 (ch, worker)
             })
             .collect();
@@ -831,7 +848,7 @@ fn build(
                         (ChannelRules::default(), vec![e])
                     }),
                     // No thread to be had: build it here.
-                    Err(_) => build_channel(ch, &rules, &meta_order, build_for),
+                    Err(_) => build_channel(ch, &rules, &meta_order, build_for, defer),
                 };
                 (ch, built)
             })
@@ -852,16 +869,19 @@ fn build(
         channels,
         meta_order,
         build_for,
+        defer,
     })
 }
 
 /// The matchers of one channel, and the errors building them (a field
-/// whose matchers cannot be built gets none).
+/// whose matchers cannot be built gets none). With `defer`, each field's
+/// are compiled when first needed (see [`FieldMatcher::deferred`]).
 pub(crate) fn build_channel(
     ch: Channel,
     rules: &[Rule],
     meta_order: &[usize],
     build: BuildFor,
+    defer: bool,
 ) -> (ChannelRules, Vec<RuleError>) {
     let mut out = ChannelRules::default();
     let mut errors = Vec::new();
@@ -879,7 +899,7 @@ pub(crate) fn build_channel(
         let mut patterns: Vec<&str> = Vec::new();
         let mut pattern_rule = Vec::new();
         let mut whole = Vec::new();
-        let mut regexes: Vec<&str> = Vec::new();
+        let mut regexes: Vec<&pattern::RulePattern> = Vec::new();
         let mut set_rule = Vec::new();
         for (i, r) in rules.iter().enumerate().filter(|(_, r)| applies(r)) {
             match &r.spec {
@@ -901,6 +921,32 @@ pub(crate) fn build_channel(
                 _ => {}
             }
         }
+        if defer {
+            let phrases: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+            let regexes: Vec<pattern::RulePattern> = regexes.into_iter().cloned().collect();
+            let f = field.clone();
+            let compile = move || {
+                let phrases: Vec<&str> = phrases.iter().map(String::as_str).collect();
+                let regexes: Vec<&str> =
+                    regexes.iter().map(pattern::RulePattern::running).collect();
+                field_matchers(
+                    &f,
+                    &phrases,
+                    pattern_rule.clone(),
+                    whole.clone(),
+                    &regexes,
+                    set_rule.clone(),
+                    (build, true),
+                )
+            };
+            out.fields
+                .push(FieldMatcher::deferred(field, Deferred(Box::new(compile))));
+            continue;
+        }
+        let regexes: Vec<&str> = regexes
+            .into_iter()
+            .map(pattern::RulePattern::running)
+            .collect();
         let built = field_matchers(
             &field,
             &patterns,
@@ -908,9 +954,9 @@ pub(crate) fn build_channel(
             whole,
             &regexes,
             set_rule,
-            build,
+            (build, false),
         );
-        let (phrases, regexes) = match built {
+        let matchers = match built {
             Ok(m) => m,
             Err(e) => {
                 let message = format!(
@@ -924,11 +970,7 @@ pub(crate) fn build_channel(
                 (None, None)
             }
         };
-        out.fields.push(FieldMatcher {
-            field,
-            phrases,
-            regexes,
-        });
+        out.fields.push(FieldMatcher::compiled(field, matchers));
     }
     for (i, r) in rules.iter().enumerate().filter(|(_, r)| applies(r)) {
         match &r.spec {
@@ -991,7 +1033,8 @@ fn check_regex(pattern: &str) -> Result<(), String> {
 /// The phrase automaton and regex matcher of one field. On a long text
 /// (body, HTML) the regexes' leading literals join the phrase automaton,
 /// so one pass finds both; other fields get one RegexSet, searched once
-/// per value.
+/// per value. Built for `build`; with `defer`, long-text regexes compile
+/// when their literal is first found.
 fn field_matchers(
     field: &Field,
     phrases: &[&str],
@@ -999,7 +1042,7 @@ fn field_matchers(
     whole_word: Vec<bool>,
     regexes: &[&str],
     set_rule: Vec<u32>,
-    build: BuildFor,
+    (build, defer): (BuildFor, bool),
 ) -> Result<(Option<PhraseMatcher>, Option<RegexMatcher>), BuildError> {
     if regexes.is_empty() || !field.is_long_text() {
         let phrases = if phrases.is_empty() {
@@ -1028,7 +1071,7 @@ fn field_matchers(
     let config = regex_automata::meta::Config::new()
         .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
         .hybrid_cache_capacity(LAZY_DFA_CACHE / 4);
-    let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config)?;
+    let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config, defer)?;
     if needs_unicode_folding(phrases) {
         // Phrases scan a lower-cased copy; regexes need the text as it is.
         let phrases = PhraseMatcher::new(phrases, pattern_rule, whole_word, None, build)?;

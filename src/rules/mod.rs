@@ -139,7 +139,7 @@ pub(crate) enum RuleSpec {
     },
     Regex {
         field: field::Field,
-        pattern: String,
+        pattern: pattern::RulePattern,
     },
     Eval(EvalTest),
     Meta(Expr<usize>),
@@ -215,6 +215,8 @@ pub struct RuleSet {
     pub(crate) meta_order: Vec<usize>,
     /// What the matchers are built for.
     pub(crate) build_for: matcher::BuildFor,
+    /// Whether fields' matchers are compiled when first needed.
+    pub(crate) defer: bool,
 }
 
 impl RuleSet {
@@ -250,8 +252,13 @@ impl RuleSet {
     /// be built is logged and skipped, so messages still get the other rules.
     fn channel(&self, channel: Channel) -> &ChannelRules {
         self.channels[channel.index()].get_or_init(|| {
-            let (matchers, errors) =
-                compile::build_channel(channel, &self.rules, &self.meta_order, self.build_for);
+            let (matchers, errors) = compile::build_channel(
+                channel,
+                &self.rules,
+                &self.meta_order,
+                self.build_for,
+                self.defer,
+            );
             for e in errors {
                 tracing::error!("{e}");
             }

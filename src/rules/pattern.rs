@@ -13,6 +13,32 @@ use regex_syntax::ast::{
     Group, GroupKind,
 };
 
+/// A rule's regex as written, and as it runs (see
+/// [`ascii_perl_classes`]): rewritten when first needed, so a process that
+/// never matches a channel's regexes (one `spamsift check` of one field's
+/// worth of rules) never rewrites them.
+#[derive(Debug, Clone)]
+pub(crate) struct RulePattern {
+    written: String,
+    running: std::sync::OnceLock<String>,
+}
+
+impl RulePattern {
+    /// A pattern as written in a rule file.
+    pub(crate) fn new(written: String) -> RulePattern {
+        RulePattern {
+            written,
+            running: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The pattern as it runs: ASCII word boundaries and Perl classes.
+    pub(crate) fn running(&self) -> &str {
+        self.running
+            .get_or_init(|| ascii_perl_classes(&self.written))
+    }
+}
+
 /// Rewrite a pattern so word boundaries and the positive Perl classes are
 /// ASCII. The pattern must already be valid; on a parse error it is returned
 /// unchanged so the regex compiler reports the error.

@@ -39,7 +39,7 @@ pub struct PrefixedRegexes {
     /// For each literal, the regexes (indices into `anchored`) it starts.
     literal_regexes: Vec<Vec<u32>>,
     /// Regexes run anchored at a literal, with their rule index.
-    anchored: Vec<(MetaRegex, u32)>,
+    anchored: Vec<(AnchoredRegex, u32)>,
     /// For each anchored regex: every match starts at a word boundary
     /// (`\b`), so where a literal that begins with a word character
     /// follows one, the regex cannot match there.
@@ -49,6 +49,39 @@ pub struct PrefixedRegexes {
     /// Regexes with no leading literals, run over the whole text in one
     /// set, with the rule index of each.
     scanned: Option<RegexSets>,
+}
+
+/// A regex run anchored at its literals: compiled at once, or (for one
+/// message per process, where most regexes never see their literal) when
+/// its literal is first found.
+#[derive(Debug)]
+struct AnchoredRegex {
+    /// The parsed pattern and configuration, while not yet compiled.
+    source: Option<(Hir, meta::Config)>,
+    /// The compiled regex (`None`: it could not be compiled when first
+    /// needed, which the build-time check of the embedded rules rules out).
+    compiled: std::sync::OnceLock<Option<MetaRegex>>,
+}
+
+impl AnchoredRegex {
+    fn compile(hir: &Hir, config: &meta::Config) -> Result<MetaRegex, String> {
+        MetaRegex::builder()
+            .configure(config.clone())
+            .build_from_hir(hir)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The regex, compiled now if it was deferred.
+    fn get(&self) -> Option<&MetaRegex> {
+        self.compiled
+            .get_or_init(|| {
+                let (hir, config) = self.source.as_ref()?;
+                Self::compile(hir, config)
+                    .map_err(|e| tracing::error!("a rule regex could not be compiled: {e}"))
+                    .ok()
+            })
+            .as_ref()
+    }
 }
 
 /// The literals every match of `pattern` starts with, lower-case and
@@ -165,10 +198,15 @@ fn fold_ascii_case(hir: &Hir) -> Hir {
 
 impl PrefixedRegexes {
     /// Build from `(pattern, rule index)` pairs; patterns must be valid.
+    /// With `defer`, a regex run at its literals is compiled when its
+    /// literal is first found, not now (for patterns checked beforehand:
+    /// one that then fails to compile matches nothing, and says so in the
+    /// log).
     pub fn new(
         regexes: &[&str],
         rules: &[u32],
         config: &meta::Config,
+        defer: bool,
     ) -> Result<PrefixedRegexes, BuildError> {
         let mut literal_ids: Vec<String> = Vec::new();
         let mut literal_index: std::collections::HashMap<String, usize> = Default::default();
@@ -191,10 +229,18 @@ impl PrefixedRegexes {
                     // capture groups too made some anchored searches miss;
                     // the test below caught it.)
                     let anchored_config = config.clone().auto_prefilter(false);
-                    let re = MetaRegex::builder()
-                        .configure(anchored_config)
-                        .build_from_hir(&hir)
-                        .map_err(|e| blame(e.to_string()))?;
+                    let re = if defer {
+                        AnchoredRegex {
+                            source: Some((hir.clone(), anchored_config)),
+                            compiled: std::sync::OnceLock::new(),
+                        }
+                    } else {
+                        let re = AnchoredRegex::compile(&hir, &anchored_config).map_err(blame)?;
+                        AnchoredRegex {
+                            source: None,
+                            compiled: std::sync::OnceLock::from(Some(re)),
+                        }
+                    };
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
                     starts_at_boundary.push(starts_with_word_boundary(&hir));
@@ -281,6 +327,10 @@ impl PrefixedRegexes {
             if *tried == SETTLED {
                 continue;
             }
+            let Some(re) = re.get() else {
+                *tried = SETTLED;
+                continue;
+            };
             let input = Input::new(text).range(start..).earliest(true);
             let input = if *tried < MAX_ANCHORED_ATTEMPTS {
                 *tried += 1;
@@ -392,17 +442,20 @@ mod tests {
             r"(?i)u\s+won",
         ];
         let rules: Vec<u32> = (0..patterns.len() as u32).collect();
-        // Both kinds of phrase automaton (many messages, one message).
+        // Both kinds of phrase automaton (many messages, one message,
+        // whose regexes compile when first needed).
         use super::super::matcher::{BuildFor, PhraseMatcher};
-        let matchers: Vec<PhraseMatcher> = [BuildFor::Throughput, BuildFor::StartUp]
-            .into_iter()
-            .map(|build| {
-                let prefixed = PrefixedRegexes::new(&patterns, &rules, &meta::Config::new())
-                    .expect("valid regexes");
-                PhraseMatcher::new(&[], vec![], vec![], Some(prefixed), build)
-                    .expect("automaton builds")
-            })
-            .collect();
+        let matchers: Vec<PhraseMatcher> =
+            [(BuildFor::Throughput, false), (BuildFor::StartUp, true)]
+                .into_iter()
+                .map(|(build, defer)| {
+                    let prefixed =
+                        PrefixedRegexes::new(&patterns, &rules, &meta::Config::new(), defer)
+                            .expect("valid regexes");
+                    PhraseMatcher::new(&[], vec![], vec![], Some(prefixed), build)
+                        .expect("automaton builds")
+                })
+                .collect();
         let texts = [
             "<p>hi</p><FONT size=2 COLOR=\"#FFFFFF\">x</FONT>",
             "<font color=red><Form action=x>",

@@ -48,7 +48,7 @@ impl RuleSet {
                         start.elapsed()
                     }
                     RuleSpec::Regex { field, pattern } => {
-                        let Ok(re) = regex::Regex::new(pattern) else {
+                        let Ok(re) = regex::Regex::new(pattern.running()) else {
                             return Duration::ZERO;
                         };
                         let start = Instant::now();
