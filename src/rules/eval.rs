@@ -23,6 +23,7 @@ enum EvalKind {
     HtmlImagesFewWords,
     LinkTextMismatch,
     FromNameSpoof,
+    FromBrandOtherDomain,
     ReplyToDiffers,
     SubjectAllCaps,
     BodyCapsRatio,
@@ -214,6 +215,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "From display name holds an address in another domain",
     ),
     (
+        "from_brand_other_domain",
+        EvalKind::FromBrandOtherDomain,
+        0.0,
+        "From display name names a brand scammers pose as, and the From domain is not one of the brand's",
+    ),
+    (
         "reply_to_differs",
         EvalKind::ReplyToDiffers,
         0.0,
@@ -350,6 +357,10 @@ impl EvalTest {
             }
             EvalKind::LinkTextMismatch => m.links.iter().any(link_text_mismatch),
             EvalKind::FromNameSpoof => from_name_spoof(m),
+            EvalKind::FromBrandOtherDomain => matches!(
+                (m.from.as_ref().and_then(|f| f.name.as_deref()), &m.hosts.from),
+                (Some(name), Some(host)) if super::brands::impersonates(name, host)
+            ),
             EvalKind::ReplyToDiffers => matches!(
                 (&m.hosts.from, &m.hosts.reply_to),
                 (Some(f), Some(r)) if !f.same_organisation(r)

@@ -3,6 +3,7 @@
 //!
 //! See [`format`](mod@format) for the file format. A [`RuleSet`] is immutable once built.
 
+mod brands;
 pub mod compile;
 pub mod dnslist;
 pub mod eval;
