@@ -59,6 +59,10 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
         include_str!("../../rules/email-auth.toml"),
     ),
     ("email-cjk.toml", include_str!("../../rules/email-cjk.toml")),
+    (
+        "email-european.toml",
+        include_str!("../../rules/email-european.toml"),
+    ),
     ("sms.toml", include_str!("../../rules/sms.toml")),
     ("im.toml", include_str!("../../rules/im.toml")),
 ];
