@@ -21,6 +21,12 @@ command -v rspamc >/dev/null 2>&1 || need+=(rspamd)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ! -x "$EXIM_DIR/usr/sbin/exim4" ] && [ ! -x /usr/sbin/exim4 ]; then need+=(exim); fi
+# The unpacked Exim binary looks up its compiled-in user before it reads
+# any configuration, and nothing here installs the package that creates it.
+if ! getent passwd Debian-exim >/dev/null; then
+  $SUDO useradd --system --user-group --no-create-home --home-dir /var/spool/exim4 \
+    --shell /usr/sbin/nologin Debian-exim
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
 echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
