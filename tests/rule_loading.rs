@@ -297,6 +297,17 @@ fn embedded_rules_validate() {
     )
     .expect("the same rules, unchecked");
     assert_eq!(checked.rules().len(), unchecked.rules().len());
+    // Checked, every field's one-message matchers build at once too (what
+    // `check` compiles only when a field first has a value).
+    let sources = spamsift::rules::DEFAULT_RULE_FILES
+        .iter()
+        .map(|(n, t)| (n.to_string(), t.to_string()));
+    spamsift::rules::load_sources_compiling(
+        sources,
+        &spamsift::Channel::ALL,
+        spamsift::rules::BuildFor::StartUp,
+    )
+    .expect("one-message matchers of the embedded rules build");
 }
 
 #[test]

@@ -153,7 +153,10 @@ pub fn load_sources_compiling(
 /// test `embedded_rules_validate` compiles every one; about 15% of
 /// `spamsift check`'s start-up saved). A regex of an unchecked source
 /// that fails still fails when its channel's matchers compile, without a
-/// line number.
+/// line number. When every phrase and regex rule is unchecked and the
+/// matchers are built for [`BuildFor::StartUp`], each field's matchers
+/// are compiled when the field first has a value (one message pays only
+/// for the fields it has).
 pub fn load_sources_checked(
     sources: impl IntoIterator<Item = (String, String, bool)>,
     channels: &[Channel],
