@@ -199,8 +199,35 @@ const BRANDS: &[Brand] = &[
     },
 ];
 
+/// The Latin letter a Greek or Cyrillic look-alike stands for ("Αpple"
+/// with a Greek Alpha, "Місrоsоft" with Cyrillic letters), lower-case;
+/// other characters as they are.
+fn unconfused(c: char) -> char {
+    match c {
+        'Α' | 'α' | 'А' | 'а' => 'a',
+        'Β' | 'В' | 'в' => 'b',
+        'Ε' | 'ε' | 'Е' | 'е' => 'e',
+        'Η' | 'Н' | 'н' => 'h',
+        'Ι' | 'ι' | 'І' | 'і' => 'i',
+        'Κ' | 'κ' | 'К' | 'к' => 'k',
+        'Μ' | 'М' | 'м' => 'm',
+        'Ν' => 'n',
+        'Ο' | 'ο' | 'О' | 'о' => 'o',
+        'Ρ' | 'ρ' | 'Р' | 'р' => 'p',
+        'С' | 'с' => 'c',
+        'Τ' | 'Т' | 'т' => 't',
+        'Υ' | 'υ' | 'У' | 'у' => 'y',
+        'Χ' | 'χ' | 'Х' | 'х' => 'x',
+        'Ζ' => 'z',
+        'Ѕ' | 'ѕ' => 's',
+        'Ј' | 'ј' => 'j',
+        _ => c,
+    }
+}
+
 /// A display name as lower-case words separated by single spaces, with a
-/// space at each end (so " word " finds whole words).
+/// space at each end (so " word " finds whole words); Greek and Cyrillic
+/// look-alikes read as the Latin letters they imitate.
 fn words(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
     out.push(' ');
@@ -208,7 +235,7 @@ fn words(name: &str) -> String {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
     {
-        out.extend(w.chars().flat_map(char::to_lowercase));
+        out.extend(w.chars().map(unconfused).flat_map(char::to_lowercase));
         out.push(' ');
     }
     out
@@ -284,6 +311,9 @@ mod tests {
                 false,
             ),
             ("Apple Support", "help@secure-id-check.example", true),
+            // Look-alike letters: a Greek Alpha, Cyrillic с and о.
+            ("\u{391}pple ID", "id@verify-now.example", true),
+            ("Mi\u{441}r\u{43e}soft Teams", "teams@notify.example", true),
         ];
         for (name, address, want) in cases {
             let host = Host::of_address(address).expect("valid address");
