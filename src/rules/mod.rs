@@ -64,6 +64,7 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
         include_str!("../../rules/email-european.toml"),
     ),
     ("sms.toml", include_str!("../../rules/sms.toml")),
+    ("sms-world.toml", include_str!("../../rules/sms-world.toml")),
     ("im.toml", include_str!("../../rules/im.toml")),
 ];
 
