@@ -109,6 +109,14 @@ fn cases() -> Vec<(&'static str, Channel, Maker)> {
         ("Chinese without separators (SMS)", Channel::Sms, |n| {
             sms_text(&repeat_to("代开发票免费注册赢取大奖", n))
         }),
+        // The openings of the toll, KYC, power-cut and task-job rules over
+        // and over, never finished, on one line.
+        ("lure openings without an end (SMS)", Channel::Sms, |n| {
+            sms_text(&repeat_to(
+                "part-time job e-zpass kyc account will be electricity power 9876543210 ",
+                n,
+            ))
+        }),
     ]
 }
 
