@@ -18,7 +18,8 @@ fn main() {
         .expect("engine");
     let rules_only = spamsift::Engine::builder().build().expect("engine");
     let bayes = engine.bayes().expect("model");
-    println!("label\tp\tlog_odds\tclues\trules");
+    println!("label\tp\tlog_odds\tclues\trules\tfeatures\tknown\tin_ham\tbayes");
+    let opts = bayes.config().tokenizer();
     for (label, dir) in [("spam", spam), ("ham", ham)] {
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .expect("dir")
@@ -32,9 +33,20 @@ fn main() {
                 continue;
             };
             let rules = rules_only.classify(&msg).score;
+            let features = spamsift::bayes::features(&msg, &opts);
+            let (mut known, mut in_ham) = (0, 0);
+            for &f in &features {
+                let c = bayes.store().counts(f);
+                known += usize::from(c.spam + c.ham > 0);
+                in_ham += usize::from(c.ham > 0);
+            }
+            let score = bayes.band_of(e, msg.channel).map_or(0.0, |h| h.score);
             println!(
-                "{label}\t{}\t{}\t{}\t{rules}",
-                e.probability, e.log_odds, e.clues
+                "{label}\t{}\t{}\t{}\t{rules}\t{}\t{known}\t{in_ham}\t{score}",
+                e.probability,
+                e.log_odds,
+                e.clues,
+                features.len()
             );
         }
     }

@@ -60,6 +60,10 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
     ),
     ("email-cjk.toml", include_str!("../../rules/email-cjk.toml")),
     (
+        "email-classic.toml",
+        include_str!("../../rules/email-classic.toml"),
+    ),
+    (
         "email-european.toml",
         include_str!("../../rules/email-european.toml"),
     ),
