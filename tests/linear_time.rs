@@ -147,9 +147,11 @@ fn assert_linear(engine: &Engine, name: &str, channel: Channel, make: Maker) {
     let small = make(MB);
     let large = make(4 * MB);
     cost(engine, channel, &small, 1); // warm up
+    // The fastest of 5: the tests of this file run side by side on a
+    // shared machine, and one slow run must not read as growth.
     let (a, b) = (
-        cost(engine, channel, &small, 3),
-        cost(engine, channel, &large, 3),
+        cost(engine, channel, &small, 5),
+        cost(engine, channel, &large, 5),
     );
     let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-6);
     eprintln!("{name}: 1 MB {a:?}, 4 MB {b:?}, ratio {ratio:.1}");
