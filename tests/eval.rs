@@ -579,3 +579,28 @@ fn fit_writes_a_score_file_whose_scores_keep_their_side() {
     let out = spamsift(&["fit", "--spam", &d("spam"), "--ham-cost", "0"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn a_broken_local_rule_file_is_named_with_its_line_and_not_called_built_in() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("site.toml"),
+        "[[rule]]\nid = \"X\"\nregex = 'a'b'\n",
+    )
+    .unwrap();
+    let suite = root().join("corpora/suite.toml");
+    let out = spamsift(&[
+        "--local-rules",
+        dir.path().to_str().unwrap(),
+        "eval",
+        "--manifest",
+        suite.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("built-in + local {}", dir.path().display())),
+        "{err}"
+    );
+    assert!(err.contains("site.toml:3:"), "{err}");
+}

@@ -277,11 +277,18 @@ impl EngineOpts {
         }
     }
 
-    /// How the rule set is named in reports.
+    /// How the rule set is named in reports (and in its load errors): the
+    /// rule directory, or `built-in`, with the local rule directory after
+    /// it when there is one.
     pub fn rules_label(&self) -> String {
-        self.rules
+        let base = self
+            .rules
             .as_ref()
-            .map_or("built-in".to_string(), |r| r.display().to_string())
+            .map_or("built-in".to_string(), |r| r.display().to_string());
+        match &self.local_rules {
+            Some(local) => format!("{base} + local {}", local.display()),
+            None => base,
+        }
     }
 
     /// Build the engine, or a setup failure saying why.
