@@ -12,8 +12,10 @@ pub mod format;
 pub mod matcher;
 pub mod meta;
 pub mod pattern;
+mod plan;
 pub mod prefixed;
 mod profile;
+mod regex_prep;
 pub mod reputation;
 
 use crate::message::{Channel, Message};

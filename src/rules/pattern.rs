@@ -8,11 +8,6 @@
 //! that need Unicode-aware words use `phrases` with `whole_word = true`, or
 //! say so explicitly with classes such as `\p{L}`.
 
-use regex_syntax::ast::{
-    self, Assertion, AssertionKind, Ast, ClassPerlKind, Flag, Flags, FlagsItem, FlagsItemKind,
-    Group, GroupKind,
-};
-
 /// A rule's regex as written, and as it runs (see
 /// [`ascii_perl_classes`]): rewritten when first needed, so a process that
 /// never matches a channel's regexes (one `spamsift check` of one field's
@@ -32,95 +27,18 @@ impl RulePattern {
         }
     }
 
-    /// The pattern as it runs: ASCII word boundaries and Perl classes.
+    /// The pattern as it runs: ASCII word boundaries and Perl classes
+    /// (worked out when spamsift was built for the embedded rules).
     pub(crate) fn running(&self) -> &str {
         self.running
-            .get_or_init(|| ascii_perl_classes(&self.written))
+            .get_or_init(|| match super::plan::running(&self.written) {
+                Some(running) => running.to_string(),
+                None => ascii_perl_classes(&self.written),
+            })
     }
 }
 
-/// Rewrite a pattern so word boundaries and the positive Perl classes are
-/// ASCII. The pattern must already be valid; on a parse error it is returned
-/// unchanged so the regex compiler reports the error.
-pub fn ascii_perl_classes(pattern: &str) -> String {
-    match ast::parse::Parser::new().parse(pattern) {
-        Ok(mut parsed) => {
-            rewrite(&mut parsed);
-            let mut out = String::with_capacity(pattern.len() + 16);
-            match ast::print::Printer::new().print(&parsed, &mut out) {
-                Ok(()) => out,
-                Err(_) => pattern.to_string(),
-            }
-        }
-        Err(_) => pattern.to_string(),
-    }
-}
-
-fn ascii_group(inner: Ast) -> Ast {
-    let span = *inner.span();
-    Ast::group(Group {
-        span,
-        kind: GroupKind::NonCapturing(Flags {
-            span,
-            items: vec![
-                FlagsItem {
-                    span,
-                    kind: FlagsItemKind::Negation,
-                },
-                FlagsItem {
-                    span,
-                    kind: FlagsItemKind::Flag(Flag::Unicode),
-                },
-            ],
-        }),
-        ast: Box::new(inner),
-    })
-}
-
-fn rewrite(node: &mut Ast) {
-    let replacement = match node {
-        Ast::Assertion(a)
-            if matches!(
-                a.kind,
-                AssertionKind::WordBoundary | AssertionKind::NotWordBoundary
-            ) =>
-        {
-            Some(ascii_group(Ast::assertion(Assertion {
-                span: a.span,
-                kind: a.kind.clone(),
-            })))
-        }
-        Ast::ClassPerl(c)
-            if !c.negated
-                && matches!(
-                    c.kind,
-                    ClassPerlKind::Digit | ClassPerlKind::Word | ClassPerlKind::Space
-                ) =>
-        {
-            Some(ascii_group(Ast::class_perl((**c).clone())))
-        }
-        Ast::Repetition(r) => {
-            rewrite(&mut r.ast);
-            None
-        }
-        Ast::Group(g) => {
-            rewrite(&mut g.ast);
-            None
-        }
-        Ast::Alternation(a) => {
-            a.asts.iter_mut().for_each(rewrite);
-            None
-        }
-        Ast::Concat(c) => {
-            c.asts.iter_mut().for_each(rewrite);
-            None
-        }
-        _ => None,
-    };
-    if let Some(r) = replacement {
-        *node = r;
-    }
-}
+pub use super::regex_prep::ascii_perl_classes;
 
 #[cfg(test)]
 mod tests {

@@ -11,14 +11,9 @@
 //! a class or repetition) still scans the whole text alone.
 
 use super::matcher::{BuildError, HitSet, RegexSets};
+pub use super::regex_prep::leading_literals;
 use regex_automata::meta::{self, Regex as MetaRegex};
 use regex_automata::{Anchored, Input};
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
-use regex_syntax::hir::{Capture, Class, Hir, HirKind, Repetition};
-
-/// Most distinct leading literals a regex may have and still be found by
-/// them; more (long alternations) scan alone.
-const MAX_LITERALS: usize = 64;
 
 /// Anchored attempts one regex may make in one text before it is settled
 /// by a single unanchored search from where it stands. An anchored search
@@ -56,18 +51,18 @@ pub struct PrefixedRegexes {
 /// its literal is first found.
 #[derive(Debug)]
 struct AnchoredRegex {
-    /// The parsed pattern and configuration, while not yet compiled.
-    source: Option<(Hir, meta::Config)>,
+    /// The pattern and configuration, while not yet compiled.
+    source: Option<(String, meta::Config)>,
     /// The compiled regex (`None`: it could not be compiled when first
     /// needed, which the build-time check of the embedded rules rules out).
     compiled: std::sync::OnceLock<Option<MetaRegex>>,
 }
 
 impl AnchoredRegex {
-    fn compile(hir: &Hir, config: &meta::Config) -> Result<MetaRegex, String> {
+    fn compile(pattern: &str, config: &meta::Config) -> Result<MetaRegex, String> {
         MetaRegex::builder()
             .configure(config.clone())
-            .build_from_hir(hir)
+            .build(pattern)
             .map_err(|e| e.to_string())
     }
 
@@ -75,124 +70,12 @@ impl AnchoredRegex {
     fn get(&self) -> Option<&MetaRegex> {
         self.compiled
             .get_or_init(|| {
-                let (hir, config) = self.source.as_ref()?;
-                Self::compile(hir, config)
+                let (pattern, config) = self.source.as_ref()?;
+                Self::compile(pattern, config)
                     .map_err(|e| tracing::error!("a rule regex could not be compiled: {e}"))
                     .ok()
             })
             .as_ref()
-    }
-}
-
-/// The literals every match of `pattern` starts with, lower-case and
-/// deduplicated; `None` when a match can start otherwise.
-pub fn leading_literals(pattern: &str) -> Option<Vec<String>> {
-    leading_literals_of(&parse(pattern).ok()?)
-}
-
-/// A pattern parsed as the `regex` crate parses it (Unicode mode).
-fn parse(pattern: &str) -> Result<Hir, String> {
-    regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(pattern)
-        .map_err(|e| e.to_string())
-}
-
-/// [`leading_literals`] of a parsed pattern.
-fn leading_literals_of(hir: &Hir) -> Option<Vec<String>> {
-    // Literals are matched ASCII case-insensitively anyway: a letter that
-    // matches both its cases becomes its lower-case letter first, so the
-    // extractor does not spell out 2^n case variants (most of rule-set
-    // compile time before).
-    let hir = fold_ascii_case(hir);
-    // Case-insensitive literals multiply (`(?i)script` has 2^6 spellings
-    // and more with Unicode folds); allow enough before the extractor
-    // shortens them, since they collapse again once lower-cased.
-    let seq = Extractor::new()
-        .kind(ExtractKind::Prefix)
-        .limit_total(4096)
-        .extract(&hir);
-    // Lower-cased, case spellings collapse: deduplicate with a set.
-    let mut seen = std::collections::HashSet::new();
-    let mut full: Vec<String> = Vec::new();
-    for lit in seq.literals()? {
-        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
-        if text.is_empty() {
-            return None; // some match starts with anything
-        }
-        let lower = text.to_ascii_lowercase();
-        if seen.insert(lower.clone()) {
-            full.push(lower);
-        }
-    }
-    // Too many (`\$\s?\d` has 70 spellings): shorten them all until few
-    // enough distinct prefixes remain; `$` alone still finds every match.
-    let longest = full.iter().map(String::len).max()?;
-    (1..=longest).rev().find_map(|len| {
-        let mut out: Vec<String> = Vec::new();
-        let mut distinct = std::collections::HashSet::new();
-        for lit in &full {
-            let cut = (0..=len.min(lit.len()))
-                .rev()
-                .find(|&i| lit.is_char_boundary(i))?;
-            let short = &lit[..cut];
-            if short.is_empty() {
-                return None;
-            }
-            if distinct.insert(short) {
-                out.push(short.to_string());
-                if out.len() > MAX_LITERALS {
-                    return None; // too many at this length: try shorter
-                }
-            }
-        }
-        Some(out)
-    })
-}
-
-/// `hir` with every class that is exactly an ASCII letter in both cases
-/// replaced by the lower-case letter (classes with more members, such as
-/// `(?i)k`, which also matches KELVIN SIGN, are kept).
-fn fold_ascii_case(hir: &Hir) -> Hir {
-    // The lower-case letter when `ranges` are exactly one letter's two cases.
-    fn case_pair(mut ranges: impl Iterator<Item = (u32, u32)>) -> Option<u8> {
-        let (Some((a, a_end)), Some((b, b_end)), None) =
-            (ranges.next(), ranges.next(), ranges.next())
-        else {
-            return None;
-        };
-        let (a, b) = (u8::try_from(a).ok()?, u8::try_from(b).ok()?);
-        let single = u32::from(a) == a_end && u32::from(b) == b_end;
-        (single && a.is_ascii_uppercase() && b == a.to_ascii_lowercase()).then_some(b)
-    }
-    let pair = match hir.kind() {
-        HirKind::Class(Class::Unicode(c)) => case_pair(
-            c.ranges()
-                .iter()
-                .map(|r| (u32::from(r.start()), u32::from(r.end()))),
-        ),
-        HirKind::Class(Class::Bytes(c)) => case_pair(
-            c.ranges()
-                .iter()
-                .map(|r| (u32::from(r.start()), u32::from(r.end()))),
-        ),
-        _ => None,
-    };
-    if let Some(letter) = pair {
-        return Hir::literal([letter]);
-    }
-    match hir.kind() {
-        HirKind::Concat(subs) => Hir::concat(subs.iter().map(fold_ascii_case).collect()),
-        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(fold_ascii_case).collect()),
-        HirKind::Repetition(r) => Hir::repetition(Repetition {
-            sub: Box::new(fold_ascii_case(&r.sub)),
-            ..r.clone()
-        }),
-        HirKind::Capture(c) => Hir::capture(Capture {
-            sub: Box::new(fold_ascii_case(&c.sub)),
-            ..c.clone()
-        }),
-        _ => hir.clone(),
     }
 }
 
@@ -221,8 +104,13 @@ impl PrefixedRegexes {
                 rule: Some(rule),
                 message,
             };
-            let hir = parse(pattern).map_err(blame)?;
-            match leading_literals_of(&hir) {
+            // The embedded rules' plans were worked out when spamsift was
+            // built; other patterns are parsed here.
+            let plan = match super::plan::of(pattern) {
+                Some(plan) => plan,
+                None => super::regex_prep::plan(pattern).map_err(blame)?,
+            };
+            match plan.literals {
                 Some(lits) => {
                     // Run anchored where a literal was found: a prefilter
                     // would never be used, so none is built. (Dropping the
@@ -231,11 +119,12 @@ impl PrefixedRegexes {
                     let anchored_config = config.clone().auto_prefilter(false);
                     let re = if defer {
                         AnchoredRegex {
-                            source: Some((hir.clone(), anchored_config)),
+                            source: Some((pattern.to_string(), anchored_config)),
                             compiled: std::sync::OnceLock::new(),
                         }
                     } else {
-                        let re = AnchoredRegex::compile(&hir, &anchored_config).map_err(blame)?;
+                        let re =
+                            AnchoredRegex::compile(pattern, &anchored_config).map_err(blame)?;
                         AnchoredRegex {
                             source: None,
                             compiled: std::sync::OnceLock::from(Some(re)),
@@ -243,7 +132,7 @@ impl PrefixedRegexes {
                     };
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
-                    starts_at_boundary.push(starts_with_word_boundary(&hir));
+                    starts_at_boundary.push(plan.starts_at_boundary);
                     for lit in lits {
                         match literal_index.get(&lit) {
                             Some(&i) => literal_regexes[i].push(id),
@@ -359,26 +248,9 @@ fn is_ascii_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Whether every match of a parsed pattern starts with a word-boundary
-/// assertion (`\b`, ASCII or Unicode, or a word-start assertion).
-fn starts_with_word_boundary(hir: &Hir) -> bool {
-    use regex_syntax::hir::Look;
-    fn starts(hir: &Hir) -> bool {
-        match hir.kind() {
-            HirKind::Look(
-                Look::WordAscii | Look::WordUnicode | Look::WordStartAscii | Look::WordStartUnicode,
-            ) => true,
-            HirKind::Concat(subs) => subs.first().is_some_and(starts),
-            HirKind::Alternation(subs) => subs.iter().all(starts),
-            HirKind::Capture(c) => starts(&c.sub),
-            _ => false,
-        }
-    }
-    starts(hir)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::regex_prep::{parse, starts_with_word_boundary};
     use super::*;
 
     #[test]
