@@ -1071,6 +1071,7 @@ fn field_matchers(
                 &set_rule,
                 REGEX_SIZE_LIMIT * 8,
                 LAZY_DFA_CACHE,
+                build,
             )?))
         };
         return Ok((phrases, regexes));
@@ -1078,7 +1079,7 @@ fn field_matchers(
     let config = regex_automata::meta::Config::new()
         .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
         .hybrid_cache_capacity(LAZY_DFA_CACHE / 4);
-    let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config, defer)?;
+    let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config, (build, defer))?;
     if needs_unicode_folding(phrases) {
         // Phrases scan a lower-cased copy; regexes need the text as it is.
         let phrases = PhraseMatcher::new(phrases, pattern_rule, whole_word, None, build)?;

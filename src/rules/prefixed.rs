@@ -10,7 +10,7 @@
 //! there, anchored. A regex with no such literals (one that can start with
 //! a class or repetition) still scans the whole text alone.
 
-use super::matcher::{BuildError, HitSet, RegexSets};
+use super::matcher::{BuildError, BuildFor, HitSet, RegexSets};
 pub use super::regex_prep::leading_literals;
 use regex_automata::meta::{self, Regex as MetaRegex};
 use regex_automata::{Anchored, Input};
@@ -80,8 +80,8 @@ impl AnchoredRegex {
 }
 
 impl PrefixedRegexes {
-    /// Build from `(pattern, rule index)` pairs; patterns must be valid.
-    /// With `defer`, a regex run at its literals is compiled when its
+    /// Build from `(pattern, rule index)` pairs, for many messages or one;
+    /// patterns must be valid. With `defer`, a regex run at its literals is compiled when its
     /// literal is first found, not now (for patterns checked beforehand:
     /// one that then fails to compile matches nothing, and says so in the
     /// log).
@@ -89,7 +89,7 @@ impl PrefixedRegexes {
         regexes: &[&str],
         rules: &[u32],
         config: &meta::Config,
-        defer: bool,
+        (build, defer): (BuildFor, bool),
     ) -> Result<PrefixedRegexes, BuildError> {
         let mut literal_ids: Vec<String> = Vec::new();
         let mut literal_index: std::collections::HashMap<String, usize> = Default::default();
@@ -158,6 +158,7 @@ impl PrefixedRegexes {
                 &scanned_rules,
                 config.get_nfa_size_limit().unwrap_or(usize::MAX),
                 config.get_hybrid_cache_capacity(),
+                build,
             )?)
         };
         let literal_starts_word = literal_ids
@@ -316,14 +317,18 @@ mod tests {
         let rules: Vec<u32> = (0..patterns.len() as u32).collect();
         // Both kinds of phrase automaton (many messages, one message,
         // whose regexes compile when first needed).
-        use super::super::matcher::{BuildFor, PhraseMatcher};
+        use super::super::matcher::PhraseMatcher;
         let matchers: Vec<PhraseMatcher> =
             [(BuildFor::Throughput, false), (BuildFor::StartUp, true)]
                 .into_iter()
                 .map(|(build, defer)| {
-                    let prefixed =
-                        PrefixedRegexes::new(&patterns, &rules, &meta::Config::new(), defer)
-                            .expect("valid regexes");
+                    let prefixed = PrefixedRegexes::new(
+                        &patterns,
+                        &rules,
+                        &meta::Config::new(),
+                        (build, defer),
+                    )
+                    .expect("valid regexes");
                     PhraseMatcher::new(&[], vec![], vec![], Some(prefixed), build)
                         .expect("automaton builds")
                 })
