@@ -4,12 +4,12 @@
 //! rules that hit.
 
 use super::field::Field;
+use super::phrase_table::PhraseTable;
 use super::prefixed::PrefixedRegexes;
 use crate::message::Message;
+use aho_corasick::Anchored;
 use aho_corasick::automaton::{Automaton, OverlappingState, StateID};
 use aho_corasick::dfa::DFA;
-use aho_corasick::nfa::contiguous;
-use aho_corasick::{Anchored, PatternID};
 use regex::RegexSet;
 
 /// Which rules hit, by rule index.
@@ -58,17 +58,17 @@ pub enum BuildFor {
     /// fastest to run.
     #[default]
     Throughput,
-    /// One message per process (`spamsift check`): phrase automata are
-    /// contiguous NFAs, much quicker to build and smaller, about 1.5-2x
-    /// slower to run.
+    /// One message per process (`spamsift check`): phrases are found with
+    /// a [`PhraseTable`](super::phrase_table::PhraseTable), built in tens of
+    /// microseconds instead of milliseconds, slower to run.
     StartUp,
 }
 
-/// A phrase automaton of either kind.
+/// A phrase automaton, or a table for one message.
 #[derive(Debug)]
 enum Phrases {
     Dfa(DFA),
-    Nfa(contiguous::NFA),
+    Table(PhraseTable),
 }
 
 /// Build the automaton for lower-cased phrases (as compiled for rule sets).
@@ -82,16 +82,9 @@ fn phrase_automaton(patterns: &[&str], build: BuildFor) -> Result<Phrases, Strin
                 .build(patterns)
                 .map_err(e)?,
         ),
-        // Case-sensitive, over a lower-cased copy of the text: building
-        // ASCII case-insensitive doubles the transitions and took 2.6 ms
-        // instead of 0.9 for the body phrases, more than the copy costs a
-        // message.
-        BuildFor::StartUp => Phrases::Nfa(
-            contiguous::NFA::builder()
-                .match_kind(aho_corasick::MatchKind::Standard)
-                .build(patterns)
-                .map_err(e)?,
-        ),
+        // Case-sensitive, over a lower-cased copy of the text (an ASCII
+        // case-insensitive table would compare each candidate twice over).
+        BuildFor::StartUp => Phrases::Table(PhraseTable::new(patterns)),
     })
 }
 
@@ -397,7 +390,7 @@ impl PhraseMatcher {
     /// Record which of this matcher's rules hit in `value`.
     pub(crate) fn run(&self, value: &str, hits: &mut HitSet) {
         // Patterns are lower-case and the DFA is ASCII case-insensitive (the
-        // NFA scans an ASCII lower-cased copy, at the same offsets); other
+        // table scans an ASCII lower-cased copy, at the same offsets); other
         // scripts need the text lower-cased (only then do we allocate).
         let mut attempts = self
             .regexes
@@ -406,7 +399,7 @@ impl PhraseMatcher {
         if !self.fold_unicode || value.is_ascii() {
             match &self.automaton {
                 Phrases::Dfa(_) => self.scan(value, value, hits, &mut attempts),
-                Phrases::Nfa(_) => {
+                Phrases::Table(_) => {
                     self.scan(&value.to_ascii_lowercase(), value, hits, &mut attempts)
                 }
             }
@@ -431,7 +424,9 @@ impl PhraseMatcher {
     fn scan(&self, text: &str, original: &str, hits: &mut HitSet, attempts: &mut [u16]) {
         match &self.automaton {
             Phrases::Dfa(a) => self.scan_in(a, text, original, hits, attempts),
-            Phrases::Nfa(a) => self.scan_in(a, text, original, hits, attempts),
+            Phrases::Table(t) => t.for_each_match(text.as_bytes(), |p, start, end| {
+                self.report(original, p, start, end, hits, attempts)
+            }),
         }
     }
 
@@ -462,7 +457,7 @@ impl PhraseMatcher {
                 let p = automaton.match_pattern(sid, i);
                 self.report(
                     original,
-                    p,
+                    p.as_usize(),
                     end - automaton.pattern_len(p),
                     end,
                     hits,
@@ -525,7 +520,14 @@ impl PhraseMatcher {
             let Some(m) = state.get_match() else {
                 return;
             };
-            self.report(original, m.pattern(), m.start(), m.end(), hits, attempts);
+            self.report(
+                original,
+                m.pattern().as_usize(),
+                m.start(),
+                m.end(),
+                hits,
+                attempts,
+            );
         }
     }
 
@@ -534,13 +536,12 @@ impl PhraseMatcher {
     fn report(
         &self,
         text: &str,
-        p: PatternID,
+        p: usize,
         start: usize,
         end: usize,
         hits: &mut HitSet,
         attempts: &mut [u16],
     ) {
-        let p = p.as_usize();
         if p >= self.pattern_rule.len() {
             if let Some(r) = &self.regexes {
                 r.check(p - self.pattern_rule.len(), text, start, hits, attempts);

@@ -12,6 +12,7 @@ pub mod format;
 pub mod matcher;
 pub mod meta;
 pub mod pattern;
+mod phrase_table;
 mod plan;
 pub mod prefixed;
 mod profile;

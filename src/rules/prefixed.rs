@@ -16,7 +16,7 @@ use regex_automata::meta::{self, Regex as MetaRegex};
 use regex_automata::{Anchored, Input};
 
 /// Anchored attempts one regex may make in one text before it is settled
-/// by a single unanchored search from where it stands. An anchored search
+/// by a single unanchored search over the text. An anchored search
 /// can read to the end of the text, so without this cap a text of many
 /// literal occurrences (40,000 digits for `\d[\d ,.]*\$`) costs time
 /// quadratic in its length; with it, at most this many passes plus one.
@@ -190,8 +190,9 @@ impl PrefixedRegexes {
     /// `attempts` (from [`attempt_counters`](Self::attempt_counters), one
     /// set per text) bounds the work per regex: after
     /// [`MAX_ANCHORED_ATTEMPTS`] a regex is settled by one unanchored
-    /// search over the rest of the text, which finds a match iff some later
-    /// literal occurrence would (every match starts with a literal).
+    /// search over the whole text, which finds a match iff some literal
+    /// occurrence would (every match starts with a literal), in whatever
+    /// order the occurrences are reported.
     #[inline]
     pub fn check(
         &self,
@@ -221,13 +222,20 @@ impl PrefixedRegexes {
                 *tried = SETTLED;
                 continue;
             };
-            let input = Input::new(text).range(start..).earliest(true);
             let input = if *tried < MAX_ANCHORED_ATTEMPTS {
                 *tried += 1;
-                input.anchored(Anchored::Yes)
+                Input::new(text)
+                    .range(start..)
+                    .earliest(true)
+                    .anchored(Anchored::Yes)
             } else {
+                // Over the whole text, not from here: literals are not
+                // always reported in text order (a long text is scanned
+                // as two halves in lock-step), and a search from here
+                // missed a match in the first half once the second half
+                // had used up the attempts.
                 *tried = SETTLED;
-                input.anchored(Anchored::No)
+                Input::new(text).earliest(true).anchored(Anchored::No)
             };
             if re.search_half(&input).is_some() {
                 hits.set(rule);
@@ -333,7 +341,17 @@ mod tests {
                         .expect("automaton builds")
                 })
                 .collect();
+        // A long text is scanned as two halves in lock-step: a match late
+        // in the first half is reported after many literals of the second.
+        let halves = format!(
+            "{}$12345{}{}{}",
+            "a".repeat(680),
+            "a".repeat(14),
+            "$x ".repeat(30),
+            "b".repeat(610)
+        );
         let texts = [
+            halves.as_str(),
             "<p>hi</p><FONT size=2 COLOR=\"#FFFFFF\">x</FONT>",
             "<font color=red><Form action=x>",
             "price $ 12345 and $12",
