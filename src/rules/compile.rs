@@ -173,8 +173,18 @@ pub fn load_sources_checked(
     // cannot fail then.
     let mut all_prechecked = true;
 
-    for (file, text, check_regexes) in sources {
-        let parsed: RuleFile = match toml::from_str(&text) {
+    // Files parse on all cores: parsing the embedded rules' TOML was a
+    // tenth of `spamsift check`'s start-up.
+    let sources: Vec<(String, String, bool)> = sources.into_iter().collect();
+    let parsed_files: Vec<_> = sources
+        .into_par_iter()
+        .map(|(file, text, check)| {
+            let parsed = toml::from_str::<RuleFile>(&text);
+            (file, text, check, parsed)
+        })
+        .collect();
+    for (file, text, check_regexes, parsed) in parsed_files {
+        let parsed: RuleFile = match parsed {
             Ok(p) => p,
             Err(e) => {
                 let line = e.span().map_or(0, |s| LineIndex::of(&text).line(s.start));
