@@ -128,6 +128,16 @@ static ENGINE: LazyLock<Arc<Engine>> = LazyLock::new(|| {
     Arc::new(Engine::with_defaults().unwrap_or_else(|e| panic!("default rules: {e}")))
 });
 
+/// The rules built for one message per process (`spamsift check`): its
+/// verdicts must be those of [`ENGINE`]'s, built for many.
+static ONE_MESSAGE: LazyLock<Engine> = LazyLock::new(|| {
+    Engine::builder()
+        .compile_channels(&[])
+        .build_for(crate::rules::BuildFor::StartUp)
+        .build()
+        .unwrap_or_else(|e| panic!("default rules: {e}"))
+});
+
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -135,11 +145,18 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
         .unwrap_or_else(|e| panic!("runtime: {e}"))
 });
 
-/// Raw email: parse, classify, add and remove markup, strip forged fields.
+/// Raw email: parse, classify (with rules built for many messages and for
+/// one, which must agree), add and remove markup, strip forged fields.
 pub fn email(data: &[u8]) {
     let engine = &*ENGINE;
     let msg = engine.parse_email(data);
     let v = engine.classify(&msg);
+    let one = ONE_MESSAGE.classify(&msg);
+    assert_eq!(
+        (v.score, v.action, v.tests()),
+        (one.score, one.action, one.tests()),
+        "rules built for one message gave another verdict"
+    );
     let markup = headers::Markup {
         report: true,
         rewrite_subject: Some("[SPAM] ".into()),
