@@ -1046,8 +1046,9 @@ fn check_regex(pattern: &str) -> Result<(), String> {
 /// The phrase automaton and regex matcher of one field. On a long text
 /// (body, HTML), and on every field when built for one message, the
 /// regexes' leading literals join the phrase automaton, so one pass finds
-/// both; other fields get one RegexSet, searched once per value. Built for `build`; with `defer`, long-text regexes compile
-/// when their literal is first found.
+/// both; other fields get one RegexSet, searched once per value. Built for
+/// `build`; with `defer`, such regexes compile when their literal is first
+/// found.
 fn field_matchers(
     field: &Field,
     phrases: &[&str],

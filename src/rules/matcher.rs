@@ -144,9 +144,9 @@ enum SetEngine {
     /// a full DFA for a small set, which takes longest to build.
     Many(RegexSet),
     /// For one message: only the lazy DFA and the PikeVM, which cost
-    /// little to build (a full DFA, one-pass DFA and backtracker for a
-    /// set holding `\S` or a case-insensitive leet alternation took up to
-    /// 0.8 ms each, a fifth of `spamsift check`'s start-up).
+    /// little to build (with the full DFA, one-pass DFA and backtracker,
+    /// a set of `\S` alone took about 120 µs instead of 25, and an email's
+    /// first classify in `spamsift check` 7.0 ms instead of 6.0).
     One(regex_automata::meta::Regex),
 }
 
