@@ -1,6 +1,8 @@
-//! Works out, for every regex of the embedded rule files (`rules/*.toml`),
-//! its running form and leading literals (see `src/rules/plan.rs`), so that
-//! a process started for one message does not parse them all again.
+//! Works out, for the embedded rule files (`rules/*.toml`), what a process
+//! would otherwise do at every start (see `src/rules/plan.rs`): each file
+//! parsed, as JSON of its entries with their lines, and each regex's
+//! running form and leading literals. A process started for one message
+//! then neither parses the TOML nor every regex again.
 
 use std::fmt::Write as _;
 
@@ -8,10 +10,53 @@ use std::fmt::Write as _;
 #[path = "src/rules/regex_prep.rs"]
 mod regex_prep;
 
+/// A rule file's entries with their byte spans (the values as TOML gives
+/// them; the loader checks them).
+#[derive(serde::Deserialize)]
+struct SpannedFile {
+    #[serde(default)]
+    rule: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    reputation: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    dnslist: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    score: Vec<toml::Spanned<toml::Table>>,
+}
+
+/// The JSON the loader reads instead of `text` (its `LinedFile`), or `None`
+/// when the file does not parse (the loader then parses the TOML at start
+/// and names the error's line).
+fn lined_json(text: &str) -> Option<String> {
+    let file: SpannedFile = toml::from_str(text).ok()?;
+    let newlines: Vec<usize> = text
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| *b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let lined = |v: Vec<toml::Spanned<toml::Table>>| -> Vec<serde_json::Value> {
+        v.into_iter()
+            .map(|s| {
+                let line = newlines.partition_point(|&nl| nl < s.span().start) + 1;
+                serde_json::json!([line, s.into_inner()])
+            })
+            .collect()
+    };
+    let json = serde_json::json!({
+        "rule": lined(file.rule),
+        "reputation": lined(file.reputation),
+        "dnslist": lined(file.dnslist),
+        "score": lined(file.score),
+    });
+    serde_json::to_string(&json).ok()
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=rules");
     println!("cargo:rerun-if-changed=src/rules/regex_prep.rs");
     let mut written: Vec<String> = Vec::new();
+    let mut rule_files: Vec<(String, u64, String)> = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir("rules")
         .expect("rules/ is readable")
         .filter_map(Result::ok)
@@ -22,6 +67,15 @@ fn main() {
     for path in files {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = std::fs::read_to_string(&path).expect("rule file is readable");
+        if let (Some(name), Some(json)) =
+            (path.file_name().and_then(|n| n.to_str()), lined_json(&text))
+        {
+            rule_files.push((
+                name.to_string(),
+                xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+                json,
+            ));
+        }
         // A file that does not parse is left to the rule loader, which
         // names its line; it only misses the table.
         let Ok(doc) = text.parse::<toml::Table>() else {
@@ -52,6 +106,11 @@ fn main() {
     plans.dedup_by(|a, b| a.0 == b.0);
 
     let mut out = String::new();
+    out.push_str("static RULE_FILES: &[(&str, u64, &str)] = &[\n");
+    for (name, hash, json) in &rule_files {
+        let _ = writeln!(out, "    ({name:?}, {hash}, {json:?}),");
+    }
+    out.push_str("];\n\n");
     out.push_str("static RUNNING: &[(&str, &str)] = &[\n");
     for (w, r) in &running {
         let _ = writeln!(out, "    ({w:?}, {r:?}),");

@@ -2,7 +2,7 @@
 
 use super::eval::EvalTest;
 use super::field::Field;
-use super::format::{RawRule, RuleFile};
+use super::format::{LinedFile, RawRule, RuleFile};
 use super::matcher::{
     BuildError, BuildFor, Deferred, FieldMatcher, PhraseMatcher, RegexMatcher, RegexSets,
     needs_unicode_folding,
@@ -173,18 +173,24 @@ pub fn load_sources_checked(
     // cannot fail then.
     let mut all_prechecked = true;
 
-    // Files parse on all cores: parsing the embedded rules' TOML was a
-    // tenth of `spamsift check`'s start-up.
+    // The embedded rules come pre-parsed (see `LinedFile`); other files
+    // parse on all cores.
     let sources: Vec<(String, String, bool)> = sources.into_iter().collect();
     let parsed_files: Vec<_> = sources
         .into_par_iter()
         .map(|(file, text, check)| {
-            let parsed = toml::from_str::<RuleFile>(&text);
+            let parsed = match super::plan::embedded_rule_file(&file, &text) {
+                Some(lined) => Ok(lined),
+                None => toml::from_str::<RuleFile>(&text).map(|parsed| {
+                    let lines = LineIndex::of(&text);
+                    parsed.lined(|offset| lines.line(offset))
+                }),
+            };
             (file, text, check, parsed)
         })
         .collect();
     for (file, text, check_regexes, parsed) in parsed_files {
-        let parsed: RuleFile = match parsed {
+        let parsed: LinedFile = match parsed {
             Ok(p) => p,
             Err(e) => {
                 let line = e.span().map_or(0, |s| LineIndex::of(&text).line(s.start));
@@ -197,16 +203,13 @@ pub fn load_sources_checked(
                 continue;
             }
         };
-        let lines = LineIndex::of(&text);
         // Rules and reputation sources share one id space. Rules are
         // checked on all cores, in file order: compiling each regex to check
         // it is a large part of `spamsift check`'s start-up.
         let rules: Vec<_> = parsed
             .rule
             .into_par_iter()
-            .map(|s| {
-                let line = lines.line(s.span().start);
-                let raw = s.into_inner();
+            .map(|(line, raw)| {
                 (
                     line,
                     raw.id.clone(),
@@ -214,23 +217,23 @@ pub fn load_sources_checked(
                 )
             })
             .collect();
-        for s in parsed.score {
-            let line = lines.line(s.span().start);
-            let raw = s.into_inner();
+        for (line, raw) in parsed.score {
             rescores.push((file.clone(), line, raw.id, raw.score));
         }
         let entries = rules
             .into_iter()
-            .chain(parsed.reputation.into_iter().map(|s| {
-                let line = lines.line(s.span().start);
-                let raw = s.into_inner();
-                (line, raw.id.clone(), check_reputation(raw, &file, line))
-            }))
-            .chain(parsed.dnslist.into_iter().map(|s| {
-                let line = lines.line(s.span().start);
-                let raw = s.into_inner();
-                (line, raw.id.clone(), check_dnslist(raw, &file, line))
-            }));
+            .chain(
+                parsed
+                    .reputation
+                    .into_iter()
+                    .map(|(line, raw)| (line, raw.id.clone(), check_reputation(raw, &file, line))),
+            )
+            .chain(
+                parsed
+                    .dnslist
+                    .into_iter()
+                    .map(|(line, raw)| (line, raw.id.clone(), check_dnslist(raw, &file, line))),
+            );
         for (line, id, result) in entries {
             let err = |message: String| RuleError {
                 file: file.clone(),

@@ -35,6 +35,45 @@ pub struct RuleFile {
     pub score: Vec<Spanned<RawScore>>,
 }
 
+/// A rule file with each entry's line instead of its byte span: what the
+/// loader works from, read from TOML ([`RuleFile::lined`]) or, for the
+/// embedded default rules, from the JSON `build.rs` wrote when spamsift was
+/// built (parsing the TOML at every start was a tenth of `spamsift check`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinedFile {
+    /// The rules, in file order, each with its line.
+    #[serde(default)]
+    pub rule: Vec<(usize, RawRule)>,
+    /// Reputation sources, each with its line.
+    #[serde(default)]
+    pub reputation: Vec<(usize, RawReputation)>,
+    /// DNS lists, each with its line.
+    #[serde(default)]
+    pub dnslist: Vec<(usize, RawDnsList)>,
+    /// Score changes, each with its line.
+    #[serde(default)]
+    pub score: Vec<(usize, RawScore)>,
+}
+
+impl RuleFile {
+    /// The entries with their lines (`line` maps a byte offset of the
+    /// file's text to its 1-based line).
+    pub fn lined(self, line: impl Fn(usize) -> usize) -> LinedFile {
+        fn each<T>(v: Vec<Spanned<T>>, line: &impl Fn(usize) -> usize) -> Vec<(usize, T)> {
+            v.into_iter()
+                .map(|s| (line(s.span().start), s.into_inner()))
+                .collect()
+        }
+        LinedFile {
+            rule: each(self.rule, &line),
+            reputation: each(self.reputation, &line),
+            dnslist: each(self.dnslist, &line),
+            score: each(self.score, &line),
+        }
+    }
+}
+
 /// A score change as written:
 ///
 /// ```toml

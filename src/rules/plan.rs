@@ -8,11 +8,25 @@
 
 use super::regex_prep::RegexPlan;
 
+// `RULE_FILES: &[(&str, u64, &str)]`: see `embedded_rule_file`.
 // `RUNNING: &[(&str, &str)]`: (pattern as written, as it runs), sorted by
 // the first; `PLANS: &[(&str, Option<&[&str]>, bool)]`: (pattern as it
 // runs, its leading literals, whether it starts at a word boundary),
 // sorted by the first.
 include!(concat!(env!("OUT_DIR"), "/embedded_regex_plan.rs"));
+
+/// An embedded rule file, parsed when spamsift was built: `(name, xxh3 of
+/// its TOML text, JSON of its entries with their lines)` in
+/// `RULE_FILES`. `None` for any other file, or if the text differs.
+pub(super) fn embedded_rule_file(name: &str, text: &str) -> Option<super::format::LinedFile> {
+    let (_, hash, json) = RULE_FILES.iter().find(|(n, ..)| *n == name)?;
+    if *hash != xxhash_rust::xxh3::xxh3_64(text.as_bytes()) {
+        return None;
+    }
+    serde_json::from_str(json)
+        .map_err(|e| tracing::warn!("embedded rule file {name}: {e}; parsing its TOML"))
+        .ok()
+}
 
 /// An embedded rule's pattern as it runs, from the pattern as written.
 pub(super) fn running(written: &str) -> Option<&'static str> {
@@ -58,5 +72,20 @@ mod tests {
             assert_eq!(of(pattern), Some(live), "{pattern}");
         }
         assert_eq!(running("(?i)no such rule pattern here"), None);
+    }
+
+    /// Each embedded rule file read from its build-time JSON has the
+    /// entries, values and lines that parsing its TOML gives.
+    #[test]
+    fn embedded_rule_files_read_as_their_toml() {
+        assert_eq!(RULE_FILES.len(), super::super::DEFAULT_RULE_FILES.len());
+        for (name, text) in super::super::DEFAULT_RULE_FILES {
+            let fast = embedded_rule_file(name, text).expect("built with this text");
+            let toml: super::super::format::RuleFile = toml::from_str(text).expect("valid TOML");
+            let lines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+            let slow = toml.lined(|o| lines.partition_point(|&nl| nl < o) + 1);
+            assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{name}");
+        }
+        assert!(embedded_rule_file("email-content.toml", "[[rule]]").is_none());
     }
 }
