@@ -102,6 +102,14 @@ const BRANDS: &[Brand] = &[
         domains: &["trustwallet"],
     },
     Brand {
+        names: &["kraken"],
+        domains: &["kraken"],
+    },
+    Brand {
+        names: &["ledger", "ledger live"],
+        domains: &["ledger"],
+    },
+    Brand {
         names: &["wells fargo"],
         domains: &["wellsfargo"],
     },
@@ -164,6 +172,60 @@ const BRANDS: &[Brand] = &[
     Brand {
         names: &["correios"],
         domains: &["correios"],
+    },
+    // Brazil's lures of 2023-2025 besides the banks above: the state bank,
+    // loyalty points, credit bureau, tax office, traffic departments,
+    // marketplaces and payment apps. Government sites sit under
+    // `sp.gov.br`-style public suffixes, so their organisation is the
+    // agency (`detran.sp.gov.br`, `fazenda.gov.br`).
+    Brand {
+        names: &["banco do brasil"],
+        domains: &["bb", "bancodobrasil"],
+    },
+    Brand {
+        names: &["caixa econômica", "caixa economica", "caixa tem"],
+        domains: &["caixa"],
+    },
+    Brand {
+        names: &["livelo"],
+        domains: &["livelo"],
+    },
+    Brand {
+        names: &["serasa", "serasa experian"],
+        domains: &["serasa", "serasaexperian"],
+    },
+    Brand {
+        names: &["receita federal"],
+        domains: &["fazenda", "receita"],
+    },
+    Brand {
+        names: &["detran"],
+        domains: &["detran"],
+    },
+    Brand {
+        names: &["mercado livre", "mercado pago", "mercado libre"],
+        domains: &["mercadolivre", "mercadopago", "mercadolibre"],
+    },
+    Brand {
+        names: &["pagseguro", "pagbank"],
+        domains: &["pagseguro", "pagbank", "uol"],
+    },
+    Brand {
+        names: &["picpay"],
+        domains: &["picpay"],
+    },
+    // Europe's parcel and bank lures.
+    Brand {
+        names: &["postnl"],
+        domains: &["postnl"],
+    },
+    Brand {
+        names: &["deutsche post"],
+        domains: &["deutschepost", "dhl"],
+    },
+    Brand {
+        names: &["sparkasse"],
+        domains: &["sparkasse"],
     },
     Brand {
         names: &["la poste", "colissimo"],
@@ -311,6 +373,17 @@ mod tests {
                 false,
             ),
             ("Apple Support", "help@secure-id-check.example", true),
+            // Brazil's agencies sit under public suffixes such as sp.gov.br.
+            ("DETRAN SP", "noreply@detran.sp.gov.br", false),
+            ("Receita Federal", "aviso@regularizacao-cpf.example", true),
+            (
+                "Receita Federal",
+                "atendimento@receita.fazenda.gov.br",
+                false,
+            ),
+            ("Livelo", "contato@news.livelo.com.br", false),
+            ("Ledger", "security@ledger-support.example", false),
+            ("Ledger Live", "updates@wallet-sync.example", true),
             // Look-alike letters: a Greek Alpha, Cyrillic с and о.
             ("\u{391}pple ID", "id@verify-now.example", true),
             ("Mi\u{441}r\u{43e}soft Teams", "teams@notify.example", true),
