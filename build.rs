@@ -24,16 +24,20 @@ struct SpannedFile {
     score: Vec<toml::Spanned<toml::Table>>,
 }
 
-/// The JSON the loader reads instead of `text` (its `LinedFile`), or `None`
-/// when the file does not parse (the loader then parses the TOML at start
-/// and names the error's line).
-fn lined_json(text: &str) -> Option<String> {
-    let file: SpannedFile = toml::from_str(text).ok()?;
+/// The JSON the loader reads instead of a file's text (its `LinedFile`),
+/// with the regexes of the file's rules.
+fn lined_json(text: &str, file: SpannedFile) -> (String, Vec<String>) {
     let newlines: Vec<usize> = text
         .bytes()
         .enumerate()
         .filter(|(_, b)| *b == b'\n')
         .map(|(i, _)| i)
+        .collect();
+    let regexes = file
+        .rule
+        .iter()
+        .filter_map(|r| r.get_ref().get("regex").and_then(|v| v.as_str()))
+        .map(str::to_string)
         .collect();
     let lined = |v: Vec<toml::Spanned<toml::Table>>| -> Vec<serde_json::Value> {
         v.into_iter()
@@ -49,7 +53,7 @@ fn lined_json(text: &str) -> Option<String> {
         "dnslist": lined(file.dnslist),
         "score": lined(file.score),
     });
-    serde_json::to_string(&json).ok()
+    (json.to_string(), regexes)
 }
 
 fn main() {
@@ -67,37 +71,32 @@ fn main() {
     for path in files {
         println!("cargo:rerun-if-changed={}", path.display());
         let text = std::fs::read_to_string(&path).expect("rule file is readable");
-        if let (Some(name), Some(json)) =
-            (path.file_name().and_then(|n| n.to_str()), lined_json(&text))
-        {
-            rule_files.push((
-                name.to_string(),
-                xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
-                json,
-            ));
-        }
         // A file that does not parse is left to the rule loader, which
-        // names its line; it only misses the table.
-        let Ok(doc) = text.parse::<toml::Table>() else {
+        // names its line; it only misses the tables.
+        let (Some(name), Ok(file)) = (
+            path.file_name().and_then(|n| n.to_str()),
+            toml::from_str::<SpannedFile>(&text),
+        ) else {
             continue;
         };
-        let rules = doc.get("rule").and_then(|r| r.as_array());
-        for rule in rules.into_iter().flatten() {
-            if let Some(re) = rule.get("regex").and_then(|r| r.as_str()) {
-                written.push(re.to_string());
-            }
-        }
+        let (json, regexes) = lined_json(&text, file);
+        rule_files.push((
+            name.to_string(),
+            xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+            json,
+        ));
+        written.extend(regexes);
     }
     written.sort();
     written.dedup();
-    let mut running: Vec<(String, String)> = written
+    // Sorted by the pattern as written, since `written` is.
+    let running: Vec<(String, String)> = written
         .into_iter()
         .map(|w| {
             let r = regex_prep::ascii_perl_classes(&w);
             (w, r)
         })
         .collect();
-    running.sort();
     let mut plans: Vec<(String, regex_prep::RegexPlan)> = running
         .iter()
         .filter_map(|(_, r)| regex_prep::plan(r).ok().map(|p| (r.clone(), p)))

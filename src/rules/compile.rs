@@ -304,15 +304,16 @@ pub fn load_sources_checked(
 /// Where a text's lines start, to give the line of each rule (counting
 /// newlines from the start for each rule cost time quadratic in the
 /// file's length).
-struct LineIndex(Vec<usize>);
+pub(super) struct LineIndex(Vec<usize>);
 
 impl LineIndex {
-    fn of(text: &str) -> LineIndex {
+    /// The line starts of `text`.
+    pub(super) fn of(text: &str) -> LineIndex {
         LineIndex(memchr::memchr_iter(b'\n', text.as_bytes()).collect())
     }
 
     /// 1-based line of a byte offset.
-    fn line(&self, offset: usize) -> usize {
+    pub(super) fn line(&self, offset: usize) -> usize {
         self.0.partition_point(|&nl| nl < offset) + 1
     }
 }

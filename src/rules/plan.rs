@@ -82,8 +82,8 @@ mod tests {
         for (name, text) in super::super::DEFAULT_RULE_FILES {
             let fast = embedded_rule_file(name, text).expect("built with this text");
             let toml: super::super::format::RuleFile = toml::from_str(text).expect("valid TOML");
-            let lines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
-            let slow = toml.lined(|o| lines.partition_point(|&nl| nl < o) + 1);
+            let lines = super::super::compile::LineIndex::of(text);
+            let slow = toml.lined(|o| lines.line(o));
             assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{name}");
         }
         assert!(embedded_rule_file("email-content.toml", "[[rule]]").is_none());
