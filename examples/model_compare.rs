@@ -250,7 +250,7 @@ fn cross(train: &str, test: &str, (a, b): (Split, Split)) {
         .expect("engine with model");
     let _ = std::fs::remove_file(&path);
     let bayes = engine.bayes().expect("model");
-    let (mut alone, mut with) = (Vec::new(), Vec::new());
+    let (mut alone, mut with, mut bayes_adds) = (Vec::new(), Vec::new(), Vec::new());
     for (item, m) in test_items.iter().zip(&test) {
         let msg = item.message(&engine.config().email);
         let e = bayes.evidence_of(&m.words, msg.channel);
@@ -265,6 +265,7 @@ fn cross(train: &str, test: &str, (a, b): (Split, Split)) {
             spam: m.spam,
             score: m.rules + add,
         });
+        bayes_adds.push(add);
     }
     println!(
         "bayes\tAUC alone {:.5}\twith rules AUC {:.5}\trecall@0.1% {:.1}\t@0.5% {:.1}",
@@ -331,6 +332,37 @@ fn cross(train: &str, test: &str, (a, b): (Split, Split)) {
                     .collect();
                 line += &format!(
                     "\n   x{scale}{offset:+}: AUC {:.5} r@0.1% {:.1} r@0.5% {:.1}",
+                    auc(&with),
+                    recall_at(&with, 0.001),
+                    recall_at(&with, 0.005)
+                );
+            }
+            // Both models together: the Bayes hit kept only as far as the
+            // regression agrees (same sign, the smaller size), or the mean.
+            for (what, combine) in [
+                (
+                    "agree",
+                    (|b: f64, l: f64| {
+                        if b * l > 0.0 {
+                            b.signum() * b.abs().min(l.abs())
+                        } else {
+                            0.0
+                        }
+                    }) as fn(f64, f64) -> f64,
+                ),
+                ("mean", |b: f64, l: f64| (b + l) / 2.0),
+            ] {
+                let with: Vec<Scored> = test
+                    .iter()
+                    .zip(&margins)
+                    .zip(&bayes_adds)
+                    .map(|((m, &z), &b)| Scored {
+                        spam: m.spam,
+                        score: m.rules + combine(b, z.clamp(-cap(m), cap(m))),
+                    })
+                    .collect();
+                line += &format!(
+                    "\n   bayes+lr {what}: AUC {:.5} r@0.1% {:.1} r@0.5% {:.1}",
                     auc(&with),
                     recall_at(&with, 0.001),
                     recall_at(&with, 0.005)
