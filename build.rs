@@ -22,6 +22,8 @@ struct SpannedFile {
     dnslist: Vec<toml::Spanned<toml::Table>>,
     #[serde(default)]
     score: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    brand: Vec<toml::Spanned<toml::Table>>,
 }
 
 /// The JSON the loader reads instead of a file's text (its `LinedFile`),
@@ -52,6 +54,7 @@ fn lined_json(text: &str, file: SpannedFile) -> (String, Vec<String>) {
         "reputation": lined(file.reputation),
         "dnslist": lined(file.dnslist),
         "score": lined(file.score),
+        "brand": lined(file.brand),
     });
     (json.to_string(), regexes)
 }

@@ -355,3 +355,77 @@ fn a_score_never_takes_the_other_side_of_its_evidence() {
         .is_ok()
     );
 }
+
+/// A `[[brand]]` that could never match is an error naming file and line.
+#[test]
+fn brand_errors_name_file_and_line() {
+    let cases = [
+        (
+            "[[brand]]\nbrand = \"Acme\"\ndisplay_names = [\"acme\"]\ndomains = [\"acme.com\"]\n",
+            "letters, digits and hyphens",
+            1,
+        ),
+        (
+            "# a new brand needs both lists\n[[brand]]\nbrand = \"Acme\"\ndisplay_names = [\"acme\"]\n",
+            "needs display_names and domains",
+            2,
+        ),
+        (
+            "[[brand]]\nbrand = \"Acme\"\ndisplay_names = [\"--\"]\ndomains = [\"acme\"]\n",
+            "no letters or digits",
+            1,
+        ),
+        (
+            "[[brand]]\nbrand = \"Acme\"\ndisplay_name = [\"acme\"]\ndomains = [\"acme\"]\n",
+            "unknown field",
+            3,
+        ),
+    ];
+    for (text, says, line) in cases {
+        let e = one(&[("local.toml", text)]);
+        assert_eq!((e.file.as_str(), e.line), ("local.toml", line), "{e}");
+        assert!(e.message.contains(says), "{e}");
+    }
+}
+
+/// A site names its own bank in a local rule file, and adds a sending
+/// domain to a default brand; `FROM_BRAND_IMPERSONATION` follows.
+#[test]
+fn local_rule_files_add_brands() {
+    let email = |from: &str| {
+        Engine::builder().build().unwrap().parse_email(
+            format!(
+                "From: {from}\r\nTo: you@example.org\r\nSubject: Account notice\r\n\
+                 Date: Mon, 1 Dec 2025 10:00:00 +0000\r\nMessage-ID: <1@x.example>\r\n\r\nPlease read.\r\n"
+            )
+            .as_bytes(),
+        )
+    };
+    let fires = |engine: &Engine, from: &str| {
+        engine
+            .classify(&email(from))
+            .hits
+            .iter()
+            .any(|h| &*h.id == "FROM_BRAND_IMPERSONATION")
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nbrand = \"Acme Savings Bank\"\ndisplay_names = [\"acme savings\"]\ndomains = [\"acmesavings\"]\n\n\
+         [[brand]]\nbrand = \"amazon\"\ndomains = [\"awsapps\"]\n",
+    )
+    .unwrap();
+    let defaults = Engine::builder().build().unwrap();
+    let local = Engine::builder()
+        .local_rules_dir(dir.path())
+        .build()
+        .unwrap();
+    let bank = "Acme Savings Alerts <alerts@secure-login.example>";
+    let own = "Acme Savings <alerts@mail.acmesavings.com>";
+    let aws = "Amazon Web Services <no-reply@awsapps.com>";
+    assert!(!fires(&defaults, bank));
+    assert!(fires(&local, bank));
+    assert!(!fires(&local, own));
+    assert!(fires(&defaults, aws));
+    assert!(!fires(&local, aws));
+}

@@ -8,258 +8,120 @@
 //! "McAfee <support@snowymespilus.com>" does not. It does not catch a
 //! look-alike domain that carries the name (`paypal-secure.example`);
 //! `FROM_LOOKALIKE_DOMAIN` does.
+//!
+//! The brands are data: `[[brand]]` entries of the rule files (the default
+//! ones in `rules/brands.toml`), so a site adds its own bank or its own
+//! name in a local rule file.
 
 use crate::message::host::Host;
 
-/// One brand: the words that name it in a display name (lower-case, whole
-/// words), and the names its own domains carry (longer than three letters:
-/// anywhere in the organisation's name; else the whole first label).
+/// One brand: the display names that name it (as [`words`] gives them,
+/// without the spaces at the ends) and the names its own domains carry
+/// (lower-case, no hyphens).
+#[derive(Debug, Clone, PartialEq)]
 struct Brand {
-    names: &'static [&'static str],
-    domains: &'static [&'static str],
+    brand: String,
+    display_names: Vec<String>,
+    domains: Vec<String>,
 }
 
-/// Companies most impersonated in phishing (the 2020s' lures: mailboxes,
-/// payments, parcels, banks, security software, wallets, tax offices).
-/// Generic senders ("IT support", "billing") are not brands and are left
-/// to other rules.
-const BRANDS: &[Brand] = &[
-    Brand {
-        names: &[
-            "microsoft",
-            "microsoft 365",
-            "office 365",
-            "office365",
-            "outlook",
-            "onedrive",
-            "sharepoint",
-        ],
-        domains: &[
-            "microsoft",
-            "office",
-            "outlook",
-            "live",
-            "hotmail",
-            "onedrive",
-            "sharepoint",
-            "msn",
-        ],
-    },
-    Brand {
-        names: &["paypal"],
-        domains: &["paypal"],
-    },
-    Brand {
-        names: &["apple", "apple id", "icloud", "itunes", "app store"],
-        domains: &["apple", "icloud", "itunes"],
-    },
-    Brand {
-        names: &["amazon", "amazon prime", "prime video"],
-        domains: &["amazon"],
-    },
-    Brand {
-        names: &["netflix"],
-        domains: &["netflix"],
-    },
-    Brand {
-        names: &["docusign"],
-        domains: &["docusign"],
-    },
-    Brand {
-        names: &["dropbox"],
-        domains: &["dropbox"],
-    },
-    Brand {
-        names: &["norton", "norton 360", "lifelock"],
-        domains: &["norton", "lifelock", "gendigital", "symantec"],
-    },
-    Brand {
-        names: &["mcafee"],
-        domains: &["mcafee"],
-    },
-    Brand {
-        names: &["totalav", "total av"],
-        domains: &["totalav"],
-    },
-    Brand {
-        names: &["geek squad"],
-        domains: &["geeksquad", "bestbuy"],
-    },
-    Brand {
-        names: &["coinbase"],
-        domains: &["coinbase"],
-    },
-    Brand {
-        names: &["binance"],
-        domains: &["binance"],
-    },
-    Brand {
-        names: &["metamask"],
-        domains: &["metamask", "consensys"],
-    },
-    Brand {
-        names: &["trust wallet"],
-        domains: &["trustwallet"],
-    },
-    Brand {
-        names: &["kraken"],
-        domains: &["kraken"],
-    },
-    Brand {
-        names: &["ledger", "ledger live"],
-        domains: &["ledger"],
-    },
-    Brand {
-        names: &["wells fargo"],
-        domains: &["wellsfargo"],
-    },
-    Brand {
-        names: &["chase bank", "jpmorgan chase"],
-        domains: &["chase", "jpmorgan"],
-    },
-    Brand {
-        names: &["bank of america"],
-        domains: &["bankofamerica", "bofa"],
-    },
-    Brand {
-        names: &["citibank"],
-        domains: &["citi"],
-    },
-    Brand {
-        names: &["hsbc"],
-        domains: &["hsbc"],
-    },
-    Brand {
-        names: &["barclays"],
-        domains: &["barclays"],
-    },
-    Brand {
-        names: &["santander"],
-        domains: &["santander"],
-    },
-    Brand {
-        names: &["bradesco"],
-        domains: &["bradesco"],
-    },
-    Brand {
-        names: &["itaú", "itau"],
-        domains: &["itau"],
-    },
-    Brand {
-        names: &["nubank"],
-        domains: &["nubank", "nu"],
-    },
-    Brand {
-        names: &["dhl", "dhl express"],
-        domains: &["dhl"],
-    },
-    Brand {
-        names: &["fedex"],
-        domains: &["fedex"],
-    },
-    Brand {
-        names: &["ups"],
-        domains: &["ups"],
-    },
-    Brand {
-        names: &["usps"],
-        domains: &["usps"],
-    },
-    Brand {
-        names: &["royal mail"],
-        domains: &["royalmail"],
-    },
-    Brand {
-        names: &["correios"],
-        domains: &["correios"],
-    },
-    // Brazil's lures of 2023-2025 besides the banks above: the state bank,
-    // loyalty points, credit bureau, tax office, traffic departments,
-    // marketplaces and payment apps. Government sites sit under
-    // `sp.gov.br`-style public suffixes, so their organisation is the
-    // agency (`detran.sp.gov.br`, `fazenda.gov.br`).
-    Brand {
-        names: &["banco do brasil"],
-        domains: &["bb", "bancodobrasil"],
-    },
-    Brand {
-        names: &["caixa econômica", "caixa economica", "caixa tem"],
-        domains: &["caixa"],
-    },
-    Brand {
-        names: &["livelo"],
-        domains: &["livelo"],
-    },
-    Brand {
-        names: &["serasa", "serasa experian"],
-        domains: &["serasa", "serasaexperian"],
-    },
-    Brand {
-        names: &["receita federal"],
-        domains: &["fazenda", "receita"],
-    },
-    Brand {
-        names: &["detran"],
-        domains: &["detran"],
-    },
-    Brand {
-        names: &["mercado livre", "mercado pago", "mercado libre"],
-        domains: &["mercadolivre", "mercadopago", "mercadolibre"],
-    },
-    Brand {
-        names: &["pagseguro", "pagbank"],
-        domains: &["pagseguro", "pagbank", "uol"],
-    },
-    Brand {
-        names: &["picpay"],
-        domains: &["picpay"],
-    },
-    // Europe's parcel and bank lures.
-    Brand {
-        names: &["postnl"],
-        domains: &["postnl"],
-    },
-    Brand {
-        names: &["deutsche post"],
-        domains: &["deutschepost", "dhl"],
-    },
-    Brand {
-        names: &["sparkasse"],
-        domains: &["sparkasse"],
-    },
-    Brand {
-        names: &["la poste", "colissimo"],
-        domains: &["laposte", "colissimo"],
-    },
-    Brand {
-        names: &["irs", "internal revenue service"],
-        domains: &["irs", "treasury"],
-    },
-    Brand {
-        names: &["hmrc"],
-        domains: &["hmrc"],
-    },
-    Brand {
-        names: &["facebook", "instagram", "whatsapp"],
-        domains: &["facebook", "instagram", "whatsapp", "meta", "fb"],
-    },
-    Brand {
-        names: &["linkedin"],
-        domains: &["linkedin"],
-    },
-    Brand {
-        names: &["google", "gmail", "google drive", "google docs"],
-        domains: &["google", "gmail", "youtube"],
-    },
-    Brand {
-        names: &["adobe"],
-        domains: &["adobe"],
-    },
-    Brand {
-        names: &["spotify"],
-        domains: &["spotify"],
-    },
-];
+/// The brands of a rule set (`[[brand]]` entries of its rule files; the
+/// default ones are in `rules/brands.toml`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BrandTable {
+    brands: Vec<Brand>,
+}
+
+impl BrandTable {
+    /// Add a brand, or add to one listed under the same `brand` name (any
+    /// case). Display names are read as whole words, any case; domains are
+    /// DNS labels' letters and digits (hyphens ignored). An entry that
+    /// could never match is an error, said in one line.
+    pub fn add(
+        &mut self,
+        brand: &str,
+        display_names: &[String],
+        domains: &[String],
+    ) -> Result<(), String> {
+        if brand.trim().is_empty() {
+            return Err("brand must name the brand".into());
+        }
+        let mut names = Vec::with_capacity(display_names.len());
+        for n in display_names {
+            let w = words(n);
+            let w = w.trim();
+            if w.is_empty() {
+                return Err(format!("display name {n:?} has no letters or digits"));
+            }
+            names.push(w.to_string());
+        }
+        let mut doms = Vec::with_capacity(domains.len());
+        for d in domains {
+            let label: String = d
+                .chars()
+                .filter(|&c| c != '-')
+                .flat_map(char::to_lowercase)
+                .collect();
+            if label.is_empty() || !label.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(format!(
+                    "domain {d:?} must be a name the brand's domains carry: letters, digits and hyphens (\"paypal\", not \"paypal.com\")"
+                ));
+            }
+            doms.push(label);
+        }
+        match self
+            .brands
+            .iter_mut()
+            .find(|b| b.brand.eq_ignore_ascii_case(brand.trim()))
+        {
+            Some(b) => {
+                b.display_names.extend(names);
+                b.domains.extend(doms);
+            }
+            None => {
+                if names.is_empty() || doms.is_empty() {
+                    return Err(format!(
+                        "brand {brand:?} needs display_names and domains (a new brand matches nothing without both)"
+                    ));
+                }
+                self.brands.push(Brand {
+                    brand: brand.trim().to_string(),
+                    display_names: names,
+                    domains: doms,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Brands listed.
+    pub fn len(&self) -> usize {
+        self.brands.len()
+    }
+
+    /// Whether no brand is listed.
+    pub fn is_empty(&self) -> bool {
+        self.brands.is_empty()
+    }
+
+    /// Whether the display name `name` opens with a brand ("McAfee",
+    /// "Microsoft 365 Admin", "Trust Wallet Support") and the From domain
+    /// `from` is not one of that brand's. A brand further in is a
+    /// newsletter or a person writing about it ("Lockergnome Apple Core").
+    pub(crate) fn impersonates(&self, name: &str, from: &Host) -> bool {
+        if from.ip().is_some() || self.brands.is_empty() {
+            return false;
+        }
+        let said = words(name);
+        self.brands.iter().any(|b| {
+            b.display_names.iter().any(|n| {
+                said.strip_prefix(' ')
+                    .and_then(|rest| rest.strip_prefix(n.as_str()))
+                    .is_some_and(|rest| rest.starts_with(' '))
+            }) && !carries(from.organisation(), &b.domains)
+        })
+    }
+}
 
 /// The Latin letter a Greek or Cyrillic look-alike stands for ("Αpple"
 /// with a Greek Alpha, "Місrоsоft" with Cyrillic letters), lower-case;
@@ -306,7 +168,7 @@ fn words(name: &str) -> String {
 /// Whether an organisation (`snowymespilus.com`) carries one of a brand's
 /// domain names: a long name anywhere in its first label (hyphens
 /// ignored), a short one (three letters or fewer) as the whole label.
-fn carries(organisation: &str, domains: &[&str]) -> bool {
+fn carries(organisation: &str, domains: &[String]) -> bool {
     let label: String = organisation
         .split('.')
         .next()
@@ -318,26 +180,8 @@ fn carries(organisation: &str, domains: &[&str]) -> bool {
         if d.len() <= 3 {
             label == *d
         } else {
-            label.contains(d)
+            label.contains(d.as_str())
         }
-    })
-}
-
-/// Whether the display name `name` opens with a brand ("McAfee",
-/// "Microsoft 365 Admin", "Trust Wallet Support") and the From domain
-/// `from` is not one of that brand's. A brand further in is a newsletter
-/// or a person writing about it ("Lockergnome Apple Core").
-pub(crate) fn impersonates(name: &str, from: &Host) -> bool {
-    if from.ip().is_some() {
-        return false;
-    }
-    let said = words(name);
-    BRANDS.iter().any(|b| {
-        b.names.iter().any(|n| {
-            said.strip_prefix(' ')
-                .and_then(|rest| rest.strip_prefix(n))
-                .is_some_and(|rest| rest.starts_with(' '))
-        }) && !carries(from.organisation(), b.domains)
     })
 }
 
@@ -388,9 +232,14 @@ mod tests {
             ("\u{391}pple ID", "id@verify-now.example", true),
             ("Mi\u{441}r\u{43e}soft Teams", "teams@notify.example", true),
         ];
+        let rules = crate::rules::RuleSet::defaults().expect("default rules");
         for (name, address, want) in cases {
             let host = Host::of_address(address).expect("valid address");
-            assert_eq!(impersonates(name, &host), want, "{name} <{address}>");
+            assert_eq!(
+                rules.brands().impersonates(name, &host),
+                want,
+                "{name} <{address}>"
+            );
         }
     }
 }

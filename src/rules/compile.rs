@@ -167,6 +167,8 @@ pub fn load_sources_checked(
     let mut seen: HashMap<String, String> = HashMap::new();
     // Score changes, applied once every file's rules are known.
     let mut rescores: Vec<(String, usize, String, f64)> = Vec::new();
+    // Brands, from every file in load order.
+    let mut brands = super::brands::BrandTable::default();
     // Whether every phrase and regex rule was checked when spamsift was
     // built (the embedded rules): only then may one message per process
     // compile a field's matchers when it first needs them, since they
@@ -219,6 +221,16 @@ pub fn load_sources_checked(
             .collect();
         for (line, raw) in parsed.score {
             rescores.push((file.clone(), line, raw.id, raw.score));
+        }
+        for (line, raw) in parsed.brand {
+            if let Err(message) = brands.add(&raw.brand, &raw.display_names, &raw.domains) {
+                errors.push(RuleError {
+                    file: file.clone(),
+                    line,
+                    rule: None,
+                    message: format!("[[brand]] {:?}: {message}", raw.brand),
+                });
+            }
         }
         let entries = rules
             .into_iter()
@@ -298,7 +310,10 @@ pub fn load_sources_checked(
         return Err(LoadError { errors });
     }
     let defer = all_prechecked && build_for == BuildFor::StartUp;
-    build(checked, metas, channels, build_for, defer).map_err(|errors| LoadError { errors })
+    let mut set =
+        build(checked, metas, channels, build_for, defer).map_err(|errors| LoadError { errors })?;
+    set.brands = brands;
+    Ok(set)
 }
 
 /// Where a text's lines start, to give the line of each rule (counting
@@ -887,6 +902,7 @@ fn build(
         meta_order,
         build_for,
         defer,
+        brands: Default::default(),
     })
 }
 

@@ -336,8 +336,9 @@ impl EvalTest {
         TESTS.iter().map(|(n, _, _, d)| (*n, *d))
     }
 
-    /// Run the test on a message.
-    pub fn check(&self, m: &Message) -> bool {
+    /// Run the test on a message (`brands`: the rule set's, for
+    /// `from_brand_other_domain`).
+    pub fn check(&self, m: &Message, brands: &super::brands::BrandTable) -> bool {
         let t = self.threshold;
         let email = m.channel == Channel::Email;
         match self.kind {
@@ -359,7 +360,7 @@ impl EvalTest {
             EvalKind::FromNameSpoof => from_name_spoof(m),
             EvalKind::FromBrandOtherDomain => matches!(
                 (m.from.as_ref().and_then(|f| f.name.as_deref()), &m.hosts.from),
-                (Some(name), Some(host)) if super::brands::impersonates(name, host)
+                (Some(name), Some(host)) if brands.impersonates(name, host)
             ),
             EvalKind::ReplyToDiffers => matches!(
                 (&m.hosts.from, &m.hosts.reply_to),
@@ -544,11 +545,11 @@ mod tests {
             subject: "FREE MONEY NOW".into(),
             ..Message::default()
         };
-        assert!(t.check(&m));
+        assert!(t.check(&m, &Default::default()));
         m.subject = "Free money now".into();
-        assert!(!t.check(&m));
+        assert!(!t.check(&m, &Default::default()));
         m.subject = "OK".into();
-        assert!(!t.check(&m));
+        assert!(!t.check(&m, &Default::default()));
     }
 
     #[test]
@@ -592,8 +593,12 @@ mod tests {
             }
             raw.push_str("Subject: s\n\nbody\n");
             let m = Message::from_email(raw.as_bytes());
-            assert_eq!(spoof.check(&m), *is_spoof, "{from}");
-            assert_eq!(reply.check(&m), *differs, "{from} / {reply_to}");
+            assert_eq!(spoof.check(&m, &Default::default()), *is_spoof, "{from}");
+            assert_eq!(
+                reply.check(&m, &Default::default()),
+                *differs,
+                "{from} / {reply_to}"
+            );
         }
     }
 

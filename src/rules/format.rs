@@ -33,6 +33,9 @@ pub struct RuleFile {
     /// `local.cf`); `score = 0.0` switches a rule off.
     #[serde(default)]
     pub score: Vec<Spanned<RawScore>>,
+    /// Brands scammers pose as (for `from_brand_other_domain`).
+    #[serde(default)]
+    pub brand: Vec<Spanned<RawBrand>>,
 }
 
 /// A rule file with each entry's line instead of its byte span: what the
@@ -54,6 +57,9 @@ pub struct LinedFile {
     /// Score changes, each with its line.
     #[serde(default)]
     pub score: Vec<(usize, RawScore)>,
+    /// Brands, each with its line.
+    #[serde(default)]
+    pub brand: Vec<(usize, RawBrand)>,
 }
 
 impl RuleFile {
@@ -70,6 +76,7 @@ impl RuleFile {
             reputation: each(self.reputation, &line),
             dnslist: each(self.dnslist, &line),
             score: each(self.score, &line),
+            brand: each(self.brand, &line),
         }
     }
 }
@@ -88,6 +95,28 @@ pub struct RawScore {
     pub id: String,
     /// Its new score; 0.0 switches it off.
     pub score: f64,
+}
+
+/// A brand scammers pose as, as written:
+///
+/// ```toml
+/// [[brand]]
+/// brand = "PayPal"
+/// display_names = ["paypal"]
+/// domains = ["paypal"]
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBrand {
+    /// The brand's name; an entry naming a brand already listed adds to it.
+    pub brand: String,
+    /// Names that, opening a From display name, say the mail is the
+    /// brand's (whole words, any case).
+    #[serde(default)]
+    pub display_names: Vec<String>,
+    /// Names the brand's own sending domains carry.
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 /// A DNS list as written:

@@ -3,7 +3,7 @@
 //!
 //! See [`format`](mod@format) for the file format. A [`RuleSet`] is immutable once built.
 
-mod brands;
+pub mod brands;
 pub mod compile;
 pub mod dnslist;
 pub mod eval;
@@ -57,6 +57,7 @@ pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
         "email-scams.toml",
         include_str!("../../rules/email-scams.toml"),
     ),
+    ("brands.toml", include_str!("../../rules/brands.toml")),
     (
         "email-auth.toml",
         include_str!("../../rules/email-auth.toml"),
@@ -230,6 +231,8 @@ pub struct RuleSet {
     pub(crate) build_for: matcher::BuildFor,
     /// Whether fields' matchers are compiled when first needed.
     pub(crate) defer: bool,
+    /// Brands scammers pose as (`[[brand]]` entries).
+    pub(crate) brands: brands::BrandTable,
 }
 
 impl RuleSet {
@@ -258,6 +261,11 @@ impl RuleSet {
     /// All rules, in load order.
     pub fn rules(&self) -> &[Rule] {
         &self.rules
+    }
+
+    /// The brands of the rule files' `[[brand]]` entries.
+    pub fn brands(&self) -> &brands::BrandTable {
+        &self.brands
     }
 
     /// The matchers of `channel`, built now if they were left for first use.
@@ -356,7 +364,7 @@ impl RuleSet {
         }
         if complete {
             for (i, test) in &rules.evals {
-                if test.check(msg) {
+                if test.check(msg, &self.brands) {
                     hits.set(*i);
                 }
             }
