@@ -148,13 +148,22 @@ fn assert_linear(engine: &Engine, name: &str, channel: Channel, make: Maker) {
     let large = make(4 * MB);
     cost(engine, channel, &small, 1); // warm up
     // The fastest of 5: the tests of this file run side by side on a
-    // shared machine, and one slow run must not read as growth.
-    let (a, b) = (
-        cost(engine, channel, &small, 5),
-        cost(engine, channel, &large, 5),
-    );
-    let ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-6);
-    eprintln!("{name}: 1 MB {a:?}, 4 MB {b:?}, ratio {ratio:.1}");
+    // shared machine, and one slow run must not read as growth. A ratio
+    // over the bound is measured again, up to three times in all: on a
+    // busy 2-core machine one measurement read 8.8 where an idle one reads
+    // 4.9; a quadratic cost would read about 16 every time.
+    let (mut a, mut b, mut ratio) = (Duration::ZERO, Duration::ZERO, f64::INFINITY);
+    for _ in 0..3 {
+        (a, b) = (
+            cost(engine, channel, &small, 5),
+            cost(engine, channel, &large, 5),
+        );
+        ratio = b.as_secs_f64() / a.as_secs_f64().max(1e-6);
+        eprintln!("{name}: 1 MB {a:?}, 4 MB {b:?}, ratio {ratio:.1}");
+        if ratio < MAX_RATIO {
+            break;
+        }
+    }
     // Tiny costs are all noise; a quadratic case is never tiny at 4 MB.
     assert!(
         ratio < MAX_RATIO || b < Duration::from_millis(20),
