@@ -121,6 +121,22 @@ impl BrandTable {
             }) && !carries(from.organisation(), &b.domains)
         })
     }
+
+    /// Whether `text` (a subject) names a brand anywhere, as whole words,
+    /// and the From domain `from` is not one of that brand's: "Action
+    /// Required: Verify your Trust Wallet" from `ucv.edu.pe`.
+    pub(crate) fn named_by_another(&self, text: &str, from: &Host) -> bool {
+        if from.ip().is_some() || self.brands.is_empty() {
+            return false;
+        }
+        let said = words(text);
+        self.brands.iter().any(|b| {
+            b.display_names.iter().any(|n| {
+                said.match_indices(n.as_str())
+                    .any(|(i, _)| said[..i].ends_with(' ') && said[i + n.len()..].starts_with(' '))
+            }) && !carries(from.organisation(), &b.domains)
+        })
+    }
 }
 
 /// The Latin letter a Greek or Cyrillic look-alike stands for ("Αpple"
@@ -239,6 +255,40 @@ mod tests {
                 rules.brands().impersonates(name, &host),
                 want,
                 "{name} <{address}>"
+            );
+        }
+    }
+
+    #[test]
+    fn a_subject_naming_a_brand_from_a_domain_not_its_own() {
+        let cases = [
+            (
+                "Action Required: Verify your Trust Wallet !",
+                "x@ucv.edu.pe",
+                true,
+            ),
+            (
+                "Update required - Netflix account on hold",
+                "a@linden.tangoo.shop",
+                true,
+            ),
+            (
+                "Your Netflix payment failed",
+                "info@mailer.netflix.com",
+                false,
+            ),
+            // Whole words only: "Applebee's" is no Apple, "groups" no UPS.
+            ("Applebee's coupons inside", "deals@news.example", false),
+            ("New groups to join", "admin@example.org", false),
+            ("Re: PayPal dispute", "friend@example.org", true),
+        ];
+        let rules = crate::rules::RuleSet::defaults().expect("default rules");
+        for (subject, address, want) in cases {
+            let host = Host::of_address(address).expect("valid address");
+            assert_eq!(
+                rules.brands().named_by_another(subject, &host),
+                want,
+                "{subject} / {address}"
             );
         }
     }

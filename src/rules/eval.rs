@@ -24,6 +24,7 @@ enum EvalKind {
     LinkTextMismatch,
     FromNameSpoof,
     FromBrandOtherDomain,
+    SubjectBrandOtherDomain,
     ReplyToDiffers,
     SubjectAllCaps,
     BodyCapsRatio,
@@ -221,6 +222,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "From display name names a brand scammers pose as, and the From domain is not one of the brand's",
     ),
     (
+        "subject_brand_other_domain",
+        EvalKind::SubjectBrandOtherDomain,
+        0.0,
+        "Subject names a brand scammers pose as, and the From domain is not one of the brand's",
+    ),
+    (
         "reply_to_differs",
         EvalKind::ReplyToDiffers,
         0.0,
@@ -362,6 +369,11 @@ impl EvalTest {
                 (m.from.as_ref().and_then(|f| f.name.as_deref()), &m.hosts.from),
                 (Some(name), Some(host)) if brands.impersonates(name, host)
             ),
+            EvalKind::SubjectBrandOtherDomain => m
+                .hosts
+                .from
+                .as_ref()
+                .is_some_and(|host| brands.named_by_another(&m.subject, host)),
             EvalKind::ReplyToDiffers => matches!(
                 (&m.hosts.from, &m.hosts.reply_to),
                 (Some(f), Some(r)) if !f.same_organisation(r)
