@@ -6,10 +6,16 @@
 //! spamsift milter --listen inet:127.0.0.1:11332 &
 //! cargo run --release --example milter_load -- 127.0.0.1:11332 200 DIR...
 //! ```
+//!
+//! It offers what Postfix offers (protocol 6, no reply asked for any
+//! command but end of body); `MILTER_LOAD_REPLY_ALL=1` offers nothing, so
+//! every command waits for its reply, as with an older MTA.
 
 use miltr_client::Client;
 use miltr_common::commands::{Body, Connect, Family, Header};
 use miltr_common::optneg::OptNeg;
+#[path = "../tests/common/milter_client.rs"]
+mod milter_client;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -43,7 +49,17 @@ async fn one(addr: &str, raw: &[u8]) -> Result<(), String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| e.to_string())?;
-    let mut conn = Client::new(OptNeg::default())
+    // miltr-client writes each command on its own; with no reply to wait
+    // for, Nagle's algorithm would hold each small write for the milter's
+    // delayed ACK. Postfix buffers the unanswered commands and sends them
+    // in one write; Sendmail sets TCP_NODELAY (MILTER_NO_NAGLE), as here.
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let offer = if std::env::var_os("MILTER_LOAD_REPLY_ALL").is_none() {
+        milter_client::postfix_offer()
+    } else {
+        OptNeg::default()
+    };
+    let mut conn = Client::new(offer)
         .connect_via(stream.compat())
         .await
         .map_err(|e| e.to_string())?;

@@ -52,6 +52,8 @@ pub mod corpus;
 pub mod eval;
 #[cfg(feature = "daemons")]
 pub mod milter;
+#[cfg(feature = "daemons")]
+mod milter_wire;
 pub mod policy;
 pub mod reputation;
 #[cfg(feature = "daemons")]

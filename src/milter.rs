@@ -14,6 +14,7 @@ use miltr_common::commands::{Body, Connect, Header, Helo, Macro, Mail, Recipient
 use miltr_common::modifications::ModificationResponse;
 use miltr_common::modifications::headers::{AddHeader, ChangeHeader};
 use miltr_common::modifications::quarantine::Quarantine;
+use miltr_common::optneg::{OptNeg, Protocol};
 use miltr_server::Milter;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -222,6 +223,42 @@ impl SpamsiftMilter {
 impl Milter for SpamsiftMilter {
     type Error = MilterError;
 
+    /// Agree on protocol 6 with every modification the MTA allows, and ask
+    /// for no reply to the commands this milter always continues after
+    /// (connection, HELO, sender, header fields, end of headers, body
+    /// chunks, DATA, unknown commands; recipients too unless greylisting
+    /// may defer one), so the MTA streams a message and waits only at its
+    /// end. An MTA that does not offer a flag keeps getting that reply.
+    async fn option_negotiation(
+        &mut self,
+        theirs: OptNeg,
+    ) -> Result<OptNeg, miltr_server::Error<Self::Error>> {
+        let mut protocol = Protocol::NR_CONNECT
+            | Protocol::NR_HELO
+            | Protocol::NR_MAIL
+            | Protocol::NR_HEADER
+            | Protocol::NR_END_OF_HEADER
+            | Protocol::NR_BODY
+            | Protocol::NR_DATA
+            | Protocol::NR_UNKNOWN;
+        if self.engine.greylister().is_none() {
+            protocol |= Protocol::NR_RECIPIENT;
+        }
+        let ours = OptNeg {
+            protocol,
+            ..OptNeg::default()
+        };
+        let agreed = ours
+            .merge_compatible(&theirs)
+            .map_err(|e| miltr_server::Error::Codec(miltr_common::ProtocolError::from(e)))?;
+        tracing::debug!(
+            protocol = ?agreed.protocol,
+            capabilities = ?agreed.capabilities,
+            "milter options agreed"
+        );
+        Ok(agreed)
+    }
+
     async fn macro_(&mut self, macros: Macro) -> Result<(), Self::Error> {
         for (name, value) in macros.macros() {
             // Postfix and Sendmail send the queue id as macro `i`.
@@ -427,16 +464,14 @@ pub(crate) async fn conversation<S>(
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
-    use tokio_util::compat::TokioAsyncReadCompatExt;
     // A peer that goes quiet for the idle timeout loses its session.
     let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
     stream.set_read_timeout(Some(opts.idle_timeout));
     stream.set_write_timeout(Some(opts.idle_timeout));
     let stream = Box::pin(stream);
     let mut milter = SpamsiftMilter::new(engine, opts);
-    let mut server = miltr_server::Server::default_postfix(&mut milter);
-    if let Err(e) = server.handle_connection(stream.compat()).await {
-        tracing::debug!(peer = %peer, error = ?e, "milter connection ended with an error");
+    if let Err(e) = crate::milter_wire::converse(&mut milter, stream).await {
+        tracing::debug!(peer = %peer, error = %e, "milter connection ended with an error");
     }
 }
 

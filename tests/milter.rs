@@ -435,3 +435,130 @@ async fn one_tcp_session_answers_every_message_without_a_stall() {
     stop.send(()).unwrap();
     handle.await.unwrap();
 }
+
+/// Offered what Postfix offers (no reply to any command but end of body),
+/// the milter agrees, and the MTA may send a whole message at once: the
+/// only frames back are the negotiated options and, after end of body,
+/// the header changes and the verdict, in that order. A stray reply to a
+/// header field would be read by the MTA as the answer to end of body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_reply_negotiated_only_end_of_body_is_answered() {
+    use bytes::{BufMut, BytesMut};
+    use miltr_common::commands::{Body, Data, EndOfBody, EndOfHeader, Helo, Mail, Recipient};
+    use miltr_common::encoding::{ClientMessage, Writable};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn put(out: &mut BytesMut, m: ClientMessage) {
+        out.put_u32(m.len() as u32 + 1);
+        out.put_u8(m.code());
+        m.write(out);
+    }
+    let (addr, stop, handle) = start(MilterOptions::default()).await;
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut out = BytesMut::new();
+    put(&mut out, milter_client::postfix_offer().into());
+    stream.write_all(&out).await.unwrap();
+    // The options come back alone: 4-byte length, 'O', version, actions, protocol.
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(head[4], b'O');
+    let mut rest = vec![0u8; u32::from_be_bytes(head[..4].try_into().unwrap()) as usize - 1];
+    stream.read_exact(&mut rest).await.unwrap();
+    let agreed = u32::from_be_bytes(rest[8..12].try_into().unwrap());
+    let expected = milter_client::postfix_offer().protocol.bits();
+    assert_eq!(agreed, expected, "every no-reply flag offered is agreed");
+
+    let (fields, body) = milter_client::split(&fixture("spam-password-expiry.eml"));
+    let mut out = BytesMut::new();
+    let cmd = |c: miltr_common::commands::Command| ClientMessage::from(c);
+    put(
+        &mut out,
+        cmd(Connect::new(
+            b"client.example",
+            Family::Inet,
+            Some(40000),
+            b"198.51.100.23",
+        )
+        .into()),
+    );
+    put(
+        &mut out,
+        cmd(Helo::from(b"client.example".as_slice()).into()),
+    );
+    put(
+        &mut out,
+        cmd(Mail::from(b"<sender@example.com>".as_slice()).into()),
+    );
+    put(
+        &mut out,
+        cmd(Recipient::from(b"<bob@example.net>".as_slice()).into()),
+    );
+    put(&mut out, cmd(Data.into()));
+    for (n, v) in &fields {
+        put(
+            &mut out,
+            cmd(Header::new(n.as_bytes(), v.as_bytes()).into()),
+        );
+    }
+    put(&mut out, cmd(EndOfHeader.into()));
+    put(&mut out, cmd(Body::from(body.as_slice()).into()));
+    put(&mut out, cmd(EndOfBody.into()));
+    // All of it in one write, replies not awaited.
+    stream.write_all(&out).await.unwrap();
+
+    let mut codes = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        tokio::time::timeout(Duration::from_secs(10), stream.read_exact(&mut head))
+            .await
+            .expect("an answer within 10 s")
+            .unwrap();
+        let mut rest = vec![0u8; u32::from_be_bytes(head[..4].try_into().unwrap()) as usize - 1];
+        stream.read_exact(&mut rest).await.unwrap();
+        codes.push(head[4]);
+        // 'c' continue (the verdict); 'y' a reply code; 'a' accept.
+        if matches!(head[4], b'c' | b'y' | b'a' | b'r' | b't' | b'd') {
+            break;
+        }
+    }
+    let (last, mods) = codes.split_last().unwrap();
+    assert_eq!(*last, b'c', "tagged and passed on: {codes:?}");
+    assert!(
+        !mods.is_empty() && mods.iter().all(|c| matches!(c, b'h' | b'm' | b'i')),
+        "only header changes before the verdict: {:?}",
+        codes.iter().map(|&c| c as char).collect::<String>()
+    );
+    drop(stream);
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}
+
+/// An MTA that asks for a reply to every command (no flags offered) gets
+/// one to every command, and the same verdicts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_no_reply_every_command_is_answered() {
+    let (addr, stop, handle) = start(MilterOptions::default()).await;
+    let ham = milter_client::session_offering(
+        &addr,
+        "192.0.2.10",
+        &fixture("ham-newsletter.eml"),
+        OptNeg::default(),
+    )
+    .await;
+    assert!(matches!(ham.final_action(), Action::Continue(_)));
+    assert!(!added(&ham).iter().any(|(n, _)| n == "X-Spam-Flag"));
+    let spam = milter_client::session_offering(
+        &addr,
+        "198.51.100.23",
+        &fixture("spam-password-expiry.eml"),
+        OptNeg::default(),
+    )
+    .await;
+    assert!(
+        added(&spam)
+            .iter()
+            .any(|(n, v)| n == "X-Spam-Flag" && v == "YES")
+    );
+    stop.send(()).unwrap();
+    handle.await.unwrap();
+}

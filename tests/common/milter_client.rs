@@ -5,8 +5,25 @@
 use miltr_client::Client;
 use miltr_common::commands::{Body, Connect, Family, Header};
 use miltr_common::modifications::ModificationResponse;
-use miltr_common::optneg::OptNeg;
+use miltr_common::optneg::{OptNeg, Protocol};
 use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// What Postfix offers in option negotiation: protocol 6 with no reply
+/// asked for any command but end of body (the milter picks what it wants).
+pub fn postfix_offer() -> OptNeg {
+    OptNeg {
+        protocol: Protocol::NR_CONNECT
+            | Protocol::NR_HELO
+            | Protocol::NR_MAIL
+            | Protocol::NR_RECIPIENT
+            | Protocol::NR_DATA
+            | Protocol::NR_UNKNOWN
+            | Protocol::NR_END_OF_HEADER
+            | Protocol::NR_BODY
+            | Protocol::NR_HEADER,
+        ..OptNeg::default()
+    }
+}
 
 /// Split a raw message into header fields and body.
 pub fn split(raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
@@ -26,9 +43,25 @@ pub fn split(raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
     (fields, body.replace('\n', "\r\n").into_bytes())
 }
 
+/// One message through the milter, offering what Postfix offers.
 pub async fn session(addr: &str, client_ip: &str, raw: &[u8]) -> ModificationResponse {
+    session_offering(addr, client_ip, raw, postfix_offer()).await
+}
+
+/// One message through the milter, offering `offer` (`OptNeg::default()`:
+/// a reply to every command, as older MTAs ask).
+pub async fn session_offering(
+    addr: &str,
+    client_ip: &str,
+    raw: &[u8],
+    offer: OptNeg,
+) -> ModificationResponse {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let client = Client::new(OptNeg::default());
+    // Each command is its own write here: with no reply to wait for,
+    // Nagle would hold each for the milter's delayed ACK. Sendmail sets
+    // TCP_NODELAY (MILTER_NO_NAGLE); Postfix buffers them into one write.
+    stream.set_nodelay(true).unwrap();
+    let client = Client::new(offer);
     let mut conn = client.connect_via(stream.compat()).await.unwrap();
     conn.connect(Connect::new(
         b"client.example",
