@@ -30,6 +30,10 @@ struct Brand {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BrandTable {
     brands: Vec<Brand>,
+    /// Each display name by its first word: (brand, display name), so a
+    /// subject's words are looked up instead of every name searched for
+    /// (searching for each of some 150 names was 3% of the milter's time).
+    by_first_word: std::collections::HashMap<String, Vec<(usize, usize)>>,
 }
 
 impl BrandTable {
@@ -69,15 +73,12 @@ impl BrandTable {
             }
             doms.push(label);
         }
-        match self
+        let index = match self
             .brands
-            .iter_mut()
-            .find(|b| b.brand.eq_ignore_ascii_case(brand.trim()))
+            .iter()
+            .position(|b| b.brand.eq_ignore_ascii_case(brand.trim()))
         {
-            Some(b) => {
-                b.display_names.extend(names);
-                b.domains.extend(doms);
-            }
+            Some(i) => i,
             None => {
                 if names.is_empty() || doms.is_empty() {
                     return Err(format!(
@@ -86,11 +87,22 @@ impl BrandTable {
                 }
                 self.brands.push(Brand {
                     brand: brand.trim().to_string(),
-                    display_names: names,
-                    domains: doms,
+                    display_names: Vec::new(),
+                    domains: Vec::new(),
                 });
+                self.brands.len() - 1
             }
+        };
+        let b = &mut self.brands[index];
+        for name in names {
+            let first = name.split(' ').next().unwrap_or_default().to_string();
+            self.by_first_word
+                .entry(first)
+                .or_default()
+                .push((index, b.display_names.len()));
+            b.display_names.push(name);
         }
+        b.domains.extend(doms);
         Ok(())
     }
 
@@ -109,32 +121,40 @@ impl BrandTable {
     /// `from` is not one of that brand's. A brand further in is a
     /// newsletter or a person writing about it ("Lockergnome Apple Core").
     pub(crate) fn impersonates(&self, name: &str, from: &Host) -> bool {
-        if from.ip().is_some() || self.brands.is_empty() {
-            return false;
-        }
-        let said = words(name);
-        self.brands.iter().any(|b| {
-            b.display_names.iter().any(|n| {
-                said.strip_prefix(' ')
-                    .and_then(|rest| rest.strip_prefix(n.as_str()))
-                    .is_some_and(|rest| rest.starts_with(' '))
-            }) && !carries(from.organisation(), &b.domains)
-        })
+        self.named(name, from, true)
     }
 
     /// Whether `text` (a subject) names a brand anywhere, as whole words,
     /// and the From domain `from` is not one of that brand's: "Action
     /// Required: Verify your Trust Wallet" from `ucv.edu.pe`.
     pub(crate) fn named_by_another(&self, text: &str, from: &Host) -> bool {
+        self.named(text, from, false)
+    }
+
+    /// Whether `text`'s words hold a brand's display name (at their start
+    /// only, with `opening`) and `from` is not one of that brand's domains.
+    fn named(&self, text: &str, from: &Host, opening: bool) -> bool {
         if from.ip().is_some() || self.brands.is_empty() {
             return false;
         }
         let said = words(text);
-        self.brands.iter().any(|b| {
-            b.display_names.iter().any(|n| {
-                said.match_indices(n.as_str())
-                    .any(|(i, _)| said[..i].ends_with(' ') && said[i + n.len()..].starts_with(' '))
-            }) && !carries(from.organisation(), &b.domains)
+        let said: Vec<&str> = said.split(' ').filter(|w| !w.is_empty()).collect();
+        let starts = if opening {
+            &said[..said.len().min(1)]
+        } else {
+            &said[..]
+        };
+        starts.iter().enumerate().any(|(i, w)| {
+            self.by_first_word.get(*w).is_some_and(|names| {
+                names.iter().any(|&(b, n)| {
+                    let brand = &self.brands[b];
+                    let mut rest = said[i..].iter();
+                    brand.display_names[n]
+                        .split(' ')
+                        .all(|nw| rest.next() == Some(&nw))
+                        && !carries(from.organisation(), &brand.domains)
+                })
+            })
         })
     }
 }
