@@ -3,9 +3,11 @@
 //!
 //! Each connection gets its own [`SpamsiftMilter`] collecting the connection
 //! address, HELO, envelope, headers and body; at end of message the shared
-//! [`Engine`] classifies off the async reactor (`spawn_blocking`) within a
-//! time budget. Any failure — timeout, oversize, panic — answers accept (or
-//! tempfail, configurable): mail is never lost because of the filter.
+//! [`Engine`] classifies it within a time budget (a small message on the
+//! session's task, a large one or one that may wait on shared state on the
+//! blocking pool). Any failure — timeout, oversize, panic — answers accept
+//! (or tempfail, configurable): mail is never lost because of the filter.
+//! The conversation on the wire is `milter_wire`'s.
 
 use crate::{Action, Engine, Verdict, headers};
 use async_trait::async_trait;
@@ -425,18 +427,29 @@ impl Milter for SpamsiftMilter {
         // The engine stops within `limits.timeout` on its own.
         let size = raw.len();
         let work_engine = Arc::clone(&engine);
+        // A panic while classifying passes the message, as a timeout does,
+        // wherever the work ran (on the blocking pool it is a join error).
         let job = crate::listener::classification_work(&engine, size, move || {
-            crate::frontend::check_email_prepared(&work_engine, &raw, parsed, &envelope, &limits)
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::frontend::check_email_prepared(
+                    &work_engine,
+                    &raw,
+                    parsed,
+                    &envelope,
+                    &limits,
+                )
+            }))
         });
         let response = match tokio::time::timeout(self.opts.timeout, job).await {
             // The timer has a millisecond's grain and may fire late on a busy
             // machine: a verdict that came in over the budget is late all the
             // same, so the budget is checked here too.
-            Ok(Ok(_)) if start.elapsed() > self.opts.timeout => {
+            Ok(Ok(Err(_))) => self.fail_open("classification panicked"),
+            Ok(Ok(Ok(_))) if start.elapsed() > self.opts.timeout => {
                 self.fail_open(&format!("timed out after {:?}", self.opts.timeout))
             }
-            Ok(Ok(crate::frontend::Outcome::PassedThrough(why))) => self.fail_open(&why),
-            Ok(Ok(crate::frontend::Outcome::Classified(v))) => {
+            Ok(Ok(Ok(crate::frontend::Outcome::PassedThrough(why)))) => self.fail_open(&why),
+            Ok(Ok(Ok(crate::frontend::Outcome::Classified(v)))) => {
                 tracing::info!(
                     queue_id = %self.queue_id,
                     client = %self.client_host,
