@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Largest frame read (Postfix's body chunks are at most 65,535 bytes and
 /// a command byte).
-pub(crate) const MAX_FRAME: usize = 1 << 16;
+const MAX_FRAME: usize = 1 << 16;
 
 /// Why a conversation ended early.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +45,7 @@ pub(crate) enum WireError<E: std::fmt::Debug> {
 }
 
 /// Append one reply frame (length, code, data) to `out`.
-pub(crate) fn frame(message: &ServerMessage, out: &mut BytesMut) {
+fn frame(message: &ServerMessage, out: &mut BytesMut) {
     let len = message.len() + 1;
     out.reserve(4 + len);
     out.put_u32(len as u32);

@@ -310,10 +310,7 @@ pub fn load_sources_checked(
         return Err(LoadError { errors });
     }
     let defer = all_prechecked && build_for == BuildFor::StartUp;
-    let mut set =
-        build(checked, metas, channels, build_for, defer).map_err(|errors| LoadError { errors })?;
-    set.brands = brands;
-    Ok(set)
+    build(checked, metas, brands, channels, build_for, defer).map_err(|errors| LoadError { errors })
 }
 
 /// Where a text's lines start, to give the line of each rule (counting
@@ -816,6 +813,7 @@ fn rule_error(c: &Checked, message: String) -> RuleError {
 fn build(
     checked: Vec<Checked>,
     metas: Vec<(usize, Expr<usize>)>,
+    brands: super::brands::BrandTable,
     eager: &[Channel],
     build_for: BuildFor,
     defer: bool,
@@ -902,7 +900,7 @@ fn build(
         meta_order,
         build_for,
         defer,
-        brands: Default::default(),
+        brands,
     })
 }
 

@@ -344,7 +344,7 @@ impl EvalTest {
     }
 
     /// Run the test on a message (`brands`: the rule set's, for
-    /// `from_brand_other_domain`).
+    /// `from_brand_other_domain` and `subject_brand_other_domain`).
     pub fn check(&self, m: &Message, brands: &super::brands::BrandTable) -> bool {
         let t = self.threshold;
         let email = m.channel == Channel::Email;
