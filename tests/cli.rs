@@ -208,3 +208,28 @@ fn rules_command_lists_default_rules() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("BODY_ADVANCE_FEE") && text.contains("SMS_PREMIUM_RATE_NUMBER"));
 }
+
+/// `rules --brands` lists the brand table, a local rule file's additions
+/// included.
+#[test]
+fn rules_command_lists_brands_with_local_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("brands.toml"),
+        "[[brand]]\nbrand = \"Acme Savings Bank\"\ndisplay_names = [\"Acme Savings\"]\ndomains = [\"acmesavings\"]\n",
+    )
+    .unwrap();
+    let local = dir.path().to_str().unwrap();
+    let out = run(&["--local-rules", local, "rules", "--brands"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("PayPal") && text.contains("names: paypal"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("Acme Savings Bank") && l.contains("names: acme savings")),
+        "{text}"
+    );
+}

@@ -14,6 +14,11 @@ pub struct RulesArgs {
     /// List the built-in eval tests instead.
     #[arg(long)]
     evals: bool,
+    /// List the brands `FROM_BRAND_IMPERSONATION` and
+    /// `SUBJ_BRAND_ACCOUNT_ALERT` guard (`[[brand]]` entries, local ones
+    /// included) instead.
+    #[arg(long)]
+    brands: bool,
     /// Write the built-in rule files into DIR (created if need be; existing
     /// files are left alone), to read or to start a rule set of your own.
     #[arg(long, value_name = "DIR")]
@@ -51,6 +56,19 @@ pub fn run(opts: &EngineOpts, args: RulesArgs) -> CmdResult {
     }
     let engine = opts.build_or_fail()?;
     let rules = engine.rules();
+    if args.brands {
+        let mut listing = String::new();
+        for (brand, names, domains) in rules.brands().iter() {
+            listing.push_str(&format!(
+                "{brand:24} names: {}  domains: {}\n",
+                names.join(", "),
+                domains.join(", ")
+            ));
+        }
+        super::print_out(&listing)?;
+        eprintln!("{} brands loaded", rules.brands().len());
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut listing = String::new();
     for r in rules.rules() {
         if args.channel.is_some_and(|c| !r.channels.contains(&c)) {

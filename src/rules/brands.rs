@@ -106,6 +106,18 @@ impl BrandTable {
         Ok(())
     }
 
+    /// Each brand: its name, the display names that name it (lower-case
+    /// words) and the names its domains carry, in load order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String], &[String])> {
+        self.brands.iter().map(|b| {
+            (
+                b.brand.as_str(),
+                b.display_names.as_slice(),
+                b.domains.as_slice(),
+            )
+        })
+    }
+
     /// Brands listed.
     pub fn len(&self) -> usize {
         self.brands.len()
