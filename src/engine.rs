@@ -369,6 +369,22 @@ impl Engine {
         EngineBuilder::default()
     }
 
+    /// Whether the engine records anything (sender behaviour, complaints,
+    /// greylisting, reputation, shared state). Such an engine must be
+    /// dropped before the process ends, so that what it queued is written;
+    /// one that records nothing may be left to the process's exit.
+    pub fn records_state(&self) -> bool {
+        #[cfg(feature = "daemons")]
+        let shared = self.shared.is_some();
+        #[cfg(not(feature = "daemons"))]
+        let shared = false;
+        shared
+            || self.behaviour.is_some()
+            || self.complaints.is_some()
+            || self.greylist.is_some()
+            || self.reputation.is_some()
+    }
+
     /// The engine with the embedded default rules and configuration.
     pub fn with_defaults() -> Result<Engine, EngineError> {
         Engine::builder().build()

@@ -301,5 +301,11 @@ fn filter(
             Err(e) => return pass_through(out, args, input, &e.to_string()),
         }
     }
+    // The process exits next: an engine that records nothing need not be
+    // taken apart first (freeing its matchers and tables was about 0.35 ms
+    // of a `check` run).
+    if !engine.records_state() {
+        std::mem::forget(engine);
+    }
     Ok(Outcome::Classified(verdict))
 }
