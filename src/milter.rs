@@ -426,18 +426,11 @@ impl Milter for SpamsiftMilter {
         // 15% of the milter's time in a profile).
         // The engine stops within `limits.timeout` on its own.
         let size = raw.len();
-        let work_engine = Arc::clone(&engine);
         // A panic while classifying passes the message, as a timeout does,
         // wherever the work ran (on the blocking pool it is a join error).
-        let job = crate::listener::classification_work(&engine, size, move || {
+        let job = crate::listener::classification_work(&self.engine, size, move || {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                crate::frontend::check_email_prepared(
-                    &work_engine,
-                    &raw,
-                    parsed,
-                    &envelope,
-                    &limits,
-                )
+                crate::frontend::check_email_prepared(&engine, &raw, parsed, &envelope, &limits)
             }))
         });
         let response = match tokio::time::timeout(self.opts.timeout, job).await {
