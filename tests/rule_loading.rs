@@ -429,3 +429,48 @@ fn local_rule_files_add_brands() {
     assert!(fires(&defaults, aws));
     assert!(!fires(&local, aws));
 }
+
+/// `obfuscated` rules: a word spelled with look-alikes hits, its plain
+/// spelling does not, and a word that could never match is an error at
+/// its rule's line.
+#[test]
+fn obfuscated_words_hit_only_when_disguised() {
+    let engine = engine_with(
+        "[[rule]]\nid = \"DISGUISED\"\nscore = 2.0\nfield = \"body\"\nobfuscated = [\"Casino\", \"bonus\"]\n",
+    );
+    for (text, hit) in [
+        ("Play at our c4sino tonight", true),
+        ("B0NUS waiting for you", true),
+        ("Play at our casino tonight", false),
+        ("the bonus is paid in March", false),
+        ("c4sinos", false),
+    ] {
+        assert_eq!(engine.classify(&sms(text)).hit("DISGUISED"), hit, "{text}");
+    }
+    let cases = [
+        (
+            "[[rule]]\nid = \"X\"\nscore = 1.0\nfield = \"body\"\nobfuscated = [\"pump\"]\n",
+            "no letter with a look-alike",
+        ),
+        (
+            "\n[[rule]]\nid = \"X\"\nscore = 1.0\nfield = \"body\"\nobfuscated = [\"pay pal\"]\n",
+            "only ASCII letters and digits",
+        ),
+        (
+            "\n[[rule]]\nid = \"X\"\nscore = 1.0\nfield = \"body\"\nobfuscated = []\n",
+            "obfuscated is empty",
+        ),
+        (
+            "\n[[rule]]\nid = \"X\"\nscore = 1.0\nobfuscated = [\"casino\"]\n",
+            "need a field",
+        ),
+    ];
+    for (text, says) in cases {
+        let e = one(&[("local.toml", text)]);
+        let line = text
+            .find("[[rule]]")
+            .map(|i| text[..i].matches('\n').count() + 1);
+        assert_eq!((e.file.as_str(), Some(e.line)), ("local.toml", line), "{e}");
+        assert!(e.message.contains(says), "{e}");
+    }
+}

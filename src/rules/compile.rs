@@ -8,6 +8,7 @@ use super::matcher::{
     needs_unicode_folding,
 };
 use super::meta::{self, Expr};
+use super::obfuscated::ObfuscatedWords;
 use super::pattern;
 use super::prefixed::PrefixedRegexes;
 use super::{ChannelRules, LoadError, Rule, RuleError, RuleSet, RuleSpec};
@@ -98,6 +99,10 @@ enum Matcher {
     Regex {
         field: Field,
         regex: pattern::RulePattern,
+    },
+    Obfuscated {
+        field: Field,
+        words: Vec<String>,
     },
     Eval(EvalTest),
     Meta(Expr<String>),
@@ -387,17 +392,19 @@ fn check_rule(
     let kinds = [
         raw.phrases.is_some(),
         raw.regex.is_some(),
+        raw.obfuscated.is_some(),
         raw.eval.is_some(),
         raw.meta.is_some(),
     ];
     let n_kinds = kinds.iter().filter(|k| **k).count();
     if n_kinds != 1 {
         errs.push(format!(
-            "a rule needs exactly one of phrases, regex, eval, meta (found {n_kinds})"
+            "a rule needs exactly one of phrases, regex, obfuscated, eval, meta (found {n_kinds})"
         ));
         return Err(errs);
     }
-    let field = match (&raw.field, raw.phrases.is_some() || raw.regex.is_some()) {
+    let field_matcher = raw.phrases.is_some() || raw.regex.is_some() || raw.obfuscated.is_some();
+    let field = match (&raw.field, field_matcher) {
         (Some(f), true) => match Field::parse(f) {
             Ok(f) => Some(f),
             Err(e) => {
@@ -406,11 +413,11 @@ fn check_rule(
             }
         },
         (None, true) => {
-            errs.push("phrases and regex rules need a field".into());
+            errs.push("phrases, regex and obfuscated rules need a field".into());
             None
         }
         (Some(_), false) => {
-            errs.push("field is only for phrases and regex rules".into());
+            errs.push("field is only for phrases, regex and obfuscated rules".into());
             None
         }
         (None, false) => None,
@@ -448,6 +455,18 @@ fn check_rule(
             errs.push(format!("invalid regex: {}", one_line(&e)));
         }
         field.map(|field| Matcher::Regex { field, regex })
+    } else if let Some(list) = raw.obfuscated {
+        if list.is_empty() {
+            errs.push("obfuscated is empty".into());
+        }
+        let mut words = Vec::new();
+        for w in &list {
+            match super::obfuscated::check_word(w) {
+                Ok(w) => words.push(w),
+                Err(e) => errs.push(e),
+            }
+        }
+        field.map(|field| Matcher::Obfuscated { field, words })
     } else if let Some(name) = raw.eval {
         match EvalTest::new(&name, raw.threshold) {
             Ok(t) => Some(Matcher::Eval(t)),
@@ -839,6 +858,7 @@ fn build(
                     field,
                     pattern: regex,
                 },
+                Matcher::Obfuscated { field, words } => RuleSpec::Obfuscated { field, words },
                 Matcher::Eval(t) => RuleSpec::Eval(t),
                 Matcher::Reputation(src) => RuleSpec::Reputation(src),
                 Matcher::DnsList(l) => RuleSpec::DnsList(l),
@@ -920,7 +940,9 @@ pub(crate) fn build_channel(
     // Fields in first-use order, so matching order is stable.
     let mut fields: Vec<Field> = Vec::new();
     for r in rules.iter().filter(|r| applies(r)) {
-        if let RuleSpec::Phrases { field, .. } | RuleSpec::Regex { field, .. } = &r.spec
+        if let RuleSpec::Phrases { field, .. }
+        | RuleSpec::Regex { field, .. }
+        | RuleSpec::Obfuscated { field, .. } = &r.spec
             && !fields.contains(field)
         {
             fields.push(field.clone());
@@ -932,6 +954,8 @@ pub(crate) fn build_channel(
         let mut whole = Vec::new();
         let mut regexes: Vec<&pattern::RulePattern> = Vec::new();
         let mut set_rule = Vec::new();
+        // Look-alike spellings: nothing to compile, so never deferred.
+        let mut obfuscated: Vec<(&str, u32)> = Vec::new();
         for (i, r) in rules.iter().enumerate().filter(|(_, r)| applies(r)) {
             match &r.spec {
                 RuleSpec::Phrases {
@@ -948,6 +972,9 @@ pub(crate) fn build_channel(
                 RuleSpec::Regex { field: f, pattern } if *f == field => {
                     regexes.push(pattern);
                     set_rule.push(i as u32);
+                }
+                RuleSpec::Obfuscated { field: f, words } if *f == field => {
+                    obfuscated.extend(words.iter().map(|w| (w.as_str(), i as u32)));
                 }
                 _ => {}
             }
@@ -970,8 +997,10 @@ pub(crate) fn build_channel(
                     (build, true),
                 )
             };
-            out.fields
-                .push(FieldMatcher::deferred(field, Deferred(Box::new(compile))));
+            out.fields.push(
+                FieldMatcher::deferred(field, Deferred(Box::new(compile)))
+                    .with_obfuscated(ObfuscatedWords::new(obfuscated)),
+            );
             continue;
         }
         let regexes: Vec<&str> = regexes
@@ -1001,7 +1030,10 @@ pub(crate) fn build_channel(
                 (None, None)
             }
         };
-        out.fields.push(FieldMatcher::compiled(field, matchers));
+        out.fields.push(
+            FieldMatcher::compiled(field, matchers)
+                .with_obfuscated(ObfuscatedWords::new(obfuscated)),
+        );
     }
     for (i, r) in rules.iter().enumerate().filter(|(_, r)| applies(r)) {
         match &r.spec {

@@ -251,6 +251,10 @@ pub struct RawRule {
     /// A regular expression (Rust `regex` syntax).
     #[serde(default)]
     pub regex: Option<String>,
+    /// Plain words, matched only where spelled with digits or symbols for
+    /// letters (`v1agra`, `paypa1`): see [`super::obfuscated`].
+    #[serde(default)]
+    pub obfuscated: Option<Vec<String>>,
     /// Name of a built-in test.
     #[serde(default)]
     pub eval: Option<String>,

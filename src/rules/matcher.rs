@@ -4,6 +4,7 @@
 //! rules that hit.
 
 use super::field::Field;
+use super::obfuscated::ObfuscatedWords;
 use super::phrase_table::PhraseTable;
 use super::prefixed::PrefixedRegexes;
 use crate::message::Message;
@@ -302,6 +303,8 @@ pub struct FieldMatcher {
     pub(super) field: Field,
     matchers: std::sync::OnceLock<Matchers>,
     deferred: Option<Deferred>,
+    /// Words of `obfuscated` rules (nothing to compile).
+    obfuscated: ObfuscatedWords,
 }
 
 impl FieldMatcher {
@@ -311,7 +314,13 @@ impl FieldMatcher {
             field,
             matchers: std::sync::OnceLock::from(matchers),
             deferred: None,
+            obfuscated: ObfuscatedWords::default(),
         }
+    }
+
+    /// The same, also matching the words of `obfuscated` rules.
+    pub(crate) fn with_obfuscated(self, obfuscated: ObfuscatedWords) -> FieldMatcher {
+        FieldMatcher { obfuscated, ..self }
     }
 
     /// A field whose matchers are compiled by `build` when first needed
@@ -322,6 +331,7 @@ impl FieldMatcher {
             field,
             matchers: std::sync::OnceLock::new(),
             deferred: Some(build),
+            obfuscated: ObfuscatedWords::default(),
         }
     }
 
@@ -351,6 +361,9 @@ impl FieldMatcher {
             }
             if let Some(r) = regexes {
                 r.run(value, hits);
+            }
+            if !self.obfuscated.is_empty() {
+                self.obfuscated.run(value, hits);
             }
             true
         });

@@ -11,6 +11,7 @@ pub mod field;
 pub mod format;
 pub mod matcher;
 pub mod meta;
+pub mod obfuscated;
 pub mod pattern;
 mod phrase_table;
 mod plan;
@@ -154,6 +155,11 @@ pub(crate) enum RuleSpec {
     Regex {
         field: field::Field,
         pattern: pattern::RulePattern,
+    },
+    /// Words spelled with look-alikes for letters (lower-case, checked).
+    Obfuscated {
+        field: field::Field,
+        words: Vec<String>,
     },
     Eval(EvalTest),
     Meta(Expr<usize>),
