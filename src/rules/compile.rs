@@ -1140,6 +1140,10 @@ fn field_matchers(
     let config = regex_automata::meta::Config::new()
         .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
         .hybrid_cache_capacity(LAZY_DFA_CACHE / 4);
+    let config = match build {
+        BuildFor::Throughput => config,
+        BuildFor::StartUp => config.dfa(false).onepass(false).backtrack(false),
+    };
     let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config, (build, defer))?;
     if needs_unicode_folding(phrases) {
         // Phrases scan a lower-cased copy; regexes need the text as it is.
