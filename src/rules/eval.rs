@@ -25,6 +25,8 @@ enum EvalKind {
     FromNameSpoof,
     FromBrandOtherDomain,
     SubjectBrandOtherDomain,
+    SubjectNamesRecipient,
+    FromDomainInvalid,
     ReplyToDiffers,
     SubjectAllCaps,
     BodyCapsRatio,
@@ -228,6 +230,18 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "Subject names a brand scammers pose as, and the From domain is not one of the brand's",
     ),
     (
+        "subject_names_recipient",
+        EvalKind::SubjectNamesRecipient,
+        0.0,
+        "Subject holds a recipient's whole email address (a bulk tool filling in whom it was sent to)",
+    ),
+    (
+        "from_domain_invalid",
+        EvalKind::FromDomainInvalid,
+        0.0,
+        "the From address's domain cannot exist: no dot, or characters no domain name has (aviso@%correios.com, x@correios)",
+    ),
+    (
         "reply_to_differs",
         EvalKind::ReplyToDiffers,
         0.0,
@@ -374,6 +388,15 @@ impl EvalTest {
                 .from
                 .as_ref()
                 .is_some_and(|host| brands.named_by_another(&m.subject, host)),
+            EvalKind::SubjectNamesRecipient => email && subject_names_recipient(m),
+            EvalKind::FromDomainInvalid => {
+                email
+                    && m.from
+                        .as_ref()
+                        .and_then(|f| f.address.as_deref())
+                        .and_then(|a| a.rsplit_once('@'))
+                        .is_some_and(|(_, domain)| !plausible_domain(domain))
+            }
             EvalKind::ReplyToDiffers => matches!(
                 (&m.hosts.from, &m.hosts.reply_to),
                 (Some(f), Some(r)) if !f.same_organisation(r)
@@ -487,6 +510,95 @@ fn auth_test(test: AuthTest, a: &crate::auth::AuthResults) -> bool {
     }
 }
 
+/// A domain that could be registered and resolved: at least two labels
+/// of letters (any script), digits and inner hyphens, the last one not
+/// all digits; or an address literal (`[192.0.2.1]`). A sending program
+/// that fills its From from a template gone wrong (`aviso@%correios.com`,
+/// `x@bonus25340%`, `infomail@bradesco`) or a server's bare host name
+/// (`sac@ubuntu-s-1vcpu-512mb-10gb-nyc1-01`) fails it; mail that crossed
+/// the Internet from a real organisation does not.
+fn plausible_domain(domain: &str) -> bool {
+    let domain = domain.trim().trim_end_matches('.');
+    if domain.starts_with('[') && domain.ends_with(']') {
+        return true;
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The subject holds one of the recipients' whole addresses, in any case
+/// (`john.doe@example.com, your mailbox is full`): a bulk tool filling in
+/// the address it sends to. Mail people write names people, not
+/// addresses; a local part alone is not counted (mailing lists put their
+/// own name, often the list address's local part, in every subject), nor
+/// a mailing list's own address (`List-Post`, `X-BeenThere`), which
+/// members sometimes put in a subject, nor the sender's own address (cron
+/// mails `root@host` "Cron <root@host> job" from `root@host`).
+fn subject_names_recipient(m: &Message) -> bool {
+    if m.subject.len() < 6 || !m.subject.contains('@') {
+        return false;
+    }
+    let subject = m.subject.to_lowercase();
+    let list_address = |r: &str| {
+        m.headers.iter().any(|h| {
+            (h.name.eq_ignore_ascii_case("list-post") || h.name.eq_ignore_ascii_case("x-beenthere"))
+                && h.value.to_lowercase().contains(r)
+        })
+    };
+    let sender = m
+        .from
+        .as_ref()
+        .and_then(|f| f.address.as_deref())
+        .map(str::to_lowercase);
+    // The envelope's recipients (when the front end knows them) and the
+    // To and Cc fields' addresses: a bulk tool writes the one it sends to,
+    // which an alias or a forward may have changed on the envelope.
+    let header_addresses = m
+        .headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("to") || h.name.eq_ignore_ascii_case("cc"))
+        .flat_map(|h| {
+            h.value
+                .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '"'))
+                .filter(|w| w.contains('@'))
+        });
+    m.recipients
+        .iter()
+        .map(String::as_str)
+        .chain(header_addresses)
+        .any(|r| {
+            let r = r.trim().to_lowercase();
+            r.len() >= 6
+                && r.contains('@')
+                && !list_address(&r)
+                && sender.as_deref() != Some(r.as_str())
+                && subject.match_indices(r.as_str()).any(|(at, _)| {
+                    // A whole address: not the tail of a longer one.
+                    let before = subject[..at].chars().next_back();
+                    let rest = &subject[at + r.len()..];
+                    let part = |c: Option<char>| {
+                        c.is_some_and(|c| c.is_alphanumeric() || "._%+-@".contains(c))
+                    };
+                    // A full stop after it ends the sentence, not the address.
+                    let continues = match rest.strip_prefix('.') {
+                        Some(more) => more.chars().next().is_some_and(char::is_alphanumeric),
+                        None => part(rest.chars().next()),
+                    };
+                    !part(before) && !continues
+                })
+        })
+}
+
 /// The display name carries an address of another organisation than the
 /// sender's (`"service@paypal.co.uk" <x@secure-alerts.co.uk>`).
 fn from_name_spoof(m: &Message) -> bool {
@@ -542,6 +654,116 @@ mod tests {
         assert_eq!(letter_counts(""), (0, 0));
         // A non-ASCII start, then an ASCII rest shorter than a block.
         assert_eq!(letter_counts("\u{a3}500 WIN now"), (6, 3));
+    }
+
+    #[test]
+    fn domains_that_cannot_exist() {
+        for (domain, plausible) in [
+            ("example.com", true),
+            ("mail.example.co.uk", true),
+            ("example.com.", true),
+            ("b\u{fc}cher.example", true),
+            ("xn--bcher-kva.example", true),
+            ("[192.0.2.1]", true),
+            ("correios", false),
+            ("%correios.com", false),
+            ("bonus25340%", false),
+            ("953488-theskimm,com", false),
+            ("ubuntu-s-1vcpu-512mb-10gb-nyc1-01", false),
+            ("example..com", false),
+            ("-example.com", false),
+            ("example.123", false),
+            ("__bradesco.com.br", false),
+            ("", false),
+        ] {
+            assert_eq!(plausible_domain(domain), plausible, "{domain}");
+        }
+    }
+
+    #[test]
+    fn subject_naming_a_recipient() {
+        let t = EvalTest::new("subject_names_recipient", None).expect("known eval test");
+        /// A header field: (name, value).
+        type Field<'a> = Option<(&'a str, &'a str)>;
+        // (subject, From, recipient, extra header, hit?)
+        let table: &[(&str, &str, &str, Field, bool)] = &[
+            (
+                "dana@example.org, your mailbox is full",
+                "x@mailer.example",
+                "dana@example.org",
+                None,
+                true,
+            ),
+            (
+                "Quota warning for DANA@Example.org.",
+                "x@mailer.example",
+                "dana@example.org",
+                None,
+                true,
+            ),
+            (
+                "Olá dana@example.org!",
+                "x@mailer.example",
+                "Dana@Example.org",
+                None,
+                true,
+            ),
+            (
+                "Hi dana, your mailbox is full",
+                "x@mailer.example",
+                "dana@example.org",
+                None,
+                false,
+            ),
+            (
+                "note to xdana@example.org",
+                "x@mailer.example",
+                "dana@example.org",
+                None,
+                false,
+            ),
+            (
+                "dana@example.org.uk offer",
+                "x@mailer.example",
+                "dana@example.org",
+                None,
+                false,
+            ),
+            (
+                "Cron <root@host.example> backup",
+                "root@host.example",
+                "root@host.example",
+                None,
+                false,
+            ),
+            (
+                "Re: users@lists.example.org",
+                "dan@example.net",
+                "users@lists.example.org",
+                Some(("List-Post", "<mailto:users@lists.example.org>")),
+                false,
+            ),
+        ];
+        for &(subject, from, rcpt, header, hit) in table {
+            let m = Message {
+                channel: Channel::Email,
+                subject: subject.into(),
+                from: Some(crate::message::Mailbox {
+                    name: None,
+                    address: Some(from.into()),
+                }),
+                recipients: vec![rcpt.into()],
+                headers: header
+                    .map(|(name, value)| crate::message::Header {
+                        name: name.to_string().into(),
+                        value: value.into(),
+                    })
+                    .into_iter()
+                    .collect(),
+                ..Message::default()
+            };
+            assert_eq!(t.check(&m, &Default::default()), hit, "{subject}");
+        }
     }
 
     #[test]
