@@ -128,6 +128,19 @@ struct Checked {
     matcher: Matcher,
 }
 
+/// `items` mapped by `f`, in order: on all cores when `parallel`.
+fn map_maybe_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    parallel: bool,
+    f: impl Fn(T) -> R + Sync + Send,
+) -> Vec<R> {
+    if parallel {
+        items.into_par_iter().map(f).collect()
+    } else {
+        items.into_iter().map(f).collect()
+    }
+}
+
 /// Compile rule files given as `(name, text)` pairs. Every problem in every
 /// file is reported, each with file, line and rule id.
 pub fn load_sources(
@@ -181,21 +194,21 @@ pub fn load_sources_checked(
     let mut all_prechecked = true;
 
     // The embedded rules come pre-parsed (see `LinedFile`); other files
-    // parse on all cores.
+    // parse, and their rules are checked, on all cores. With only the
+    // embedded rules there is too little work to share: starting the
+    // thread pool for it cost `spamsift check` more than it saved.
     let sources: Vec<(String, String, bool)> = sources.into_iter().collect();
-    let parsed_files: Vec<_> = sources
-        .into_par_iter()
-        .map(|(file, text, check)| {
-            let parsed = match super::plan::embedded_rule_file(&file, &text) {
-                Some(lined) => Ok(lined),
-                None => toml::from_str::<RuleFile>(&text).map(|parsed| {
-                    let lines = LineIndex::of(&text);
-                    parsed.lined(|offset| lines.line(offset))
-                }),
-            };
-            (file, text, check, parsed)
-        })
-        .collect();
+    let parallel = sources.iter().any(|(_, _, check)| *check);
+    let parsed_files: Vec<_> = map_maybe_parallel(sources, parallel, |(file, text, check)| {
+        let parsed = match super::plan::embedded_rule_file(&file, &text) {
+            Some(lined) => Ok(lined),
+            None => toml::from_str::<RuleFile>(&text).map(|parsed| {
+                let lines = LineIndex::of(&text);
+                parsed.lined(|offset| lines.line(offset))
+            }),
+        };
+        (file, text, check, parsed)
+    });
     for (file, text, check_regexes, parsed) in parsed_files {
         let parsed: LinedFile = match parsed {
             Ok(p) => p,
@@ -213,17 +226,13 @@ pub fn load_sources_checked(
         // Rules and reputation sources share one id space. Rules are
         // checked on all cores, in file order: compiling each regex to check
         // it is a large part of `spamsift check`'s start-up.
-        let rules: Vec<_> = parsed
-            .rule
-            .into_par_iter()
-            .map(|(line, raw)| {
-                (
-                    line,
-                    raw.id.clone(),
-                    check_rule(raw, &file, line, check_regexes),
-                )
-            })
-            .collect();
+        let rules: Vec<_> = map_maybe_parallel(parsed.rule, parallel, |(line, raw)| {
+            (
+                line,
+                raw.id.clone(),
+                check_rule(raw, &file, line, check_regexes),
+            )
+        });
         for (line, raw) in parsed.score {
             rescores.push((file.clone(), line, raw.id, raw.score));
         }
@@ -878,32 +887,41 @@ fn build(
             }
         })
         .collect();
-    let built: Vec<(Channel, (ChannelRules, Vec<RuleError>))> = std::thread::scope(|scope| {
-        let workers: Vec<_> = eager
-            .iter()
-            .map(|&ch| {
-                let (rules, order) = (&rules, &meta_order);
-                let worker = std::thread::Builder::new().spawn_scoped(scope, move || {
-                    build_channel(ch, rules, order, build_for, defer)
-                });
-                (ch, worker)
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|(ch, worker)| {
-                let built = match worker {
-                    Ok(w) => w.join().unwrap_or_else(|_| {
-                        let e = rule_set_error(format!("building the {ch} matchers failed"));
-                        (ChannelRules::default(), vec![e])
-                    }),
-                    // No thread to be had: build it here.
-                    Err(_) => build_channel(ch, &rules, &meta_order, build_for, defer),
-                };
-                (ch, built)
-            })
-            .collect()
-    });
+    let failed = |ch: Channel| {
+        let e = rule_set_error(format!("building the {ch} matchers failed"));
+        (ChannelRules::default(), vec![e])
+    };
+    let built: Vec<(Channel, (ChannelRules, Vec<RuleError>))> = if let [ch] = eager {
+        // One channel (`spamsift check`): built here, not on a thread.
+        let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            build_channel(*ch, &rules, &meta_order, build_for, defer)
+        }));
+        vec![(*ch, built.unwrap_or_else(|_| failed(*ch)))]
+    } else {
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = eager
+                .iter()
+                .map(|&ch| {
+                    let (rules, order) = (&rules, &meta_order);
+                    let worker = std::thread::Builder::new().spawn_scoped(scope, move || {
+                        build_channel(ch, rules, order, build_for, defer)
+                    });
+                    (ch, worker)
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|(ch, worker)| {
+                    let built = match worker {
+                        Ok(w) => w.join().unwrap_or_else(|_| failed(ch)),
+                        // No thread to be had: build it here.
+                        Err(_) => build_channel(ch, &rules, &meta_order, build_for, defer),
+                    };
+                    (ch, built)
+                })
+                .collect()
+        })
+    };
     let channels: [std::sync::OnceLock<ChannelRules>; 3] = Default::default();
     let mut errors = Vec::new();
     for (ch, (matchers, errs)) in built {
