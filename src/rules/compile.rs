@@ -223,9 +223,9 @@ pub fn load_sources_checked(
                 continue;
             }
         };
-        // Rules and reputation sources share one id space. Rules are
-        // checked on all cores, in file order: compiling each regex to check
-        // it is a large part of `spamsift check`'s start-up.
+        // Rules and reputation sources share one id space. Rules whose
+        // regexes are compiled to check them (other than the embedded
+        // ones) are checked on all cores, results in file order.
         let rules: Vec<_> = map_maybe_parallel(parsed.rule, parallel, |(line, raw)| {
             (
                 line,
