@@ -95,6 +95,14 @@ fn cases() -> Vec<(&'static str, Channel, Maker)> {
         ("repeated words (SMS)", Channel::Sms, |n| {
             sms_text(&repeat_to("free win call now txt ", n))
         }),
+        // Look-alike spellings that almost make a listed word, with and
+        // without breaks: the `obfuscated` scanner tries words at each.
+        ("near look-alike spellings (email)", Channel::Email, |n| {
+            email_with_text(&repeat_to("p@yp@ @m@z0 v1@gr |0tt3 ", n))
+        }),
+        ("one run of look-alikes (SMS)", Channel::Sms, |n| {
+            sms_text(&repeat_to("@1|!0", n))
+        }),
         // One run of Japanese without any ASCII separator: the dictionary
         // word segmenter and the CJK phrase rules.
         ("Japanese without separators (email)", Channel::Email, |n| {
