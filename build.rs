@@ -117,13 +117,19 @@ fn main() {
     for (w, r) in &running {
         let _ = writeln!(out, "    ({w:?}, {r:?}),");
     }
-    out.push_str("];\n\nstatic PLANS: &[(&str, Option<&[&str]>, bool)] = &[\n");
+    out.push_str("];\n\nstatic PLANS: &[Plan] = &[\n");
     for (r, plan) in &plans {
         let literals = match &plan.literals {
             Some(l) => format!("Some(&{l:?})"),
             None => "None".to_string(),
         };
-        let _ = writeln!(out, "    ({r:?}, {literals}, {}),", plan.starts_at_boundary);
+        let required: Vec<String> = plan.required.iter().map(|c| format!("&{c:?}")).collect();
+        let _ = writeln!(
+            out,
+            "    ({r:?}, {literals}, {}, &[{}]),",
+            plan.starts_at_boundary,
+            required.join(", ")
+        );
     }
     out.push_str("];\n");
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))

@@ -187,6 +187,21 @@ fn default_rules_are_linear_on_adversarial_input() {
     }
 }
 
+/// The same for rules built for one message per process (`spamsift
+/// check`): regexes compiled when first needed, skipped on texts without
+/// their required literals (a search of the text for each literal).
+#[test]
+fn startup_rules_are_linear_on_adversarial_input() {
+    let engine = Engine::builder()
+        .compile_channels(&[])
+        .build_for(spamsift::rules::BuildFor::StartUp)
+        .build()
+        .expect("default rules compile");
+    for (name, channel, make) in cases() {
+        assert_linear(&engine, name, channel, make);
+    }
+}
+
 #[test]
 fn a_backtracking_shaped_regex_stays_linear() {
     // `(a+)+$` found by its leading literal `a`: every `a` is a candidate

@@ -411,17 +411,27 @@ impl PhraseMatcher {
             .map_or_else(Vec::new, PrefixedRegexes::attempt_counters);
         if !self.fold_unicode || value.is_ascii() {
             match &self.automaton {
-                Phrases::Dfa(_) => self.scan(value, value, hits, &mut attempts),
+                Phrases::Dfa(_) => {
+                    self.scan(value, (value, None), hits, &mut attempts);
+                    if let Some(r) = &self.regexes {
+                        r.run_scanned(value, None, hits);
+                    }
+                }
                 Phrases::Table(_) => {
-                    self.scan(&value.to_ascii_lowercase(), value, hits, &mut attempts)
+                    let lowered = value.to_ascii_lowercase();
+                    self.scan(&lowered, (value, Some(&lowered)), hits, &mut attempts);
+                    if let Some(r) = &self.regexes {
+                        r.run_scanned(value, Some(&lowered), hits);
+                    }
                 }
             }
         } else {
+            // Unicode-folded phrases share no automaton with regexes.
             let lower = value.to_lowercase();
-            self.scan(&lower, &lower, hits, &mut attempts);
-        }
-        if let Some(r) = &self.regexes {
-            r.run_scanned(value, hits);
+            self.scan(&lower, (&lower, None), hits, &mut attempts);
+            if let Some(r) = &self.regexes {
+                r.run_scanned(value, None, hits);
+            }
         }
     }
 
@@ -433,8 +443,15 @@ impl PhraseMatcher {
     /// cache misses in flight at once. The first half runs on past the
     /// middle by the longest phrase, so no match across the cut is lost.
     /// `text` is what the automaton reads; matches are reported in
-    /// `original`, the text as it came (the same length and offsets).
-    fn scan(&self, text: &str, original: &str, hits: &mut HitSet, attempts: &mut [u16]) {
+    /// `original`, the text as it came (the same length and offsets), with
+    /// its ASCII lower-cased copy when there is one.
+    fn scan(
+        &self,
+        text: &str,
+        original: (&str, Option<&str>),
+        hits: &mut HitSet,
+        attempts: &mut [u16],
+    ) {
         match &self.automaton {
             Phrases::Dfa(a) => self.scan_in(a, text, original, hits, attempts),
             Phrases::Table(t) => t.for_each_match(text.as_bytes(), |p, start, end| {
@@ -449,7 +466,7 @@ impl PhraseMatcher {
         &self,
         automaton: &A,
         text: &str,
-        original: &str,
+        original: (&str, Option<&str>),
         hits: &mut HitSet,
         attempts: &mut [u16],
     ) {
@@ -520,7 +537,7 @@ impl PhraseMatcher {
         &self,
         automaton: &A,
         text: &str,
-        original: &str,
+        original: (&str, Option<&str>),
         hits: &mut HitSet,
         attempts: &mut [u16],
     ) {
@@ -548,7 +565,7 @@ impl PhraseMatcher {
     #[inline]
     fn report(
         &self,
-        text: &str,
+        (text, lowered): (&str, Option<&str>),
         p: usize,
         start: usize,
         end: usize,
@@ -557,7 +574,13 @@ impl PhraseMatcher {
     ) {
         if p >= self.pattern_rule.len() {
             if let Some(r) = &self.regexes {
-                r.check(p - self.pattern_rule.len(), text, start, hits, attempts);
+                r.check(
+                    p - self.pattern_rule.len(),
+                    (text, lowered),
+                    start,
+                    hits,
+                    attempts,
+                );
             }
             return;
         }

@@ -10,10 +10,18 @@ use super::regex_prep::RegexPlan;
 
 // `RULE_FILES: &[(&str, u64, &str)]`: see `embedded_rule_file`.
 // `RUNNING: &[(&str, &str)]`: (pattern as written, as it runs), sorted by
-// the first; `PLANS: &[(&str, Option<&[&str]>, bool)]`: (pattern as it
-// runs, its leading literals, whether it starts at a word boundary),
-// sorted by the first.
+// the first; `PLANS: &[Plan]`: (pattern as it runs, its leading literals,
+// whether it starts at a word boundary, the literals a text must hold for
+// it to match), sorted by the first.
 include!(concat!(env!("OUT_DIR"), "/embedded_regex_plan.rs"));
+
+/// One row of `PLANS`.
+type Plan = (
+    &'static str,
+    Option<&'static [&'static str]>,
+    bool,
+    &'static [&'static [&'static str]],
+);
 
 /// An embedded rule file, parsed when spamsift was built: `(name, xxh3 of
 /// its TOML text, JSON of its entries with their lines)` in
@@ -39,10 +47,14 @@ pub(super) fn running(written: &str) -> Option<&'static str> {
 /// The plan of an embedded rule's pattern as it runs.
 pub(super) fn of(running: &str) -> Option<RegexPlan> {
     let i = PLANS.binary_search_by(|(r, ..)| (*r).cmp(running)).ok()?;
-    let (_, literals, starts_at_boundary) = PLANS[i];
+    let (_, literals, starts_at_boundary, required) = PLANS[i];
     Some(RegexPlan {
         literals: literals.map(|l| l.iter().map(|s| s.to_string()).collect()),
         starts_at_boundary,
+        required: required
+            .iter()
+            .map(|c| c.iter().map(|s| s.to_string()).collect())
+            .collect(),
     })
 }
 
@@ -72,6 +84,111 @@ mod tests {
             assert_eq!(of(pattern), Some(live), "{pattern}");
         }
         assert_eq!(running("(?i)no such rule pattern here"), None);
+    }
+
+    /// A random string along `hir`'s syntax: often one the regex matches
+    /// (look-arounds are not honoured, so not always).
+    fn sample(hir: &regex_syntax::hir::Hir, rng: &mut u64, out: &mut String) {
+        use regex_syntax::hir::{Class, HirKind};
+        let mut next = |n: u64| {
+            // xorshift64
+            *rng ^= *rng << 13;
+            *rng ^= *rng >> 7;
+            *rng ^= *rng << 17;
+            *rng % n.max(1)
+        };
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => {}
+            HirKind::Literal(l) => out.push_str(std::str::from_utf8(&l.0).expect("UTF-8 literal")),
+            HirKind::Class(Class::Unicode(c)) => {
+                let r = c.ranges()[next(c.ranges().len() as u64) as usize];
+                let span = u64::from(u32::from(r.end()) - u32::from(r.start())) + 1;
+                // Mostly the range's ends: case variants, KELVIN SIGN.
+                let offset = match next(4) {
+                    0 => 0,
+                    1 => span - 1,
+                    _ => next(span.min(300)),
+                };
+                let c = char::from_u32(u32::from(r.start()) + offset as u32).unwrap_or(r.start());
+                out.push(c);
+            }
+            HirKind::Class(Class::Bytes(c)) => {
+                let ascii: Vec<u8> = c
+                    .ranges()
+                    .iter()
+                    .flat_map(|r| r.start()..=r.end())
+                    .filter(u8::is_ascii)
+                    .collect();
+                if !ascii.is_empty() {
+                    out.push(char::from(ascii[next(ascii.len() as u64) as usize]));
+                }
+            }
+            HirKind::Repetition(r) => {
+                let most = r.max.unwrap_or(r.min + 3).min(r.min + 3);
+                let n = r.min + next(u64::from(most - r.min) + 1) as u32;
+                for _ in 0..n {
+                    sample(&r.sub, rng, out);
+                }
+            }
+            HirKind::Capture(c) => sample(&c.sub, rng, out),
+            HirKind::Concat(subs) => subs.iter().for_each(|h| sample(h, rng, out)),
+            HirKind::Alternation(subs) => {
+                let i = next(subs.len() as u64) as usize;
+                sample(&subs[i], rng, out);
+            }
+        }
+    }
+
+    /// Every text an embedded regex matches holds one literal of each of
+    /// its required clauses: a process that classifies one message may
+    /// skip the regex on a text without them. Texts are drawn along each
+    /// pattern's syntax (case variants, KELVIN SIGN and LONG S included)
+    /// and kept when the regex matches.
+    #[test]
+    fn required_literals_are_in_every_match() {
+        let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+        let (mut with_clauses, mut matched_some) = (0, 0);
+        for (pattern, _, _, required) in PLANS {
+            if required.is_empty() {
+                continue;
+            }
+            with_clauses += 1;
+            let hir = super::super::regex_prep::parse(pattern).expect("valid pattern");
+            let re = regex::Regex::new(pattern).expect("valid pattern");
+            let mut matched = 0;
+            for round in 0..400 {
+                let mut text = String::new();
+                if round % 2 == 1 {
+                    text.push_str("Dear friend, ");
+                }
+                sample(&hir, &mut rng, &mut text);
+                if round % 4 == 3 {
+                    text.push_str(" today.");
+                }
+                if !re.is_match(&text) {
+                    continue;
+                }
+                matched += 1;
+                let lowered = text.to_ascii_lowercase();
+                for clause in *required {
+                    assert!(
+                        clause.iter().any(|l| lowered.contains(l)),
+                        "{pattern} matches {text:?}, which holds none of {clause:?}"
+                    );
+                }
+            }
+            if matched > 0 {
+                matched_some += 1;
+            }
+        }
+        assert!(
+            with_clauses >= 40,
+            "{with_clauses} regexes with required literals"
+        );
+        assert!(
+            matched_some * 10 >= with_clauses * 9,
+            "only {matched_some} of {with_clauses} regexes were matched by a sample"
+        );
     }
 
     /// Each embedded rule file read from its build-time JSON has the

@@ -41,9 +41,20 @@ pub struct PrefixedRegexes {
     starts_at_boundary: Vec<bool>,
     /// For each literal: it begins with an ASCII word character.
     literal_starts_word: Vec<bool>,
-    /// Regexes with no leading literals, run over the whole text in one
-    /// set, with the rule index of each.
-    scanned: Option<RegexSets>,
+    /// Regexes with no leading literals, run over the whole text.
+    scanned: Option<Scanned>,
+}
+
+/// The regexes that scan a whole text.
+#[derive(Debug)]
+enum Scanned {
+    /// In sets, with the rule index of each.
+    Sets(RegexSets),
+    /// For one message per process: each alone, with its rule index,
+    /// compiled when a text first may hold a match (most texts lack the
+    /// required literals of most such regexes: a zero-width character in
+    /// a word, say).
+    Each(Vec<(AnchoredRegex, u32)>),
 }
 
 /// A regex run anchored at its literals: compiled at once, or (for one
@@ -56,6 +67,11 @@ struct AnchoredRegex {
     /// The compiled regex (`None`: it could not be compiled when first
     /// needed, which the build-time check of the embedded rules rules out).
     compiled: std::sync::OnceLock<Option<MetaRegex>>,
+    /// For a deferred regex: literals a text must hold for it to match
+    /// (of each clause one, ASCII case-insensitively; see
+    /// [`required_literals_of`](super::regex_prep::required_literals_of)).
+    /// A text without them is settled without compiling the regex.
+    required: Vec<Vec<String>>,
 }
 
 impl AnchoredRegex {
@@ -77,6 +93,16 @@ impl AnchoredRegex {
             })
             .as_ref()
     }
+
+    /// Whether `lowered` (a text in ASCII lower case) holds a literal of
+    /// every required clause, so the regex may match in it.
+    fn may_match(&self, lowered: &str) -> bool {
+        self.required.iter().all(|clause| {
+            clause
+                .iter()
+                .any(|lit| memchr::memmem::find(lowered.as_bytes(), lit.as_bytes()).is_some())
+        })
+    }
 }
 
 impl PrefixedRegexes {
@@ -96,7 +122,7 @@ impl PrefixedRegexes {
         let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
         let mut anchored = Vec::new();
         let mut starts_at_boundary = Vec::new();
-        let mut scanned: Vec<&str> = Vec::new();
+        let mut scanned: Vec<(&str, Vec<Vec<String>>)> = Vec::new();
         let mut scanned_rules = Vec::new();
         for (pattern, &rule) in regexes.iter().zip(rules) {
             // Parsed once for the literals, the boundary test and the regex.
@@ -121,6 +147,7 @@ impl PrefixedRegexes {
                         AnchoredRegex {
                             source: Some((pattern.to_string(), anchored_config)),
                             compiled: std::sync::OnceLock::new(),
+                            required: plan.required,
                         }
                     } else {
                         let re =
@@ -128,6 +155,7 @@ impl PrefixedRegexes {
                         AnchoredRegex {
                             source: None,
                             compiled: std::sync::OnceLock::from(Some(re)),
+                            required: Vec::new(),
                         }
                     };
                     let id = anchored.len() as u32;
@@ -145,21 +173,37 @@ impl PrefixedRegexes {
                     }
                 }
                 None => {
-                    scanned.push(pattern);
+                    scanned.push((*pattern, plan.required));
                     scanned_rules.push(rule);
                 }
             }
         }
         let scanned = if scanned.is_empty() {
             None
+        } else if defer {
+            Some(Scanned::Each(
+                scanned
+                    .into_iter()
+                    .zip(scanned_rules)
+                    .map(|((pattern, required), rule)| {
+                        let re = AnchoredRegex {
+                            source: Some((pattern.to_string(), config.clone())),
+                            compiled: std::sync::OnceLock::new(),
+                            required,
+                        };
+                        (re, rule)
+                    })
+                    .collect(),
+            ))
         } else {
-            Some(RegexSets::build(
-                &scanned,
+            let patterns: Vec<&str> = scanned.iter().map(|(p, _)| *p).collect();
+            Some(Scanned::Sets(RegexSets::build(
+                &patterns,
                 &scanned_rules,
                 config.get_nfa_size_limit().unwrap_or(usize::MAX),
                 config.get_hybrid_cache_capacity(),
                 build,
-            )?)
+            )?))
         };
         let literal_starts_word = literal_ids
             .iter()
@@ -192,12 +236,15 @@ impl PrefixedRegexes {
     /// [`MAX_ANCHORED_ATTEMPTS`] a regex is settled by one unanchored
     /// search over the whole text, which finds a match iff some literal
     /// occurrence would (every match starts with a literal), in whatever
-    /// order the occurrences are reported.
+    /// order the occurrences are reported. `lowered` is `text` in ASCII
+    /// lower case, when the caller has it: a deferred regex whose required
+    /// literals it lacks is then settled at its first attempt, without
+    /// being compiled.
     #[inline]
     pub fn check(
         &self,
         literal: usize,
-        text: &str,
+        (text, lowered): (&str, Option<&str>),
         start: usize,
         hits: &mut HitSet,
         attempts: &mut [u16],
@@ -216,6 +263,13 @@ impl PrefixedRegexes {
             }
             let tried = &mut attempts[id as usize];
             if *tried == SETTLED {
+                continue;
+            }
+            if *tried == 0
+                && let Some(lowered) = lowered
+                && !re.may_match(lowered)
+            {
+                *tried = SETTLED;
                 continue;
             }
             let Some(re) = re.get() else {
@@ -243,10 +297,23 @@ impl PrefixedRegexes {
         }
     }
 
-    /// Run the regexes that have no leading literals over all of `text`.
-    pub fn run_scanned(&self, text: &str, hits: &mut HitSet) {
-        if let Some(sets) = &self.scanned {
-            sets.run(text, hits);
+    /// Run the regexes that have no leading literals over all of `text`
+    /// (`lowered`: as for [`check`](Self::check)).
+    pub fn run_scanned(&self, text: &str, lowered: Option<&str>, hits: &mut HitSet) {
+        match &self.scanned {
+            None => {}
+            Some(Scanned::Sets(sets)) => sets.run(text, hits),
+            Some(Scanned::Each(regexes)) => {
+                for (re, rule) in regexes {
+                    let rule = *rule as usize;
+                    if hits.get(rule) || lowered.is_some_and(|l| !re.may_match(l)) {
+                        continue;
+                    }
+                    if re.get().is_some_and(|re| re.is_match(text)) {
+                        hits.set(rule);
+                    }
+                }
+            }
         }
     }
 }

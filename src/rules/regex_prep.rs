@@ -27,15 +27,300 @@ pub struct RegexPlan {
     pub literals: Option<Vec<String>>,
     /// Every match starts with a word-boundary assertion.
     pub starts_at_boundary: bool,
+    /// Literals a text must hold for the regex to match in it: of each
+    /// clause, at least one (see [`required_literals_of`]). Empty: none known.
+    pub required: Vec<Vec<String>>,
 }
 
 /// The plan of a running pattern (one that [`ascii_perl_classes`] made).
 pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
     let hir = parse(pattern)?;
+    let literals = leading_literals_of(&hir);
+    let mut required = required_literals_of(&hir);
+    // A clause the leading literals satisfy tells nothing more: the regex
+    // is only tried where one of them was found.
+    if let Some(lits) = &literals {
+        required.retain(|clause| !lits.iter().all(|l| clause.iter().any(|c| l.contains(c))));
+    }
+    // Each literal may cost a search of the whole text: within a budget.
+    required.truncate(MAX_CLAUSES);
+    let mut budget = MAX_REQUIRED_LITERALS;
+    required.retain(|clause| {
+        let fits = clause.len() <= budget;
+        if fits {
+            budget -= clause.len();
+        }
+        fits
+    });
     Ok(RegexPlan {
-        literals: leading_literals_of(&hir),
+        literals,
         starts_at_boundary: starts_with_word_boundary(&hir),
+        required,
     })
+}
+
+/// Most strings a literal set spelled out from classes may hold.
+const MAX_SPELLINGS: usize = 32;
+/// Most literals of one clause of [`required_literals_of`].
+const MAX_CLAUSE: usize = 64;
+/// Most clauses [`required_literals_of`] keeps.
+const MAX_CLAUSES: usize = 16;
+/// Most literals of all the clauses a plan keeps (a text without them is
+/// searched once for each).
+const MAX_REQUIRED_LITERALS: usize = 64;
+/// Most members of a class spelled out into literals (a letter with its
+/// case variants, KELVIN SIGN and LONG S included, has at most three; a
+/// class of zero-width characters, five).
+const MAX_CLASS_SPELLED: usize = 8;
+
+/// Literals that every match of a parsed pattern contains, as clauses: a
+/// text in which some clause has none of its literals (ASCII
+/// case-insensitively) holds no match. Lower-case, each clause
+/// deduplicated; empty when nothing is known. For example
+/// `(?i)\bscan\s+(?:qr|q\.r\.)\s+code[\s\S]{0,120}\bverify` gives
+/// `[["scan"], ["qr", "q.r."], ["code"], ["verify"]]`.
+///
+/// A process that classifies one message compiles a regex only when its
+/// leading literal occurs; a regex whose leading literals are common words
+/// (`update`, `access`) but which needs a rare one (`qr`) is then spared
+/// by a search for that one. Sound by construction: each clause is
+/// derived from what the pattern's syntax forces into every match (a
+/// literal, a concatenation, an alternation whose every branch forces
+/// one), never from a guess.
+pub fn required_literals_of(hir: &Hir) -> Vec<Vec<String>> {
+    let mut clauses = Required::of(hir).clauses;
+    for c in &mut clauses {
+        c.sort();
+        c.dedup();
+    }
+    clauses.sort();
+    clauses.dedup();
+    clauses.sort_by_key(|c| strength(c));
+    // A clause that a kept one implies adds nothing: when each literal of
+    // the kept clause contains one of this clause's, a text holding the
+    // first holds the second (`["eligible"]` implies `["ligible", "x"]`).
+    let implies =
+        |k: &[String], c: &[String]| k.iter().all(|l| c.iter().any(|m| l.contains(m.as_str())));
+    (0..clauses.len())
+        .filter(|&i| {
+            let c = &clauses[i];
+            !clauses.iter().enumerate().any(|(j, k)| {
+                // Of two that imply each other, the first is kept.
+                j != i && implies(k, c) && (j < i || !implies(c, k))
+            })
+        })
+        .map(|i| clauses[i].clone())
+        .collect()
+}
+
+/// How little a clause says, to rank clauses (least first): rarer texts
+/// hold its literals when its shortest literal is longer (up to a point,
+/// past which words are all rare) and when it has fewer of them.
+fn strength(clause: &[String]) -> (usize, usize) {
+    let shortest = clause.iter().map(String::len).min().unwrap_or(0);
+    (6usize.saturating_sub(shortest), clause.len())
+}
+
+/// Whether a clause is worth a search: no literal so short that nearly
+/// every text holds it, and not too many literals.
+fn useful(clause: &[String]) -> bool {
+    clause.len() <= MAX_CLAUSE && clause.iter().all(|l| l.len() >= 2)
+}
+
+/// What a pattern forces into its matches: its full set of spellings when
+/// small (`exact`, ASCII lower-case), and clauses of literals one of each
+/// of which every match contains (`clauses`, in conjunction).
+struct Required {
+    exact: Option<Vec<String>>,
+    clauses: Vec<Vec<String>>,
+}
+
+impl Required {
+    fn of(hir: &Hir) -> Required {
+        let exact = Required::of_exact;
+        let nothing = Required {
+            exact: None,
+            clauses: Vec::new(),
+        };
+        match hir.kind() {
+            HirKind::Empty | HirKind::Look(_) => exact(vec![String::new()]),
+            HirKind::Literal(lit) => match std::str::from_utf8(&lit.0) {
+                Ok(text) => exact(vec![text.to_ascii_lowercase()]),
+                Err(_) => nothing,
+            },
+            HirKind::Class(class) => match class_members(class) {
+                Some(chars) => {
+                    let mut set: Vec<String> = chars
+                        .into_iter()
+                        .map(|c| c.to_ascii_lowercase().to_string())
+                        .collect();
+                    set.sort();
+                    set.dedup();
+                    exact(set)
+                }
+                None => nothing,
+            },
+            HirKind::Capture(c) => Required::of(&c.sub),
+            HirKind::Repetition(r) if r.min == 1 && r.max == Some(1) => Required::of(&r.sub),
+            HirKind::Repetition(r) if r.min >= 1 => Required {
+                exact: None,
+                clauses: Required::of(&r.sub).clauses,
+            },
+            HirKind::Repetition(_) => nothing,
+            HirKind::Concat(subs) => {
+                let mut clauses = Vec::new();
+                // A run of adjacent parts with small spelling sets is one
+                // literal set: their product (`q` `r` as `qr`).
+                let mut run: Option<Vec<String>> = None;
+                let mut all_exact = true;
+                let mut whole: Option<Vec<String>> = Some(vec![String::new()]);
+                let flush = |run: &mut Option<Vec<String>>, clauses: &mut Vec<Vec<String>>| {
+                    if let Some(set) = run.take()
+                        && useful(&set)
+                    {
+                        clauses.push(set);
+                    }
+                };
+                for sub in subs {
+                    let r = Required::of(sub);
+                    clauses.extend(r.clauses);
+                    match r.exact {
+                        Some(set) => {
+                            whole = whole.and_then(|w| product(&w, &set));
+                            run = match run.take() {
+                                None => Some(set),
+                                Some(prev) => match product(&prev, &set) {
+                                    Some(p) => Some(p),
+                                    None => {
+                                        flush(&mut Some(prev), &mut clauses);
+                                        Some(set)
+                                    }
+                                },
+                            };
+                        }
+                        None => {
+                            all_exact = false;
+                            whole = None;
+                            flush(&mut run, &mut clauses);
+                        }
+                    }
+                }
+                flush(&mut run, &mut clauses);
+                Required {
+                    exact: if all_exact { whole } else { None },
+                    clauses,
+                }
+            }
+            HirKind::Alternation(subs) => {
+                let branches: Vec<Required> = subs.iter().map(Required::of).collect();
+                let spelled = branches
+                    .iter()
+                    .try_fold(Vec::new(), |mut all: Vec<String>, b| {
+                        all.extend(b.exact.clone()?);
+                        (all.len() <= MAX_SPELLINGS).then_some(all)
+                    });
+                if let Some(set) = spelled {
+                    let mut set = set;
+                    set.sort();
+                    set.dedup();
+                    return exact(set);
+                }
+                // A match holds one branch's match, so one literal of
+                // (a clause of each branch, joined). Few branches: every
+                // choice of their best clauses; many: each one's best.
+                let keep = match branches.len() {
+                    0..=2 => 4,
+                    3 => 2,
+                    _ => 1,
+                };
+                let mut joined: Vec<Vec<String>> = vec![Vec::new()];
+                for b in branches {
+                    let mut own = b.clauses;
+                    if own.is_empty() {
+                        return nothing; // a branch that forces nothing
+                    }
+                    own.sort_by_key(|c| strength(c));
+                    own.truncate(keep);
+                    joined = joined
+                        .iter()
+                        .flat_map(|j| {
+                            own.iter().map(move |c| {
+                                let mut u = j.clone();
+                                u.extend(c.iter().cloned());
+                                u
+                            })
+                        })
+                        .filter(|u| useful(u))
+                        .collect();
+                    if joined.is_empty() {
+                        return nothing;
+                    }
+                }
+                Required {
+                    exact: None,
+                    clauses: joined,
+                }
+            }
+        }
+    }
+
+    fn of_exact(set: Vec<String>) -> Required {
+        let clauses = if useful(&set) {
+            vec![set.clone()]
+        } else {
+            Vec::new()
+        };
+        Required {
+            exact: Some(set),
+            clauses,
+        }
+    }
+}
+
+/// Every concatenation of a string of `a` with one of `b`, if few enough.
+fn product(a: &[String], b: &[String]) -> Option<Vec<String>> {
+    if a.len() * b.len() > MAX_SPELLINGS {
+        return None;
+    }
+    let mut out: Vec<String> = a
+        .iter()
+        .flat_map(|x| b.iter().map(move |y| format!("{x}{y}")))
+        .collect();
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+/// The characters of a class, if it has only a few (a letter and its case
+/// variants); byte classes only when ASCII.
+fn class_members(class: &Class) -> Option<Vec<char>> {
+    let mut out = Vec::new();
+    match class {
+        Class::Unicode(c) => {
+            for r in c.ranges() {
+                for ch in r.start()..=r.end() {
+                    out.push(ch);
+                    if out.len() > MAX_CLASS_SPELLED {
+                        return None;
+                    }
+                }
+            }
+        }
+        Class::Bytes(c) => {
+            for r in c.ranges() {
+                for b in r.start()..=r.end() {
+                    if !b.is_ascii() {
+                        return None;
+                    }
+                    out.push(char::from(b));
+                    if out.len() > MAX_CLASS_SPELLED {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// Rewrite a pattern so word boundaries and the positive Perl classes are
@@ -249,4 +534,60 @@ pub fn starts_with_word_boundary(hir: &Hir) -> bool {
         }
     }
     starts(hir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn required(pattern: &str) -> Vec<Vec<String>> {
+        required_literals_of(&parse(pattern).expect("valid pattern"))
+    }
+
+    #[test]
+    fn literals_every_match_holds() {
+        let owned = |clauses: &[&[&str]]| -> Vec<Vec<String>> {
+            clauses
+                .iter()
+                .map(|c| c.iter().map(|s| s.to_string()).collect())
+                .collect()
+        };
+        let table: &[(&str, &[&[&str]])] = &[
+            // A concatenation forces each of its parts, adjacent ones
+            // joined (which implies each alone).
+            (
+                r"scan\s+(?:qr|q\.r\.) code",
+                &[&["scan"], &["q.r. code", "qr code"]],
+            ),
+            // An alternation forces one of its branches' literals.
+            (r"viagra|cialis", &[&["cialis", "viagra"]]),
+            (
+                r"\bcheap\W+(?:\w+\W+){0,2}?(?:xanax|valium)\b|\bviagra",
+                &[&["cheap", "viagra"], &["valium", "viagra", "xanax"]],
+            ),
+            // Letters of either case are one literal; `(?i)s` also
+            // matches LONG S, spelled out.
+            (r"(?i)qr", &[&["qr"]]),
+            (r"(?i)best", &[&["best", "beſt"]]),
+            // Optional parts and unbounded classes force nothing.
+            (r"a(?:bc)?d", &[]),
+            (r"[a-z]+@", &[]),
+            // A branch that forces nothing: nothing is forced.
+            (r"wallet|\d+", &[]),
+            // One-byte literals are not worth a search.
+            (r"\$\d", &[]),
+            // A clause another implies is left out.
+            (
+                r"(?:eligible|entitled) for a refund",
+                &[&["eligible for a refund", "entitled for a refund"]],
+            ),
+        ];
+        for (pattern, want) in table {
+            let mut got = required(pattern);
+            let mut want = owned(want);
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "{pattern}");
+        }
+    }
 }
