@@ -40,6 +40,7 @@ enum EvalKind {
     SenderShortCode,
     SenderAlphanumeric,
     MixedScriptWords,
+    MixedScriptShare,
     EmojiCount,
     SubjectRandomToken,
     MailerRandom,
@@ -320,6 +321,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "at least THRESHOLD words mix Latin and Cyrillic letters",
     ),
     (
+        "mixed_script_share",
+        EvalKind::MixedScriptShare,
+        0.3,
+        "a share of at least THRESHOLD of the Cyrillic words, and at least 4, hold Latin or Greek look-alike letters",
+    ),
+    (
         "emoji_count",
         EvalKind::EmojiCount,
         5.0,
@@ -424,6 +431,10 @@ impl EvalTest {
                 m.channel == Channel::Sms && m.sender.chars().any(char::is_alphabetic)
             }
             EvalKind::MixedScriptWords => mixed_script_words(&m.body) as f64 >= t,
+            EvalKind::MixedScriptShare => {
+                let (mixed, cyrillic) = mixed_script_share(&m.body);
+                mixed >= MIN_MIXED_WORDS && mixed as f64 >= t * cyrillic as f64
+            }
             EvalKind::EmojiCount => {
                 !m.body.is_ascii()
                     && m.body.chars().filter(|c| is_pictograph(*c)).count() as f64 >= t
@@ -634,6 +645,34 @@ fn mixed_script_words(s: &str) -> usize {
             latin && cyr
         })
         .count()
+}
+
+/// Fewest disguised words for `mixed_script_share`: a product code or
+/// two (`K2С3H`) in a Russian chat is not a disguise.
+const MIN_MIXED_WORDS: usize = 4;
+
+/// Of the words holding Cyrillic letters, how many also hold Latin or
+/// Greek letters (`Пpивeт` with Latin p and e, `мaлο` with Greek omicron),
+/// and how many there are. Writing Russian on a Russian keyboard puts no
+/// Latin letter inside a word; spam does it to most of its words, so no
+/// filter's word list matches them.
+fn mixed_script_share(s: &str) -> (usize, usize) {
+    if !s.bytes().any(|b| (0xD0..=0xD3).contains(&b)) {
+        return (0, 0);
+    }
+    let (mut mixed, mut cyrillic) = (0, 0);
+    for w in s.split(|c: char| !c.is_alphanumeric()) {
+        if !w.chars().any(|c| ('\u{0400}'..='\u{04FF}').contains(&c)) {
+            continue;
+        }
+        cyrillic += 1;
+        if w.chars()
+            .any(|c| c.is_ascii_alphabetic() || ('\u{0370}'..='\u{03FF}').contains(&c))
+        {
+            mixed += 1;
+        }
+    }
+    (mixed, cyrillic)
 }
 
 fn is_pictograph(c: char) -> bool {
@@ -849,5 +888,12 @@ mod tests {
         assert_eq!(mixed_script_words("Пpивет, how are you"), 1);
         assert_eq!(mixed_script_words("Win £500 caf\u{e9} now"), 0);
         assert_eq!(mixed_script_words("привет мир, hello world"), 0);
+        // Latin and Greek look-alikes inside Cyrillic words, of all of them.
+        assert_eq!(
+            mixed_script_share("Для Вαc мaлο 5000$ в мecяц? Apple iPhone"),
+            (3, 5)
+        );
+        assert_eq!(mixed_script_share("Keychron K2 v2 (K2С3H) или"), (1, 2));
+        assert_eq!(mixed_script_share("hello world"), (0, 0));
     }
 }
