@@ -34,7 +34,7 @@ pub struct PrefixedRegexes {
     /// For each literal, the regexes (indices into `anchored`) it starts.
     literal_regexes: Vec<Vec<u32>>,
     /// Regexes run anchored at a literal, with their rule index.
-    anchored: Vec<(AnchoredRegex, u32)>,
+    anchored: Vec<(LazyRegex, u32)>,
     /// For each anchored regex: every match starts at a word boundary
     /// (`\b`), so where a literal that begins with a word character
     /// follows one, the regex cannot match there.
@@ -54,14 +54,14 @@ enum Scanned {
     /// compiled when a text first may hold a match (most texts lack the
     /// required literals of most such regexes: a zero-width character in
     /// a word, say).
-    Each(Vec<(AnchoredRegex, u32)>),
+    Each(Vec<(LazyRegex, u32)>),
 }
 
-/// A regex run anchored at its literals: compiled at once, or (for one
-/// message per process, where most regexes never see their literal) when
-/// its literal is first found.
+/// A regex compiled at once, or (for one message per process, where most
+/// regexes never see their literal) when a text first may hold a match:
+/// one run anchored at its literals, or one that scans a whole text.
 #[derive(Debug)]
-struct AnchoredRegex {
+struct LazyRegex {
     /// The pattern and configuration, while not yet compiled.
     source: Option<(String, meta::Config)>,
     /// The compiled regex (`None`: it could not be compiled when first
@@ -74,7 +74,7 @@ struct AnchoredRegex {
     required: Vec<Vec<String>>,
 }
 
-impl AnchoredRegex {
+impl LazyRegex {
     fn compile(pattern: &str, config: &meta::Config) -> Result<MetaRegex, String> {
         MetaRegex::builder()
             .configure(config.clone())
@@ -144,15 +144,14 @@ impl PrefixedRegexes {
                     // the test below caught it.)
                     let anchored_config = config.clone().auto_prefilter(false);
                     let re = if defer {
-                        AnchoredRegex {
+                        LazyRegex {
                             source: Some((pattern.to_string(), anchored_config)),
                             compiled: std::sync::OnceLock::new(),
                             required: plan.required,
                         }
                     } else {
-                        let re =
-                            AnchoredRegex::compile(pattern, &anchored_config).map_err(blame)?;
-                        AnchoredRegex {
+                        let re = LazyRegex::compile(pattern, &anchored_config).map_err(blame)?;
+                        LazyRegex {
                             source: None,
                             compiled: std::sync::OnceLock::from(Some(re)),
                             required: Vec::new(),
@@ -186,7 +185,7 @@ impl PrefixedRegexes {
                     .into_iter()
                     .zip(scanned_rules)
                     .map(|((pattern, required), rule)| {
-                        let re = AnchoredRegex {
+                        let re = LazyRegex {
                             source: Some((pattern.to_string(), config.clone())),
                             compiled: std::sync::OnceLock::new(),
                             required,
