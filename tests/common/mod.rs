@@ -55,13 +55,31 @@ impl Drop for Daemon {
 
 /// A loopback TCP port nobody listens on now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    // The port is free when asked, not when the daemon binds it: tests
+    // running side by side in one process could be handed the same port
+    // (then one test's client talked to the other test's daemon, and
+    // Exim's rspamd variant failed on a spamd reply). No port is handed
+    // out twice here.
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        if HANDED_OUT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(port)
+        {
+            return port;
+        }
+    }
 }
 
-/// Start `spamsift ARGS` and wait (up to 5 s) until `port` accepts.
+/// Start `spamsift ARGS` and wait (up to 30 s, for a loaded machine)
+/// until `port` accepts; a daemon that exits or never listens fails the
+/// test here, saying so.
 pub fn daemon(args: &[&str], port: u16) -> Daemon {
     let child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
         .args(args)
@@ -70,13 +88,17 @@ pub fn daemon(args: &[&str], port: u16) -> Daemon {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn spamsift");
-    for _ in 0..200 {
+    let mut daemon = Daemon(child);
+    for _ in 0..1200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            break;
+            return daemon;
+        }
+        if let Ok(Some(status)) = daemon.0.try_wait() {
+            panic!("spamsift {args:?} exited ({status}) before listening on port {port}");
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }
-    Daemon(child)
+    panic!("spamsift {args:?} did not listen on port {port} within 30 s");
 }
 
 /// The first of `paths` that exists: a real component a test drives. When
