@@ -172,7 +172,6 @@ impl Required {
                 // A run of adjacent parts with small spelling sets is one
                 // literal set: their product (`q` `r` as `qr`).
                 let mut run: Option<Vec<String>> = None;
-                let mut all_exact = true;
                 let mut whole: Option<Vec<String>> = Some(vec![String::new()]);
                 let flush = |run: &mut Option<Vec<String>>, clauses: &mut Vec<Vec<String>>| {
                     if let Some(set) = run.take()
@@ -199,7 +198,6 @@ impl Required {
                             };
                         }
                         None => {
-                            all_exact = false;
                             whole = None;
                             flush(&mut run, &mut clauses);
                         }
@@ -207,7 +205,8 @@ impl Required {
                 }
                 flush(&mut run, &mut clauses);
                 Required {
-                    exact: if all_exact { whole } else { None },
+                    // `None` once a part was not spelled out.
+                    exact: whole,
                     clauses,
                 }
             }
