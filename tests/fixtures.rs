@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Expect {
-    spam: bool,
+    /// The verdict; left out where a fixture pins the rules that fire and
+    /// not the verdict (one piece of evidence the rest of the message does
+    /// not carry over the threshold).
+    spam: Option<bool>,
     #[serde(default)]
     hits: Vec<String>,
     #[serde(default)]
@@ -56,13 +59,13 @@ fn check_channel(channel: Channel) {
         };
         let v = engine.classify(&msg);
         let name = msg_path.file_name().unwrap().to_string_lossy().to_string();
-        if v.is_spam() != expect.spam {
+        if expect.spam.is_some_and(|spam| spam != v.is_spam()) {
             failures.push(format!(
                 "{name}: spam={} (score {}, tests {}), expected spam={}",
                 v.is_spam(),
                 v.score,
                 v.tests(),
-                expect.spam
+                expect.spam.unwrap_or_default()
             ));
         }
         for id in &expect.hits {

@@ -41,6 +41,7 @@ enum EvalKind {
     SenderAlphanumeric,
     MixedScriptWords,
     MixedScriptShare,
+    LatinLookalikeWords,
     EmojiCount,
     SubjectRandomToken,
     MailerRandom,
@@ -327,6 +328,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "a share of at least THRESHOLD of the Cyrillic words, and at least 4, hold Latin or Greek look-alike letters",
     ),
     (
+        "latin_lookalike_words",
+        EvalKind::LatinLookalikeWords,
+        1.0,
+        "at least THRESHOLD Latin words in the subject, From name or text are spelled with Greek or Cyrillic look-alike letters (Amаzon, Lеdgеr)",
+    ),
+    (
         "emoji_count",
         EvalKind::EmojiCount,
         5.0,
@@ -434,6 +441,13 @@ impl EvalTest {
             EvalKind::MixedScriptShare => {
                 let (mixed, cyrillic) = mixed_script_share(&m.body);
                 mixed >= MIN_MIXED_WORDS && mixed as f64 >= t * cyrillic as f64
+            }
+            EvalKind::LatinLookalikeWords => {
+                let from_name = m.from.as_ref().and_then(|f| f.name.as_deref());
+                let words = latin_lookalike_words(&m.subject)
+                    + from_name.map_or(0, latin_lookalike_words)
+                    + latin_lookalike_words(&m.body);
+                words as f64 >= t
             }
             EvalKind::EmojiCount => {
                 !m.body.is_ascii()
@@ -675,6 +689,109 @@ fn mixed_script_share(s: &str) -> (usize, usize) {
     (mixed, cyrillic)
 }
 
+/// Greek and Cyrillic letters drawn like Latin ones (`а` U+0430 like `a`,
+/// `Ρ` U+03A1 like `P`, `ԁ` U+0501 like `d`).
+fn is_latin_lookalike(c: char) -> bool {
+    matches!(
+        c,
+        'а' | 'е'
+            | 'о'
+            | 'р'
+            | 'с'
+            | 'у'
+            | 'х'
+            | 'і'
+            | 'ј'
+            | 'ѕ'
+            | 'ԁ'
+            | 'ԛ'
+            | 'ԝ'
+            | 'һ'
+            | 'ү'
+            | 'ӏ'
+            | 'А'
+            | 'В'
+            | 'Е'
+            | 'К'
+            | 'М'
+            | 'Н'
+            | 'О'
+            | 'Р'
+            | 'С'
+            | 'Т'
+            | 'Х'
+            | 'І'
+            | 'Ј'
+            | 'Ѕ'
+            | 'Α'
+            | 'Β'
+            | 'Ε'
+            | 'Ζ'
+            | 'Η'
+            | 'Ι'
+            | 'Κ'
+            | 'Μ'
+            | 'Ν'
+            | 'Ο'
+            | 'Ρ'
+            | 'Τ'
+            | 'Υ'
+            | 'Χ'
+            | 'ο'
+            | 'ν'
+            | 'ι'
+            | 'κ'
+            | 'ρ'
+            | 'α'
+    )
+}
+
+/// Latin words disguised with Greek or Cyrillic look-alike letters
+/// (`Amаzon` with a Cyrillic a, `Ρeρe` with Greek Rhos): words holding
+/// two ASCII letters or more, look-alikes, and no other Greek or Cyrillic
+/// letter (`nВ`, a lost line break before a Russian word, has one).
+/// A Russian or Greek word is not one of them, even with a Latin letter
+/// typed into it (`MIXED_SCRIPT_MOST_WORDS` reads those), nor is `5μs`;
+/// and in mostly Russian or Greek text none counts.
+fn latin_lookalike_words(s: &str) -> usize {
+    // Greek and Cyrillic (U+0370 to U+052F) start with bytes 0xCD to 0xD4:
+    // without one, no word can hold a look-alike (one vectorised pass).
+    if !s.bytes().any(|b| (0xCD..=0xD4).contains(&b)) {
+        return 0;
+    }
+    let (mut disguised, mut latin_words, mut other_words) = (0, 0, 0);
+    for w in s.split(|c: char| !c.is_alphanumeric()) {
+        let (mut latin, mut lookalike, mut other) = (0, false, false);
+        let mut prev = ' ';
+        let mut chars = w.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c.is_ascii_alphabetic() {
+                latin += 1;
+            } else if is_latin_lookalike(c) {
+                // Inside letters, not a code's digits (`K2С3H`).
+                let next = chars.peek().copied().unwrap_or(' ');
+                lookalike |= prev.is_alphabetic() || next.is_alphabetic();
+            } else if ('\u{0370}'..='\u{052F}').contains(&c) {
+                other = true;
+            }
+            prev = c;
+        }
+        if other {
+            other_words += 1;
+        } else if latin >= 2 && lookalike {
+            disguised += 1;
+        } else if latin > 0 {
+            latin_words += 1;
+        }
+    }
+    // In Russian or Greek text a Latin word with a native letter typed
+    // into it is a slip or a product code (`K2С3H`), not a disguise.
+    if other_words * 2 >= latin_words + disguised {
+        return 0;
+    }
+    disguised
+}
+
 fn is_pictograph(c: char) -> bool {
     matches!(c as u32, 0x1F300..=0x1FAFF | 0x2600..=0x27BF | 0x1F000..=0x1F2FF)
 }
@@ -895,5 +1012,31 @@ mod tests {
         );
         assert_eq!(mixed_script_share("Keychron K2 v2 (K2С3H) или"), (1, 2));
         assert_eq!(mixed_script_share("hello world"), (0, 0));
+    }
+
+    #[test]
+    fn latin_words_with_lookalike_letters() {
+        for (text, words) in [
+            // Cyrillic а and о in English words.
+            ("Your Amаzon accоunt is on hold", 2),
+            // Cyrillic е and ԁ (U+0501), Greek Rho and rho, Greek Alpha.
+            ("Recent Lеԁgеr breach", 1),
+            ("Ρeρe.ν2@Αirdrορ", 2),
+            // Russian words, even with a Latin letter typed in; Greek units.
+            ("Привет, как дела? пpивет", 0),
+            // In Russian text: a code typed with a Cyrillic С, lost line breaks.
+            ("Keychron K2 v2 (K2С3H) или другая клавиатура", 0),
+            ("Keychron K2 v2 K2С3H brown yellow", 0),
+            ("Спасибо!nnНу да, так и есть", 0),
+            // One Latin letter: a line break's `n` left before a word, `Οh`.
+            ("полезны.nВ общем", 0),
+            ("Οh my god", 0),
+            ("latency 5μs, ΔT = 3 K", 0),
+            ("Ελληνικά and English", 0),
+            ("plain ASCII text", 0),
+            ("", 0),
+        ] {
+            assert_eq!(latin_lookalike_words(text), words, "{text}");
+        }
     }
 }
