@@ -39,6 +39,7 @@ enum EvalKind {
     ShortBody,
     SenderShortCode,
     SenderAlphanumeric,
+    ListIdForeign,
     MixedScriptWords,
     MixedScriptShare,
     LatinLookalikeWords,
@@ -328,6 +329,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "a share of at least THRESHOLD of the Cyrillic words, and at least 4, hold Latin or Greek look-alike letters",
     ),
     (
+        "list_id_foreign",
+        EvalKind::ListIdForeign,
+        0.0,
+        "a List-Id whose domain belongs to another organisation than the From address (a bulk sender's list, not a mailing list re-sending a post under its own address)",
+    ),
+    (
         "latin_lookalike_words",
         EvalKind::LatinLookalikeWords,
         1.0,
@@ -442,6 +449,7 @@ impl EvalTest {
                 let (mixed, cyrillic) = mixed_script_share(&m.body);
                 mixed >= MIN_MIXED_WORDS && mixed as f64 >= t * cyrillic as f64
             }
+            EvalKind::ListIdForeign => list_id_foreign(m),
             EvalKind::LatinLookalikeWords => {
                 let from_name = m.from.as_ref().and_then(|f| f.name.as_deref());
                 let words = latin_lookalike_words(&m.subject)
@@ -687,6 +695,26 @@ fn mixed_script_share(s: &str) -> (usize, usize) {
         }
     }
     (mixed, cyrillic)
+}
+
+/// The List-Id names a list under another organisation than the From
+/// address's: `<f61c….list-id.mcsv.net>` on mail "From: Ledger Security
+/// <ledger@secureliveupdates.com>". A mailing list that re-sends a post
+/// under its own address (`Apple Fan via users <users@lists.example.org>`)
+/// names its own domain. No List-Id, or no From host: false.
+fn list_id_foreign(m: &Message) -> bool {
+    let Some(from) = &m.hosts.from else {
+        return false;
+    };
+    let Some(value) = m.header("List-Id") else {
+        return false;
+    };
+    // `Description <label.domain>`, or the bare `label.domain`.
+    let id = value
+        .rsplit_once('<')
+        .map_or(value, |(_, rest)| rest.split('>').next().unwrap_or(rest))
+        .trim();
+    crate::message::host::Host::parse(id).is_some_and(|list| !list.same_organisation(from))
 }
 
 /// Greek and Cyrillic letters drawn like Latin ones (`а` U+0430 like `a`,
@@ -1012,6 +1040,35 @@ mod tests {
         );
         assert_eq!(mixed_script_share("Keychron K2 v2 (K2С3H) или"), (1, 2));
         assert_eq!(mixed_script_share("hello world"), (0, 0));
+    }
+
+    #[test]
+    fn list_ids_of_other_organisations() {
+        let engine = crate::Engine::with_defaults().expect("default rules");
+        for (from, list_id, foreign) in [
+            (
+                "ledger@secureliveupdates.com",
+                Some("x list <f61c.777668.list-id.mcsv.net>"),
+                true,
+            ),
+            (
+                "dhl-volgen@aprimarse.com",
+                Some("<100024869.xt.local>"),
+                true,
+            ),
+            (
+                "users@lists.example.org",
+                Some("Users <users.lists.example.org>"),
+                false,
+            ),
+            ("news@mail.shop.co.uk", Some("<weekly.shop.co.uk>"), false),
+            ("someone@example.com", None, false),
+        ] {
+            let list = list_id.map_or(String::new(), |l| format!("List-Id: {l}\r\n"));
+            let raw = format!("From: <{from}>\r\n{list}Subject: x\r\n\r\nbody\r\n");
+            let m = engine.parse_email(raw.as_bytes());
+            assert_eq!(list_id_foreign(&m), foreign, "{from} {list_id:?}");
+        }
     }
 
     #[test]
