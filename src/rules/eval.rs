@@ -40,6 +40,7 @@ enum EvalKind {
     SenderShortCode,
     SenderAlphanumeric,
     ListIdForeign,
+    CssPushedOutOfView,
     MixedScriptWords,
     MixedScriptShare,
     LatinLookalikeWords,
@@ -329,6 +330,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "a share of at least THRESHOLD of the Cyrillic words, and at least 4, hold Latin or Greek look-alike letters",
     ),
     (
+        "css_pushed_out_of_view",
+        EvalKind::CssPushedOutOfView,
+        5000.0,
+        "the HTML's CSS offsets or sizes a block by THRESHOLD pixels or more (or a tenth as many vh): text pushed out of view",
+    ),
+    (
         "list_id_foreign",
         EvalKind::ListIdForeign,
         0.0,
@@ -450,6 +457,7 @@ impl EvalTest {
                 mixed >= MIN_MIXED_WORDS && mixed as f64 >= t * cyrillic as f64
             }
             EvalKind::ListIdForeign => list_id_foreign(m),
+            EvalKind::CssPushedOutOfView => css_pushed_out_of_view(&m.html, t),
             EvalKind::LatinLookalikeWords => {
                 let from_name = m.from.as_ref().and_then(|f| f.name.as_deref());
                 let words = latin_lookalike_words(&m.subject)
@@ -695,6 +703,37 @@ fn mixed_script_share(s: &str) -> (usize, usize) {
         }
     }
     (mixed, cyrillic)
+}
+
+/// A CSS margin, offset, height, padding or indent of at least `min_px`
+/// pixels (points and ems counted as pixels; `vh`, screen heights, at a
+/// tenth of it): `margin-top: 470500px`, `height: 10000vh`. Layouts never
+/// need one; it pushes the text after it out of the reader's view.
+/// `max-height: 999999px` (Google Translate's "no limit") and other
+/// prefixed properties do not count.
+fn css_pushed_out_of_view(html: &str, min_px: f64) -> bool {
+    static OFFSET: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)(?:margin(?:-top|-left|-bottom)?|top|left|height|padding(?:-top|-bottom)?|text-indent)\s*:\s*-?(\d{4,9})(?:\.\d+)?(px|pt|em|vh)",
+        )
+        .expect("valid regex")
+    });
+    let bytes = html.as_bytes();
+    OFFSET.captures_iter(html).any(|c| {
+        let whole = c.get(0).expect("match");
+        let glued = whole.start() > 0 && {
+            let before = bytes[whole.start() - 1];
+            before == b'-' || before.is_ascii_alphanumeric()
+        };
+        let value: f64 = c[1].parse().unwrap_or(0.0);
+        let vh = c[2].eq_ignore_ascii_case("vh");
+        !glued
+            && if vh {
+                value * 10.0 >= min_px
+            } else {
+                value >= min_px
+            }
+    })
 }
 
 /// The List-Id names a list under another organisation than the From
@@ -1040,6 +1079,24 @@ mod tests {
         );
         assert_eq!(mixed_script_share("Keychron K2 v2 (K2С3H) или"), (1, 2));
         assert_eq!(mixed_script_share("hello world"), (0, 0));
+    }
+
+    #[test]
+    fn css_offsets_out_of_view() {
+        for (html, pushed) in [
+            ("<style>.belowView { margin-top: 470500px; }</style>", true),
+            ("<div style=\"height:10000vh\">", true),
+            ("<p style='text-indent:-9999px'>", true),
+            (
+                "<pre style=\"max-height:999999px;line-height:28px\">",
+                false,
+            ),
+            ("<td style=\"padding-top:20px;height:600px\">", false),
+            ("<div style=\"height:100vh\">", false),
+            ("", false),
+        ] {
+            assert_eq!(css_pushed_out_of_view(html, 5000.0), pushed, "{html}");
+        }
     }
 
     #[test]
