@@ -40,6 +40,8 @@ enum EvalKind {
     SenderShortCode,
     SenderAlphanumeric,
     ListIdForeign,
+    SubjectInvisibleInWords,
+    FromNameInvisibleInWords,
     CssPushedOutOfView,
     MixedScriptWords,
     MixedScriptShare,
@@ -336,6 +338,18 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "the HTML's CSS offsets or sizes a block by THRESHOLD pixels or more (or a tenth as many vh): text pushed out of view",
     ),
     (
+        "subject_invisible_in_words",
+        EvalKind::SubjectInvisibleInWords,
+        0.0,
+        "invisible characters (zero-width, CGJ, variation selectors, tags) between letters of the subject",
+    ),
+    (
+        "from_name_invisible_in_words",
+        EvalKind::FromNameInvisibleInWords,
+        0.0,
+        "invisible characters (zero-width, CGJ, variation selectors, tags) between letters of the From display name",
+    ),
+    (
         "list_id_foreign",
         EvalKind::ListIdForeign,
         0.0,
@@ -457,6 +471,12 @@ impl EvalTest {
                 mixed >= MIN_MIXED_WORDS && mixed as f64 >= t * cyrillic as f64
             }
             EvalKind::ListIdForeign => list_id_foreign(m),
+            EvalKind::SubjectInvisibleInWords => invisible_inside_words(&m.subject),
+            EvalKind::FromNameInvisibleInWords => m
+                .from
+                .as_ref()
+                .and_then(|f| f.name.as_deref())
+                .is_some_and(invisible_inside_words),
             EvalKind::CssPushedOutOfView => css_pushed_out_of_view(&m.html, t),
             EvalKind::LatinLookalikeWords => {
                 let from_name = m.from.as_ref().and_then(|f| f.name.as_deref());
@@ -705,6 +725,41 @@ fn mixed_script_share(s: &str) -> (usize, usize) {
     (mixed, cyrillic)
 }
 
+/// Characters that take no room: zero-width space, non-joiner and joiner,
+/// word joiner, BOM, combining grapheme joiner, tags and variation
+/// selectors 17-256.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{034F}'
+    ) || ('\u{E0000}'..='\u{E007F}').contains(&c)
+        || ('\u{E0100}'..='\u{E01EF}').contains(&c)
+}
+
+/// An ASCII letter, invisible characters, an ASCII letter (`Se\u{E0139}rvice`,
+/// `P\u{200B}ayPal`): a word a person reads and a filter does not. Code,
+/// not a regex: a one-message `check` would compile the regex's classes
+/// for every subject; here ASCII text costs one pass.
+fn invisible_inside_words(s: &str) -> bool {
+    if s.is_ascii() {
+        return false;
+    }
+    let (mut after_letter, mut hidden) = (false, false);
+    for c in s.chars() {
+        if c.is_ascii_alphabetic() {
+            if after_letter && hidden {
+                return true;
+            }
+            (after_letter, hidden) = (true, false);
+        } else if is_invisible(c) {
+            hidden |= after_letter;
+        } else {
+            (after_letter, hidden) = (false, false);
+        }
+    }
+    false
+}
+
 /// A CSS margin, offset, height, padding or indent of at least `min_px`
 /// pixels (points and ems counted as pixels; `vh`, screen heights, at a
 /// tenth of it): `margin-top: 470500px`, `height: 10000vh`. Layouts never
@@ -714,11 +769,19 @@ fn mixed_script_share(s: &str) -> (usize, usize) {
 fn css_pushed_out_of_view(html: &str, min_px: f64) -> bool {
     static OFFSET: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"(?i)(?:margin(?:-top|-left|-bottom)?|top|left|height|padding(?:-top|-bottom)?|text-indent)\s*:\s*-?(\d{4,9})(?:\.\d+)?(px|pt|em|vh)",
+            r"(?i-u)(?:margin(?:-top|-left|-bottom)?|top|left|height|padding(?:-top|-bottom)?|text-indent)\s*:\s*-?([0-9]{4,9})(?:\.[0-9]+)?(px|pt|em|vh)",
         )
         .expect("valid regex")
     });
+    // No offset without a unit: skip the regex (and its one-time
+    // compile, which a one-message `check` would pay) when none is there.
     let bytes = html.as_bytes();
+    if !["px", "pt", "em", "vh"]
+        .iter()
+        .any(|unit| memchr::memmem::find(bytes, unit.as_bytes()).is_some())
+    {
+        return false;
+    }
     OFFSET.captures_iter(html).any(|c| {
         let whole = c.get(0).expect("match");
         let glued = whole.start() > 0 && {
@@ -1079,6 +1142,21 @@ mod tests {
         );
         assert_eq!(mixed_script_share("Keychron K2 v2 (K2С3H) или"), (1, 2));
         assert_eq!(mixed_script_share("hello world"), (0, 0));
+    }
+
+    #[test]
+    fn invisible_characters_inside_words() {
+        for (text, inside) in [
+            ("Gemini Se\u{E0139}r\u{E0139}vice", true),
+            ("P\u{200B}a\u{200B}yPal", true),
+            ("\u{034F}Ihr Gerät ist gefährdet", false),
+            ("emoji \u{2764}\u{FE0F} heart", false),
+            ("Zürich office", false),
+            ("word\u{200B} next", false),
+            ("", false),
+        ] {
+            assert_eq!(invisible_inside_words(text), inside, "{text}");
+        }
     }
 
     #[test]
