@@ -210,6 +210,11 @@ pub struct Facts {
 }
 
 impl Message {
+    /// The From display name (email), when there is one.
+    pub fn from_name(&self) -> Option<&str> {
+        self.from.as_ref().and_then(|f| f.name.as_deref())
+    }
+
     /// The time checks count this message at: when the front end received
     /// it; else, for SMS and IM, the time the gateway gave; else now. An
     /// email's own `Date` is never used: a sender could move itself out

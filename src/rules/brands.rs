@@ -172,29 +172,40 @@ impl BrandTable {
 }
 
 /// The Latin letter a Greek or Cyrillic look-alike stands for ("Αpple"
-/// with a Greek Alpha, "Місrоsоft" with Cyrillic letters), lower-case;
-/// other characters as they are.
-fn unconfused(c: char) -> char {
-    match c {
+/// with a Greek Alpha, "Місrоsоft" with Cyrillic letters, "Lеԁgеr"),
+/// lower-case; `None` for any other character. The one table of
+/// look-alikes: brand names and the `latin_lookalike_words` test read it.
+pub(crate) fn latin_lookalike(c: char) -> Option<char> {
+    Some(match c {
         'Α' | 'α' | 'А' | 'а' => 'a',
         'Β' | 'В' | 'в' => 'b',
+        'ԁ' => 'd',
         'Ε' | 'ε' | 'Е' | 'е' => 'e',
-        'Η' | 'Н' | 'н' => 'h',
+        'Η' | 'Н' | 'н' | 'һ' => 'h',
         'Ι' | 'ι' | 'І' | 'і' => 'i',
         'Κ' | 'κ' | 'К' | 'к' => 'k',
+        'ӏ' => 'l',
         'Μ' | 'М' | 'м' => 'm',
         'Ν' => 'n',
         'Ο' | 'ο' | 'О' | 'о' => 'o',
         'Ρ' | 'ρ' | 'Р' | 'р' => 'p',
+        'ԛ' => 'q',
         'С' | 'с' => 'c',
         'Τ' | 'Т' | 'т' => 't',
-        'Υ' | 'υ' | 'У' | 'у' => 'y',
+        'ν' => 'v',
+        'ԝ' => 'w',
+        'Υ' | 'υ' | 'У' | 'у' | 'ү' => 'y',
         'Χ' | 'χ' | 'Х' | 'х' => 'x',
         'Ζ' => 'z',
         'Ѕ' | 'ѕ' => 's',
         'Ј' | 'ј' => 'j',
-        _ => c,
-    }
+        _ => return None,
+    })
+}
+
+/// `c`, or the Latin letter it imitates.
+fn unconfused(c: char) -> char {
+    latin_lookalike(c).unwrap_or(c)
 }
 
 /// A display name as lower-case words separated by single spaces, with a

@@ -422,7 +422,7 @@ impl EvalTest {
             EvalKind::LinkTextMismatch => m.links.iter().any(link_text_mismatch),
             EvalKind::FromNameSpoof => from_name_spoof(m),
             EvalKind::FromBrandOtherDomain => matches!(
-                (m.from.as_ref().and_then(|f| f.name.as_deref()), &m.hosts.from),
+                (m.from_name(), &m.hosts.from),
                 (Some(name), Some(host)) if brands.impersonates(name, host)
             ),
             EvalKind::SubjectBrandOtherDomain => m
@@ -472,16 +472,11 @@ impl EvalTest {
             }
             EvalKind::ListIdForeign => list_id_foreign(m),
             EvalKind::SubjectInvisibleInWords => invisible_inside_words(&m.subject),
-            EvalKind::FromNameInvisibleInWords => m
-                .from
-                .as_ref()
-                .and_then(|f| f.name.as_deref())
-                .is_some_and(invisible_inside_words),
+            EvalKind::FromNameInvisibleInWords => m.from_name().is_some_and(invisible_inside_words),
             EvalKind::CssPushedOutOfView => css_pushed_out_of_view(&m.html, t),
             EvalKind::LatinLookalikeWords => {
-                let from_name = m.from.as_ref().and_then(|f| f.name.as_deref());
                 let words = latin_lookalike_words(&m.subject)
-                    + from_name.map_or(0, latin_lookalike_words)
+                    + m.from_name().map_or(0, latin_lookalike_words)
                     + latin_lookalike_words(&m.body);
                 words as f64 >= t
             }
@@ -663,10 +658,7 @@ fn subject_names_recipient(m: &Message) -> bool {
 /// The display name carries an address of another organisation than the
 /// sender's (`"service@paypal.co.uk" <x@secure-alerts.co.uk>`).
 fn from_name_spoof(m: &Message) -> bool {
-    let (Some(name), Some(sender)) = (
-        m.from.as_ref().and_then(|f| f.name.as_deref()),
-        &m.hosts.from,
-    ) else {
+    let (Some(name), Some(sender)) = (m.from_name(), &m.hosts.from) else {
         return false;
     };
     name.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')' | '\''))
@@ -819,63 +811,6 @@ fn list_id_foreign(m: &Message) -> bool {
     crate::message::host::Host::parse(id).is_some_and(|list| !list.same_organisation(from))
 }
 
-/// Greek and Cyrillic letters drawn like Latin ones (`а` U+0430 like `a`,
-/// `Ρ` U+03A1 like `P`, `ԁ` U+0501 like `d`).
-fn is_latin_lookalike(c: char) -> bool {
-    matches!(
-        c,
-        'а' | 'е'
-            | 'о'
-            | 'р'
-            | 'с'
-            | 'у'
-            | 'х'
-            | 'і'
-            | 'ј'
-            | 'ѕ'
-            | 'ԁ'
-            | 'ԛ'
-            | 'ԝ'
-            | 'һ'
-            | 'ү'
-            | 'ӏ'
-            | 'А'
-            | 'В'
-            | 'Е'
-            | 'К'
-            | 'М'
-            | 'Н'
-            | 'О'
-            | 'Р'
-            | 'С'
-            | 'Т'
-            | 'Х'
-            | 'І'
-            | 'Ј'
-            | 'Ѕ'
-            | 'Α'
-            | 'Β'
-            | 'Ε'
-            | 'Ζ'
-            | 'Η'
-            | 'Ι'
-            | 'Κ'
-            | 'Μ'
-            | 'Ν'
-            | 'Ο'
-            | 'Ρ'
-            | 'Τ'
-            | 'Υ'
-            | 'Χ'
-            | 'ο'
-            | 'ν'
-            | 'ι'
-            | 'κ'
-            | 'ρ'
-            | 'α'
-    )
-}
-
 /// Latin words disguised with Greek or Cyrillic look-alike letters
 /// (`Amаzon` with a Cyrillic a, `Ρeρe` with Greek Rhos): words holding
 /// two ASCII letters or more, look-alikes, and no other Greek or Cyrillic
@@ -897,7 +832,7 @@ fn latin_lookalike_words(s: &str) -> usize {
         while let Some(c) = chars.next() {
             if c.is_ascii_alphabetic() {
                 latin += 1;
-            } else if is_latin_lookalike(c) {
+            } else if super::brands::latin_lookalike(c).is_some() {
                 // Inside letters, not a code's digits (`K2С3H`).
                 let next = chars.peek().copied().unwrap_or(' ');
                 lookalike |= prev.is_alphabetic() || next.is_alphabetic();

@@ -123,7 +123,7 @@ impl Field {
                 }
             }
             Field::FromName => {
-                if let Some(name) = msg.from.as_ref().and_then(|m| m.name.as_deref()) {
+                if let Some(name) = msg.from_name() {
                     f(name);
                 }
             }
