@@ -13,6 +13,7 @@ use crate::{Action, Engine, Verdict, headers};
 use async_trait::async_trait;
 use miltr_common::actions::{Action as MilterAction, Continue, Replycode, Tempfail};
 use miltr_common::commands::{Body, Connect, Header, Helo, Macro, Mail, Recipient};
+use miltr_common::encoding::Writable;
 use miltr_common::modifications::ModificationResponse;
 use miltr_common::modifications::headers::{AddHeader, ChangeHeader};
 use miltr_common::modifications::quarantine::Quarantine;
@@ -81,7 +82,7 @@ pub struct SpamsiftMilter {
     auth_results_seen: u32,
     forged_auth_results: Vec<u32>,
     /// The first Subject's value as the MTA sent it (for a rewrite).
-    subject: Option<String>,
+    subject: Option<Vec<u8>>,
 }
 
 impl SpamsiftMilter {
@@ -197,12 +198,9 @@ impl SpamsiftMilter {
         if let (Some(prefix), Some(subject), true) =
             (&markup.rewrite_subject, &self.subject, v.is_spam())
         {
-            b.push(AddHeader::new(
-                headers::PREV_SUBJECT.as_bytes(),
-                subject.as_bytes(),
-            ));
-            let new = format!("{prefix}{}", subject.trim_start());
-            b.push(ChangeHeader::new(1, b"Subject", new.as_bytes()));
+            b.push(AddHeader::new(headers::PREV_SUBJECT.as_bytes(), subject));
+            let new = [prefix.as_bytes(), subject.trim_ascii_start()].concat();
+            b.push(ChangeHeader::new(1, b"Subject", &new));
         }
         match v.action {
             Action::Ham | Action::Tag => b.contin(),
@@ -330,35 +328,52 @@ impl Milter for SpamsiftMilter {
     }
 
     async fn header(&mut self, header: Header) -> Result<MilterAction, Self::Error> {
-        let name = header.name().to_string();
-        // Compared as bytes: a name may hold any bytes, and slicing a
-        // string inside a character panics (found by cargo-fuzz).
+        // The field as the MTA sent it: `Header::name` and `value` would
+        // turn 8-bit bytes (a Subject written raw in Shift_JIS or KOI8-R)
+        // into replacement characters; the frame's own bytes are
+        // `name NUL value NUL`.
+        let mut frame = bytes::BytesMut::with_capacity(header.len());
+        header.write(&mut frame);
+        let frame = frame.strip_suffix(b"\0").unwrap_or(&frame);
+        let (name, value) = match memchr::memchr(0, frame) {
+            Some(i) => (&frame[..i], &frame[i + 1..]),
+            None => (frame, &[][..]),
+        };
+        // Compared as bytes: a name may hold any bytes.
         if name
-            .as_bytes()
             .get(..7)
             .is_some_and(|p| p.eq_ignore_ascii_case(b"x-spam-"))
         {
-            *self.result_header_counts.entry(name.clone()).or_insert(0) += 1;
+            *self
+                .result_header_counts
+                .entry(String::from_utf8_lossy(name).into_owned())
+                .or_insert(0) += 1;
         }
-        let value = header.value();
-        if name.eq_ignore_ascii_case("authentication-results") {
+        if name.eq_ignore_ascii_case(b"authentication-results") {
             self.auth_results_seen += 1;
-            if self.claims_our_authserv_id(&value) {
+            if self.claims_our_authserv_id(&String::from_utf8_lossy(value)) {
                 self.forged_auth_results.push(self.auth_results_seen);
                 return Ok(Continue.into());
             }
         }
-        if self.subject.is_none() && name.eq_ignore_ascii_case("subject") {
-            self.subject = Some(value.to_string());
+        if self.subject.is_none() && name.eq_ignore_ascii_case(b"subject") {
+            // Kept as bytes: a rewritten Subject keeps its own charset.
+            self.subject = Some(value.to_vec());
         }
-        let line = format!(
-            "{name}: {}\r\n",
-            value
-                .trim_start()
-                .replace("\r\n", "\n")
-                .replace('\n', "\r\n")
-        );
-        self.append(line.as_bytes());
+        // `name: value` with the value's line ends as CRLF, appended
+        // without an intermediate copy.
+        let value = value.trim_ascii_start();
+        let mut line = Vec::with_capacity(name.len() + value.len() + 4);
+        line.extend_from_slice(name);
+        line.extend_from_slice(b": ");
+        for (i, piece) in value.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                line.extend_from_slice(b"\r\n");
+            }
+            line.extend_from_slice(piece.strip_suffix(b"\r").unwrap_or(piece));
+        }
+        line.extend_from_slice(b"\r\n");
+        self.append(&line);
         Ok(Continue.into())
     }
 

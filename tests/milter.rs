@@ -4,6 +4,7 @@
 use miltr_client::Client;
 use miltr_common::actions::Action;
 use miltr_common::commands::{Connect, Family, Header};
+use miltr_common::encoding::Writable;
 use miltr_common::modifications::{ModificationAction, ModificationResponse};
 use miltr_common::optneg::OptNeg;
 use spamsift::milter::{Listen, MilterOptions, serve};
@@ -24,21 +25,31 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Start a milter on a free port; returns the address and a shutdown trigger.
-async fn start(
-    opts: MilterOptions,
-) -> (
+/// The handle of a milter started by [`start`] or [`start_with`]: its
+/// address, a shutdown trigger and its task.
+type Started = (
     String,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
-) {
+);
+
+/// Start a milter on a free port; returns the address and a shutdown trigger.
+async fn start(opts: MilterOptions) -> Started {
     let mut config = Config::default();
     config.thresholds[0] = Thresholds {
         tag: 5.0,
         quarantine: None,
         reject: Some(15.0),
     };
-    let engine = Arc::new(Engine::builder().config(config).build().unwrap());
+    start_with(
+        Arc::new(Engine::builder().config(config).build().unwrap()),
+        opts,
+    )
+    .await
+}
+
+/// Start a milter serving `engine` on a free port.
+async fn start_with(engine: Arc<Engine>, opts: MilterOptions) -> Started {
     let addr = format!("127.0.0.1:{}", free_port());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let listen = Listen::Inet(addr.clone());
@@ -83,6 +94,15 @@ fn fixture(name: &str) -> Vec<u8> {
             .join(name),
     )
     .unwrap()
+}
+
+/// The `X-Spam-Status` value the milter added ("" when none).
+fn spam_status(resp: &ModificationResponse) -> String {
+    added(resp)
+        .into_iter()
+        .find(|(n, _)| n == "X-Spam-Status")
+        .map(|(_, v)| v)
+        .unwrap_or_default()
 }
 
 fn added(resp: &ModificationResponse) -> Vec<(String, String)> {
@@ -319,22 +339,7 @@ async fn forged_authentication_results_are_deleted_and_not_believed() {
     let mut config = Config::default();
     config.email.trusted_authserv_ids = vec!["mx.example.org".into()];
     let engine = Arc::new(Engine::builder().config(config).build().unwrap());
-    let addr = format!("127.0.0.1:{}", free_port());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let listen = Listen::Inet(addr.clone());
-    let handle = tokio::spawn(async move {
-        serve(engine, MilterOptions::default(), listen, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-    });
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let (addr, tx, handle) = start_with(engine, MilterOptions::default()).await;
     // The sender claims our MTA found SPF and DMARC passing, and carries
     // another site's results too.
     let raw = [
@@ -359,11 +364,7 @@ async fn forged_authentication_results_are_deleted_and_not_believed() {
             && !deletions.contains(&(1, "Authentication-Results".to_string())),
         "{deletions:?}"
     );
-    let status = added(&resp)
-        .into_iter()
-        .find(|(n, _)| n == "X-Spam-Status")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
+    let status = spam_status(&resp);
     assert!(
         !status.contains("DMARC_PASS") && !status.contains("SPF_PASS"),
         "{status}"
@@ -495,10 +496,7 @@ async fn with_no_reply_negotiated_only_end_of_body_is_answered() {
     );
     put(&mut out, cmd(Data.into()));
     for (n, v) in &fields {
-        put(
-            &mut out,
-            cmd(Header::new(n.as_bytes(), v.as_bytes()).into()),
-        );
+        put(&mut out, cmd(Header::new(n, v).into()));
     }
     put(&mut out, cmd(EndOfHeader.into()));
     put(&mut out, cmd(Body::from(body.as_slice()).into()));
@@ -560,5 +558,68 @@ async fn without_no_reply_every_command_is_answered() {
             .any(|(n, v)| n == "X-Spam-Flag" && v == "YES")
     );
     stop.send(()).unwrap();
+    handle.await.unwrap();
+}
+
+/// A Japanese message written as many Japanese mailers write it: Subject
+/// raw in Shift_JIS (8-bit bytes, no RFC 2047 encoded words), body 8bit.
+fn raw_shift_jis_spam() -> (Vec<u8>, Vec<u8>) {
+    let sjis = |t: &str| encoding_rs::SHIFT_JIS.encode(t).0.into_owned();
+    let subject = sjis("未承諾広告※ 今だけ無料で会員登録");
+    let mail = [
+        b"From: info@deai.example\r\nTo: bob@example.net\r\nSubject: ".as_slice(),
+        &subject,
+        b"\r\nDate: Tue, 01 Dec 2026 10:00:00 +0900\r\nMessage-ID: <sjis-1@deai.example>\r\n\
+          MIME-Version: 1.0\r\nContent-Type: text/plain; charset=Shift_JIS\r\n\
+          Content-Transfer-Encoding: 8bit\r\n\r\n",
+        &sjis("完全無料で今すぐ登録！素敵な出会いが待っています。\r\n"),
+    ]
+    .concat();
+    (mail, subject)
+}
+
+/// The milter hands header fields to the engine as the MTA sent them: a
+/// Subject raw in Shift_JIS is read as Japanese (it gets the verdict that
+/// `check` gives the same bytes), and the rewritten Subject keeps the
+/// original bytes after the prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eight_bit_header_fields_reach_the_engine_as_sent() {
+    let mut config = Config::default();
+    config.markup.rewrite_subject = Some("[SPAM] ".into());
+    let engine = Arc::new(Engine::builder().config(config).build().unwrap());
+    let (mail, subject) = raw_shift_jis_spam();
+    let direct = engine.classify(&engine.parse_email(&mail));
+    assert!(
+        direct
+            .hits
+            .iter()
+            .any(|h| &*h.id == "JA_UNSOLICITED_AD_LABEL")
+            && direct.is_spam(),
+        "{direct:?}"
+    );
+    let (addr, tx, handle) = start_with(Arc::clone(&engine), MilterOptions::default()).await;
+    let resp = session(&addr, "203.0.113.7", &mail).await;
+    let status = spam_status(&resp);
+    assert!(
+        status.starts_with(&format!("Yes, score={:.1}", direct.score))
+            && status.contains("JA_UNSOLICITED_AD_LABEL"),
+        "{status} (check: {:.1})",
+        direct.score
+    );
+    // The Subject change, as bytes on the wire: index, name NUL, value NUL.
+    let rewritten: Vec<Vec<u8>> = resp
+        .modifications()
+        .iter()
+        .filter_map(|m| match m {
+            ModificationAction::ChangeHeader(h) if h.name() == "Subject" => {
+                let mut wire = bytes::BytesMut::new();
+                h.write(&mut wire);
+                Some(wire[4 + "Subject".len() + 1..wire.len() - 1].to_vec())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rewritten, vec![[b"[SPAM] ".as_slice(), &subject].concat()]);
+    let _ = tx.send(());
     handle.await.unwrap();
 }

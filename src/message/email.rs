@@ -92,8 +92,8 @@ pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
         return msg;
     };
 
-    read_headers(&parsed, content, &mut msg);
-    read_identities(&parsed, content, opts, &mut msg);
+    let decoded = read_headers(&parsed, content, &mut msg);
+    read_identities(&parsed, content, opts, &mut msg, decoded.from.as_deref());
     let mut uris = DistinctUris::default();
     read_parts(&parsed, opts, &mut msg, &mut uris, 0);
     msg.uris = uris.into_vec();
@@ -148,18 +148,97 @@ fn salvage(content: &[u8], opts: &EmailOptions, msg: &mut Message) {
 /// costs no more than this many (real mail has a few dozen).
 pub const MAX_HEADERS: usize = 1000;
 
-fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Message) {
+/// Header fields written raw in a legacy charset, read as text (see
+/// [`raw_header_text`]); what mail-parser made of them is not used.
+#[derive(Default)]
+struct RawDecoded {
+    subject: Option<String>,
+    from: Option<String>,
+}
+
+/// A header field's raw bytes as text. UTF-8 is read as it is. Many
+/// Japanese, Chinese, Korean and Russian mailers write the Subject and the
+/// From name raw in the message's charset (8-bit Shift_JIS, EUC-JP, GBK,
+/// Big5, EUC-KR, KOI8-R; or ISO-2022-JP escapes) instead of as RFC 2047
+/// encoded words; read as UTF-8 those would be replacement characters or
+/// escape codes, and no rule could match them. They are read in the
+/// charset the message declares for its text, else the one `chardetng`
+/// (Firefox's detector) guesses from the bytes. `None`: the bytes are UTF-8.
+fn raw_header_text(bytes: &[u8], parsed: &mail_parser::Message<'_>) -> Option<String> {
+    let iso_2022_jp = memchr::memchr(0x1b, bytes).is_some()
+        && [&b"\x1b$B"[..], b"\x1b$@", b"\x1b(J", b"\x1b(I"]
+            .iter()
+            .any(|esc| memchr::memmem::find(bytes, esc).is_some());
+    if iso_2022_jp {
+        let (text, _) = encoding_rs::ISO_2022_JP.decode_without_bom_handling(bytes);
+        return Some(text.into_owned());
+    }
+    if std::str::from_utf8(bytes).is_ok() {
+        return None;
+    }
+    let encoding = declared_text_charset(parsed).unwrap_or_else(|| {
+        let mut detector = chardetng::EncodingDetector::new();
+        detector.feed(bytes, true);
+        detector.guess(None, false)
+    });
+    let (text, _) = encoding.decode_without_bom_handling(bytes);
+    Some(text.into_owned())
+}
+
+/// The charset a message declares for its text: the first `charset`
+/// parameter of a Content-Type, top level first, when it names a legacy
+/// charset (header bytes that are not UTF-8 are not in UTF-8 or ASCII,
+/// whatever the body says).
+fn declared_text_charset(
+    parsed: &mail_parser::Message<'_>,
+) -> Option<&'static encoding_rs::Encoding> {
+    parsed
+        .parts
+        .iter()
+        .filter_map(|part| part.content_type()?.attribute("charset"))
+        .map(str::trim)
+        // encoding_rs reads "us-ascii" as windows-1252: not a declaration
+        // of any 8-bit charset.
+        .filter(|label| !label.to_ascii_lowercase().contains("ascii"))
+        .filter_map(|label| encoding_rs::Encoding::for_label(label.as_bytes()))
+        .find(|e| *e != encoding_rs::UTF_8 && *e != encoding_rs::ISO_2022_JP)
+}
+
+fn read_headers(
+    parsed: &mail_parser::Message<'_>,
+    content: &[u8],
+    msg: &mut Message,
+) -> RawDecoded {
+    let mut decoded = RawDecoded::default();
     msg.headers
         .reserve_exact(parsed.headers().len().min(MAX_HEADERS));
     for h in parsed.headers().iter().take(MAX_HEADERS) {
-        let raw_value = content
+        let bytes = content
             .get(h.offset_start as usize..h.offset_end as usize)
-            .map(|b| match std::str::from_utf8(b) {
-                // The fast validator first; lossy conversion only for bad bytes.
-                Ok(s) => Cow::Borrowed(s),
-                Err(_) => String::from_utf8_lossy(b),
-            })
             .unwrap_or_default();
+        let raw_value = match std::str::from_utf8(bytes) {
+            // The fast validator first; a legacy charset only for bad
+            // bytes or ISO-2022-JP escapes.
+            Ok(s) if memchr::memchr(0x1b, bytes).is_none() => Cow::Borrowed(s),
+            _ => match raw_header_text(bytes, parsed) {
+                Some(text) => {
+                    let text = unfold(&text);
+                    if !text.contains("=?") {
+                        match h.name {
+                            HeaderName::Subject if decoded.subject.is_none() => {
+                                decoded.subject = Some(text.clone());
+                            }
+                            HeaderName::From if decoded.from.is_none() => {
+                                decoded.from = Some(text.clone());
+                            }
+                            _ => {}
+                        }
+                    }
+                    Cow::Owned(text)
+                }
+                None => Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default()),
+            },
+        };
         // Keep the raw (unfolded) form unless it holds RFC 2047 encoded
         // words, so ids, dates and addresses keep their structure.
         let value = if !raw_value.contains("=?") {
@@ -179,7 +258,10 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
         };
         msg.headers.push(Header { name, value });
     }
-    msg.subject = parsed.subject().unwrap_or_default().to_string();
+    msg.subject = match decoded.subject.take() {
+        Some(text) => text,
+        None => parsed.subject().unwrap_or_default().to_string(),
+    };
 
     let date_present = msg.header("Date").is_some();
     msg.facts.has_date = date_present;
@@ -203,6 +285,7 @@ fn read_headers(parsed: &mail_parser::Message<'_>, content: &[u8], msg: &mut Mes
         msg.facts.bad_message_id = !well_formed;
     }
     msg.message_id = parsed.message_id().map(str::to_string);
+    decoded
 }
 
 /// Header fields common in mail that mail-parser does not name: kept as
@@ -329,8 +412,17 @@ fn read_identities(
     content: &[u8],
     opts: &EmailOptions,
     msg: &mut Message,
+    raw_from: Option<&str>,
 ) {
-    msg.from = mailbox(parsed.from());
+    msg.from = match raw_from {
+        // A From written raw in a legacy charset: its decoded text, read
+        // as an address list.
+        Some(text) => match MessageStream::new(text.as_bytes()).parse_address() {
+            HeaderValue::Address(a) => mailbox(Some(&a)),
+            _ => mailbox(parsed.from()),
+        },
+        None => mailbox(parsed.from()),
+    };
     msg.reply_to = mailbox(parsed.reply_to());
     msg.return_path = parsed.return_address().map(normalise_address);
     if !opts.trusted_authserv_ids.is_empty() {

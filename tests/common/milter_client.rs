@@ -25,22 +25,45 @@ pub fn postfix_offer() -> OptNeg {
     }
 }
 
-/// Split a raw message into header fields and body.
-pub fn split(raw: &[u8]) -> (Vec<(String, String)>, Vec<u8>) {
-    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for line in head.lines() {
-        if line.starts_with(' ') || line.starts_with('\t') {
+/// Header fields (name, value) as bytes.
+pub type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Split a raw message into header fields and body, as bytes: an MTA
+/// passes header fields on as they came, 8-bit bytes and all.
+pub fn split(raw: &[u8]) -> (Fields, Vec<u8>) {
+    let (head, body) = match memchr::memmem::find(raw, b"\r\n\r\n") {
+        Some(i) if memchr::memmem::find(&raw[..i], b"\n\n").is_none() => (&raw[..i], &raw[i + 4..]),
+        _ => match memchr::memmem::find(raw, b"\n\n") {
+            Some(i) => (&raw[..i], &raw[i + 2..]),
+            None => (raw, &raw[raw.len()..]),
+        },
+    };
+    let mut fields: Fields = Vec::new();
+    for line in head.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b" ") || line.starts_with(b"\t") {
             if let Some(last) = fields.last_mut() {
-                last.1.push_str("\r\n");
-                last.1.push_str(line);
+                last.1.extend_from_slice(b"\r\n");
+                last.1.extend_from_slice(line);
             }
-        } else if let Some((n, v)) = line.split_once(':') {
-            fields.push((n.to_string(), v.trim_start().to_string()));
+        } else if let Some(i) = line.iter().position(|&b| b == b':') {
+            let value = &line[i + 1..];
+            let start = value
+                .iter()
+                .position(|&b| b != b' ' && b != b'\t')
+                .unwrap_or(value.len());
+            fields.push((line[..i].to_vec(), value[start..].to_vec()));
         }
     }
-    (fields, body.replace('\n', "\r\n").into_bytes())
+    // Body lines end in CRLF on the wire.
+    let mut crlf = Vec::with_capacity(body.len() + body.len() / 32);
+    for (i, line) in body.split(|&b| b == b'\n').enumerate() {
+        if i > 0 {
+            crlf.extend_from_slice(b"\r\n");
+        }
+        crlf.extend_from_slice(line.strip_suffix(b"\r").unwrap_or(line));
+    }
+    (fields, crlf)
 }
 
 /// One message through the milter, offering what Postfix offers.
@@ -79,9 +102,7 @@ pub async fn session_offering(
     conn.data().await.unwrap();
     let (fields, body) = split(raw);
     for (n, v) in &fields {
-        conn.header(Header::new(n.as_bytes(), v.as_bytes()))
-            .await
-            .unwrap();
+        conn.header(Header::new(n, v)).await.unwrap();
     }
     conn.end_of_header().await.unwrap();
     // Milter packets hold at most 64 KiB: send the body in chunks, as an MTA does.
