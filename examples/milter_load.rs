@@ -8,89 +8,145 @@
 //! ```
 //!
 //! It offers what Postfix offers (protocol 6, no reply asked for any
-//! command but end of body); `MILTER_LOAD_REPLY_ALL=1` offers nothing, so
-//! every command waits for its reply, as with an older MTA.
+//! command but end of body) and writes as Postfix does: commands that get
+//! no reply wait in a buffer that goes out when a reply is due, so a
+//! message is one write and one answer. `MILTER_LOAD_REPLY_ALL=1` offers
+//! nothing, so every command waits for its reply, as with an older MTA.
 
-use miltr_client::Client;
-use miltr_common::commands::{Body, Connect, Family, Header};
-use miltr_common::optneg::OptNeg;
+use bytes::{BufMut, BytesMut};
+use miltr_common::actions::Quit;
+use miltr_common::commands::{
+    Body, Connect, Data, EndOfBody, EndOfHeader, Family, Header, Helo, Mail, Recipient,
+};
+use miltr_common::encoding::Writable;
+use miltr_common::optneg::{OptNeg, Protocol};
 #[path = "../tests/common/milter_client.rs"]
 mod milter_client;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::compat::TokioAsyncReadCompatExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Header fields (name, value) of a message.
-type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+/// One side of the conversation as Postfix's milter8 client plays it:
+/// each command goes into a write buffer, and the buffer is flushed only
+/// when a reply is due (commands negotiated with no reply wait in it).
+struct Mta {
+    stream: tokio::net::TcpStream,
+    out: BytesMut,
+    /// The commands the milter agreed not to answer.
+    no_reply: Protocol,
+}
 
-fn split(raw: &[u8]) -> (Fields, Vec<u8>) {
-    let raw = if raw.starts_with(b"From ") {
-        raw.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(b"")
-    } else {
-        raw
-    };
-    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
-    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
-    let mut fields: Fields = Vec::new();
-    for line in head.lines() {
-        if line.starts_with(' ') || line.starts_with('\t') {
-            if let Some(last) = fields.last_mut() {
-                last.1.extend_from_slice(b"\r\n");
-                last.1.extend_from_slice(line.as_bytes());
+impl Mta {
+    /// Append one command frame (length, code, data).
+    fn put(&mut self, command: &impl Writable) {
+        self.out.put_u32(command.len() as u32 + 1);
+        self.out.put_u8(command.code());
+        command.write(&mut self.out);
+    }
+
+    async fn flush(&mut self) -> Result<(), String> {
+        self.stream
+            .write_all(&self.out)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Read one reply frame: its code and data.
+    async fn reply(&mut self) -> Result<(u8, Vec<u8>), String> {
+        let mut len = [0u8; 4];
+        let e = |e: std::io::Error| e.to_string();
+        self.stream.read_exact(&mut len).await.map_err(e)?;
+        let len = u32::from_be_bytes(len) as usize;
+        if len == 0 || len > 1 << 20 {
+            return Err(format!("reply frame of {len} bytes"));
+        }
+        let mut buf = vec![0u8; len];
+        self.stream.read_exact(&mut buf).await.map_err(e)?;
+        Ok((buf[0], buf[1..].to_vec()))
+    }
+
+    /// Send a command; when the milter answers it, flush and read the
+    /// answer (stopping at a final one: accept, continue, discard, reject,
+    /// tempfail, reply code).
+    async fn command(&mut self, command: &impl Writable, skip: Protocol) -> Result<(), String> {
+        self.put(command);
+        if self.no_reply.contains(skip) {
+            return Ok(());
+        }
+        self.flush().await?;
+        loop {
+            let (code, _) = self.reply().await?;
+            if b"acdrty".contains(&code) {
+                return Ok(());
             }
-        } else if let Some((n, v)) = line.split_once(':') {
-            fields.push((n.as_bytes().to_vec(), v.trim_start().as_bytes().to_vec()));
         }
     }
-    (fields, body.replace('\n', "\r\n").into_bytes())
 }
 
 async fn one(addr: &str, raw: &[u8]) -> Result<(), String> {
     let stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| e.to_string())?;
-    // miltr-client writes each command on its own; with no reply to wait
-    // for, Nagle's algorithm would hold each small write for the milter's
-    // delayed ACK. Postfix buffers the unanswered commands and sends them
-    // in one write; Sendmail sets TCP_NODELAY (MILTER_NO_NAGLE), as here.
+    // Sendmail sets TCP_NODELAY (MILTER_NO_NAGLE); Postfix's writes are
+    // whole buffers.
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
     let offer = if std::env::var_os("MILTER_LOAD_REPLY_ALL").is_none() {
         milter_client::postfix_offer()
     } else {
         OptNeg::default()
     };
-    let mut conn = Client::new(offer)
-        .connect_via(stream.compat())
-        .await
-        .map_err(|e| e.to_string())?;
-    let e = |e: miltr_client::ResponseError| e.to_string();
-    conn.connect(Connect::new(
-        b"load.example",
-        Family::Inet,
-        Some(25),
-        b"192.0.2.9",
-    ))
-    .await
-    .map_err(e)?;
-    conn.helo(b"load.example".as_slice()).await.map_err(e)?;
-    conn.mail(b"<load@example.com>".as_slice())
-        .await
-        .map_err(e)?;
-    conn.recipient(b"<bob@example.net>".as_slice())
-        .await
-        .map_err(e)?;
-    conn.data().await.map_err(e)?;
-    let (fields, body) = split(raw);
+    let mut mta = Mta {
+        stream,
+        out: BytesMut::with_capacity(raw.len() + 1024),
+        no_reply: Protocol::empty(),
+    };
+    mta.put(&offer);
+    mta.flush().await?;
+    let (code, data) = mta.reply().await?;
+    if code != b'O' || data.len() < 12 {
+        return Err(format!(
+            "option negotiation answered with {:?}",
+            code as char
+        ));
+    }
+    let agreed = u32::from_be_bytes([data[8], data[9], data[10], data[11]]);
+    mta.no_reply = Protocol::from_bits_truncate(agreed) & offer.protocol;
+    let connect = Connect::new(b"load.example", Family::Inet, Some(25), b"192.0.2.9");
+    mta.command(&connect, Protocol::NR_CONNECT).await?;
+    mta.command(&Helo::from(b"load.example".as_slice()), Protocol::NR_HELO)
+        .await?;
+    mta.command(
+        &Mail::from(b"<load@example.com>".as_slice()),
+        Protocol::NR_MAIL,
+    )
+    .await?;
+    mta.command(
+        &Recipient::from(b"<bob@example.net>".as_slice()),
+        Protocol::NR_RECIPIENT,
+    )
+    .await?;
+    mta.command(&Data, Protocol::NR_DATA).await?;
+    // The mbox separator some corpora keep is no header field.
+    let raw = if raw.starts_with(b"From ") {
+        raw.splitn(2, |&b| b == b'\n').nth(1).unwrap_or(b"")
+    } else {
+        raw
+    };
+    let (fields, body) = milter_client::split(raw);
     for (n, v) in &fields {
-        conn.header(Header::new(n, v)).await.map_err(e)?;
+        mta.command(&Header::new(n, v), Protocol::NR_HEADER).await?;
     }
-    conn.end_of_header().await.map_err(e)?;
+    mta.command(&EndOfHeader, Protocol::NR_END_OF_HEADER)
+        .await?;
     for chunk in body.chunks(65_000) {
-        conn.body(Body::from(chunk)).await.map_err(e)?;
+        mta.command(&Body::from(chunk), Protocol::NR_BODY).await?;
     }
-    conn.end_of_body().await.map_err(e)?;
-    let _ = conn.quit().await;
-    Ok(())
+    // End of body is always answered.
+    mta.command(&EndOfBody, Protocol::empty()).await?;
+    mta.put(&Quit);
+    mta.flush().await
 }
 
 #[tokio::main]
