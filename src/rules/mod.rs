@@ -9,6 +9,7 @@ pub mod dnslist;
 pub mod eval;
 pub mod field;
 pub mod format;
+mod forward;
 pub mod matcher;
 pub mod meta;
 pub mod obfuscated;

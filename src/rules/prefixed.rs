@@ -10,6 +10,7 @@
 //! there, anchored. A regex with no such literals (one that can start with
 //! a class or repetition) still scans the whole text alone.
 
+use super::forward::ForwardRegex;
 use super::matcher::{BuildError, BuildFor, HitSet, RegexSets};
 pub use super::regex_prep::leading_literals;
 use regex_automata::meta::{self, Regex as MetaRegex};
@@ -66,12 +67,31 @@ struct LazyRegex {
     source: Option<(String, meta::Config)>,
     /// The compiled regex (`None`: it could not be compiled when first
     /// needed, which the build-time check of the embedded rules rules out).
-    compiled: std::sync::OnceLock<Option<MetaRegex>>,
+    compiled: std::sync::OnceLock<Option<Compiled>>,
     /// For a deferred regex: literals a text must hold for it to match
     /// (of each clause one, ASCII case-insensitively; see
     /// [`required_literals_of`](super::regex_prep::required_literals_of)).
     /// A text without them is settled without compiling the regex.
     required: Vec<Vec<String>>,
+}
+
+/// A compiled rule regex: `meta` for a regex compiled once and run on
+/// many messages; forward-only for one compiled for a single message
+/// (see [`ForwardRegex`]).
+#[derive(Debug)]
+enum Compiled {
+    Meta(MetaRegex),
+    Forward(Box<ForwardRegex>),
+}
+
+impl Compiled {
+    /// Whether the regex matches in `input` (a half search).
+    fn matches(&self, input: &Input<'_>) -> bool {
+        match self {
+            Compiled::Meta(re) => re.search_half(input).is_some(),
+            Compiled::Forward(re) => re.matches(input),
+        }
+    }
 }
 
 impl LazyRegex {
@@ -82,14 +102,20 @@ impl LazyRegex {
             .map_err(|e| e.to_string())
     }
 
-    /// The regex, compiled now if it was deferred.
-    fn get(&self) -> Option<&MetaRegex> {
+    /// The regex, compiled now if it was deferred (forward-only: a
+    /// deferred regex serves one message).
+    fn get(&self) -> Option<&Compiled> {
         self.compiled
             .get_or_init(|| {
                 let (pattern, config) = self.source.as_ref()?;
-                Self::compile(pattern, config)
-                    .map_err(|e| tracing::error!("a rule regex could not be compiled: {e}"))
-                    .ok()
+                ForwardRegex::new(
+                    pattern,
+                    config.get_nfa_size_limit(),
+                    config.get_hybrid_cache_capacity(),
+                )
+                .map(|re| Compiled::Forward(Box::new(re)))
+                .map_err(|e| tracing::error!("a rule regex could not be compiled: {e}"))
+                .ok()
             })
             .as_ref()
     }
@@ -153,7 +179,7 @@ impl PrefixedRegexes {
                         let re = LazyRegex::compile(pattern, &anchored_config).map_err(blame)?;
                         LazyRegex {
                             source: None,
-                            compiled: std::sync::OnceLock::from(Some(re)),
+                            compiled: std::sync::OnceLock::from(Some(Compiled::Meta(re))),
                             required: Vec::new(),
                         }
                     };
@@ -290,7 +316,7 @@ impl PrefixedRegexes {
                 *tried = SETTLED;
                 Input::new(text).earliest(true).anchored(Anchored::No)
             };
-            if re.search_half(&input).is_some() {
+            if re.matches(&input) {
                 hits.set(rule);
             }
         }
@@ -308,7 +334,10 @@ impl PrefixedRegexes {
                     if hits.get(rule) || lowered.is_some_and(|l| !re.may_match(l)) {
                         continue;
                     }
-                    if re.get().is_some_and(|re| re.is_match(text)) {
+                    if re
+                        .get()
+                        .is_some_and(|re| re.matches(&Input::new(text).earliest(true)))
+                    {
                         hits.set(rule);
                     }
                 }
