@@ -44,6 +44,13 @@ pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
     }
     // Each literal may cost a search of the whole text: within a budget.
     required.truncate(MAX_CLAUSES);
+    // "Some digit": too common a literal for the clauses above, but most
+    // texts of a few words (an SMS, a chat line, a subject) have none, and
+    // the phone-number, price and short-code regexes need one. Last, so it
+    // never displaces a clause of longer literals.
+    if requires_ascii_digit(&hir) && required.len() < MAX_CLAUSES {
+        required.push(('0'..='9').map(String::from).collect());
+    }
     let mut budget = MAX_REQUIRED_LITERALS;
     required.retain(|clause| {
         let fits = clause.len() <= budget;
@@ -111,6 +118,27 @@ pub fn required_literals_of(hir: &Hir) -> Vec<Vec<String>> {
         })
         .map(|i| clauses[i].clone())
         .collect()
+}
+
+/// Whether every match of `hir` holds an ASCII digit: a digit literal, a
+/// class of ASCII digits only, or a part that every match goes through.
+fn requires_ascii_digit(hir: &Hir) -> bool {
+    match hir.kind() {
+        HirKind::Literal(lit) => lit.0.iter().any(u8::is_ascii_digit),
+        HirKind::Class(Class::Unicode(c)) => c
+            .ranges()
+            .iter()
+            .all(|r| r.start().is_ascii_digit() && r.end().is_ascii_digit()),
+        HirKind::Class(Class::Bytes(c)) => c
+            .ranges()
+            .iter()
+            .all(|r| r.start().is_ascii_digit() && r.end().is_ascii_digit()),
+        HirKind::Capture(c) => requires_ascii_digit(&c.sub),
+        HirKind::Repetition(r) => r.min >= 1 && requires_ascii_digit(&r.sub),
+        HirKind::Concat(subs) => subs.iter().any(requires_ascii_digit),
+        HirKind::Alternation(subs) => subs.iter().all(requires_ascii_digit),
+        HirKind::Empty | HirKind::Look(_) => false,
+    }
 }
 
 /// How little a clause says, to rank clauses (least first): rarer texts
