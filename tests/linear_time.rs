@@ -83,6 +83,28 @@ fn cases() -> Vec<(&'static str, Channel, Maker)> {
             m.push_str("Subject: hi\r\n\r\nbody\r\n");
             m.into_bytes()
         }),
+        (
+            "8-bit header fields and many MIME parts",
+            Channel::Email,
+            |n| {
+                // Header fields written raw in Shift_JIS (read in the declared
+                // charset, which is looked up once) and as many parts as bytes
+                // allow after them.
+                let field = b"X-Filler: \x96\xb3\x97\xbf\x82\xc5\x93\x6f\x98\x5e\r\n";
+                let part = b"--b\r\nContent-Type: text/plain; charset=Shift_JIS\r\n\r\nx\r\n";
+                let mut m = Vec::new();
+                while m.len() < n / 2 {
+                    m.extend_from_slice(field);
+                }
+                m.extend_from_slice(b"Subject: \x96\xb3\x97\xbf\r\nMIME-Version: 1.0\r\n");
+                m.extend_from_slice(b"Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+                while m.len() < n {
+                    m.extend_from_slice(part);
+                }
+                m.extend_from_slice(b"--b--\r\n");
+                m
+            },
+        ),
         ("long run of digits (IM)", Channel::Im, |n| {
             im_text(&"4".repeat(n))
         }),
