@@ -149,39 +149,40 @@ fn salvage(content: &[u8], opts: &EmailOptions, msg: &mut Message) {
 pub const MAX_HEADERS: usize = 1000;
 
 /// Header fields written raw in a legacy charset, read as text (see
-/// [`raw_header_text`]); what mail-parser made of them is not used.
+/// [`header_text`]); what mail-parser made of them is not used.
 #[derive(Default)]
 struct RawDecoded {
     subject: Option<String>,
     from: Option<String>,
 }
 
-/// A header field's raw bytes as text. UTF-8 is read as it is. Many
-/// Japanese, Chinese, Korean and Russian mailers write the Subject and the
-/// From name raw in the message's charset (8-bit Shift_JIS, EUC-JP, GBK,
-/// Big5, EUC-KR, KOI8-R; or ISO-2022-JP escapes) instead of as RFC 2047
-/// encoded words; read as UTF-8 those would be replacement characters or
-/// escape codes, and no rule could match them. They are read in the
-/// charset the message declares for its text, else the one `chardetng`
-/// (Firefox's detector) guesses from the bytes. `None`: the bytes are UTF-8.
+/// A header field's raw bytes as text. UTF-8 is read as it is (borrowed).
+/// Many Japanese, Chinese, Korean and Russian mailers write the Subject and
+/// the From name raw in the message's charset (8-bit Shift_JIS, EUC-JP,
+/// GBK, Big5, EUC-KR, KOI8-R; or ISO-2022-JP escapes) instead of as RFC
+/// 2047 encoded words; read as UTF-8 those would be replacement characters
+/// or escape codes, and no rule could match them. They are read (owned) in
+/// the charset the message declares for its text, else the one `chardetng`
+/// (Firefox's detector) guesses from the bytes.
 ///
 /// `declared` is the message's declared charset, looked up once per message
 /// (a message may have many header fields and many parts).
-fn raw_header_text(
-    bytes: &[u8],
+fn header_text<'a>(
+    bytes: &'a [u8],
     parsed: &mail_parser::Message<'_>,
     declared: &mut Option<Option<&'static encoding_rs::Encoding>>,
-) -> Option<String> {
-    let iso_2022_jp = memchr::memchr(0x1b, bytes).is_some()
+) -> Cow<'a, str> {
+    let has_escape = memchr::memchr(0x1b, bytes).is_some();
+    if has_escape
         && [&b"\x1b$B"[..], b"\x1b$@", b"\x1b(J", b"\x1b(I"]
             .iter()
-            .any(|esc| memchr::memmem::find(bytes, esc).is_some());
-    if iso_2022_jp {
+            .any(|esc| memchr::memmem::find(bytes, esc).is_some())
+    {
         let (text, _) = encoding_rs::ISO_2022_JP.decode_without_bom_handling(bytes);
-        return Some(text.into_owned());
+        return Cow::Owned(text.into_owned());
     }
-    if std::str::from_utf8(bytes).is_ok() {
-        return None;
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        return Cow::Borrowed(text);
     }
     let encoding = declared
         .get_or_insert_with(|| declared_text_charset(parsed))
@@ -191,7 +192,7 @@ fn raw_header_text(
             detector.guess(None, false)
         });
     let (text, _) = encoding.decode_without_bom_handling(bytes);
-    Some(text.into_owned())
+    Cow::Owned(text.into_owned())
 }
 
 /// The charset a message declares for its text: the first `charset`
@@ -226,29 +227,8 @@ fn read_headers(
         let bytes = content
             .get(h.offset_start as usize..h.offset_end as usize)
             .unwrap_or_default();
-        let raw_value = match std::str::from_utf8(bytes) {
-            // The fast validator first; a legacy charset only for bad
-            // bytes or ISO-2022-JP escapes.
-            Ok(s) if memchr::memchr(0x1b, bytes).is_none() => Cow::Borrowed(s),
-            _ => match raw_header_text(bytes, parsed, &mut declared) {
-                Some(text) => {
-                    let text = unfold(&text);
-                    if !text.contains("=?") {
-                        match h.name {
-                            HeaderName::Subject if decoded.subject.is_none() => {
-                                decoded.subject = Some(text.clone());
-                            }
-                            HeaderName::From if decoded.from.is_none() => {
-                                decoded.from = Some(text.clone());
-                            }
-                            _ => {}
-                        }
-                    }
-                    Cow::Owned(text)
-                }
-                None => Cow::Borrowed(std::str::from_utf8(bytes).unwrap_or_default()),
-            },
-        };
+        let raw_value = header_text(bytes, parsed, &mut declared);
+        let legacy = matches!(raw_value, Cow::Owned(_));
         // Keep the raw (unfolded) form unless it holds RFC 2047 encoded
         // words, so ids, dates and addresses keep their structure.
         let value = if !raw_value.contains("=?") {
@@ -266,6 +246,17 @@ fn read_headers(
             }
             known => Cow::Borrowed(known.as_static_str()),
         };
+        // A Subject or From read in a legacy charset (with no encoded
+        // words, which mail-parser decodes itself) replaces mail-parser's.
+        if legacy && !raw_value.contains("=?") {
+            match h.name {
+                HeaderName::Subject if decoded.subject.is_none() => {
+                    decoded.subject = Some(value.clone());
+                }
+                HeaderName::From if decoded.from.is_none() => decoded.from = Some(value.clone()),
+                _ => {}
+            }
+        }
         msg.headers.push(Header { name, value });
     }
     msg.subject = match decoded.subject.take() {
@@ -506,7 +497,6 @@ fn read_parts(
             *s = true;
         }
     }
-    let shown = |i: usize| is_shown[i];
     for (index, part) in parsed.parts.iter().enumerate() {
         if part.is_encoding_problem {
             msg.facts.encoding_problem = true;
@@ -540,7 +530,7 @@ fn read_parts(
             PartType::Text(text) => {
                 msg.facts.text_parts += 1;
                 uris.add_in_text(text);
-                if shown(index) {
+                if is_shown[index] {
                     push_text(&mut msg.body, text);
                 }
             }
@@ -551,7 +541,7 @@ fn read_parts(
                 if msg.html.len() < opts.max_body_bytes {
                     push_text(&mut msg.html, html);
                 }
-                if shown(index) {
+                if is_shown[index] {
                     if !msg.body.is_empty() {
                         msg.body.push('\n');
                     }
