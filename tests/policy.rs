@@ -227,6 +227,17 @@ fn stream_answers_every_line_in_order() {
     assert_eq!(lines[301]["hits"][0]["id"], "POLICY_ALLOW");
     assert_eq!(lines[301]["hits"].as_array().map(Vec::len), Some(1));
     assert_eq!(lines[302]["channel"], "im");
+    // The IM matchers, not built at start for an SMS stream, are built
+    // when the first IM line comes.
+    assert!(
+        lines[302]["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["id"] == "IM_SUBSCRIBE_BEG"),
+        "{}",
+        lines[302]
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 
 use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
+use spamsift::Channel;
 use spamsift::milter::{FailAction, Listen, MilterOptions, serve};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -30,10 +31,12 @@ pub struct MilterArgs {
 }
 
 pub fn run(opts: &EngineOpts, args: MilterArgs) -> CmdResult {
-    let engine = match opts.build_or_fail() {
-        Ok(e) => Arc::new(e),
-        Err(f) => return Err(f),
-    };
+    // A milter sees email only.
+    let engine = Arc::new(
+        opts.builder()
+            .and_then(|b| b.compile_channels(&[Channel::Email]).build())
+            .map_err(Failure::setup)?,
+    );
     let m = &engine.config().milter;
     let listen = match args
         .listen

@@ -3,6 +3,7 @@
 
 use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
+use spamsift::Channel;
 use spamsift::frontend::Limits;
 use spamsift::listener::Listen;
 use spamsift::net::IpNet;
@@ -44,12 +45,16 @@ pub fn run(opts: &EngineOpts, args: RspamdArgs) -> CmdResult {
         model: None,
         ..opts.clone()
     };
-    let engine = match base.builder().map(|b| match &feedback {
-        Some(fb) => b
-            .token_store(Arc::clone(fb) as Arc<dyn spamsift::bayes::TokenStore>)
-            .build(),
-        None => b.build(),
-    }) {
+    // Email is all the Rspamd protocol carries.
+    let engine = match base
+        .builder()
+        .map(|b| b.compile_channels(&[Channel::Email]))
+        .map(|b| match &feedback {
+            Some(fb) => b
+                .token_store(Arc::clone(fb) as Arc<dyn spamsift::bayes::TokenStore>)
+                .build(),
+            None => b.build(),
+        }) {
         Ok(Ok(e)) => e,
         Ok(Err(e)) | Err(e) => return Err(fail(e.to_string())),
     };

@@ -187,7 +187,11 @@ impl Inputs {
 }
 
 pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
-    let engine = opts.build_or_fail()?;
+    // Only the channel scanned is compiled.
+    let engine = opts
+        .builder()
+        .and_then(|b| b.compile_channels(&[args.channel]).build())
+        .map_err(super::Failure::setup)?;
     let dns = if args.dns {
         Some(Dns::new(&engine).map_err(super::Failure::setup)?)
     } else {
@@ -260,6 +264,9 @@ pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
     for line in spamsift::corpus::skipped_summary(&skipped) {
         eprintln!("spamsift: {line}");
     }
+    // The process ends here: freeing the matchers one by one only delays
+    // the exit.
+    std::mem::forget(engine);
     // Like check's 3: something could not be classified.
     Ok(if errors > 0 {
         ExitCode::from(super::check::EXIT_PASSED_THROUGH)

@@ -3,6 +3,7 @@
 
 use super::{CmdResult, EngineOpts, Failure};
 use clap::Args;
+use spamsift::Channel;
 use spamsift::frontend::Limits;
 use spamsift::milter::Listen;
 use spamsift::net::IpNet;
@@ -32,7 +33,12 @@ pub struct SpamdArgs {
 }
 
 pub fn run(opts: &EngineOpts, args: SpamdArgs) -> CmdResult {
-    let engine = Arc::new(opts.build_or_fail()?);
+    // Email is all the spamd protocol carries.
+    let engine = Arc::new(
+        opts.builder()
+            .and_then(|b| b.compile_channels(&[Channel::Email]).build())
+            .map_err(Failure::setup)?,
+    );
     let allowed = args
         .daemon
         .allowed_ips

@@ -1104,11 +1104,13 @@ fn check_regex(pattern: &str) -> Result<(), String> {
         .build()
         .parse(pattern)
         .map_err(|e| e.to_string())?;
-    thompson::Compiler::new()
-        .configure(thompson::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
-        .build_from_hir(&hir)
-        .map(drop)
-        .map_err(|e| e.to_string())
+    super::forward::with_nfa_compiler(|compiler| {
+        compiler
+            .configure(thompson::Config::new().nfa_size_limit(Some(REGEX_SIZE_LIMIT)))
+            .build_from_hir(&hir)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// The phrase automaton and regex matcher of one field. On a long text

@@ -31,6 +31,12 @@ thread_local! {
         std::cell::RefCell::new(thompson::Compiler::new());
 }
 
+/// Run `f` with this thread's NFA compiler (configure it first: it keeps
+/// the last caller's configuration).
+pub(crate) fn with_nfa_compiler<T>(f: impl FnOnce(&mut thompson::Compiler) -> T) -> T {
+    COMPILER.with_borrow_mut(f)
+}
+
 /// The per-thread search state of a [`ForwardRegex`].
 #[derive(Debug, Clone)]
 struct Caches {
@@ -66,19 +72,18 @@ impl ForwardRegex {
         nfa_size_limit: Option<usize>,
         cache_capacity: usize,
     ) -> Result<ForwardRegex, String> {
-        let nfa = COMPILER
-            .with_borrow_mut(|compiler| {
-                compiler
-                    .configure(
-                        thompson::Config::new()
-                            .nfa_size_limit(nfa_size_limit)
-                            // The PikeVM reports a match through the
-                            // whole-match group; no other group is needed.
-                            .which_captures(WhichCaptures::Implicit),
-                    )
-                    .build(pattern)
-            })
-            .map_err(|e| e.to_string())?;
+        let nfa = with_nfa_compiler(|compiler| {
+            compiler
+                .configure(
+                    thompson::Config::new()
+                        .nfa_size_limit(nfa_size_limit)
+                        // The PikeVM reports a match through the
+                        // whole-match group; no other group is needed.
+                        .which_captures(WhichCaptures::Implicit),
+                )
+                .build(pattern)
+                .map_err(|e| e.to_string())
+        })?;
         // The lazy DFA as `meta` configures it: Unicode word boundaries
         // handled by giving up at non-ASCII bytes, and giving up when the
         // cache is cleared too often to be worth it.
