@@ -144,7 +144,7 @@ impl PrefixedRegexes {
         (build, defer): (BuildFor, bool),
     ) -> Result<PrefixedRegexes, BuildError> {
         let mut literal_ids: Vec<String> = Vec::new();
-        let mut literal_index: std::collections::HashMap<String, usize> = Default::default();
+        let mut literal_index: rustc_hash::FxHashMap<String, usize> = Default::default();
         let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
         let mut anchored = Vec::new();
         let mut starts_at_boundary = Vec::new();
