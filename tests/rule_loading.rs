@@ -215,10 +215,13 @@ fn meta_rules_evaluate_and_helpers_stay_hidden() {
 #[test]
 fn phrases_match_case_insensitively_in_any_script() {
     let engine = engine_with(
-        "[[rule]]\nid = \"RU\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"ЗАРАБОТОК\"]\n\n[[rule]]\nid = \"EN\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"Free Entry\"]\n",
+        "[[rule]]\nid = \"RU\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"ЗАРАБОТОК\"]\n\n[[rule]]\nid = \"EN\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"Free Entry\"]\n\n[[rule]]\nid = \"TITLECASE\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"ǅep\"]\n",
     );
     assert!(engine.classify(&sms("Быстрый заработок дома")).hit("RU"));
     assert!(engine.classify(&sms("FREE ENTRY to win")).hit("EN"));
+    // A titlecase letter is not upper case, yet lower-cases (ǅ to ǆ).
+    assert!(engine.classify(&sms("ǆep")).hit("TITLECASE"));
+    assert!(engine.classify(&sms("ǄEP")).hit("TITLECASE"));
 }
 
 #[test]

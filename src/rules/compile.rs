@@ -454,7 +454,21 @@ fn check_rule(
         }
         field.map(|field| Matcher::Phrases {
             field,
-            phrases: phrases.iter().map(|p| p.to_lowercase()).collect(),
+            // Most phrases are written in lower case already: those are
+            // kept, not copied.
+            phrases: phrases
+                .into_iter()
+                .map(|p| {
+                    if p.chars().any(|c| {
+                        let mut lower = c.to_lowercase();
+                        lower.next() != Some(c) || lower.next().is_some()
+                    }) {
+                        p.to_lowercase()
+                    } else {
+                        p
+                    }
+                })
+                .collect(),
             whole_word: raw.whole_word,
         })
     } else if let Some(regex) = raw.regex {
