@@ -368,3 +368,86 @@ fn check_reads_json_objects_as_short_messages_without_channel() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["channel"], "sms");
 }
+
+/// A process per message (`check`, which reads the model file in place)
+/// and a bulk scan (which reads a clue table built from it) give every
+/// fixture the same score and Bayes hit, including how much of the
+/// message the model knows (which holds back the opinion of a model on
+/// mail unlike what it learned).
+#[test]
+fn check_and_scan_agree_with_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path());
+    let model = dir.path().join("email.model");
+    let (cfg, model_s) = (cfg.to_str().unwrap(), model.to_str().unwrap());
+    let out = run(
+        &[
+            "--config",
+            cfg,
+            "train",
+            "--spam",
+            "corpora/email-spam.mbox",
+            "--ham",
+            "corpora/email-ham.mbox",
+            "--out",
+            model_s,
+        ],
+        b"",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let fixtures = root().join("tests/fixtures/email");
+    let out = run(
+        &[
+            "--config",
+            cfg,
+            "--model",
+            model_s,
+            "scan",
+            "--jobs",
+            "1",
+            fixtures.to_str().unwrap(),
+        ],
+        b"",
+    );
+    let mut compared = 0;
+    let mut held_back = 0;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let bulk: serde_json::Value = serde_json::from_str(line).unwrap();
+        let Some(origin) = bulk["origin"].as_str() else {
+            continue;
+        };
+        if bulk["bayes"].is_null() {
+            continue;
+        }
+        let raw = std::fs::read(origin).unwrap();
+        let out = run(
+            &["--config", cfg, "--model", model_s, "check", "--json"],
+            &raw,
+        );
+        let one: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(one["score"], bulk["score"], "{origin}");
+        assert_eq!(one["hits"], bulk["hits"], "{origin}");
+        let bayes = bulk["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["id"].as_str().unwrap().starts_with("BAYES"))
+            .expect("a Bayes hit");
+        let description = bayes["description"].as_str().unwrap();
+        let known: f64 = description
+            .split([',', ';'])
+            .find_map(|p| p.trim().strip_suffix("% of features known"))
+            .unwrap_or_else(|| panic!("{description}"))
+            .parse()
+            .unwrap();
+        held_back += usize::from(known < 80.0);
+        compared += 1;
+    }
+    assert!(compared > 50, "{compared} fixtures compared");
+    // A model of 24 messages knows little of most fixtures.
+    assert!(held_back > compared / 2, "{held_back} of {compared}");
+}

@@ -89,6 +89,64 @@ pub struct ClueTable {
     /// Open addressing; key 0 marks an empty slot (feature 0 lives in `zero`).
     slots: Vec<Slot>,
     zero: Option<Clue>,
+    /// The model's other features (seen, but not clues), to tell exactly
+    /// how much of a message the model knows.
+    others: FeatureSet,
+}
+
+/// An exact set of features: open addressing behind a one-word Bloom
+/// filter like the clue table's, which turns most absent features away.
+#[derive(Default)]
+struct FeatureSet {
+    filter: Vec<u64>,
+    mask: usize,
+    /// Key 0 marks an empty slot; feature 0 is `zero`.
+    keys: Vec<u64>,
+    zero: bool,
+}
+
+impl FeatureSet {
+    fn new(features: &[u64]) -> FeatureSet {
+        let slots = (features.len() * 2).next_power_of_two().max(16);
+        let mut set = FeatureSet {
+            filter: vec![0; (features.len() / 5).next_power_of_two().max(1)],
+            mask: slots - 1,
+            keys: vec![0; slots],
+            zero: false,
+        };
+        for &f in features {
+            if f == 0 {
+                set.zero = true;
+                continue;
+            }
+            let (word, bits) = filter_bits(f, set.filter.len() - 1);
+            set.filter[word] |= bits;
+            let mut i = slot_of(f, set.mask);
+            while set.keys[i] != 0 && set.keys[i] != f {
+                i = (i + 1) & set.mask;
+            }
+            set.keys[i] = f;
+        }
+        set
+    }
+
+    fn contains(&self, f: u64) -> bool {
+        if f == 0 {
+            return self.zero;
+        }
+        let (word, bits) = filter_bits(f, self.filter.len() - 1);
+        if self.filter[word] & bits != bits {
+            return false;
+        }
+        let mut i = slot_of(f, self.mask);
+        loop {
+            match self.keys[i] {
+                k if k == f => return true,
+                0 => return false,
+                _ => i = (i + 1) & self.mask,
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for ClueTable {
@@ -119,14 +177,18 @@ impl ClueTable {
         let version = store.version();
         let learned = store.learned();
         let mut clues: Vec<(u64, f64)> = Vec::new();
+        let mut others: Vec<u64> = Vec::new();
         let listed = store.for_each(&mut |f, c| {
             if let Some(fw) = params.clue(c, learned) {
                 clues.push((f, fw));
+            } else if c.spam + c.ham > 0 {
+                others.push(f);
             }
         });
         if !listed {
             return None;
         }
+        let others = FeatureSet::new(&others);
         let slots = (clues.len() * 2).next_power_of_two().max(16);
         let mut t = ClueTable {
             version,
@@ -135,6 +197,7 @@ impl ClueTable {
             mask: slots - 1,
             slots: vec![Slot::default(); slots],
             zero: None,
+            others,
         };
         for (f, fw) in clues {
             if f == 0 {
@@ -210,6 +273,30 @@ impl ClueTable {
         }
     }
 
+    /// Whether the model has seen `feature` in either class.
+    pub fn is_known(&self, feature: u64) -> bool {
+        self.find(feature).is_some() || self.others.contains(feature)
+    }
+
+    /// [`find_batch`](Self::find_batch) that also counts the features the
+    /// model has seen (clues or not).
+    pub fn find_batch_known(&self, features: &[u64], out: &mut Vec<u32>) -> usize {
+        let before = out.len();
+        self.find_batch(features, out);
+        let clues = out.len() - before;
+        // Clues are known; of the rest, look for the model's other features
+        // (a feature is one or the other, never both).
+        let others = if clues == features.len() {
+            0
+        } else {
+            features
+                .iter()
+                .filter(|&&f| self.others.contains(f))
+                .count()
+        };
+        clues + others
+    }
+
     /// The clue in a slot [`find`](Self::find) gave.
     pub fn clue(&self, slot: u32) -> Clue {
         match self.zero {
@@ -255,5 +342,17 @@ mod tests {
             }
             assert_eq!(batched, single, "batches of {batch}");
         }
+        // Every feature of the model is known, clue or not, and no other.
+        assert!((0..=400).all(|f| table.is_known(f)));
+        assert!((401..20_000u64).all(|f| !table.is_known(f)));
+        let unknown: Vec<u64> = (10_000..10_100).collect();
+        let mixed: Vec<u64> = (0..=400).chain(unknown.iter().copied()).collect();
+        let mut slots = Vec::new();
+        let mut known = 0;
+        for chunk in mixed.chunks(64) {
+            known += table.find_batch_known(chunk, &mut slots);
+        }
+        assert_eq!(known, 401);
+        assert_eq!(slots, single[..spam.len()]);
     }
 }
