@@ -13,6 +13,18 @@ fn small_config(dir: &std::path::Path) -> PathBuf {
     p
 }
 
+/// `spamsift --config CFG train CORPUS... --out MODEL`, which must succeed;
+/// its stderr.
+fn train(cfg: &str, corpus: &[&str], model: &str) -> String {
+    let mut args = vec!["--config", cfg, "train"];
+    args.extend_from_slice(corpus);
+    args.extend_from_slice(&["--out", model]);
+    let out = run(&args, b"");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    stderr
+}
+
 const SPAM_SMS: &str = r#"{"channel":"sms","from":"+447700900999","text":"Claim your free prize voucher now, reply WIN"}"#;
 const HAM_SMS: &str = r#"{"channel":"sms","from":"+447700900123","text":"see you at the pub at 8, bring the slides"}"#;
 
@@ -22,26 +34,12 @@ fn train_then_check_reports_probability_and_band() {
     let cfg = small_config(dir.path());
     let model = dir.path().join("sms.model");
     let (cfg, model_s) = (cfg.to_str().unwrap(), model.to_str().unwrap());
-    let out = run(
-        &[
-            "--config",
-            cfg,
-            "train",
-            "--labelled",
-            "corpora/sms.tsv",
-            "--channel",
-            "sms",
-            "--out",
-            model_s,
-        ],
-        b"",
+    let stderr = train(
+        cfg,
+        &["--labelled", "corpora/sms.tsv", "--channel", "sms"],
+        model_s,
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("trained 15 spam + 20 ham"));
+    assert!(stderr.contains("trained 15 spam + 20 ham"));
     let store = MemoryStore::load(&model).unwrap();
     assert_eq!((store.learned().spam, store.learned().ham), (15, 20));
 
@@ -380,24 +378,15 @@ fn check_and_scan_agree_with_a_model() {
     let cfg = small_config(dir.path());
     let model = dir.path().join("email.model");
     let (cfg, model_s) = (cfg.to_str().unwrap(), model.to_str().unwrap());
-    let out = run(
+    train(
+        cfg,
         &[
-            "--config",
-            cfg,
-            "train",
             "--spam",
             "corpora/email-spam.mbox",
             "--ham",
             "corpora/email-ham.mbox",
-            "--out",
-            model_s,
         ],
-        b"",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        model_s,
     );
     let fixtures = root().join("tests/fixtures/email");
     let out = run(
