@@ -518,8 +518,7 @@ impl Classifier {
         };
         // The opinion of a model on email unlike what it learned counts less.
         let familiar = match channel {
-            Channel::Email if self.config.familiar_full > self.config.familiar_from => ((e.known
-                - self.config.familiar_from)
+            Channel::Email if self.familiarity_counts() => ((e.known - self.config.familiar_from)
                 / (self.config.familiar_full - self.config.familiar_from))
                 .clamp(0.0, 1.0),
             _ => 1.0,

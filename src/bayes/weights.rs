@@ -96,7 +96,6 @@ pub struct ClueTable {
 
 /// An exact set of features: open addressing behind a one-word Bloom
 /// filter like the clue table's, which turns most absent features away.
-#[derive(Default)]
 struct FeatureSet {
     filter: Vec<u64>,
     mask: usize,
