@@ -32,11 +32,7 @@ pub struct MilterArgs {
 
 pub fn run(opts: &EngineOpts, args: MilterArgs) -> CmdResult {
     // A milter sees email only.
-    let engine = Arc::new(
-        opts.builder()
-            .and_then(|b| b.compile_channels(&[Channel::Email]).build())
-            .map_err(Failure::setup)?,
-    );
+    let engine = Arc::new(opts.build_for_channel(Channel::Email)?);
     let m = &engine.config().milter;
     let listen = match args
         .listen

@@ -296,6 +296,15 @@ impl EngineOpts {
         self.build().map_err(Failure::setup)
     }
 
+    /// Build the engine these options describe, compiling at start only
+    /// the matchers of `channel` (others compile on their first message),
+    /// or a setup failure saying why.
+    pub fn build_for_channel(&self, channel: spamsift::Channel) -> Result<Engine, Failure> {
+        self.builder()
+            .and_then(|b| b.compile_channels(&[channel]).build())
+            .map_err(Failure::setup)
+    }
+
     /// Build the engine these options describe.
     pub fn build(&self) -> Result<Engine, EngineError> {
         self.builder()?.build()

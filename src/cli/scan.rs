@@ -188,10 +188,7 @@ impl Inputs {
 
 pub fn run(opts: &EngineOpts, args: ScanArgs) -> CmdResult {
     // Only the channel scanned is compiled.
-    let engine = opts
-        .builder()
-        .and_then(|b| b.compile_channels(&[args.channel]).build())
-        .map_err(super::Failure::setup)?;
+    let engine = opts.build_for_channel(args.channel)?;
     let dns = if args.dns {
         Some(Dns::new(&engine).map_err(super::Failure::setup)?)
     } else {

@@ -34,11 +34,7 @@ pub struct SpamdArgs {
 
 pub fn run(opts: &EngineOpts, args: SpamdArgs) -> CmdResult {
     // Email is all the spamd protocol carries.
-    let engine = Arc::new(
-        opts.builder()
-            .and_then(|b| b.compile_channels(&[Channel::Email]).build())
-            .map_err(Failure::setup)?,
-    );
+    let engine = Arc::new(opts.build_for_channel(Channel::Email)?);
     let allowed = args
         .daemon
         .allowed_ips

@@ -75,10 +75,7 @@ fn answer(engine: &Engine, default: Channel, max_line: usize, n: usize, line: &s
 pub fn run(opts: &EngineOpts, args: StreamArgs) -> CmdResult {
     // Lines of another channel (an object may name one) compile theirs
     // when the first of them comes.
-    let engine = opts
-        .builder()
-        .and_then(|b| b.compile_channels(&[args.channel]).build())
-        .map_err(super::Failure::setup)?;
+    let engine = opts.build_for_channel(args.channel)?;
     let pool = progress::pool_or_fail(args.jobs)?;
     // A reader thread hands lines over as they come; the main loop takes
     // whatever is waiting, classifies it in parallel and answers in order.
