@@ -657,10 +657,47 @@ fn subject_names_recipient(m: &Message) -> bool {
 
 /// The display name carries an address of another organisation than the
 /// sender's (`"service@paypal.co.uk" <x@secure-alerts.co.uk>`).
+/// Forwarding and privacy-relay services (Firefox Relay, DuckDuckGo Email
+/// Protection, SimpleLogin, addy.io, Apple's Hide My Email, Sneakemail,
+/// 33mail, spamgourmet). They forward mail to their users from a relay
+/// address and write the original sender's address into the display name
+/// (`"news@shop.example [via Relay]" <x@mozmail.com>`): a display name
+/// showing another organisation's address is then what the user asked for,
+/// not a spoof.
+const PRIVACY_RELAYS: &[&str] = &[
+    "mozmail.com",
+    "relay.firefox.com",
+    "duck.com",
+    "simplelogin.co",
+    "simplelogin.com",
+    "simplelogin.fr",
+    "slmail.me",
+    "aleeas.com",
+    "anonaddy.com",
+    "anonaddy.me",
+    "addy.io",
+    "privaterelay.appleid.com",
+    "sneakemail.com",
+    "33mail.com",
+    "spamgourmet.com",
+];
+
+/// Whether `host` is one of the [`PRIVACY_RELAYS`] or under one.
+fn is_privacy_relay(host: &crate::message::host::Host) -> bool {
+    let name = host.name();
+    PRIVACY_RELAYS.iter().any(|relay| {
+        name.strip_suffix(relay)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+    })
+}
+
 fn from_name_spoof(m: &Message) -> bool {
     let (Some(name), Some(sender)) = (m.from_name(), &m.hosts.from) else {
         return false;
     };
+    if is_privacy_relay(sender) {
+        return false;
+    }
     name.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')' | '\''))
         .filter_map(|w| w.rsplit_once('@'))
         .filter_map(|(_, d)| {
@@ -1040,6 +1077,21 @@ mod tests {
                 false,
             ),
             ("<a@example.com>", "r@example.net", false, true),
+            // Privacy relays forward with the original sender in the name.
+            (
+                "\"news@shop.example [via Relay]\" <abc123@mozmail.com>",
+                "",
+                false,
+                false,
+            ),
+            (
+                "\"news@shop.example\" <ticket_x1@sneakemail.com>",
+                "",
+                false,
+                false,
+            ),
+            // A look-alike of a relay is no relay.
+            ("\"service@paypal.com\" <x@notmozmail.com>", "", true, false),
         ];
         for (from, reply_to, is_spoof, differs) in table {
             let mut raw = format!("From: {from}\n");
