@@ -34,6 +34,11 @@ pub struct BrandTable {
     /// subject's words are looked up instead of every name searched for
     /// (searching for each of some 150 names was 3% of the milter's time).
     by_first_word: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    /// Display names written in Chinese, Japanese or Korean script, by
+    /// their first character. These scripts put no space between words
+    /// ("楽天カード株式会社" is one run of letters), so such a name matches
+    /// at the start of a word, not only as a whole one.
+    cjk_by_first_char: std::collections::HashMap<char, Vec<(usize, usize)>>,
 }
 
 impl BrandTable {
@@ -56,6 +61,11 @@ impl BrandTable {
             let w = w.trim();
             if w.is_empty() {
                 return Err(format!("display name {n:?} has no letters or digits"));
+            }
+            if w.chars().any(is_cjk) && w.contains(' ') {
+                return Err(format!(
+                    "display name {n:?} in Chinese, Japanese or Korean script must be one run of letters (it matches at the start of a word)"
+                ));
             }
             names.push(w.to_string());
         }
@@ -95,11 +105,16 @@ impl BrandTable {
         };
         let b = &mut self.brands[index];
         for name in names {
-            let first = name.split(' ').next().unwrap_or_default().to_string();
-            self.by_first_word
-                .entry(first)
-                .or_default()
-                .push((index, b.display_names.len()));
+            let at = (index, b.display_names.len());
+            match name.chars().next() {
+                Some(c) if name.chars().any(is_cjk) => {
+                    self.cjk_by_first_char.entry(c).or_default().push(at)
+                }
+                _ => {
+                    let first = name.split(' ').next().unwrap_or_default().to_string();
+                    self.by_first_word.entry(first).or_default().push(at)
+                }
+            }
             b.display_names.push(name);
         }
         b.domains.extend(doms);
@@ -157,7 +172,7 @@ impl BrandTable {
             &said[..]
         };
         starts.iter().enumerate().any(|(i, w)| {
-            self.by_first_word.get(*w).is_some_and(|names| {
+            let whole_words = self.by_first_word.get(*w).is_some_and(|names| {
                 names.iter().any(|&(b, n)| {
                     let brand = &self.brands[b];
                     let mut rest = said[i..].iter();
@@ -166,7 +181,18 @@ impl BrandTable {
                         .all(|nw| rest.next() == Some(&nw))
                         && !carries(from.organisation(), &brand.domains)
                 })
-            })
+            });
+            whole_words
+                || w.chars()
+                    .next()
+                    .and_then(|c| self.cjk_by_first_char.get(&c))
+                    .is_some_and(|names| {
+                        names.iter().any(|&(b, n)| {
+                            let brand = &self.brands[b];
+                            w.starts_with(brand.display_names[n].as_str())
+                                && !carries(from.organisation(), &brand.domains)
+                        })
+                    })
         })
     }
 }
@@ -201,6 +227,19 @@ pub(crate) fn latin_lookalike(c: char) -> Option<char> {
         'Ј' | 'ј' => 'j',
         _ => return None,
     })
+}
+
+/// Whether `c` is a Han character, kana or Hangul: scripts written
+/// without spaces between words.
+fn is_cjk(c: char) -> bool {
+    matches!(c,
+        '\u{3040}'..='\u{30FF}'   // Hiragana, Katakana
+        | '\u{3400}'..='\u{4DBF}' // CJK Extension A
+        | '\u{4E00}'..='\u{9FFF}' // CJK Unified Ideographs
+        | '\u{AC00}'..='\u{D7AF}' // Hangul syllables
+        | '\u{F900}'..='\u{FAFF}' // CJK Compatibility Ideographs
+        | '\u{FF66}'..='\u{FF9F}' // Halfwidth Katakana
+    )
 }
 
 /// `c`, or the Latin letter it imitates.
@@ -290,6 +329,23 @@ mod tests {
             // Look-alike letters: a Greek Alpha, Cyrillic с and о.
             ("\u{391}pple ID", "id@verify-now.example", true),
             ("Mi\u{441}r\u{43e}soft Teams", "teams@notify.example", true),
+            // Japanese names run on without spaces ("Rakuten Card Co., Ltd.").
+            ("楽天カード株式会社", "info@mail.rakuten-card.co.jp", false),
+            ("楽天カード株式会社", "info@jp-secure-login.com", true),
+            ("【楽天市場】", "order@shop-rakuten.example", false),
+            ("三井住友カード", "mail@vpass.ne.jp", false),
+            ("三井住友カード", "notice@smbc-card-info.xyz", false),
+            ("三井住友カード", "notice@card-notice.xyz", true),
+            ("ヤマト運輸", "info@kuronekoyamato.co.jp", false),
+            ("ヤマト運輸", "info@delivery-check.top", true),
+            ("国税庁", "e-tax@nta.go.jp", false),
+            ("国税庁 e-Tax", "info@tax-refund-jp.example", true),
+            // A chemist's "イオン交換" (ion exchange) is no AEON card.
+            ("イオン交換樹脂センター", "info@chem.example", false),
+            ("イオンカード", "info@aeon-card-alert.example", false),
+            ("イオンカード", "info@card-alert.example", true),
+            // A brand further inside a Japanese name is no opening.
+            ("株式会社楽天", "info@example.co.jp", false),
         ];
         let rules = crate::rules::RuleSet::defaults().expect("default rules");
         for (name, address, want) in cases {
