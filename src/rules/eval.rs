@@ -48,6 +48,7 @@ enum EvalKind {
     LatinLookalikeWords,
     EmojiCount,
     SubjectRandomToken,
+    TextKeyword,
     MailerRandom,
     /// An authentication result (`[dns]` configured): which one.
     Auth(AuthTest),
@@ -374,6 +375,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "Subject ends in a random-looking token of THRESHOLD+ letters and digits",
     ),
     (
+        "text_keyword",
+        EvalKind::TextKeyword,
+        0.0,
+        "asks to text or reply an upper-case keyword (Txt WIN, reply YES) other than the opt-out and help words (STOP, END, CANCEL, QUIT, UNSUBSCRIBE, HELP) every business text must offer",
+    ),
+    (
         "mailer_random",
         EvalKind::MailerRandom,
         10.0,
@@ -489,12 +496,38 @@ impl EvalTest {
                 .split_whitespace()
                 .next_back()
                 .is_some_and(|w| looks_random(w, t as usize)),
+            EvalKind::TextKeyword => text_keyword(&m.body),
             EvalKind::MailerRandom => m
                 .header("X-Mailer")
                 .map(str::trim)
                 .is_some_and(|v| !v.contains(' ') && looks_random(v, t as usize)),
         }
     }
+}
+
+/// Whether `text` asks to text or reply an upper-case keyword ("Txt WIN to
+/// 80082", "reply YES") other than an opt-out or help word. Every business
+/// text in many countries must say how to stop it ("Reply STOP to opt out,
+/// HELP for help"): that
+/// line is the evidence `SMS_OPT_OUT_TRAP` weighs, not a keyword to enter
+/// a draw, so it is not counted twice.
+fn text_keyword(text: &str) -> bool {
+    static KEYWORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\b(?i:txt|text|reply|send|sms)\s+(?:the word\s+)?:?([A-Z]{2,}[0-9]*)\b")
+            .expect("valid regex")
+    });
+    const OPT_OUT: &[&str] = &[
+        "STOP",
+        "STOPALL",
+        "END",
+        "CANCEL",
+        "QUIT",
+        "UNSUBSCRIBE",
+        "HELP",
+    ];
+    KEYWORD
+        .captures_iter(text)
+        .any(|c| !OPT_OUT.contains(&&c[1]))
 }
 
 /// Letters and upper-case letters in `s`, in one pass: 32-byte ASCII blocks
@@ -1106,6 +1139,22 @@ mod tests {
                 *differs,
                 "{from} / {reply_to}"
             );
+        }
+    }
+
+    #[test]
+    fn text_keywords_other_than_opt_out_words() {
+        let table = [
+            ("Txt WIN to 80082 to claim", true),
+            ("reply YES to confirm your entry", true),
+            ("Reply STOP to end alerts", false),
+            ("txt STOP to 87239. Send END to quit", false),
+            ("Reply STOP to opt out or send TONE for more", true),
+            ("Reply HELP for help, STOP to opt out", false),
+            ("reply when you can", false),
+        ];
+        for (text, want) in table {
+            assert_eq!(text_keyword(text), want, "{text}");
         }
     }
 
