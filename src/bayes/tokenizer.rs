@@ -215,15 +215,19 @@ impl<S: FnMut(u64)> Features<S> {
 /// written without spaces, and UAX #29 alone splits them into single
 /// ideographs.
 fn has_chinese_or_japanese(text: &str) -> bool {
-    text.chars().any(|c| {
-        matches!(c as u32,
-            0x3040..=0x30FF      // hiragana, katakana
-            | 0x3400..=0x4DBF    // CJK extension A
-            | 0x4E00..=0x9FFF    // CJK unified ideographs
-            | 0xF900..=0xFAFF    // CJK compatibility ideographs
-            | 0xFF66..=0xFF9F    // half-width katakana
-            | 0x20000..=0x3134F) // CJK extensions B to G
-    })
+    text.chars().any(is_chinese_or_japanese)
+}
+
+/// Whether `c` is a Han ideograph or kana (scripts written without spaces
+/// between words).
+pub(crate) fn is_chinese_or_japanese(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // hiragana, katakana
+        | 0x3400..=0x4DBF    // CJK extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F    // half-width katakana
+        | 0x20000..=0x3134F) // CJK extensions B to G
 }
 
 /// The words of Chinese and Japanese text (and of any other script in it),

@@ -229,17 +229,10 @@ pub(crate) fn latin_lookalike(c: char) -> Option<char> {
     })
 }
 
-/// Whether `c` is a Han character, kana or Hangul: scripts written
-/// without spaces between words.
+/// Whether `c` is a Han character, kana or a Hangul syllable: a brand
+/// name in these scripts matches at the start of a word.
 fn is_cjk(c: char) -> bool {
-    matches!(c,
-        '\u{3040}'..='\u{30FF}'   // Hiragana, Katakana
-        | '\u{3400}'..='\u{4DBF}' // CJK Extension A
-        | '\u{4E00}'..='\u{9FFF}' // CJK Unified Ideographs
-        | '\u{AC00}'..='\u{D7AF}' // Hangul syllables
-        | '\u{F900}'..='\u{FAFF}' // CJK Compatibility Ideographs
-        | '\u{FF66}'..='\u{FF9F}' // Halfwidth Katakana
-    )
+    crate::bayes::tokenizer::is_chinese_or_japanese(c) || ('\u{AC00}'..='\u{D7AF}').contains(&c)
 }
 
 /// `c`, or the Latin letter it imitates.

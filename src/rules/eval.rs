@@ -508,9 +508,8 @@ impl EvalTest {
 /// Whether `text` asks to text or reply an upper-case keyword ("Txt WIN to
 /// 80082", "reply YES") other than an opt-out or help word. Every business
 /// text in many countries must say how to stop it ("Reply STOP to opt out,
-/// HELP for help"): that
-/// line is the evidence `SMS_OPT_OUT_TRAP` weighs, not a keyword to enter
-/// a draw, so it is not counted twice.
+/// HELP for help"): that line is the evidence `SMS_OPT_OUT_TRAP` weighs,
+/// not a keyword to enter a draw, so it is not counted twice.
 fn text_keyword(text: &str) -> bool {
     static KEYWORD: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\b(?i:txt|text|reply|send|sms)\s+(?:the word\s+)?:?([A-Z]{2,}[0-9]*)\b")
@@ -688,8 +687,6 @@ fn subject_names_recipient(m: &Message) -> bool {
         })
 }
 
-/// The display name carries an address of another organisation than the
-/// sender's (`"service@paypal.co.uk" <x@secure-alerts.co.uk>`).
 /// Forwarding and privacy-relay services (Firefox Relay, DuckDuckGo Email
 /// Protection, SimpleLogin, addy.io, Apple's Hide My Email, Sneakemail,
 /// 33mail, spamgourmet). They forward mail to their users from a relay
@@ -724,6 +721,9 @@ fn is_privacy_relay(host: &crate::message::host::Host) -> bool {
     })
 }
 
+/// The display name carries an address of another organisation than the
+/// sender's (`"service@paypal.co.uk" <x@secure-alerts.co.uk>`), and the
+/// sender is no privacy relay.
 fn from_name_spoof(m: &Message) -> bool {
     let (Some(name), Some(sender)) = (m.from_name(), &m.hosts.from) else {
         return false;
