@@ -531,7 +531,10 @@ fn read_parts(
                 msg.facts.text_parts += 1;
                 uris.add_in_text(text);
                 if is_shown[index] {
-                    push_text(&mut msg.body, text);
+                    if !msg.body.is_empty() {
+                        msg.body.push('\n');
+                    }
+                    super::paragraphs::append_unwrapped(text, &mut msg.body);
                 }
             }
             PartType::Html(html) => {

@@ -8,6 +8,7 @@ pub mod email;
 pub mod host;
 pub mod html;
 pub mod identity;
+mod paragraphs;
 pub mod short;
 pub mod uri;
 
