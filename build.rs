@@ -132,7 +132,70 @@ fn main() {
         );
     }
     out.push_str("];\n");
+
+    // Each distinct pattern as it runs, compiled to a DFA.
+    let mut distinct: Vec<String> = running.iter().map(|(_, r)| r.clone()).collect();
+    distinct.sort();
+    distinct.dedup();
+    let (blob, table) = embedded_dfas(&distinct);
+    out.push_str("\nstatic DFAS: &[(&str, usize, usize)] = &[\n");
+    for (pattern, at, len) in &table {
+        let _ = writeln!(out, "    ({pattern:?}, {at}, {len}),");
+    }
+    out.push_str("];\n");
+    let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    std::fs::write(
+        std::path::Path::new(&out_dir).join("embedded_dfas.bin"),
+        blob,
+    )
+    .expect("OUT_DIR is writable");
     let dest = std::path::Path::new(&std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
         .join("embedded_regex_plan.rs");
     std::fs::write(dest, out).expect("OUT_DIR is writable");
+}
+
+/// Largest DFA, serialised, kept for one regex: a regex whose DFA is
+/// larger (a window such as `.{0,60}` between words multiplies states) is
+/// compiled at run time, when its literal is found, as before.
+const MAX_DFA_BYTES: usize = 256 * 1024;
+
+/// Each pattern (as it runs) compiled to a sparse DFA that answers
+/// anchored and unanchored searches, serialised in the target's byte
+/// order: the bytes one after another, and a table of (pattern, offset,
+/// length) sorted by pattern. Patterns whose DFA is too large are left out.
+fn embedded_dfas(patterns: &[String]) -> (Vec<u8>, Vec<(String, usize, usize)>) {
+    use regex_automata::dfa::{StartKind, dense};
+    use regex_automata::nfa::thompson;
+    let big_endian = std::env::var("CARGO_CFG_TARGET_ENDIAN").is_ok_and(|e| e == "big");
+    let mut blob = Vec::new();
+    let mut table = Vec::new();
+    for pattern in patterns {
+        let Ok(dfa) = dense::Builder::new()
+            .configure(
+                dense::Config::new()
+                    .start_kind(StartKind::Both)
+                    .minimize(false)
+                    .dfa_size_limit(Some(4 << 20))
+                    .determinize_size_limit(Some(4 << 20)),
+            )
+            .thompson(thompson::Config::new().which_captures(thompson::WhichCaptures::None))
+            .build(pattern)
+        else {
+            continue;
+        };
+        let Ok(sparse) = dfa.to_sparse() else {
+            continue;
+        };
+        let bytes = if big_endian {
+            sparse.to_bytes_big_endian()
+        } else {
+            sparse.to_bytes_little_endian()
+        };
+        if bytes.len() > MAX_DFA_BYTES {
+            continue;
+        }
+        table.push((pattern.clone(), blob.len(), bytes.len()));
+        blob.extend_from_slice(&bytes);
+    }
+    (blob, table)
 }

@@ -2,12 +2,16 @@
 //! [`BuildFor::StartUp`], matchers compiled when first needed) give every
 //! message the same verdict as rules built for many (`scan`, `serve`).
 //! Email folders are read file by file; a tab-separated SMS file
-//! (`label<TAB>text`, the SMS Spam Collection's layout) line by line.
+//! (`label<TAB>text`, the SMS Spam Collection's layout) line by line; and
+//! chat messages (`im:PATH`: a YouTube comment CSV, or a text file of one
+//! message a line) as IM.
 //!
 //! ```sh
 //! cargo run --release --example startup_parity -- \
 //!     ../shared/corpora/spamassassin/* ../shared/corpora/modern/*/* \
-//!     ../shared/corpora/sms-spam-collection/SMSSpamCollection
+//!     ../shared/corpora/sms-spam-collection/SMSSpamCollection \
+//!     im:../shared/corpora/youtube-spam/Youtube01-Psy.csv \
+//!     im:../shared/corpora/telegram-spam/spam-samples.txt
 //! ```
 use spamsift::Engine;
 use spamsift::message::{Channel, Message};
@@ -32,6 +36,18 @@ fn main() {
         }
     };
     for arg in std::env::args().skip(1) {
+        if let Some(im) = arg.strip_prefix("im:") {
+            let label =
+                spamsift::corpus::Label::parse(if im.contains("ham") { "ham" } else { "spam" });
+            let mut corpus = spamsift::corpus::Corpus::default();
+            spamsift::corpus::Source::auto(im, label, Channel::Im)
+                .load(spamsift::corpus::Split::All, &mut corpus);
+            let opts = spamsift::message::email::EmailOptions::default();
+            for item in &corpus.items {
+                compare(&item.origin, &item.message(&opts));
+            }
+            continue;
+        }
         let path = std::path::Path::new(&arg);
         if path.is_dir() {
             let mut files: Vec<_> = std::fs::read_dir(path)

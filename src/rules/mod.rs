@@ -6,6 +6,7 @@
 pub mod brands;
 pub mod compile;
 pub mod dnslist;
+mod embedded_dfa;
 pub mod eval;
 pub mod field;
 pub mod format;

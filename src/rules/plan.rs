@@ -36,6 +36,25 @@ pub(super) fn embedded_rule_file(name: &str, text: &str) -> Option<super::format
         .ok()
 }
 
+/// The DFAs of the embedded body and HTML regexes, serialised by
+/// `build.rs` one after another; `DFAS` says where each one is.
+static DFA_BYTES: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/embedded_dfas.bin"));
+
+/// The serialised sparse DFA of an embedded body or HTML pattern (as it
+/// runs), if `build.rs` compiled one (see `super::embedded_dfa`).
+pub(super) fn dfa_bytes(running: &str) -> Option<&'static [u8]> {
+    let i = DFAS.binary_search_by(|(r, ..)| (*r).cmp(running)).ok()?;
+    let (_, at, len) = DFAS[i];
+    DFA_BYTES.get(at..at + len)
+}
+
+/// Every embedded DFA, with its pattern (for the test that validates them).
+#[cfg(test)]
+pub(super) fn all_dfas() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+    DFAS.iter()
+        .map(|&(r, at, len)| (r, &DFA_BYTES[at..at + len]))
+}
+
 /// An embedded rule's pattern as it runs, from the pattern as written.
 pub(super) fn running(written: &str) -> Option<&'static str> {
     RUNNING

@@ -10,6 +10,7 @@
 //! there, anchored. A regex with no such literals (one that can start with
 //! a class or repetition) still scans the whole text alone.
 
+use super::embedded_dfa::EmbeddedDfa;
 use super::forward::ForwardRegex;
 use super::matcher::{BuildError, BuildFor, HitSet, RegexSets};
 pub use super::regex_prep::leading_literals;
@@ -76,12 +77,35 @@ struct LazyRegex {
 }
 
 /// A compiled rule regex: `meta` for a regex compiled once and run on
-/// many messages; forward-only for one compiled for a single message
-/// (see [`ForwardRegex`]).
+/// many messages; for one message, the DFA the build compiled (see
+/// [`EmbeddedDfa`]) or else one compiled forward-only now (see
+/// [`ForwardRegex`]).
 #[derive(Debug)]
 enum Compiled {
     Meta(MetaRegex),
     Forward(Box<ForwardRegex>),
+    /// An embedded DFA, with a regex compiled from the pattern should the
+    /// DFA ever fail to answer (it is built to answer every search).
+    Embedded(Box<(EmbeddedDfa, Fallback)>),
+}
+
+/// A regex compiled forward-only from its pattern when first needed.
+#[derive(Debug)]
+struct Fallback {
+    source: (String, meta::Config),
+    compiled: std::sync::OnceLock<Option<Box<ForwardRegex>>>,
+}
+
+/// `pattern` compiled forward-only for one message (see [`ForwardRegex`]).
+fn compile_forward(pattern: &str, config: &meta::Config) -> Option<Box<ForwardRegex>> {
+    ForwardRegex::new(
+        pattern,
+        config.get_nfa_size_limit(),
+        config.get_hybrid_cache_capacity(),
+    )
+    .map(Box::new)
+    .map_err(|e| tracing::error!("a rule regex could not be compiled: {e}"))
+    .ok()
 }
 
 impl Compiled {
@@ -90,6 +114,15 @@ impl Compiled {
         match self {
             Compiled::Meta(re) => re.search_half(input).is_some(),
             Compiled::Forward(re) => re.matches(input),
+            Compiled::Embedded(embedded) => embedded.0.matches(input).unwrap_or_else(|| {
+                let fallback = &embedded.1;
+                let (pattern, config) = &fallback.source;
+                fallback
+                    .compiled
+                    .get_or_init(|| compile_forward(pattern, config))
+                    .as_ref()
+                    .is_some_and(|re| re.matches(input))
+            }),
         }
     }
 }
@@ -102,20 +135,23 @@ impl LazyRegex {
             .map_err(|e| e.to_string())
     }
 
-    /// The regex, compiled now if it was deferred (forward-only: a
-    /// deferred regex serves one message).
+    /// The regex, compiled now if it was deferred: the DFA the build
+    /// compiled for an embedded pattern, else forward-only (a deferred
+    /// regex serves one message).
     fn get(&self) -> Option<&Compiled> {
         self.compiled
             .get_or_init(|| {
                 let (pattern, config) = self.source.as_ref()?;
-                ForwardRegex::new(
-                    pattern,
-                    config.get_nfa_size_limit(),
-                    config.get_hybrid_cache_capacity(),
-                )
-                .map(|re| Compiled::Forward(Box::new(re)))
-                .map_err(|e| tracing::error!("a rule regex could not be compiled: {e}"))
-                .ok()
+                match EmbeddedDfa::of(pattern) {
+                    Some(dfa) => Some(Compiled::Embedded(Box::new((
+                        dfa,
+                        Fallback {
+                            source: (pattern.clone(), config.clone()),
+                            compiled: std::sync::OnceLock::new(),
+                        },
+                    )))),
+                    None => compile_forward(pattern, config).map(Compiled::Forward),
+                }
             })
             .as_ref()
     }
