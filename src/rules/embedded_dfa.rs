@@ -46,8 +46,7 @@ impl EmbeddedDfa {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::forward::ForwardRegex;
-    use regex_automata::Anchored;
+    use crate::rules::forward::{ForwardRegex, every_search};
 
     /// Every embedded DFA reads back with the validating `from_bytes`, and
     /// the build compiled most of the long-text regexes (a build that
@@ -81,18 +80,14 @@ mod tests {
             let dfa = EmbeddedDfa::of(pattern).expect("embedded");
             let compiled = ForwardRegex::new(pattern, None, 2 << 20).expect("pattern");
             for text in texts {
-                for start in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
-                    for anchored in [Anchored::No, Anchored::Yes] {
-                        let input = Input::new(text)
-                            .range(start..)
-                            .earliest(true)
-                            .anchored(anchored);
-                        assert_eq!(
-                            dfa.matches(&input),
-                            Some(compiled.matches(&input)),
-                            "{pattern} on {text:?} from {start}, {anchored:?}"
-                        );
-                    }
+                for input in every_search(text) {
+                    assert_eq!(
+                        dfa.matches(&input),
+                        Some(compiled.matches(&input)),
+                        "{pattern} on {text:?} from {}, {:?}",
+                        input.start(),
+                        input.get_anchored()
+                    );
                 }
             }
             checked += 1;

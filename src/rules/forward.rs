@@ -128,10 +128,26 @@ impl ForwardRegex {
     }
 }
 
+/// Every yes/no search a rule makes of `text`: from each character
+/// boundary, anchored and not (for tests that compare engines).
+#[cfg(test)]
+pub(crate) fn every_search(text: &str) -> impl Iterator<Item = Input<'_>> {
+    use regex_automata::Anchored;
+    (0..=text.len())
+        .filter(|&i| text.is_char_boundary(i))
+        .flat_map(move |start| {
+            [Anchored::No, Anchored::Yes].map(|anchored| {
+                Input::new(text)
+                    .range(start..)
+                    .earliest(true)
+                    .anchored(anchored)
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use regex_automata::Anchored;
     use regex_automata::meta::Regex as MetaRegex;
 
     /// The same answers as `meta::Regex` on texts that send the lazy DFA
@@ -161,21 +177,14 @@ mod tests {
         for &(pattern, text) in table {
             let meta = MetaRegex::new(pattern).expect("pattern");
             let forward = ForwardRegex::new(pattern, None, 2 << 20).expect("pattern");
-            for start in 0..=text.len() {
-                if !text.is_char_boundary(start) {
-                    continue;
-                }
-                for anchored in [Anchored::No, Anchored::Yes] {
-                    let input = Input::new(text)
-                        .range(start..)
-                        .earliest(true)
-                        .anchored(anchored);
-                    assert_eq!(
-                        forward.matches(&input),
-                        meta.search_half(&input).is_some(),
-                        "{pattern} on {text:?} from {start}, {anchored:?}"
-                    );
-                }
+            for input in every_search(text) {
+                assert_eq!(
+                    forward.matches(&input),
+                    meta.search_half(&input).is_some(),
+                    "{pattern} on {text:?} from {}, {:?}",
+                    input.start(),
+                    input.get_anchored()
+                );
             }
         }
     }
