@@ -1,8 +1,9 @@
 //! Works out, for the embedded rule files (`rules/*.toml`), what a process
 //! would otherwise do at every start (see `src/rules/plan.rs`): each file
-//! parsed, as JSON of its entries with their lines, and each regex's
-//! running form and leading literals. A process started for one message
-//! then neither parses the TOML nor every regex again.
+//! parsed, written as Rust code that builds its entries with their lines,
+//! each regex's running form and leading literals, and each regex compiled
+//! to a DFA. A process started for one message then neither parses the
+//! TOML nor compiles most regexes.
 
 use std::fmt::Write as _;
 
@@ -10,58 +11,102 @@ use std::fmt::Write as _;
 #[path = "src/rules/regex_prep.rs"]
 mod regex_prep;
 
-/// A rule file's entries with their byte spans (the values as TOML gives
-/// them; the loader checks them).
-#[derive(serde::Deserialize)]
-struct SpannedFile {
-    #[serde(default)]
-    rule: Vec<toml::Spanned<toml::Table>>,
-    #[serde(default)]
-    reputation: Vec<toml::Spanned<toml::Table>>,
-    #[serde(default)]
-    dnslist: Vec<toml::Spanned<toml::Table>>,
-    #[serde(default)]
-    score: Vec<toml::Spanned<toml::Table>>,
-    #[serde(default)]
-    brand: Vec<toml::Spanned<toml::Table>>,
+#[allow(dead_code)]
+#[path = "src/rules/format.rs"]
+mod format;
+
+/// A Rust expression for a string.
+fn string(s: &str) -> String {
+    format!("String::from({s:?})")
 }
 
-/// The JSON the loader reads instead of a file's text (its `LinedFile`),
-/// with the regexes of the file's rules.
-fn lined_json(text: &str, file: SpannedFile) -> (String, Vec<String>) {
+/// A Rust expression for a list of strings.
+fn strings(v: &[String]) -> String {
+    let items: Vec<String> = v.iter().map(|s| string(s)).collect();
+    format!("vec![{}]", items.join(", "))
+}
+
+/// A Rust expression for an optional value.
+fn option<T>(v: &Option<T>, f: impl Fn(&T) -> String) -> String {
+    match v {
+        Some(x) => format!("Some({})", f(x)),
+        None => "None".to_string(),
+    }
+}
+
+/// A Rust literal for a finite number (`None` for NaN or infinity, which
+/// the loader reports).
+fn number(x: f64) -> Option<String> {
+    x.is_finite().then(|| format!("{x:?}_f64"))
+}
+
+/// The body of a function that builds a file's `LinedFile`, with the
+/// regexes of its rules; `None` when the file holds anything the code does
+/// not write (reputation sources, DNS lists, score changes, a number that
+/// is not finite): then the loader parses its TOML.
+fn lined_code(text: &str, file: format::RuleFile) -> Option<(String, Vec<String>)> {
+    if !(file.reputation.is_empty() && file.dnslist.is_empty() && file.score.is_empty()) {
+        return None;
+    }
     let newlines: Vec<usize> = text
         .bytes()
         .enumerate()
         .filter(|(_, b)| *b == b'\n')
         .map(|(i, _)| i)
         .collect();
-    let regexes = file
-        .rule
-        .iter()
-        .filter_map(|r| r.get_ref().get("regex").and_then(|v| v.as_str()))
-        .map(str::to_string)
-        .collect();
-    let lined = |v: Vec<toml::Spanned<toml::Table>>| -> Vec<serde_json::Value> {
-        v.into_iter()
-            .map(|s| {
-                let line = newlines.partition_point(|&nl| nl < s.span().start) + 1;
-                serde_json::json!([line, s.into_inner()])
-            })
-            .collect()
-    };
-    let json = serde_json::json!({
-        "rule": lined(file.rule),
-        "reputation": lined(file.reputation),
-        "dnslist": lined(file.dnslist),
-        "score": lined(file.score),
-        "brand": lined(file.brand),
-    });
-    (json.to_string(), regexes)
+    let line = |offset: usize| newlines.partition_point(|&nl| nl < offset) + 1;
+    let mut regexes = Vec::new();
+    let mut code = String::from("super::format::LinedFile {\n    rule: vec![\n");
+    for spanned in file.rule {
+        let at = line(spanned.span().start);
+        let r = spanned.into_inner();
+        if let Some(re) = &r.regex {
+            regexes.push(re.clone());
+        }
+        let threshold = match r.threshold {
+            Some(t) => Some(number(t)?),
+            None => None,
+        };
+        let _ = writeln!(
+            code,
+            "        ({at}, super::format::RawRule {{ id: {}, description: {}, score: {}, \
+             evidence: {}, channels: {}, field: {}, phrases: {}, whole_word: {}, regex: {}, \
+             obfuscated: {}, eval: {}, threshold: {}, meta: {} }}),",
+            string(&r.id),
+            string(&r.description),
+            number(r.score)?,
+            option(&r.evidence, |e| string(e)),
+            option(&r.channels, |c| strings(c)),
+            option(&r.field, |f| string(f)),
+            option(&r.phrases, |p| strings(p)),
+            r.whole_word,
+            option(&r.regex, |x| string(x)),
+            option(&r.obfuscated, |o| strings(o)),
+            option(&r.eval, |e| string(e)),
+            option(&threshold, |t| t.clone()),
+            option(&r.meta, |m| string(m)),
+        );
+    }
+    code.push_str("    ],\n    brand: vec![\n");
+    for spanned in file.brand {
+        let at = line(spanned.span().start);
+        let b = spanned.into_inner();
+        let _ = writeln!(
+            code,
+            "        ({at}, super::format::RawBrand {{ brand: {}, display_names: {}, domains: {} }}),",
+            string(&b.brand),
+            strings(&b.display_names),
+            strings(&b.domains),
+        );
+    }
+    code.push_str("    ],\n    ..Default::default()\n}");
+    Some((code, regexes))
 }
 
 fn main() {
     println!("cargo:rerun-if-changed=rules");
     println!("cargo:rerun-if-changed=src/rules/regex_prep.rs");
+    println!("cargo:rerun-if-changed=src/rules/format.rs");
     let mut written: Vec<String> = Vec::new();
     let mut rule_files: Vec<(String, u64, String)> = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir("rules")
@@ -78,15 +123,17 @@ fn main() {
         // names its line; it only misses the tables.
         let (Some(name), Ok(file)) = (
             path.file_name().and_then(|n| n.to_str()),
-            toml::from_str::<SpannedFile>(&text),
+            toml::from_str::<format::RuleFile>(&text),
         ) else {
             continue;
         };
-        let (json, regexes) = lined_json(&text, file);
+        let Some((code, regexes)) = lined_code(&text, file) else {
+            continue;
+        };
         rule_files.push((
             name.to_string(),
             xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
-            json,
+            code,
         ));
         written.extend(regexes);
     }
@@ -108,9 +155,17 @@ fn main() {
     plans.dedup_by(|a, b| a.0 == b.0);
 
     let mut out = String::new();
-    out.push_str("static RULE_FILES: &[(&str, u64, &str)] = &[\n");
-    for (name, hash, json) in &rule_files {
-        let _ = writeln!(out, "    ({name:?}, {hash}, {json:?}),");
+    // Each file's entries as a function that builds them, and a table of
+    // (name, xxh3 of the TOML text, that function).
+    for (i, (_, _, code)) in rule_files.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "fn rule_file_{i}() -> super::format::LinedFile {{\n{code}\n}}\n"
+        );
+    }
+    out.push_str("static RULE_FILES: &[EmbeddedFile] = &[\n");
+    for (i, (name, hash, _)) in rule_files.iter().enumerate() {
+        let _ = writeln!(out, "    ({name:?}, {hash}, rule_file_{i}),");
     }
     out.push_str("];\n\n");
     out.push_str("static RUNNING: &[(&str, &str)] = &[\n");
