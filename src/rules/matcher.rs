@@ -388,7 +388,7 @@ impl PhraseMatcher {
         }
         let mut patterns: Vec<&str> = phrases.to_vec();
         if let Some(r) = &regexes {
-            patterns.extend(r.literals().iter().map(String::as_str));
+            patterns.extend(r.literals().iter().map(|l| &**l));
         }
         let automaton = phrase_automaton(&patterns, build)?;
         Ok(PhraseMatcher {

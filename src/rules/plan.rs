@@ -6,7 +6,7 @@
 //! the few whose literals the message holds. Patterns that are not in the
 //! tables (local rule files, a `--rules` directory) are worked out at start.
 
-use super::regex_prep::RegexPlan;
+use super::regex_prep::{Literal, RegexPlan};
 
 // `RULE_FILES: &[(&str, u64, fn() -> LinedFile)]`: see `embedded_rule_file`.
 // `RUNNING: &[(&str, &str)]`: (pattern as written, as it runs), sorted by
@@ -69,11 +69,11 @@ pub(super) fn of(running: &str) -> Option<RegexPlan> {
     let i = PLANS.binary_search_by(|(r, ..)| (*r).cmp(running)).ok()?;
     let (_, literals, starts_at_boundary, required) = PLANS[i];
     Some(RegexPlan {
-        literals: literals.map(|l| l.iter().map(|s| s.to_string()).collect()),
+        literals: literals.map(|l| l.iter().map(|&s| Literal::Borrowed(s)).collect()),
         starts_at_boundary,
         required: required
             .iter()
-            .map(|c| c.iter().map(|s| s.to_string()).collect())
+            .map(|c| c.iter().map(|&s| Literal::Borrowed(s)).collect())
             .collect(),
     })
 }

@@ -13,6 +13,7 @@
 use super::embedded_dfa::EmbeddedDfa;
 use super::forward::ForwardRegex;
 use super::matcher::{BuildError, BuildFor, HitSet, RegexSets};
+use super::regex_prep::Literal;
 pub use super::regex_prep::leading_literals;
 use regex_automata::meta::{self, Regex as MetaRegex};
 use regex_automata::{Anchored, Input};
@@ -32,7 +33,7 @@ const SETTLED: u16 = u16::MAX;
 #[derive(Debug)]
 pub struct PrefixedRegexes {
     /// Leading literals, lower-case, to match ASCII case-insensitively.
-    literals: Vec<String>,
+    literals: Vec<Literal>,
     /// For each literal, the regexes (indices into `anchored`) it starts.
     literal_regexes: Vec<Vec<u32>>,
     /// Regexes run anchored at a literal, with their rule index.
@@ -73,7 +74,7 @@ struct LazyRegex {
     /// (of each clause one, ASCII case-insensitively; see
     /// [`required_literals_of`](super::regex_prep::required_literals_of)).
     /// A text without them is settled without compiling the regex.
-    required: Vec<Vec<String>>,
+    required: Vec<Vec<Literal>>,
 }
 
 /// A compiled rule regex: `meta` for a regex compiled once and run on
@@ -179,12 +180,12 @@ impl PrefixedRegexes {
         config: &meta::Config,
         (build, defer): (BuildFor, bool),
     ) -> Result<PrefixedRegexes, BuildError> {
-        let mut literal_ids: Vec<String> = Vec::new();
-        let mut literal_index: rustc_hash::FxHashMap<String, usize> = Default::default();
+        let mut literal_ids: Vec<Literal> = Vec::new();
+        let mut literal_index: rustc_hash::FxHashMap<Literal, usize> = Default::default();
         let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
         let mut anchored = Vec::new();
         let mut starts_at_boundary = Vec::new();
-        let mut scanned: Vec<(&str, Vec<Vec<String>>)> = Vec::new();
+        let mut scanned: Vec<(&str, Vec<Vec<Literal>>)> = Vec::new();
         let mut scanned_rules = Vec::new();
         for (pattern, &rule) in regexes.iter().zip(rules) {
             // Parsed once for the literals, the boundary test and the regex.
@@ -281,7 +282,7 @@ impl PrefixedRegexes {
     }
 
     /// The leading literals; a match of literal `i` is passed to [`check`](Self::check).
-    pub fn literals(&self) -> &[String] {
+    pub fn literals(&self) -> &[Literal] {
         &self.literals
     }
 

@@ -24,13 +24,18 @@ pub const MAX_LITERALS: usize = 64;
 pub struct RegexPlan {
     /// The literals every match starts with, lower-case and deduplicated
     /// (`None`: a match can start otherwise; the regex scans the whole text).
-    pub literals: Option<Vec<String>>,
+    pub literals: Option<Vec<Literal>>,
     /// Every match starts with a word-boundary assertion.
     pub starts_at_boundary: bool,
     /// Literals a text must hold for the regex to match in it: of each
     /// clause, at least one (see [`required_literals_of`]). Empty: none known.
-    pub required: Vec<Vec<String>>,
+    pub required: Vec<Vec<Literal>>,
 }
+
+/// A literal of a plan: borrowed from the tables of the embedded rules'
+/// plans (`super::plan`), which a process that starts for one message then
+/// does not copy, or worked out at start.
+pub type Literal = std::borrow::Cow<'static, str>;
 
 /// The plan of a running pattern (one that [`ascii_perl_classes`] made).
 pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
@@ -60,9 +65,12 @@ pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
         fits
     });
     Ok(RegexPlan {
-        literals,
+        literals: literals.map(|l| l.into_iter().map(Literal::Owned).collect()),
         starts_at_boundary: starts_with_word_boundary(&hir),
-        required,
+        required: required
+            .into_iter()
+            .map(|c| c.into_iter().map(Literal::Owned).collect())
+            .collect(),
     })
 }
 
