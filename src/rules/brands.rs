@@ -52,7 +52,8 @@ impl BrandTable {
         display_names: &[String],
         domains: &[String],
     ) -> Result<(), String> {
-        if brand.trim().is_empty() {
+        let brand = brand.trim();
+        if brand.is_empty() {
             return Err("brand must name the brand".into());
         }
         let mut names = Vec::with_capacity(display_names.len());
@@ -86,7 +87,7 @@ impl BrandTable {
         let index = match self
             .brands
             .iter()
-            .position(|b| b.brand.eq_ignore_ascii_case(brand.trim()))
+            .position(|b| b.brand.eq_ignore_ascii_case(brand))
         {
             Some(i) => i,
             None => {
@@ -96,7 +97,7 @@ impl BrandTable {
                     ));
                 }
                 self.brands.push(Brand {
-                    brand: brand.trim().to_string(),
+                    brand: brand.to_string(),
                     display_names: Vec::new(),
                     domains: Vec::new(),
                 });
