@@ -90,7 +90,7 @@ fn start_dns_with(dir: &Path, dkim_public: &[u8], extra: &str) -> Option<Dns> {
         path.display()
     );
     Some(Dns {
-        _server: common::Daemon(child),
+        _server: common::Daemon(child, None),
         _silent: silent,
         port,
     })

@@ -118,14 +118,28 @@ fn run_both(exim: &Path, spamd_address: &str) {
     let conf = config(dir.path(), spamd_address);
     let spool = dir.path().join("spool");
     let (replies, queued) = deliver(exim, &conf, &spool, &fixture("spam-advance-fee.eml"));
+    // On failure, Exim's own logs say why it could not ask the scanner.
+    let logs = || {
+        ["paniclog", "mainlog", "rejectlog"]
+            .iter()
+            .map(|f| {
+                let text = std::fs::read_to_string(dir.path().join("log").join(f));
+                format!("--- {f} ---\n{}", text.unwrap_or_default())
+            })
+            .collect::<String>()
+    };
     assert!(
         replies.contains("550 rejected as spam (score "),
         "{spamd_address}: {replies}\n{}",
-        std::fs::read_to_string(dir.path().join("log/paniclog")).unwrap_or_default()
+        logs()
     );
     assert!(queued.is_none(), "spam was queued");
     let (replies, queued) = deliver(exim, &conf, &spool, &fixture("ham-list-reply.eml"));
-    assert!(replies.contains("250 OK id="), "{spamd_address}: {replies}");
+    assert!(
+        replies.contains("250 OK id="),
+        "{spamd_address}: {replies}\n{}",
+        logs()
+    );
     let headers = queued.expect("ham queued");
     assert!(
         headers.contains("X-Test-Action: no action"),

@@ -48,7 +48,7 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("start redis-server");
-        self.server = Some(common::Daemon(child));
+        self.server = Some(common::Daemon(child, None));
         for _ in 0..200 {
             if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
                 return;

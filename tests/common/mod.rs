@@ -43,13 +43,21 @@ pub fn run(args: &[&str], input: &[u8]) -> Output {
     out
 }
 
-/// A daemon started by a test, killed when dropped.
-pub struct Daemon(pub std::process::Child);
+/// A daemon started by a test, killed when dropped. When [`daemon`]
+/// started it, its stderr goes to a file that is printed if the test
+/// fails, so a daemon's own account of a failure is not lost.
+pub struct Daemon(pub std::process::Child, pub Option<tempfile::NamedTempFile>);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if std::thread::panicking()
+            && let Some(log) = &self.1
+        {
+            let text = std::fs::read_to_string(log.path()).unwrap_or_default();
+            eprintln!("--- the daemon's stderr ---\n{text}--- end of the daemon's stderr ---");
+        }
     }
 }
 
@@ -81,16 +89,23 @@ pub fn free_port() -> u16 {
 /// until `port` accepts; a daemon that exits or never listens fails the
 /// test here, saying so.
 pub fn daemon(args: &[&str], port: u16) -> Daemon {
+    let log = tempfile::NamedTempFile::new().expect("a file for the daemon's stderr");
     let child = Command::new(env!("CARGO_BIN_EXE_spamsift"))
         .args(args)
         .current_dir(root())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log.reopen().expect("the daemon's stderr file"))
         .spawn()
         .expect("spawn spamsift");
-    let mut daemon = Daemon(child);
+    let mut daemon = Daemon(child, Some(log));
     for _ in 0..1200 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Another process may hold the port the daemon failed to
+            // bind: then the connection succeeded, but not to our child.
+            std::thread::sleep(std::time::Duration::from_millis(25));
+            if let Ok(Some(status)) = daemon.0.try_wait() {
+                panic!("spamsift {args:?} exited ({status}): port {port} answers, but not from it");
+            }
             return daemon;
         }
         if let Ok(Some(status)) = daemon.0.try_wait() {
