@@ -282,6 +282,28 @@ fn dns_list_errors_name_file_line_and_rule() {
     }
 }
 
+/// The embedded rules' phrases are loaded as written, without the
+/// lower-casing a rule file from disk gets: each must be in lower case
+/// already (rules match any case).
+#[test]
+fn embedded_phrases_are_lower_case() {
+    let mut phrases = 0;
+    for (name, text) in spamsift::rules::DEFAULT_RULE_FILES {
+        let file: toml::Table = toml::from_str(text).expect("embedded TOML");
+        let rules = file.get("rule").and_then(|r| r.as_array());
+        for rule in rules.into_iter().flatten() {
+            let list = rule.get("phrases").and_then(|p| p.as_array());
+            for p in list.into_iter().flatten() {
+                let p = p.as_str().expect("a phrase is a string");
+                assert_eq!(p, p.to_lowercase(), "{name}: {:?}", rule.get("id"));
+                assert!(!p.trim().is_empty(), "{name}: {:?}", rule.get("id"));
+                phrases += 1;
+            }
+        }
+    }
+    assert!(phrases > 2000, "{phrases} phrases");
+}
+
 /// The embedded default rules load without their regexes being checked
 /// again at every start (`Engine::build`): this is where they are checked,
 /// each compiled as a rule file from disk would be, with file and line.
@@ -300,6 +322,15 @@ fn embedded_rules_validate() {
     )
     .expect("the same rules, unchecked");
     assert_eq!(checked.rules().len(), unchecked.rules().len());
+    // The brands, read when first asked for, are the same either way.
+    let brands = |set: &spamsift::rules::RuleSet| -> Vec<(String, Vec<String>, Vec<String>)> {
+        set.brands()
+            .iter()
+            .map(|(b, n, d)| (b.to_string(), n.to_vec(), d.to_vec()))
+            .collect()
+    };
+    assert!(checked.brands().len() > 100);
+    assert_eq!(brands(&checked), brands(&unchecked));
     // Checked, every field's one-message matchers build at once too (what
     // `check` compiles only when a field first has a value).
     let sources = spamsift::rules::DEFAULT_RULE_FILES

@@ -64,13 +64,20 @@ impl fmt::Display for Channel {
 impl FromStr for Channel {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "email" | "mail" => Ok(Channel::Email),
-            "sms" => Ok(Channel::Sms),
-            "im" => Ok(Channel::Im),
-            other => Err(format!(
-                "unknown channel {other:?} (expected email, sms or im)"
-            )),
+        // Compared without a lower-case copy: each rule of every rule
+        // file names its channels, at every start of `spamsift check`.
+        let is = |name: &str| s.eq_ignore_ascii_case(name);
+        if is("email") || is("mail") {
+            Ok(Channel::Email)
+        } else if is("sms") {
+            Ok(Channel::Sms)
+        } else if is("im") {
+            Ok(Channel::Im)
+        } else {
+            Err(format!(
+                "unknown channel {:?} (expected email, sms or im)",
+                s.to_ascii_lowercase()
+            ))
         }
     }
 }
