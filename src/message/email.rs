@@ -87,18 +87,71 @@ pub fn parse(raw: &[u8], opts: &EmailOptions) -> Message {
         salvage(content, opts, &mut msg);
         return msg;
     }
-    let Some(parsed) = PARSER.parse(content) else {
+    let Some(first) = PARSER.parse(content) else {
         salvage(content, opts, &mut msg);
         return msg;
     };
+    // A multipart whose closing delimiter never comes leaves its last
+    // part undecoded (base64 read as text, and not shown as the message
+    // text): closed and read again, its text is matched as any other.
+    let closed = close_open_multiparts(&first, content);
+    let reparsed = closed
+        .as_deref()
+        .and_then(|c| PARSER.parse(c).map(|p| (p, c)));
+    let (parsed, content) = match &reparsed {
+        Some((p, c)) => (p, *c),
+        None => (&first, content),
+    };
 
-    let decoded = read_headers(&parsed, content, &mut msg);
-    read_identities(&parsed, content, opts, &mut msg, decoded.from.as_deref());
+    let decoded = read_headers(parsed, content, &mut msg);
+    read_identities(parsed, content, opts, &mut msg, decoded.from.as_deref());
     let mut uris = DistinctUris::default();
-    read_parts(&parsed, opts, &mut msg, &mut uris, 0);
+    read_parts(parsed, opts, &mut msg, &mut uris, 0);
+    if reparsed.is_some() {
+        // Still a broken message, as mail-parser first read it.
+        msg.facts.encoding_problem = true;
+    }
     msg.uris = uris.into_vec();
     truncate_body(opts, &mut msg);
     msg
+}
+
+/// Multiparts whose closing delimiters are looked for (each a search of
+/// the whole message): the outermost, which a message's nesting needs, not
+/// a hostile message's thousands.
+const MAX_OPEN_MULTIPARTS: usize = 8;
+
+/// `content` with the closing delimiters of the multiparts it never
+/// closes appended (innermost first), when mail-parser read a part of it
+/// as badly encoded; `None` when nothing is left open.
+fn close_open_multiparts(parsed: &mail_parser::Message<'_>, content: &[u8]) -> Option<Vec<u8>> {
+    if !parsed.parts.iter().any(|p| p.is_encoding_problem) {
+        return None;
+    }
+    let boundaries = parsed
+        .parts
+        .iter()
+        .filter(|p| matches!(p.body, PartType::Multipart(_)))
+        .filter_map(|p| p.content_type().and_then(|ct| ct.attribute("boundary")))
+        .take(MAX_OPEN_MULTIPARTS);
+    let mut open: Vec<&str> = Vec::new();
+    for boundary in boundaries {
+        let closer = format!("--{boundary}--");
+        if !open.contains(&boundary) && memchr::memmem::find(content, closer.as_bytes()).is_none() {
+            open.push(boundary);
+        }
+    }
+    if open.is_empty() {
+        return None;
+    }
+    let mut closed = Vec::with_capacity(content.len() + open.len() * 80);
+    closed.extend_from_slice(content);
+    for boundary in open.iter().rev() {
+        closed.extend_from_slice(b"\r\n--");
+        closed.extend_from_slice(boundary.as_bytes());
+        closed.extend_from_slice(b"--\r\n");
+    }
+    Some(closed)
 }
 
 /// Whether a message ends its lines with CR alone: a CR in its first
@@ -627,6 +680,50 @@ Visit http://www.example.com/page now.\n";
         assert!(m.facts.has_message_id && !m.facts.bad_message_id);
         assert!(m.body.contains("Visit"));
         assert_eq!(m.headers[0].name, "Received");
+    }
+
+    /// Multiparts left open, closed before they are read: each case's
+    /// body must show its decoded text, the structure still counting as
+    /// broken; a closed one is read as it is.
+    #[test]
+    fn open_multiparts_are_closed_and_read() {
+        // "Act now and save" in base64.
+        let b64 = "QWN0IG5vdyBhbmQgc2F2ZQ==";
+        let cases = [
+            (
+                "one open multipart, base64",
+                format!(
+                    "From: a@example.com\nSubject: x\nMIME-Version: 1.0\n\
+                     Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n\
+                     Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n{b64}\n"
+                ),
+                true,
+            ),
+            (
+                "two nested, neither closed",
+                format!(
+                    "From: a@example.com\nSubject: x\nMIME-Version: 1.0\n\
+                     Content-Type: multipart/mixed; boundary=\"outer\"\n\n--outer\n\
+                     Content-Type: multipart/alternative; boundary=\"inner\"\n\n--inner\n\
+                     Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n{b64}\n"
+                ),
+                true,
+            ),
+            (
+                "closed",
+                format!(
+                    "From: a@example.com\nSubject: x\nMIME-Version: 1.0\n\
+                     Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n\
+                     Content-Type: text/plain\nContent-Transfer-Encoding: base64\n\n{b64}\n--b1--\n"
+                ),
+                false,
+            ),
+        ];
+        for (name, raw, broken) in cases {
+            let m = parse(raw.as_bytes(), &EmailOptions::default());
+            assert!(m.body.contains("Act now and save"), "{name}: {:?}", m.body);
+            assert_eq!(m.facts.encoding_problem, broken, "{name}");
+        }
     }
 
     #[test]
