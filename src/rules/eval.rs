@@ -26,6 +26,7 @@ enum EvalKind {
     FromBrandOtherDomain,
     SubjectBrandOtherDomain,
     SubjectNamesRecipient,
+    SimilarRecipients,
     FromDomainInvalid,
     ReplyToDiffers,
     SubjectAllCaps,
@@ -243,6 +244,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "Subject holds a recipient's whole email address (a bulk tool filling in whom it was sent to)",
     ),
     (
+        "similar_recipients",
+        EvalKind::SimilarRecipients,
+        3.0,
+        "at least THRESHOLD To and Cc addresses open with the same three characters, each at another domain (a harvested address list sent in one go)",
+    ),
+    (
         "from_domain_invalid",
         EvalKind::FromDomainInvalid,
         0.0,
@@ -438,6 +445,7 @@ impl EvalTest {
                 .as_ref()
                 .is_some_and(|host| brands.named_by_another(&m.subject, host)),
             EvalKind::SubjectNamesRecipient => email && subject_names_recipient(m),
+            EvalKind::SimilarRecipients => email && similar_recipients(m, t),
             EvalKind::FromDomainInvalid => {
                 email
                     && m.from
@@ -634,6 +642,49 @@ fn plausible_domain(domain: &str) -> bool {
         && labels
             .last()
             .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether at least `n` (two or more) To and Cc addresses open with the
+/// same three characters at `n` different organisations' domains:
+/// `cpuma@earthlink.net, cpumatt@trib.com, cpun@rocketmail.com` is a list
+/// harvested and sorted by a bulk tool, not people a writer chose. Lists
+/// cross-posted to (`linux-mm@vger.kernel.org`, `linux-fsdevel@…`;
+/// `spamassassin-talk@example.sourceforge.net`,
+/// `spamassassin-devel@lists.sourceforge.net`) share their organisation.
+fn similar_recipients(m: &Message, n: f64) -> bool {
+    let n = (n.max(2.0)) as usize;
+    let mut keys: Vec<([u8; 3], String)> = Vec::new();
+    for h in &m.headers {
+        if !(h.name.eq_ignore_ascii_case("to") || h.name.eq_ignore_ascii_case("cc")) {
+            continue;
+        }
+        let words = h.value.split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | ';' | '<' | '>' | '"' | '(' | ')')
+        });
+        for w in words {
+            let Some((local, domain)) = w.rsplit_once('@') else {
+                continue;
+            };
+            let local = local.as_bytes();
+            let domain = domain.trim_end_matches('.');
+            if local.len() < 3 || !domain.contains('.') {
+                continue;
+            }
+            let Some(host) = crate::message::host::Host::parse(domain) else {
+                continue;
+            };
+            let prefix = [local[0], local[1], local[2]].map(|b| b.to_ascii_lowercase());
+            keys.push((prefix, host.organisation().to_string()));
+        }
+    }
+    if keys.len() < n {
+        return false;
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    // Sorted: the domains of one prefix are together and distinct.
+    keys.chunk_by(|a, b| a.0 == b.0)
+        .any(|group| group.len() >= n)
 }
 
 /// The subject holds one of the recipients' whole addresses, in any case
@@ -1222,6 +1273,47 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(css_pushed_out_of_view(html, 5000.0), pushed, "{html}");
+        }
+    }
+
+    #[test]
+    fn recipient_lists_harvested_in_sorted_order() {
+        let engine = crate::Engine::with_defaults().expect("default rules");
+        // (To, Cc, hit at three organisations?)
+        for (to, cc, hit) in [
+            (
+                "cpuma@earthlink.net, cpumatt@trib.com, cpun@rocketmail.com",
+                "",
+                true,
+            ),
+            // The prefix compares without case; Cc counts as well as To.
+            (
+                "\"A\" <ANNA@one.example>, annette@two.example",
+                "annie@three.example",
+                true,
+            ),
+            // Two organisations only.
+            ("cpuma@earthlink.net, cpumatt@trib.com", "", false),
+            // Cross-posted lists of one organisation, a second one's list.
+            (
+                "linux-mm@vger.kernel.org, linux-fsdevel@vger.kernel.org",
+                "linux-kernel@lists.kernel.org, linus@example.org",
+                false,
+            ),
+            // Short local parts and the same address twice.
+            (
+                "ab@one.example, ab@two.example, ab@three.example",
+                "",
+                false,
+            ),
+            ("john@x.example, john@x.example, john@x.example", "", false),
+            ("", "", false),
+        ] {
+            let raw = format!(
+                "From: <s@sender.example>\r\nTo: {to}\r\nCc: {cc}\r\nSubject: x\r\n\r\nbody\r\n"
+            );
+            let m = engine.parse_email(raw.as_bytes());
+            assert_eq!(similar_recipients(&m, 3.0), hit, "{to} / {cc}");
         }
     }
 
