@@ -794,6 +794,7 @@ fn from_name_spoof(m: &Message) -> bool {
     if is_privacy_relay(sender) {
         return false;
     }
+    let name = without_disguise_marks(name);
     name.split(|c: char| c.is_whitespace() || matches!(c, '<' | '>' | '"' | '(' | ')' | '\''))
         .filter_map(|w| w.rsplit_once('@'))
         .filter_map(|(_, d)| {
@@ -805,6 +806,33 @@ fn from_name_spoof(m: &Message) -> bool {
             }
         })
         .any(|h| !h.same_organisation(sender))
+}
+
+/// `s` without the invisible characters and combining marks put after
+/// ASCII characters to keep an address from being read as one
+/// (`customers@services\u{73F}.\u{73F}amzn\u{73F}.\u{73F}com` with Syriac
+/// marks, `d\u{34F}o\u{34F}n\u{34F}o\u{34F}t…` with grapheme joiners): overlays
+/// (U+0334–0338), Syriac marks and variation selectors. A mark after a
+/// letter of another script is left alone: it may belong to a real
+/// internationalised domain.
+fn without_disguise_marks(s: &str) -> std::borrow::Cow<'_, str> {
+    fn is_disguise_mark(c: char) -> bool {
+        is_invisible(c)
+            || matches!(c, '\u{0334}'..='\u{0338}' | '\u{0730}'..='\u{074A}' | '\u{FE00}'..='\u{FE0F}')
+    }
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut after_ascii = false;
+    for c in s.chars() {
+        if after_ascii && is_disguise_mark(c) {
+            continue;
+        }
+        after_ascii = c.is_ascii();
+        out.push(c);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 fn mixed_script_words(s: &str) -> usize {
@@ -1188,6 +1216,26 @@ mod tests {
             ),
             // A look-alike of a relay is no relay.
             ("\"service@paypal.com\" <x@notmozmail.com>", "", true, false),
+            // Marks put between an address's characters are read through.
+            (
+                "\"customers@services\u{73F}.\u{73F}amzn\u{73F}.\u{73F}com\" <x@evil.example>",
+                "",
+                true,
+                false,
+            ),
+            (
+                "\"d\u{34F}o\u{34F}n\u{34F}o\u{34F}t\u{34F}@e\u{34F}v\u{34F}r\u{34F}i\u{34F}.c\u{34F}o\u{34F}m\u{34F}\" <x@evil.example>",
+                "",
+                true,
+                false,
+            ),
+            // A mark on a letter of an internationalised domain is kept.
+            (
+                "\"info@\u{939}\u{93F}\u{928}\u{94D}\u{926}\u{940}.example\" <a@xn--j2bd4cyah0f.example>",
+                "",
+                false,
+                false,
+            ),
         ];
         for (from, reply_to, is_spoof, differs) in table {
             let mut raw = format!("From: {from}\n");
