@@ -501,9 +501,9 @@ impl EvalTest {
             }
             EvalKind::SubjectRandomToken => m
                 .subject
-                .split_whitespace()
-                .next_back()
-                .is_some_and(|w| looks_random(w, t as usize)),
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .rfind(|w| !w.is_empty())
+                .is_some_and(|w| looks_random(w, t as usize) || random_case_letters(w)),
             EvalKind::TextKeyword => text_keyword(&m.body),
             EvalKind::MailerRandom => m
                 .header("X-Mailer")
@@ -592,6 +592,39 @@ fn looks_random(token: &str, min_len: usize) -> bool {
         && token.bytes().any(|b| b.is_ascii_lowercase())
         && token.bytes().any(|b| b.is_ascii_uppercase())
         && token.bytes().any(|b| b.is_ascii_digit())
+}
+
+/// A token of twelve ASCII letters or more whose case changes at random
+/// (`qWrUAngJaLJzBndSE`, `pIsdlCthlCTXTgpZeWBu`): at least three capitals
+/// after the first letter and two lower-case runs that no word has, a
+/// single letter between capitals or one or two letters after a digit.
+/// Words run together (`MacBookProRetina`, `XMLHttpRequest`) give each
+/// capital a lower-case run of two letters or more.
+fn random_case_letters(token: &str) -> bool {
+    let b = token.as_bytes();
+    if b.len() < 12 || !b.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    if b[1..].iter().filter(|c| c.is_ascii_uppercase()).count() < 3 {
+        return false;
+    }
+    let mut odd = 0;
+    let mut i = 1;
+    while i < b.len() {
+        if !b[i].is_ascii_lowercase() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_lowercase() {
+            i += 1;
+        }
+        let run = i - start;
+        if run == 1 || (b[start - 1].is_ascii_digit() && run <= 2) {
+            odd += 1;
+        }
+    }
+    odd >= 2
 }
 
 fn count_char(s: &str, b: u8) -> usize {
@@ -1321,6 +1354,40 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(css_pushed_out_of_view(html, 5000.0), pushed, "{html}");
+        }
+    }
+
+    #[test]
+    fn letters_of_random_case() {
+        for (token, random) in [
+            ("qWrUAngJaLJzBndSE", true),
+            ("pIsdlCthlCTXTgpZeWBu", true),
+            ("MacBookProRetina", false),
+            ("XMLHttpRequest", false),
+            ("iPhone15ProMax", false),
+            ("SpamAssassinRules", false),
+            ("B200miniUSRP", false),
+            ("McDonaldsUSA", false),
+            ("qWrUAngJ", false),
+            ("My_Mark2CurSeen", false),
+        ] {
+            assert_eq!(random_case_letters(token), random, "{token}");
+        }
+        let t = EvalTest::new("subject_random_token", None).expect("known eval test");
+        for (subject, hit) in [
+            ("Notificação - Valores a Receber  - qWrUAngJaLJzBndSE", true),
+            ("Extrato em anexo - Cod.kn75GA7UomX0oPD", true),
+            ("Voce tem Pontos  = 98dXf7enKLndFV3", true),
+            ("Notificação Emitida - hSCXPVFj7yxfmvG", true),
+            ("Re: Working My_Mark2CurSeen", false),
+            ("Noise capture with the B200mini", false),
+            ("Order 112-3456789-1234567 shipped", false),
+        ] {
+            let m = Message {
+                subject: subject.into(),
+                ..Message::default()
+            };
+            assert_eq!(t.check(&m, &Default::default()), hit, "{subject}");
         }
     }
 
