@@ -324,6 +324,13 @@ fn read_headers(
         None => msg.facts.bad_date = date_present,
     }
 
+    msg.stamped = msg
+        .header("Received")
+        .and_then(|r| r.rsplit_once(';'))
+        .and_then(|(_, date)| mail_parser::DateTime::parse_rfc822(date.trim()))
+        .filter(mail_parser::DateTime::is_valid)
+        .and_then(|d| date_time(&d));
+
     let id_form = parsed
         .header_raw(HeaderName::MessageId)
         .map(str::trim)

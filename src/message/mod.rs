@@ -166,6 +166,12 @@ pub struct Message {
     /// never taken from the message itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Email: when the newest Received header says the message arrived,
+    /// the stamp the receiving system itself put on it (`DATE_AFTER_RECEIVED`
+    /// compares the sender's `Date` with it, else with [`received`](Self::received)).
+    /// The sender's `Date` never stands in for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamped: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// The hosts the message names (From, Reply-To, Return-Path domains),
     /// each with its organisation; computed once at parse.
     #[serde(skip)]

@@ -27,6 +27,7 @@ enum EvalKind {
     SubjectBrandOtherDomain,
     SubjectNamesRecipient,
     SimilarRecipients,
+    DateAfterReceived,
     FromDomainInvalid,
     ReplyToDiffers,
     SubjectAllCaps,
@@ -244,6 +245,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "Subject holds a recipient's whole email address (a bulk tool filling in whom it was sent to)",
     ),
     (
+        "date_after_received",
+        EvalKind::DateAfterReceived,
+        3.0,
+        "Date header at least THRESHOLD hours later than the message was received (the newest Received header's stamp, which the receiving system wrote, else the front end's clock)",
+    ),
+    (
         "similar_recipients",
         EvalKind::SimilarRecipients,
         3.0,
@@ -446,6 +453,14 @@ impl EvalTest {
                 .is_some_and(|host| brands.named_by_another(&m.subject, host)),
             EvalKind::SubjectNamesRecipient => email && subject_names_recipient(m),
             EvalKind::SimilarRecipients => email && similar_recipients(m, t),
+            EvalKind::DateAfterReceived => {
+                email
+                    && m.time
+                        .zip(m.stamped.or(m.received))
+                        .is_some_and(|(date, received)| {
+                            (date - received).num_seconds() as f64 >= t * 3600.0
+                        })
+            }
             EvalKind::FromDomainInvalid => {
                 email
                     && m.from
@@ -1388,6 +1403,59 @@ mod tests {
                 ..Message::default()
             };
             assert_eq!(t.check(&m, &Default::default()), hit, "{subject}");
+        }
+    }
+
+    #[test]
+    fn dates_later_than_the_message_was_received() {
+        let t = EvalTest::new("date_after_received", None).expect("known eval test");
+        let stamp = "Received: from relay.example (relay.example [192.0.2.1])\r\n\tby mx.example.org with ESMTP id 1A2B; Thu, 22 Aug 2002 18:26:25 +0100\r\n";
+        // (Received header, Date, time received by the front end, hit?)
+        let table: &[(&str, &str, Option<&str>, bool)] = &[
+            // Four hours ahead of the receiving system's stamp.
+            (stamp, "Thu, 22 Aug 2002 22:30:00 +0100", None, true),
+            // The same instant written in another zone is not ahead.
+            (stamp, "Thu, 22 Aug 2002 13:26:25 -0400", None, false),
+            // Behind the stamp: mail written earlier, sent later.
+            (stamp, "Mon, 19 Aug 2002 09:00:00 +0100", None, false),
+            // Two hours ahead: a sender's clock a little off.
+            (stamp, "Thu, 22 Aug 2002 20:20:00 +0100", None, false),
+            // The receiving system's stamp, when there is one, is when the
+            // message arrived: `check` of stored mail and `scan` agree.
+            (
+                stamp,
+                "Thu, 22 Aug 2002 22:30:00 +0100",
+                Some("2002-08-23T09:00:00+00:00"),
+                true,
+            ),
+            (
+                "",
+                "Thu, 22 Aug 2002 22:30:00 +0100",
+                Some("2002-08-22T12:00:00+00:00"),
+                true,
+            ),
+            // Nothing to compare with.
+            ("", "Thu, 22 Aug 2002 22:30:00 +0100", None, false),
+            (
+                "Received: by mx.example.org; not a date\r\n",
+                "Thu, 22 Aug 2002 22:30:00 +0100",
+                None,
+                false,
+            ),
+        ];
+        let engine = crate::Engine::with_defaults().expect("default rules");
+        for (received, date, clock, hit) in table {
+            let raw = format!(
+                "{received}From: <a@sender.example>\r\nDate: {date}\r\nSubject: x\r\n\r\nbody\r\n"
+            );
+            let mut m = engine.parse_email(raw.as_bytes());
+            m.received =
+                clock.map(|c| chrono::DateTime::parse_from_rfc3339(c).expect("valid time"));
+            assert_eq!(
+                t.check(&m, &Default::default()),
+                *hit,
+                "{received} / {date} / {clock:?}"
+            );
         }
     }
 
