@@ -28,6 +28,7 @@ enum EvalKind {
     SubjectNamesRecipient,
     SimilarRecipients,
     DateAfterReceived,
+    DateToolForm,
     FromDomainInvalid,
     ReplyToDiffers,
     SubjectAllCaps,
@@ -245,6 +246,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "Subject holds a recipient's whole email address (a bulk tool filling in whom it was sent to)",
     ),
     (
+        "date_tool_form",
+        EvalKind::DateToolForm,
+        0.0,
+        "Date header written by a tool, not a mail program: a two-digit year, or a weekday the date does not fall on",
+    ),
+    (
         "date_after_received",
         EvalKind::DateAfterReceived,
         3.0,
@@ -453,6 +460,7 @@ impl EvalTest {
                 .is_some_and(|host| brands.named_by_another(&m.subject, host)),
             EvalKind::SubjectNamesRecipient => email && subject_names_recipient(m),
             EvalKind::SimilarRecipients => email && similar_recipients(m, t),
+            EvalKind::DateToolForm => email && m.header("Date").is_some_and(date_tool_form),
             EvalKind::DateAfterReceived => {
                 email
                     && m.time
@@ -690,6 +698,43 @@ fn plausible_domain(domain: &str) -> bool {
         && labels
             .last()
             .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether a Date value (`Thu, 22 Aug 02 18:26:25 +0100`) has a two-digit
+/// year or names a weekday its date does not fall on (`Mon, 22 Aug 2002`,
+/// a Thursday). Mail programs write the date from the system clock in
+/// full; bulk tools of the 2000s wrote them by hand. Only what is written
+/// in the usual order is judged; anything else is `bad_date`'s concern.
+fn date_tool_form(value: &str) -> bool {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let mut words = value
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty());
+    let (Some(weekday), Some(day), Some(month), Some(year)) =
+        (words.next(), words.next(), words.next(), words.next())
+    else {
+        return false;
+    };
+    let prefix = |w: &str| w.get(..3).map(str::to_ascii_lowercase);
+    let (Some(weekday), Some(month)) = (
+        prefix(weekday).and_then(|w| DAYS.iter().position(|d| *d == w)),
+        prefix(month).and_then(|w| MONTHS.iter().position(|m| *m == w)),
+    ) else {
+        return false;
+    };
+    let (Ok(day), Ok(year_number)) = (day.parse::<u32>(), year.parse::<i32>()) else {
+        return false;
+    };
+    if year.len() == 2 {
+        return true;
+    }
+    chrono::NaiveDate::from_ymd_opt(year_number, month as u32 + 1, day).is_some_and(|date| {
+        use chrono::Datelike;
+        date.weekday().num_days_from_monday() as usize != weekday
+    })
 }
 
 /// Whether at least `n` (two or more) To and Cc addresses open with the
@@ -1403,6 +1448,23 @@ mod tests {
                 ..Message::default()
             };
             assert_eq!(t.check(&m, &Default::default()), hit, "{subject}");
+        }
+    }
+
+    #[test]
+    fn dates_in_a_tools_form() {
+        for (date, tool) in [
+            ("Thu, 22 Aug 2002 18:26:25 +0100", false),
+            ("Thu, 22 Aug 02 18:26:25 +0100", true),
+            ("Mon, 22 Aug 2002 18:26:25 +0100", true),
+            ("Thursday, 22 August 2002 18:26:25 +0100", false),
+            ("22 Aug 2002 18:26:25 +0100", false),
+            ("Sat, 29 Feb 2003 10:00:00 +0000", false),
+            ("Sun, 1 Dec 2024 08:00:00 -0500", false),
+            ("Mon, 1 Dec 2024 08:00:00 -0500", true),
+            ("", false),
+        ] {
+            assert_eq!(date_tool_form(date), tool, "{date}");
         }
     }
 
