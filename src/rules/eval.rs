@@ -46,6 +46,7 @@ enum EvalKind {
     SubjectInvisibleInWords,
     FromNameInvisibleInWords,
     CssPushedOutOfView,
+    HiddenTextLetters,
     MixedScriptWords,
     MixedScriptShare,
     LatinLookalikeWords,
@@ -354,6 +355,12 @@ const TESTS: &[(&str, EvalKind, f64, &str)] = &[
         "a share of at least THRESHOLD of the Cyrillic words, and at least 4, hold Latin or Greek look-alike letters",
     ),
     (
+        "hidden_text_letters",
+        EvalKind::HiddenTextLetters,
+        200.0,
+        "at least THRESHOLD letters of text in HTML elements styled invisible (display: none, visibility: hidden, font-size: 0)",
+    ),
+    (
         "css_pushed_out_of_view",
         EvalKind::CssPushedOutOfView,
         5000.0,
@@ -512,6 +519,7 @@ impl EvalTest {
             EvalKind::SubjectInvisibleInWords => invisible_inside_words(&m.subject),
             EvalKind::FromNameInvisibleInWords => m.from_name().is_some_and(invisible_inside_words),
             EvalKind::CssPushedOutOfView => css_pushed_out_of_view(&m.html, t),
+            EvalKind::HiddenTextLetters => hidden_text_letters(&m.html) as f64 >= t,
             EvalKind::LatinLookalikeWords => {
                 let words = latin_lookalike_words(&m.subject)
                     + m.from_name().map_or(0, latin_lookalike_words)
@@ -1045,6 +1053,48 @@ fn css_pushed_out_of_view(html: &str, min_px: f64) -> bool {
     })
 }
 
+/// Letters of the text that opens elements styled invisible
+/// (`display: none`, `visibility: hidden`, `font-size: 0`), up to the
+/// next tag: filler a reader never sees and a word filter reads (book
+/// pages pasted in hidden spans around a parcel-fee lure). A newsletter's
+/// hidden preheader is a line, and its padding (`&zwnj;&nbsp;` runs)
+/// holds no letters.
+fn hidden_text_letters(html: &str) -> usize {
+    static HIDDEN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r#"(?i)<[a-z][a-z0-9]*\b[^>]*?\bstyle\s*=\s*["'][^"'>]*?(?:display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|%)?\s*(?:;|["']))[^>]*>"#,
+        )
+        .expect("valid regex")
+    });
+    // Skip the regex (and its one-time compile) when no hiding style is
+    // written at all.
+    let bytes = html.as_bytes();
+    if !["none", "hidden", "font-size"]
+        .iter()
+        .any(|word| memchr::memmem::find(bytes, word.as_bytes()).is_some())
+    {
+        return 0;
+    }
+    HIDDEN
+        .find_iter(html)
+        .map(|tag| {
+            let text = html[tag.end()..].split('<').next().unwrap_or("");
+            // Letters outside character references (`&zwnj;`, `&#847;`).
+            let mut in_reference = false;
+            text.chars()
+                .filter(|&c| {
+                    match c {
+                        '&' => in_reference = true,
+                        ';' | ' ' => in_reference = false,
+                        _ => {}
+                    }
+                    !in_reference && c.is_alphabetic()
+                })
+                .count()
+        })
+        .sum()
+}
+
 /// The List-Id names a list under another organisation than the From
 /// address's: `<f61c….list-id.mcsv.net>` on mail "From: Ledger Security
 /// <ledger@secureliveupdates.com>". A mailing list that re-sends a post
@@ -1448,6 +1498,41 @@ mod tests {
                 ..Message::default()
             };
             assert_eq!(t.check(&m, &Default::default()), hit, "{subject}");
+        }
+    }
+
+    #[test]
+    fn letters_hidden_by_css() {
+        let filler = "É preciso forçar os inimigos a fazerem uma formação igual";
+        let n = filler.chars().filter(|c| c.is_alphabetic()).count();
+        for (html, letters) in [
+            (
+                format!(
+                    r#"<h1><span style="visibility: hidden; position: absolute; font-size: 0;">{filler}</span>Correios</h1>"#
+                ),
+                n,
+            ),
+            (format!(r#"<div style='display:none'>{filler}</div>"#), n),
+            (format!(r#"<span style="font-size:0px">{filler}</span>"#), n),
+            // A preheader's padding holds no letters; visible text does
+            // not count; font-size 0.5em or 10px is not hidden.
+            (
+                r#"<div style="display:none;max-height:0">&zwnj;&nbsp;&zwnj;&nbsp;</div>"#
+                    .to_string(),
+                0,
+            ),
+            (format!(r#"<p style="color:#333">{filler}</p>"#), 0),
+            (
+                format!(r#"<span style="font-size:0.5em">{filler}</span>"#),
+                0,
+            ),
+            (
+                format!(r#"<span style="font-size:10px">{filler}</span>"#),
+                0,
+            ),
+            (String::new(), 0),
+        ] {
+            assert_eq!(hidden_text_letters(&html), letters, "{html}");
         }
     }
 
