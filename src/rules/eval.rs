@@ -753,6 +753,8 @@ fn date_tool_form(value: &str) -> bool {
 /// `spamassassin-talk@example.sourceforge.net`,
 /// `spamassassin-devel@lists.sourceforge.net`) share their organisation.
 fn similar_recipients(m: &Message, n: f64) -> bool {
+    // The To and Cc headers, not `m.recipients`: a front end puts the
+    // envelope recipients there, and the verdict must not depend on it.
     let n = (n.max(2.0)) as usize;
     let mut keys: Vec<([u8; 3], String)> = Vec::new();
     for h in &m.headers {
@@ -1066,13 +1068,16 @@ fn hidden_text_letters(html: &str) -> usize {
         )
         .expect("valid regex")
     });
-    // Skip the regex (and its one-time compile) when no hiding style is
-    // written at all.
+    // Skip the regex (and its one-time compile) when no hiding property
+    // is written at all, in any case (`DISPLAY:NONE` hides as well): every
+    // match names one of these three.
     let bytes = html.as_bytes();
-    if !["none", "hidden", "font-size"]
-        .iter()
-        .any(|word| memchr::memmem::find(bytes, word.as_bytes()).is_some())
-    {
+    if !["display", "visibility", "font-size"].iter().any(|word| {
+        let word = word.as_bytes();
+        bytes
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    }) {
         return 0;
     }
     HIDDEN
@@ -1514,6 +1519,7 @@ mod tests {
             ),
             (format!(r#"<div style='display:none'>{filler}</div>"#), n),
             (format!(r#"<span style="font-size:0px">{filler}</span>"#), n),
+            (format!(r#"<DIV STYLE="DISPLAY:NONE">{filler}</DIV>"#), n),
             // A preheader's padding holds no letters; visible text does
             // not count; font-size 0.5em or 10px is not hidden.
             (
