@@ -13,15 +13,23 @@
 
 use rustc_hash::FxHashMap;
 
-/// Phrases by their first bytes.
+/// Phrases by their first bytes, in a few flat allocations (a table built
+/// for one message is mostly allocation otherwise: one per phrase and one
+/// per distinct first four bytes).
 #[derive(Debug)]
 pub(crate) struct PhraseTable {
-    /// Every phrase, by pattern index.
-    patterns: Vec<Box<[u8]>>,
-    /// Phrases of four bytes or more, by their first four bytes.
-    long: FxHashMap<u32, Vec<u32>>,
-    /// Phrases of one to three bytes, by their first byte.
-    short: FxHashMap<u8, Vec<u32>>,
+    /// Every phrase's bytes, one after another.
+    bytes: Vec<u8>,
+    /// Where each phrase starts in `bytes`, by pattern index, and where
+    /// the last one ends.
+    ends: Vec<u32>,
+    /// Phrases of four bytes or more, by their first four bytes: a range
+    /// of `ids`.
+    long: FxHashMap<u32, (u32, u32)>,
+    /// Phrases of one to three bytes, by their first byte: a range of `ids`.
+    short: Box<[(u32, u32); 256]>,
+    /// Pattern indexes, grouped by key.
+    ids: Vec<u32>,
     /// Whether some phrase starts with each byte.
     first_byte: [bool; 256],
 }
@@ -35,25 +43,83 @@ fn key(b: &[u8]) -> u32 {
 impl PhraseTable {
     /// A table of `patterns`, each found by its index (empty ones never).
     pub(crate) fn new(patterns: &[&str]) -> PhraseTable {
-        let mut table = PhraseTable {
-            patterns: patterns.iter().map(|p| p.as_bytes().into()).collect(),
-            long: FxHashMap::default(),
-            short: FxHashMap::default(),
-            first_byte: [false; 256],
-        };
-        for (i, p) in patterns.iter().enumerate() {
+        let total: usize = patterns.iter().map(|p| p.len()).sum();
+        let mut bytes = Vec::with_capacity(total);
+        let mut ends = Vec::with_capacity(patterns.len() + 1);
+        ends.push(0);
+        for p in patterns {
+            bytes.extend_from_slice(p.as_bytes());
+            ends.push(bytes.len() as u32);
+        }
+        // Each pattern's group (by first four bytes, or first byte when
+        // shorter), counted; then the groups laid out one after another in
+        // `ids`, each in pattern order (a counting sort: no sorting, one
+        // hash lookup per pattern).
+        let mut long_group: FxHashMap<u32, u32> =
+            FxHashMap::with_capacity_and_hasher(patterns.len(), Default::default());
+        let mut short_group = [u32::MAX; 256];
+        let mut first_byte = [false; 256];
+        let mut counts: Vec<u32> = Vec::new();
+        let mut group_of: Vec<u32> = Vec::with_capacity(patterns.len());
+        for p in patterns {
             let p = p.as_bytes();
             let Some(&first) = p.first() else {
+                group_of.push(u32::MAX);
                 continue;
             };
-            table.first_byte[usize::from(first)] = true;
-            if p.len() >= 4 {
-                table.long.entry(key(p)).or_default().push(i as u32);
+            first_byte[usize::from(first)] = true;
+            let next = counts.len() as u32;
+            let g = if p.len() >= 4 {
+                *long_group.entry(key(p)).or_insert(next)
             } else {
-                table.short.entry(first).or_default().push(i as u32);
+                let slot = &mut short_group[usize::from(first)];
+                if *slot == u32::MAX {
+                    *slot = next;
+                }
+                *slot
+            };
+            if g == next {
+                counts.push(0);
+            }
+            counts[g as usize] += 1;
+            group_of.push(g);
+        }
+        let mut starts = Vec::with_capacity(counts.len());
+        let mut at = 0u32;
+        for &c in &counts {
+            starts.push(at);
+            at += c;
+        }
+        let mut ids = vec![0u32; at as usize];
+        let mut fill = starts.clone();
+        for (i, &g) in group_of.iter().enumerate() {
+            if g != u32::MAX {
+                ids[fill[g as usize] as usize] = i as u32;
+                fill[g as usize] += 1;
             }
         }
-        table
+        let range = |g: u32| (starts[g as usize], starts[g as usize] + counts[g as usize]);
+        let mut short = Box::new([(0, 0); 256]);
+        for (b, &g) in short_group.iter().enumerate() {
+            if g != u32::MAX {
+                short[b] = range(g);
+            }
+        }
+        let long = long_group.into_iter().map(|(k, g)| (k, range(g))).collect();
+        PhraseTable {
+            bytes,
+            ends,
+            long,
+            short,
+            ids,
+            first_byte,
+        }
+    }
+
+    /// The bytes of pattern `p`.
+    #[inline]
+    fn pattern(&self, p: usize) -> &[u8] {
+        &self.bytes[self.ends[p] as usize..self.ends[p + 1] as usize]
     }
 
     /// Call `found(pattern, start, end)` for every occurrence of every
@@ -64,19 +130,18 @@ impl PhraseTable {
                 continue;
             }
             let rest = &text[i..];
-            if let Some(list) = self.short.get(&b) {
-                for &p in list {
-                    let pattern = &self.patterns[p as usize];
-                    if rest.starts_with(pattern) {
-                        found(p as usize, i, i + pattern.len());
-                    }
+            let (from, to) = self.short[usize::from(b)];
+            for &p in &self.ids[from as usize..to as usize] {
+                let pattern = self.pattern(p as usize);
+                if rest.starts_with(pattern) {
+                    found(p as usize, i, i + pattern.len());
                 }
             }
             if rest.len() >= 4
-                && let Some(list) = self.long.get(&key(rest))
+                && let Some(&(from, to)) = self.long.get(&key(rest))
             {
-                for &p in list {
-                    let pattern = &self.patterns[p as usize];
+                for &p in &self.ids[from as usize..to as usize] {
+                    let pattern = self.pattern(p as usize);
                     if rest.starts_with(pattern) {
                         found(p as usize, i, i + pattern.len());
                     }

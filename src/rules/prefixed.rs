@@ -34,8 +34,11 @@ const SETTLED: u16 = u16::MAX;
 pub struct PrefixedRegexes {
     /// Leading literals, lower-case, to match ASCII case-insensitively.
     literals: Vec<Literal>,
-    /// For each literal, the regexes (indices into `anchored`) it starts.
-    literal_regexes: Vec<Vec<u32>>,
+    /// For each literal, the range of `regex_ids` holding the regexes
+    /// (indices into `anchored`) it starts.
+    literal_regexes: Vec<(u32, u32)>,
+    /// Regex indices, grouped by literal.
+    regex_ids: Vec<u32>,
     /// Regexes run anchored at a literal, with their rule index.
     anchored: Vec<(LazyRegex, u32)>,
     /// For each anchored regex: every match starts at a word boundary
@@ -192,8 +195,13 @@ impl PrefixedRegexes {
         (build, defer): (BuildFor, bool),
     ) -> Result<PrefixedRegexes, BuildError> {
         let mut literal_ids: Vec<Literal> = Vec::new();
-        let mut literal_index: rustc_hash::FxHashMap<Literal, usize> = Default::default();
-        let mut literal_regexes: Vec<Vec<u32>> = Vec::new();
+        // Sized for the usual one or two literals per regex: a process
+        // that builds these for one message would otherwise spend much of
+        // the build growing the table.
+        let mut literal_index: rustc_hash::FxHashMap<Literal, u32> =
+            rustc_hash::FxHashMap::with_capacity_and_hasher(regexes.len() * 2, Default::default());
+        // (literal, regex) pairs, grouped by literal below.
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(regexes.len() * 2);
         let mut anchored = Vec::new();
         let mut starts_at_boundary = Vec::new();
         let mut scanned: Vec<(&str, Vec<Vec<Literal>>)> = Vec::new();
@@ -235,14 +243,16 @@ impl PrefixedRegexes {
                     anchored.push((re, rule));
                     starts_at_boundary.push(plan.starts_at_boundary);
                     for lit in lits {
-                        match literal_index.get(&lit) {
-                            Some(&i) => literal_regexes[i].push(id),
+                        let next = literal_ids.len() as u32;
+                        let i = match literal_index.get(&lit) {
+                            Some(&i) => i,
                             None => {
-                                literal_index.insert(lit.clone(), literal_ids.len());
+                                literal_index.insert(lit.clone(), next);
                                 literal_ids.push(lit);
-                                literal_regexes.push(vec![id]);
+                                next
                             }
-                        }
+                        };
+                        pairs.push((i, id));
                     }
                 }
                 None => {
@@ -278,6 +288,24 @@ impl PrefixedRegexes {
                 build,
             )?))
         };
+        // Group the regexes by literal (a counting sort, keeping their
+        // order within each literal).
+        let mut literal_regexes = vec![(0u32, 0u32); literal_ids.len()];
+        for &(lit, _) in &pairs {
+            literal_regexes[lit as usize].1 += 1;
+        }
+        let mut at = 0;
+        for range in &mut literal_regexes {
+            let count = range.1;
+            *range = (at, at);
+            at += count;
+        }
+        let mut regex_ids = vec![0u32; pairs.len()];
+        for &(lit, id) in &pairs {
+            let range = &mut literal_regexes[lit as usize];
+            regex_ids[range.1 as usize] = id;
+            range.1 += 1;
+        }
         let literal_starts_word = literal_ids
             .iter()
             .map(|l| l.as_bytes().first().is_some_and(|&b| is_ascii_word_byte(b)))
@@ -285,6 +313,7 @@ impl PrefixedRegexes {
         Ok(PrefixedRegexes {
             literals: literal_ids,
             literal_regexes,
+            regex_ids,
             anchored,
             starts_at_boundary,
             literal_starts_word,
@@ -328,7 +357,8 @@ impl PrefixedRegexes {
         let inside_word = self.literal_starts_word[literal]
             && start > 0
             && is_ascii_word_byte(text.as_bytes()[start - 1]);
-        for &id in &self.literal_regexes[literal] {
+        let (from, to) = self.literal_regexes[literal];
+        for &id in &self.regex_ids[from as usize..to as usize] {
             let (re, rule) = &self.anchored[id as usize];
             let rule = *rule as usize;
             if hits.get(rule) || (inside_word && self.starts_at_boundary[id as usize]) {
