@@ -56,8 +56,12 @@ pub struct BayesConfig {
     /// (bounded by `logit_cap`) instead of the band scores, so the total keeps
     /// the model's full ranking; the band still names the hit.
     pub logit_scale: f64,
-    /// Added to the email logit score (before the bound): moves the point
-    /// where the model alone reaches the spam threshold.
+    /// Added to the email model's opinion (before the bound): moves the
+    /// point where the model alone reaches the spam threshold. It is part
+    /// of the opinion, so it is scaled by familiarity with it: a message
+    /// unlike what the model learned gets nothing from it (an offset added
+    /// outside gave +2 to every unfamiliar message, ham or spam, which is a
+    /// lower threshold in disguise).
     pub logit_offset: f64,
     /// Email only: this times the summed log-odds `ln(f/(1-f))` of the
     /// combined clues is added to the logit score. Fisher's method says
@@ -516,7 +520,8 @@ impl Classifier {
             0 => 1.0,
             k => (e.clues as f64 / k as f64).min(1.0),
         };
-        // The opinion of a model on email unlike what it learned counts less.
+        // The opinion of a model on email unlike what it learned counts less
+        // (its offset included).
         let familiar = match channel {
             Channel::Email if self.familiarity_counts() => ((e.known - self.config.familiar_from)
                 / (self.config.familiar_full - self.config.familiar_from))
@@ -526,7 +531,7 @@ impl Classifier {
         if scale > 0.0 {
             let q = p.clamp(1e-12, 1.0 - 1e-12);
             let opinion = scale * (q / (1.0 - q)).ln() + odds;
-            let v = (opinion * familiar + offset).clamp(-cap, cap) * support;
+            let v = ((opinion + offset) * familiar).clamp(-cap, cap) * support;
             hit.score = (v * 100.0).round() / 100.0 + 0.0;
             // Named by what it adds, not by a probability band it may
             // contradict (p = 0.5 may add +2 here).
@@ -686,9 +691,9 @@ mod tests {
                 .abs()
                 < 0.01
         );
-        // Mail unlike what the model learned: its opinion counts in
-        // proportion to the share of features it knows between 50% and
-        // 80%; the offset stays. (p = 0.99: opinion 0.5 × ln 99 = 2.30.)
+        // Mail unlike what the model learned: its opinion, offset included,
+        // counts in proportion to the share of features it knows between
+        // 50% and 80%. (p = 0.99: opinion 0.5 × ln 99 + 2.0 = 4.30.)
         let knowing = |known, channel| {
             let e = Evidence {
                 probability: 0.99,
@@ -702,9 +707,9 @@ mod tests {
         };
         assert!((knowing(0.9, email) - 4.30).abs() < 0.01);
         assert!((knowing(0.8, email) - 4.30).abs() < 0.01);
-        assert!((knowing(0.65, email) - 3.15).abs() < 0.01);
-        assert!((knowing(0.5, email) - 2.0).abs() < 0.01);
-        assert!((knowing(0.1, email) - 2.0).abs() < 0.01);
+        assert!((knowing(0.65, email) - 2.15).abs() < 0.01);
+        assert_eq!(knowing(0.5, email), 0.0);
+        assert_eq!(knowing(0.1, email), 0.0);
         // Pushing toward ham is held back the same way.
         let toward_ham = |known| {
             let e = Evidence {
@@ -716,7 +721,7 @@ mod tests {
             c.band_of(e, email).expect("band").score
         };
         assert_eq!(toward_ham(0.9), -4.5);
-        assert!((toward_ham(0.3) - 2.0).abs() < 0.01);
+        assert_eq!(toward_ham(0.3), 0.0);
         // SMS and IM are not held back.
         assert!((knowing(0.1, Channel::Sms) - 4.60).abs() < 0.01);
         // the share of the features the model has seen, in either class
