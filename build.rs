@@ -17,11 +17,11 @@ mod format;
 
 /// A Rust expression for a string.
 fn string(s: &str) -> String {
-    format!("String::from({s:?})")
+    format!("std::borrow::Cow::Borrowed({s:?})")
 }
 
 /// A Rust expression for a list of strings.
-fn strings(v: &[String]) -> String {
+fn strings(v: &[format::Text]) -> String {
     let items: Vec<String> = v.iter().map(|s| string(s)).collect();
     format!("vec![{}]", items.join(", "))
 }
@@ -61,7 +61,7 @@ fn lined_code(text: &str, file: format::RuleFile) -> Option<(String, Vec<String>
         let at = line(spanned.span().start);
         let r = spanned.into_inner();
         if let Some(re) = &r.regex {
-            regexes.push(re.clone());
+            regexes.push(re.to_string());
         }
         let threshold = match r.threshold {
             Some(t) => Some(number(t)?),

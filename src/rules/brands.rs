@@ -13,6 +13,7 @@
 //! ones in `rules/brands.toml`), so a site adds its own bank or its own
 //! name in a local rule file.
 
+use super::format::Text;
 use crate::message::host::Host;
 
 /// One brand: the display names that name it (as [`words`] gives them,
@@ -28,9 +29,9 @@ struct Brand {
 /// A `[[brand]]` entry as written.
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
-    brand: String,
-    display_names: Vec<String>,
-    domains: Vec<String>,
+    brand: Text,
+    display_names: Vec<Text>,
+    domains: Vec<Text>,
 }
 
 /// The brands of a rule set (`[[brand]]` entries of its rule files; the
@@ -70,8 +71,8 @@ struct Table {
 /// as the names they carry; an entry that could never match is an error,
 /// said in one line.
 fn parse_entry(
-    display_names: &[String],
-    domains: &[String],
+    display_names: &[Text],
+    domains: &[Text],
 ) -> Result<(Vec<String>, Vec<String>), String> {
     let mut names = Vec::with_capacity(display_names.len());
     for n in display_names {
@@ -112,8 +113,8 @@ impl BrandTable {
     pub fn add(
         &mut self,
         brand: &str,
-        display_names: &[String],
-        domains: &[String],
+        display_names: &[Text],
+        domains: &[Text],
     ) -> Result<(), String> {
         let brand = brand.trim();
         if brand.is_empty() {
@@ -129,7 +130,11 @@ impl BrandTable {
                 "brand {brand:?} needs display_names and domains (a new brand matches nothing without both)"
             ));
         }
-        self.add_checked(brand.to_string(), display_names.to_vec(), domains.to_vec());
+        self.add_checked(
+            brand.to_string().into(),
+            display_names.to_vec(),
+            domains.to_vec(),
+        );
         Ok(())
     }
 
@@ -138,12 +143,16 @@ impl BrandTable {
     /// when a message first asks.
     pub(crate) fn add_checked(
         &mut self,
-        brand: String,
-        display_names: Vec<String>,
-        domains: Vec<String>,
+        brand: Text,
+        display_names: Vec<Text>,
+        domains: Vec<Text>,
     ) {
+        let brand = match brand {
+            Text::Borrowed(b) => Text::Borrowed(b.trim()),
+            Text::Owned(b) => Text::Owned(b.trim().to_string()),
+        };
         self.entries.push(Entry {
-            brand: brand.trim().to_string(),
+            brand,
             display_names,
             domains,
         });

@@ -95,7 +95,7 @@ pub fn load_dir_compiling(
 enum Matcher {
     Phrases {
         field: Field,
-        phrases: Vec<String>,
+        phrases: Vec<super::format::Text>,
         whole_word: bool,
     },
     Regex {
@@ -251,25 +251,24 @@ pub fn load_sources_checked(
                 });
             }
         }
-        let entries = rules
-            .into_iter()
-            .chain(
-                parsed
-                    .reputation
-                    .into_iter()
-                    .map(|(line, raw)| (line, raw.id.clone(), check_reputation(raw, &file, line))),
-            )
-            .chain(
-                parsed
-                    .dnslist
-                    .into_iter()
-                    .map(|(line, raw)| (line, raw.id.clone(), check_dnslist(raw, &file, line))),
-            );
+        let entries =
+            rules
+                .into_iter()
+                .chain(parsed.reputation.into_iter().map(|(line, raw)| {
+                    (
+                        line,
+                        raw.id.clone().into(),
+                        check_reputation(raw, &file, line),
+                    )
+                }))
+                .chain(parsed.dnslist.into_iter().map(|(line, raw)| {
+                    (line, raw.id.clone().into(), check_dnslist(raw, &file, line))
+                }));
         for (line, id, result) in entries {
             let err = |message: String| RuleError {
                 file: file.clone(),
                 line,
-                rule: Some(id.clone()),
+                rule: Some(id.to_string()),
                 message,
             };
             match result {
@@ -483,7 +482,11 @@ fn check_rule(
                             lower.next() == Some(c) && lower.next().is_none()
                         })
                     };
-                    if lower_already { p } else { p.to_lowercase() }
+                    if lower_already {
+                        p
+                    } else {
+                        p.to_lowercase().into()
+                    }
                 })
                 .collect(),
             whole_word: raw.whole_word,

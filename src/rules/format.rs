@@ -14,6 +14,12 @@
 use serde::Deserialize;
 use toml::Spanned;
 
+/// Text of a rule or brand entry: borrowed from the binary for the
+/// embedded rule files (their entries are written as Rust code when
+/// spamsift is built, so a process started for one message does not copy
+/// every id, description and phrase), owned when read from a file.
+pub type Text = std::borrow::Cow<'static, str>;
+
 /// One rule file.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,14 +115,14 @@ pub struct RawScore {
 #[serde(deny_unknown_fields)]
 pub struct RawBrand {
     /// The brand's name; an entry naming a brand already listed adds to it.
-    pub brand: String,
+    pub brand: Text,
     /// Names that, opening a From display name, say the mail is the
     /// brand's (whole words, any case).
     #[serde(default)]
-    pub display_names: Vec<String>,
+    pub display_names: Vec<Text>,
     /// Names the brand's own sending domains carry.
     #[serde(default)]
-    pub domains: Vec<String>,
+    pub domains: Vec<Text>,
 }
 
 /// A DNS list as written:
@@ -222,10 +228,10 @@ pub struct RawReputation {
 pub struct RawRule {
     /// UPPER_SNAKE identifier; a leading `__` marks a helper used only by
     /// meta rules and never reported.
-    pub id: String,
+    pub id: Text,
     /// What the rule detects, shown with every hit.
     #[serde(default)]
-    pub description: String,
+    pub description: Text,
     /// Points added when the rule hits (may be negative).
     #[serde(default)]
     pub score: f64,
@@ -234,34 +240,34 @@ pub struct RawRule {
     /// for 0). A score, in the rule or a later `[[score]]`, never takes
     /// the other side; `spamsift fit` keeps it there.
     #[serde(default)]
-    pub evidence: Option<String>,
+    pub evidence: Option<Text>,
     /// Channels the rule applies to; all when omitted.
     #[serde(default)]
-    pub channels: Option<Vec<String>>,
+    pub channels: Option<Vec<Text>>,
     /// Field read by phrase and regex rules: `subject`, `body`, `html`, `part_type`, `uri`,
     /// `uri_host`, `from`, `from_name`, `sender`, `headers`, `header:NAME`.
     #[serde(default)]
-    pub field: Option<String>,
+    pub field: Option<Text>,
     /// Literal phrases, matched case-insensitively.
     #[serde(default)]
-    pub phrases: Option<Vec<String>>,
+    pub phrases: Option<Vec<Text>>,
     /// Phrases must start and end at word boundaries.
     #[serde(default)]
     pub whole_word: bool,
     /// A regular expression (Rust `regex` syntax).
     #[serde(default)]
-    pub regex: Option<String>,
+    pub regex: Option<Text>,
     /// Plain words, matched only where spelled with digits or symbols for
     /// letters (`v1agra`, `paypa1`): see [`super::obfuscated`].
     #[serde(default)]
-    pub obfuscated: Option<Vec<String>>,
+    pub obfuscated: Option<Vec<Text>>,
     /// Name of a built-in test.
     #[serde(default)]
-    pub eval: Option<String>,
+    pub eval: Option<Text>,
     /// Numeric parameter of a built-in test (its meaning depends on the test).
     #[serde(default)]
     pub threshold: Option<f64>,
     /// Boolean expression over other rule ids.
     #[serde(default)]
-    pub meta: Option<String>,
+    pub meta: Option<Text>,
 }

@@ -151,7 +151,7 @@ impl Evidence {
 pub(crate) enum RuleSpec {
     Phrases {
         field: field::Field,
-        phrases: Vec<String>,
+        phrases: Vec<format::Text>,
         whole_word: bool,
     },
     Regex {

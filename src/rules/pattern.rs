@@ -14,13 +14,13 @@
 /// worth of rules) never rewrites them.
 #[derive(Debug, Clone)]
 pub(crate) struct RulePattern {
-    written: String,
-    running: std::sync::OnceLock<String>,
+    written: super::format::Text,
+    running: std::sync::OnceLock<super::format::Text>,
 }
 
 impl RulePattern {
     /// A pattern as written in a rule file.
-    pub(crate) fn new(written: String) -> RulePattern {
+    pub(crate) fn new(written: super::format::Text) -> RulePattern {
         RulePattern {
             written,
             running: std::sync::OnceLock::new(),
@@ -32,8 +32,8 @@ impl RulePattern {
     pub(crate) fn running(&self) -> &str {
         self.running
             .get_or_init(|| match super::plan::running(&self.written) {
-                Some(running) => running.to_string(),
-                None => ascii_perl_classes(&self.written),
+                Some(running) => running.into(),
+                None => ascii_perl_classes(&self.written).into(),
             })
     }
 }

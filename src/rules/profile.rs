@@ -26,7 +26,7 @@ impl RuleSet {
                         phrases,
                         whole_word,
                     } => {
-                        let pats: Vec<&str> = phrases.iter().map(String::as_str).collect();
+                        let pats: Vec<&str> = phrases.iter().map(|p| &**p).collect();
                         let built = PhraseMatcher::new(
                             &pats,
                             vec![0; pats.len()],
