@@ -62,9 +62,10 @@ impl<R> Expr<R> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Ident(String),
+/// A token of a meta expression; names are borrowed from the expression.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Token<'a> {
+    Ident(&'a str),
     Number(usize),
     Of,
     And,
@@ -75,7 +76,7 @@ enum Token {
     Comma,
 }
 
-fn tokenize(s: &str) -> Result<Vec<Token>, String> {
+fn tokenize(s: &str) -> Result<Vec<Token<'_>>, String> {
     let mut out = Vec::new();
     let mut chars = s.char_indices().peekable();
     while let Some(&(i, c)) = chars.peek() {
@@ -120,7 +121,7 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
                         .map_err(|_| format!("number {word} too large"))?;
                     out.push(Token::Number(n));
                 } else {
-                    out.push(Token::Ident(word.to_string()));
+                    out.push(Token::Ident(word));
                 }
             }
             other => return Err(format!("unexpected character {other:?} at position {i}")),
@@ -134,13 +135,13 @@ fn tokenize(s: &str) -> Result<Vec<Token>, String> {
 /// fuzzed rule file of 5,000 parentheses overflowed the stack.
 const MAX_DEPTH: usize = 64;
 
-struct Parser {
-    tokens: Vec<Token>,
+struct Parser<'a> {
+    tokens: Vec<Token<'a>>,
     pos: usize,
     depth: usize,
 }
 
-impl Parser {
+impl<'a> Parser<'a> {
     /// Go one level deeper, or fail past [`MAX_DEPTH`].
     fn enter(&mut self) -> Result<(), String> {
         self.depth += 1;
@@ -149,15 +150,15 @@ impl Parser {
         }
         Ok(())
     }
-    fn peek(&self) -> Option<&Token> {
+    fn peek(&self) -> Option<&Token<'a>> {
         self.tokens.get(self.pos)
     }
-    fn next(&mut self) -> Option<Token> {
-        let t = self.tokens.get(self.pos).cloned();
+    fn next(&mut self) -> Option<Token<'a>> {
+        let t = self.tokens.get(self.pos).copied();
         self.pos += 1;
         t
     }
-    fn expect(&mut self, t: Token, what: &str) -> Result<(), String> {
+    fn expect(&mut self, t: Token<'a>, what: &str) -> Result<(), String> {
         match self.next() {
             Some(ref got) if *got == t => Ok(()),
             Some(got) => Err(format!("expected {what}, found {got:?}")),
@@ -200,7 +201,7 @@ impl Parser {
     }
     fn primary(&mut self) -> Result<Expr<String>, String> {
         match self.next() {
-            Some(Token::Ident(id)) => Ok(Expr::Rule(id)),
+            Some(Token::Ident(id)) => Ok(Expr::Rule(id.to_string())),
             Some(Token::Open) => {
                 self.enter()?;
                 let e = self.or()?;

@@ -34,7 +34,12 @@ type Plan = (
 /// fifth of `spamsift check` on an SMS.
 pub(super) fn embedded_rule_file(name: &str, text: &str) -> Option<super::format::LinedFile> {
     let (_, hash, build) = RULE_FILES.iter().find(|(n, ..)| *n == name)?;
-    (*hash == xxhash_rust::xxh3::xxh3_64(text.as_bytes())).then(build)
+    // The embedded text itself (the same bytes `build.rs` read) needs no
+    // hashing; any other text with the name must hash alike.
+    let embedded = super::DEFAULT_RULE_FILES
+        .iter()
+        .any(|(n, t)| *n == name && std::ptr::eq(*t, text));
+    (embedded || *hash == xxhash_rust::xxh3::xxh3_64(text.as_bytes())).then(build)
 }
 
 /// The DFAs of the embedded body and HTML regexes, serialised by
@@ -224,5 +229,13 @@ mod tests {
             assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{name}");
         }
         assert!(embedded_rule_file("email-content.toml", "[[rule]]").is_none());
+        // A copy of the embedded text (found by its hash, not its address).
+        let (name, text) = super::super::DEFAULT_RULE_FILES[0];
+        let copy = String::from(text);
+        assert!(!std::ptr::eq(copy.as_str(), text));
+        assert!(embedded_rule_file(name, &copy).is_some());
+        let mut changed = text.to_string();
+        changed.push('\n');
+        assert!(embedded_rule_file(name, &changed).is_none());
     }
 }
