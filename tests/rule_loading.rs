@@ -326,7 +326,12 @@ fn embedded_rules_validate() {
     let brands = |set: &spamsift::rules::RuleSet| -> Vec<(String, Vec<String>, Vec<String>)> {
         set.brands()
             .iter()
-            .map(|(b, n, d)| (b.to_string(), n.to_vec(), d.to_vec()))
+            .map(|(b, n, d)| {
+                let owned = |v: &[std::borrow::Cow<'static, str>]| -> Vec<String> {
+                    v.iter().map(|s| s.to_string()).collect()
+                };
+                (b.to_string(), owned(n), owned(d))
+            })
             .collect()
     };
     assert!(checked.brands().len() > 100);

@@ -21,9 +21,9 @@ use crate::message::host::Host;
 /// (lower-case, no hyphens).
 #[derive(Debug, Clone, PartialEq)]
 struct Brand {
-    brand: String,
-    display_names: Vec<String>,
-    domains: Vec<String>,
+    brand: Text,
+    display_names: Vec<Text>,
+    domains: Vec<Text>,
 }
 
 /// A `[[brand]]` entry as written.
@@ -59,23 +59,32 @@ struct Table {
     /// Each display name by its first word: (brand, display name), so a
     /// subject's words are looked up instead of every name searched for
     /// (searching for each of some 150 names was 3% of the milter's time).
-    by_first_word: std::collections::HashMap<String, Vec<(usize, usize)>>,
+    by_first_word: rustc_hash::FxHashMap<Text, Vec<(usize, usize)>>,
     /// Display names written in Chinese, Japanese or Korean script, by
     /// their first character. These scripts put no space between words
     /// ("楽天カード株式会社" is one run of letters), so such a name matches
     /// at the start of a word, not only as a whole one.
-    cjk_by_first_char: std::collections::HashMap<char, Vec<(usize, usize)>>,
+    cjk_by_first_char: rustc_hash::FxHashMap<char, Vec<(usize, usize)>>,
 }
 
 /// A brand entry's display names as [`words`] (trimmed) and its domains
 /// as the names they carry; an entry that could never match is an error,
 /// said in one line.
-fn parse_entry(
-    display_names: &[Text],
-    domains: &[Text],
-) -> Result<(Vec<String>, Vec<String>), String> {
+fn parse_entry(display_names: &[Text], domains: &[Text]) -> Result<(Vec<Text>, Vec<Text>), String> {
     let mut names = Vec::with_capacity(display_names.len());
     for n in display_names {
+        // Written as `words` would give it (lower-case ASCII words, single
+        // spaces; nearly every entry): kept, not copied.
+        let plain = !n.is_empty()
+            && n.split(' ').all(|w| {
+                !w.is_empty()
+                    && w.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        if plain {
+            names.push(n.clone());
+            continue;
+        }
         let w = words(n);
         let w = w.trim();
         if w.is_empty() {
@@ -86,10 +95,17 @@ fn parse_entry(
                 "display name {n:?} in Chinese, Japanese or Korean script must be one run of letters (it matches at the start of a word)"
             ));
         }
-        names.push(w.to_string());
+        names.push(Text::Owned(w.to_string()));
     }
     let mut doms = Vec::with_capacity(domains.len());
     for d in domains {
+        if !d.is_empty()
+            && d.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            doms.push(d.clone());
+            continue;
+        }
         let label: String = d
             .chars()
             .filter(|&c| c != '-')
@@ -100,7 +116,7 @@ fn parse_entry(
                 "domain {d:?} must be a name the brand's domains carry: letters, digits and hyphens (\"paypal\", not \"paypal.com\")"
             ));
         }
-        doms.push(label);
+        doms.push(Text::Owned(label));
     }
     Ok((names, doms))
 }
@@ -176,14 +192,11 @@ impl BrandTable {
 
     /// Each brand: its name, the display names that name it (lower-case
     /// words) and the names its domains carry, in load order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String], &[String])> {
-        self.table().brands.iter().map(|b| {
-            (
-                b.brand.as_str(),
-                b.display_names.as_slice(),
-                b.domains.as_slice(),
-            )
-        })
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[Text], &[Text])> {
+        self.table()
+            .brands
+            .iter()
+            .map(|b| (&*b.brand, b.display_names.as_slice(), b.domains.as_slice()))
     }
 
     /// Brands listed.
@@ -223,7 +236,7 @@ impl BrandTable {
 
 impl Table {
     /// Add a parsed entry to the brand of that name, or as a new brand.
-    fn insert(&mut self, brand: &str, names: Vec<String>, doms: Vec<String>) {
+    fn insert(&mut self, brand: &Text, names: Vec<Text>, doms: Vec<Text>) {
         let index = match self
             .brands
             .iter()
@@ -232,7 +245,7 @@ impl Table {
             Some(i) => i,
             None => {
                 self.brands.push(Brand {
-                    brand: brand.to_string(),
+                    brand: brand.clone(),
                     display_names: Vec::new(),
                     domains: Vec::new(),
                 });
@@ -247,7 +260,14 @@ impl Table {
                     self.cjk_by_first_char.entry(c).or_default().push(at)
                 }
                 _ => {
-                    let first = name.split(' ').next().unwrap_or_default().to_string();
+                    let first = match &name {
+                        Text::Borrowed(n) => {
+                            Text::Borrowed(n.split(' ').next().unwrap_or_default())
+                        }
+                        Text::Owned(n) => {
+                            Text::Owned(n.split(' ').next().unwrap_or_default().to_string())
+                        }
+                    };
                     self.by_first_word.entry(first).or_default().push(at)
                 }
             }
@@ -282,7 +302,7 @@ impl Table {
                     .is_some_and(|names| {
                         names.iter().any(|&(b, n)| {
                             let brand = &self.brands[b];
-                            w.starts_with(brand.display_names[n].as_str())
+                            w.starts_with(&*brand.display_names[n])
                                 && !carries(from.organisation(), &brand.domains)
                         })
                     })
@@ -352,7 +372,7 @@ fn words(name: &str) -> String {
 /// Whether an organisation (`snowymespilus.com`) carries one of a brand's
 /// domain names: a long name anywhere in its first label (hyphens
 /// ignored), a short one (three letters or fewer) as the whole label.
-fn carries(organisation: &str, domains: &[String]) -> bool {
+fn carries(organisation: &str, domains: &[Text]) -> bool {
     let label: String = organisation
         .split('.')
         .next()
@@ -364,7 +384,7 @@ fn carries(organisation: &str, domains: &[String]) -> bool {
         if d.len() <= 3 {
             label == *d
         } else {
-            label.contains(d.as_str())
+            label.contains(&**d)
         }
     })
 }
