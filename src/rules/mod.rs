@@ -11,6 +11,7 @@ pub mod eval;
 pub mod field;
 pub mod format;
 mod forward;
+mod grouped;
 pub mod matcher;
 pub mod meta;
 pub mod obfuscated;

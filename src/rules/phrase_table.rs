@@ -11,6 +11,7 @@
 //! per byte, slower than an automaton, so processes that classify many
 //! messages keep the automaton ([`BuildFor::Throughput`](super::BuildFor)).
 
+use super::grouped::Grouped;
 use rustc_hash::FxHashMap;
 
 /// Phrases by their first bytes, in a few flat allocations (a table built
@@ -23,16 +24,20 @@ pub(crate) struct PhraseTable {
     /// Where each phrase starts in `bytes`, by pattern index, and where
     /// the last one ends.
     ends: Vec<u32>,
-    /// Phrases of four bytes or more, by their first four bytes: a range
-    /// of `ids`.
-    long: FxHashMap<u32, (u32, u32)>,
-    /// Phrases of one to three bytes, by their first byte: a range of `ids`.
-    short: Box<[(u32, u32); 256]>,
-    /// Pattern indexes, grouped by key.
-    ids: Vec<u32>,
+    /// Phrases of four bytes or more, by their first four bytes: a group
+    /// of `groups`.
+    long: FxHashMap<u32, u32>,
+    /// Phrases of one to three bytes, by their first byte: a group of
+    /// `groups` (`NONE` when no phrase is that short).
+    short: Box<[u32; 256]>,
+    /// Pattern indexes by group, in pattern order.
+    groups: Grouped,
     /// Whether some phrase starts with each byte.
     first_byte: [bool; 256],
 }
+
+/// No group.
+const NONE: u32 = u32::MAX;
 
 /// The first four bytes of `b` as one key (`b` holds at least four).
 #[inline]
@@ -51,67 +56,40 @@ impl PhraseTable {
             bytes.extend_from_slice(p.as_bytes());
             ends.push(bytes.len() as u32);
         }
-        // Each pattern's group (by first four bytes, or first byte when
-        // shorter), counted; then the groups laid out one after another in
-        // `ids`, each in pattern order (a counting sort: no sorting, one
-        // hash lookup per pattern).
-        let mut long_group: FxHashMap<u32, u32> =
+        // Each pattern's group: by its first four bytes, or its first byte
+        // when shorter.
+        let mut long: FxHashMap<u32, u32> =
             FxHashMap::with_capacity_and_hasher(patterns.len(), Default::default());
-        let mut short_group = [u32::MAX; 256];
+        let mut short = Box::new([NONE; 256]);
         let mut first_byte = [false; 256];
-        let mut counts: Vec<u32> = Vec::new();
-        let mut group_of: Vec<u32> = Vec::with_capacity(patterns.len());
-        for p in patterns {
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(patterns.len());
+        let mut groups = 0u32;
+        for (i, p) in patterns.iter().enumerate() {
             let p = p.as_bytes();
             let Some(&first) = p.first() else {
-                group_of.push(u32::MAX);
                 continue;
             };
             first_byte[usize::from(first)] = true;
-            let next = counts.len() as u32;
-            let g = if p.len() >= 4 {
-                *long_group.entry(key(p)).or_insert(next)
+            let group = if p.len() >= 4 {
+                long.entry(key(p)).or_insert(groups)
             } else {
-                let slot = &mut short_group[usize::from(first)];
-                if *slot == u32::MAX {
-                    *slot = next;
+                let slot = &mut short[usize::from(first)];
+                if *slot == NONE {
+                    *slot = groups;
                 }
-                *slot
+                slot
             };
-            if g == next {
-                counts.push(0);
+            if *group == groups {
+                groups += 1;
             }
-            counts[g as usize] += 1;
-            group_of.push(g);
+            pairs.push((*group, i as u32));
         }
-        let mut starts = Vec::with_capacity(counts.len());
-        let mut at = 0u32;
-        for &c in &counts {
-            starts.push(at);
-            at += c;
-        }
-        let mut ids = vec![0u32; at as usize];
-        let mut fill = starts.clone();
-        for (i, &g) in group_of.iter().enumerate() {
-            if g != u32::MAX {
-                ids[fill[g as usize] as usize] = i as u32;
-                fill[g as usize] += 1;
-            }
-        }
-        let range = |g: u32| (starts[g as usize], starts[g as usize] + counts[g as usize]);
-        let mut short = Box::new([(0, 0); 256]);
-        for (b, &g) in short_group.iter().enumerate() {
-            if g != u32::MAX {
-                short[b] = range(g);
-            }
-        }
-        let long = long_group.into_iter().map(|(k, g)| (k, range(g))).collect();
         PhraseTable {
             bytes,
             ends,
             long,
             short,
-            ids,
+            groups: Grouped::new(&pairs, groups as usize),
             first_byte,
         }
     }
@@ -130,17 +108,22 @@ impl PhraseTable {
                 continue;
             }
             let rest = &text[i..];
-            let (from, to) = self.short[usize::from(b)];
-            for &p in &self.ids[from as usize..to as usize] {
+            let short = self.short[usize::from(b)];
+            let short = if short == NONE {
+                &[][..]
+            } else {
+                self.groups.get(short as usize)
+            };
+            for &p in short {
                 let pattern = self.pattern(p as usize);
                 if rest.starts_with(pattern) {
                     found(p as usize, i, i + pattern.len());
                 }
             }
             if rest.len() >= 4
-                && let Some(&(from, to)) = self.long.get(&key(rest))
+                && let Some(&group) = self.long.get(&key(rest))
             {
-                for &p in &self.ids[from as usize..to as usize] {
+                for &p in self.groups.get(group as usize) {
                     let pattern = self.pattern(p as usize);
                     if rest.starts_with(pattern) {
                         found(p as usize, i, i + pattern.len());

@@ -34,11 +34,8 @@ const SETTLED: u16 = u16::MAX;
 pub struct PrefixedRegexes {
     /// Leading literals, lower-case, to match ASCII case-insensitively.
     literals: Vec<Literal>,
-    /// For each literal, the range of `regex_ids` holding the regexes
-    /// (indices into `anchored`) it starts.
-    literal_regexes: Vec<(u32, u32)>,
-    /// Regex indices, grouped by literal.
-    regex_ids: Vec<u32>,
+    /// For each literal, the regexes (indices into `anchored`) it starts.
+    literal_regexes: super::grouped::Grouped,
     /// Regexes run anchored at a literal, with their rule index.
     anchored: Vec<(LazyRegex, u32)>,
     /// For each anchored regex: every match starts at a word boundary
@@ -288,24 +285,7 @@ impl PrefixedRegexes {
                 build,
             )?))
         };
-        // Group the regexes by literal (a counting sort, keeping their
-        // order within each literal).
-        let mut literal_regexes = vec![(0u32, 0u32); literal_ids.len()];
-        for &(lit, _) in &pairs {
-            literal_regexes[lit as usize].1 += 1;
-        }
-        let mut at = 0;
-        for range in &mut literal_regexes {
-            let count = range.1;
-            *range = (at, at);
-            at += count;
-        }
-        let mut regex_ids = vec![0u32; pairs.len()];
-        for &(lit, id) in &pairs {
-            let range = &mut literal_regexes[lit as usize];
-            regex_ids[range.1 as usize] = id;
-            range.1 += 1;
-        }
+        let literal_regexes = super::grouped::Grouped::new(&pairs, literal_ids.len());
         let literal_starts_word = literal_ids
             .iter()
             .map(|l| l.as_bytes().first().is_some_and(|&b| is_ascii_word_byte(b)))
@@ -313,7 +293,6 @@ impl PrefixedRegexes {
         Ok(PrefixedRegexes {
             literals: literal_ids,
             literal_regexes,
-            regex_ids,
             anchored,
             starts_at_boundary,
             literal_starts_word,
@@ -357,8 +336,7 @@ impl PrefixedRegexes {
         let inside_word = self.literal_starts_word[literal]
             && start > 0
             && is_ascii_word_byte(text.as_bytes()[start - 1]);
-        let (from, to) = self.literal_regexes[literal];
-        for &id in &self.regex_ids[from as usize..to as usize] {
+        for &id in self.literal_regexes.get(literal) {
             let (re, rule) = &self.anchored[id as usize];
             let rule = *rule as usize;
             if hits.get(rule) || (inside_word && self.starts_at_boundary[id as usize]) {
