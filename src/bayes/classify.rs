@@ -87,8 +87,8 @@ pub struct BayesConfig {
     pub min_clues: usize,
     /// `min_clues` for SMS and IM, whose short texts have few clues.
     pub short_min_clues: usize,
-    /// Email only: the model's opinion (its score less `logit_offset`)
-    /// counts in full when at least `familiar_full` of the message's
+    /// Email only: the model's opinion (its whole score, `logit_offset`
+    /// included) counts in full when at least `familiar_full` of the message's
     /// distinct features are known to the model (seen in either class),
     /// not at all when `familiar_from` or fewer are, and in proportion
     /// between: a model does not push mail unlike what it learned either
