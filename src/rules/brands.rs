@@ -67,6 +67,23 @@ struct Table {
     cjk_by_first_char: rustc_hash::FxHashMap<char, Vec<(usize, usize)>>,
 }
 
+/// Whether `s` is one or more lower-case ASCII letters and digits: a
+/// display-name word or a domain name written as it is read.
+fn lower_alnum(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+/// The part of `text` that `pick` takes, still borrowed from the binary
+/// when `text` is.
+fn part(text: &Text, pick: impl for<'a> Fn(&'a str) -> &'a str) -> Text {
+    match text {
+        Text::Borrowed(t) => Text::Borrowed(pick(t)),
+        Text::Owned(t) => Text::Owned(pick(t).to_string()),
+    }
+}
+
 /// A brand entry's display names as [`words`] (trimmed) and its domains
 /// as the names they carry; an entry that could never match is an error,
 /// said in one line.
@@ -75,13 +92,7 @@ fn parse_entry(display_names: &[Text], domains: &[Text]) -> Result<(Vec<Text>, V
     for n in display_names {
         // Written as `words` would give it (lower-case ASCII words, single
         // spaces; nearly every entry): kept, not copied.
-        let plain = !n.is_empty()
-            && n.split(' ').all(|w| {
-                !w.is_empty()
-                    && w.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-            });
-        if plain {
+        if n.split(' ').all(lower_alnum) {
             names.push(n.clone());
             continue;
         }
@@ -99,10 +110,7 @@ fn parse_entry(display_names: &[Text], domains: &[Text]) -> Result<(Vec<Text>, V
     }
     let mut doms = Vec::with_capacity(domains.len());
     for d in domains {
-        if !d.is_empty()
-            && d.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        {
+        if lower_alnum(d) {
             doms.push(d.clone());
             continue;
         }
@@ -163,12 +171,8 @@ impl BrandTable {
         display_names: Vec<Text>,
         domains: Vec<Text>,
     ) {
-        let brand = match brand {
-            Text::Borrowed(b) => Text::Borrowed(b.trim()),
-            Text::Owned(b) => Text::Owned(b.trim().to_string()),
-        };
         self.entries.push(Entry {
-            brand,
+            brand: part(&brand, str::trim),
             display_names,
             domains,
         });
@@ -260,14 +264,7 @@ impl Table {
                     self.cjk_by_first_char.entry(c).or_default().push(at)
                 }
                 _ => {
-                    let first = match &name {
-                        Text::Borrowed(n) => {
-                            Text::Borrowed(n.split(' ').next().unwrap_or_default())
-                        }
-                        Text::Owned(n) => {
-                            Text::Owned(n.split(' ').next().unwrap_or_default().to_string())
-                        }
-                    };
+                    let first = part(&name, |n| n.split(' ').next().unwrap_or_default());
                     self.by_first_word.entry(first).or_default().push(at)
                 }
             }
