@@ -2,6 +2,7 @@
 
 mod check;
 mod corpus_args;
+mod deferred;
 mod eval;
 mod fit;
 mod milter;
@@ -16,6 +17,7 @@ mod stream;
 mod train;
 
 use clap::{Parser, Subcommand};
+use deferred::Deferred;
 use spamsift::{Engine, EngineError};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -155,39 +157,41 @@ struct Cli {
     command: Command,
 }
 
+/// The subcommands; each one's arguments are built only when it is used
+/// (see [`Deferred`]).
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Filter one message from stdin: add X-Spam-* headers (email) or print a verdict.
-    Check(check::CheckArgs),
+    Check(Deferred<check::CheckArgs>),
     /// Classify messages in parallel; one JSON verdict per message, in input order.
-    Scan(scan::ScanArgs),
+    Scan(Deferred<scan::ScanArgs>),
     /// Gateway pipe: SMS/IM JSON lines on stdin, one JSON verdict per line on stdout, in order.
-    Stream(stream::StreamArgs),
+    Stream(Deferred<stream::StreamArgs>),
     /// Gateway HTTP API: /v1/check, /v1/report, /v1/policy/{recipient}, /healthz, /metrics.
-    Serve(serve::ServeArgs),
+    Serve(Deferred<serve::ServeArgs>),
     /// Classify labelled corpora: accuracy, per-rule statistics, speed, comparisons.
-    Eval(Box<eval::EvalArgs>),
+    Eval(Deferred<Box<eval::EvalArgs>>),
     /// List the loaded rules, or validate a rule directory.
-    Rules(rules::RulesArgs),
+    Rules(Deferred<rules::RulesArgs>),
     /// Serve Postfix/Sendmail over the milter protocol.
-    Milter(milter::MilterArgs),
+    Milter(Deferred<milter::MilterArgs>),
     /// Serve SpamAssassin's spamd protocol (spamc, Exim's `spam =`).
-    Spamd(spamd::SpamdArgs),
+    Spamd(Deferred<spamd::SpamdArgs>),
     /// Serve Rspamd's protocol (rspamc, Exim's `variant=rspamd`, Haraka,
     /// Rspamd's proxy clients): /checkv2 and the legacy RSPAMC/1.3 on the
     /// worker port, learning and /stat on the controller port.
-    Rspamd(rspamd::RspamdArgs),
+    Rspamd(Deferred<rspamd::RspamdArgs>),
     /// Build, merge, query and inspect shareable reputation filters.
-    Reputation(reputation::ReputationArgs),
+    Reputation(Deferred<reputation::ReputationArgs>),
     /// Train a Bayes model from labelled corpora.
-    Train(train::TrainArgs),
+    Train(Deferred<train::TrainArgs>),
     /// Fit the rule scores of a channel to labelled corpora (each on the
     /// side of what its rule is evidence of); writes a `[[score]]` file.
-    Fit(fit::FitArgs),
+    Fit(Deferred<fit::FitArgs>),
     /// Learn one message from stdin as spam or ham into a model (user feedback).
-    Learn(train::LearnArgs),
+    Learn(Deferred<train::LearnArgs>),
     /// Inspect a Bayes model: `model info MODEL`.
-    Model(train::ModelArgs),
+    Model(Deferred<train::ModelArgs>),
 }
 
 /// Options every command uses to build the engine.
@@ -354,20 +358,20 @@ pub fn main() -> ExitCode {
         policies: cli.policies,
     };
     let result = match cli.command {
-        Command::Check(a) => Ok(check::run(&opts, a)),
-        Command::Scan(a) => scan::run(&opts, a),
-        Command::Stream(a) => stream::run(&opts, a),
-        Command::Serve(a) => serve::run(&opts, a),
-        Command::Eval(a) => eval::run(&opts, *a),
-        Command::Rules(a) => rules::run(&opts, a),
-        Command::Milter(a) => milter::run(&opts, a),
-        Command::Spamd(a) => spamd::run(&opts, a),
-        Command::Rspamd(a) => rspamd::run(&opts, a),
-        Command::Reputation(a) => reputation::run(a),
-        Command::Train(a) => train::train(&opts, a),
-        Command::Fit(a) => fit::run(&opts, a),
-        Command::Learn(a) => train::learn(&opts, a),
-        Command::Model(a) => train::model(&opts, a),
+        Command::Check(Deferred(a)) => Ok(check::run(&opts, a)),
+        Command::Scan(Deferred(a)) => scan::run(&opts, a),
+        Command::Stream(Deferred(a)) => stream::run(&opts, a),
+        Command::Serve(Deferred(a)) => serve::run(&opts, a),
+        Command::Eval(Deferred(a)) => eval::run(&opts, *a),
+        Command::Rules(Deferred(a)) => rules::run(&opts, a),
+        Command::Milter(Deferred(a)) => milter::run(&opts, a),
+        Command::Spamd(Deferred(a)) => spamd::run(&opts, a),
+        Command::Rspamd(Deferred(a)) => rspamd::run(&opts, a),
+        Command::Reputation(Deferred(a)) => reputation::run(a),
+        Command::Train(Deferred(a)) => train::train(&opts, a),
+        Command::Fit(Deferred(a)) => fit::run(&opts, a),
+        Command::Learn(Deferred(a)) => train::learn(&opts, a),
+        Command::Model(Deferred(a)) => train::model(&opts, a),
     };
     result.unwrap_or_else(Failure::report)
 }
