@@ -148,15 +148,16 @@ impl EngineBuilder {
             .unwrap_or(&crate::message::Channel::ALL);
         // (name, text, whether its regexes are checked now): the embedded
         // default rules were checked when spamsift was built and tested.
-        let mut sources: Vec<(String, String, bool)> =
+        // The embedded texts are borrowed from the binary, not copied.
+        let mut sources: Vec<(String, std::borrow::Cow<'static, str>, bool)> =
             match self.rules_dir.as_ref().or(config.rules_dir.as_ref()) {
                 Some(dir) => crate::rules::read_dir_sources(dir)?
                     .into_iter()
-                    .map(|(n, t)| (n, t, true))
+                    .map(|(n, t)| (n, t.into(), true))
                     .collect(),
                 None => crate::rules::DEFAULT_RULE_FILES
                     .iter()
-                    .map(|(n, t)| (n.to_string(), t.to_string(), false))
+                    .map(|&(n, t)| (n.to_string(), t.into(), false))
                     .collect(),
             };
         if let Some(local) = self
@@ -167,7 +168,7 @@ impl EngineBuilder {
             sources.extend(
                 crate::rules::read_dir_sources(local)?
                     .into_iter()
-                    .map(|(n, t)| (n, t, true)),
+                    .map(|(n, t)| (n, t.into(), true)),
             );
         }
         let rules = crate::rules::load_sources_checked(sources, eager, self.build_for)?;

@@ -316,7 +316,7 @@ fn embedded_rules_validate() {
     let unchecked = spamsift::rules::load_sources_checked(
         spamsift::rules::DEFAULT_RULE_FILES
             .iter()
-            .map(|(n, t)| (n.to_string(), t.to_string(), false)),
+            .map(|&(n, t)| (n.to_string(), t.into(), false)),
         &spamsift::Channel::ALL,
         spamsift::rules::BuildFor::Throughput,
     )
