@@ -6,7 +6,7 @@
 //! become a regression fixture.
 //!
 //! ```sh
-//! cargo run --release --example fuzz -- [SECONDS] [TARGET|all] [SEED]
+//! cargo run --profile fuzz --example fuzz -- [SECONDS] [TARGET|all] [SEED]
 //! ```
 //! (`cargo fuzz run TARGET` runs the coverage-guided targets in `fuzz/`.)
 

@@ -165,29 +165,32 @@ impl<'a> Parser<'a> {
             None => Err(format!("expected {what}, found end of expression")),
         }
     }
+    // A term without `||` (or a factor without `&&`) is returned as it is,
+    // with no list allocated for it: each name of every meta rule passes
+    // through both at every start of `spamsift check`.
     fn or(&mut self) -> Result<Expr<String>, String> {
-        let mut v = vec![self.and()?];
+        let first = self.and()?;
+        if self.peek() != Some(&Token::Or) {
+            return Ok(first);
+        }
+        let mut v = vec![first];
         while self.peek() == Some(&Token::Or) {
             self.next();
             v.push(self.and()?);
         }
-        Ok(if v.len() == 1 {
-            v.remove(0)
-        } else {
-            Expr::Or(v)
-        })
+        Ok(Expr::Or(v))
     }
     fn and(&mut self) -> Result<Expr<String>, String> {
-        let mut v = vec![self.unary()?];
+        let first = self.unary()?;
+        if self.peek() != Some(&Token::And) {
+            return Ok(first);
+        }
+        let mut v = vec![first];
         while self.peek() == Some(&Token::And) {
             self.next();
             v.push(self.unary()?);
         }
-        Ok(if v.len() == 1 {
-            v.remove(0)
-        } else {
-            Expr::And(v)
-        })
+        Ok(Expr::And(v))
     }
     fn unary(&mut self) -> Result<Expr<String>, String> {
         if self.peek() == Some(&Token::Not) {

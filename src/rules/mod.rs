@@ -38,8 +38,10 @@ pub use compile::{
 pub use matcher::BuildFor;
 
 /// The default rule files, embedded in the binary so an installed
-/// `spamsift` works from any directory.
-pub const DEFAULT_RULE_FILES: &[(&str, &str)] = &[
+/// `spamsift` works from any directory. A `static`, not a `const`: one copy
+/// of each text, so the loader knows the embedded text by its address
+/// (each use of a `const` may get its own copy, and was then hashed).
+pub static DEFAULT_RULE_FILES: &[(&str, &str)] = &[
     (
         "email-content.toml",
         include_str!("../../rules/email-content.toml"),
