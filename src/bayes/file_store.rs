@@ -27,7 +27,22 @@ impl FileStore {
         })?;
         let layout = Layout::check(&p, &bytes)?;
         let store = FileStore { bytes, layout };
-        let sorted = (1..store.layout.n).all(|i| store.key(i - 1) < store.key(i));
+        // One pass over the records' keys, a record at a time (indexing
+        // each key twice with its bounds checked was 830k instructions
+        // of a `check --model` with a 57,000-feature model).
+        let keys = store.bytes[HEADER..store.layout.records_end]
+            .chunks_exact(RECORD)
+            .map(|r| {
+                let mut k = [0u8; 8];
+                k.copy_from_slice(&r[..8]);
+                u64::from_le_bytes(k)
+            });
+        let mut sorted = true;
+        let mut last = None;
+        for k in keys {
+            sorted &= last.is_none_or(|l| l < k);
+            last = Some(k);
+        }
         if !sorted {
             return Err(ModelError::Corrupt {
                 path: p,
