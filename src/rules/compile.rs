@@ -1127,7 +1127,7 @@ pub(crate) fn build_channel(
         .iter()
         .filter(|&&i| applies(&rules[i]))
         .filter_map(|&i| match &rules[i].spec {
-            RuleSpec::Meta(e) => Some((i, e.clone())),
+            RuleSpec::Meta(e) => Some(super::meta::Gated::new(i, e.clone())),
             _ => None,
         })
         .collect();

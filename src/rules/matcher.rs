@@ -36,6 +36,11 @@ impl HitSet {
     pub fn get(&self, i: usize) -> bool {
         self.words[i / 64] & (1 << (i % 64)) != 0
     }
+    /// The bits of rules `64 × w` to `64 × w + 63` (0 past the end).
+    #[inline]
+    pub fn word(&self, w: usize) -> u64 {
+        self.words.get(w).copied().unwrap_or(0)
+    }
     /// Indices of the rules that hit, ascending.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(w, &bits)| {

@@ -8,6 +8,8 @@
 //! primary := RULE_ID | "(" expr ")" | N "of" "(" expr ( "," expr )* ")"
 //! ```
 
+use super::matcher::HitSet;
+
 /// A parsed expression; rule references are by name until resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr<R> {
@@ -59,6 +61,51 @@ impl<R> Expr<R> {
             Expr::Or(v) => v.iter().any(|e| e.eval(hit)),
             Expr::AtLeast(n, v) => v.iter().filter(|e| e.eval(hit)).take(*n).count() >= *n,
         }
+    }
+}
+
+/// A resolved meta rule as it runs on a message: the rule, its expression
+/// and, unless the expression holds when none of the rules it reads hit
+/// (a negation can), the bits of those rules by [`HitSet`] word. A message
+/// that hit none of them skips the expression: most metas read a few rules
+/// that most messages do not hit, and walking every expression tree was 6%
+/// of classifying an SMS.
+#[derive(Debug, Clone)]
+pub struct Gated {
+    /// The meta rule's index.
+    pub rule: usize,
+    expr: Expr<usize>,
+    gate: Option<Vec<(usize, u64)>>,
+}
+
+impl Gated {
+    /// Gate `expr`, the expression of meta rule `rule`.
+    pub fn new(rule: usize, expr: Expr<usize>) -> Gated {
+        let gate = (!expr.eval(&|_| false)).then(|| {
+            let mut refs = Vec::new();
+            expr.refs(&mut refs);
+            let mut words: Vec<(usize, u64)> = Vec::new();
+            for r in refs {
+                let (w, bit) = (r / 64, 1u64 << (r % 64));
+                match words.iter_mut().find(|(x, _)| *x == w) {
+                    Some((_, m)) => *m |= bit,
+                    None => words.push((w, bit)),
+                }
+            }
+            words
+        });
+        Gated { rule, expr, gate }
+    }
+
+    /// Whether the meta rule holds given the rules hit so far.
+    #[inline]
+    pub fn holds(&self, hits: &HitSet) -> bool {
+        if let Some(gate) = &self.gate
+            && !gate.iter().any(|&(w, m)| hits.word(w) & m != 0)
+        {
+            return false;
+        }
+        self.expr.eval(&|r: &usize| hits.get(*r))
     }
 }
 
@@ -272,6 +319,37 @@ mod tests {
         assert!(eval("A && !B", &["A"]));
         assert!(!eval("A && !B", &["A", "B"]));
         assert!(eval("!!A", &["A"]));
+    }
+
+    #[test]
+    fn gated_metas_agree_with_their_expression() {
+        // Rule names are indices: R0 .. R199, so references span words.
+        let exprs = [
+            "R1 && R70",
+            "R1 || R130",
+            "!R5",
+            "R2 && !R3",
+            "!(R2 && R3)",
+            "2 of (R0, R64, R128)",
+            "R199",
+        ];
+        let hit_sets: [&[usize]; 6] = [&[], &[1], &[1, 70], &[2], &[2, 3], &[0, 128, 199]];
+        for text in exprs {
+            let named = parse(text).expect("valid meta expression");
+            let expr = named
+                .map(&mut |r: String| r[1..].parse::<usize>())
+                .expect("numbered rules");
+            let gated = Gated::new(7, expr.clone());
+            for set in hit_sets {
+                let mut hits = HitSet::new(200);
+                set.iter().for_each(|&i| hits.set(i));
+                assert_eq!(
+                    gated.holds(&hits),
+                    expr.eval(&|r: &usize| hits.get(*r)),
+                    "{text} with {set:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -227,7 +227,7 @@ pub(crate) struct ChannelRules {
     /// DNS lists (answered by the front end).
     pub(crate) dnslists: Vec<(usize, dnslist::DnsList)>,
     /// Meta rules in dependency order.
-    pub(crate) metas: Vec<(usize, Expr<usize>)>,
+    pub(crate) metas: Vec<meta::Gated>,
 }
 
 /// A compiled, immutable rule set.
@@ -390,9 +390,9 @@ impl RuleSet {
                 }
             }
         }
-        for (i, expr) in &rules.metas {
-            if expr.eval(&|r: &usize| hits.get(*r)) {
-                hits.set(*i);
+        for m in &rules.metas {
+            if m.holds(&hits) {
+                hits.set(m.rule);
             }
         }
         (hits, complete)
