@@ -191,29 +191,41 @@ impl PrefixedRegexes {
         config: &meta::Config,
         (build, defer): (BuildFor, bool),
     ) -> Result<PrefixedRegexes, BuildError> {
-        let mut literal_ids: Vec<Literal> = Vec::new();
-        // Sized for the usual one or two literals per regex: a process
-        // that builds these for one message would otherwise spend much of
-        // the build growing the table.
+        // The embedded rules' plans were worked out when spamsift was
+        // built; other patterns are parsed here (once for the literals, the
+        // boundary test and the regex).
+        let plans = regexes
+            .iter()
+            .zip(rules)
+            .map(|(pattern, &rule)| match super::plan::of(pattern) {
+                Some(plan) => Ok(plan),
+                None => super::regex_prep::plan(pattern).map_err(|message| BuildError {
+                    rule: Some(rule),
+                    message,
+                }),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Sized for every literal: a process that builds these for one
+        // message spent an eighth of this build growing the table (a
+        // case-folded literal has several spellings, so a field's regexes
+        // average far more than one or two each).
+        let n_literals: usize = plans
+            .iter()
+            .map(|p| p.literals.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut literal_ids: Vec<Literal> = Vec::with_capacity(n_literals);
         let mut literal_index: rustc_hash::FxHashMap<Literal, u32> =
-            rustc_hash::FxHashMap::with_capacity_and_hasher(regexes.len() * 2, Default::default());
+            rustc_hash::FxHashMap::with_capacity_and_hasher(n_literals, Default::default());
         // (literal, regex) pairs, grouped by literal below.
-        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(regexes.len() * 2);
+        let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n_literals);
         let mut anchored = Vec::new();
         let mut starts_at_boundary = Vec::new();
         let mut scanned: Vec<(&str, Vec<Vec<Literal>>)> = Vec::new();
         let mut scanned_rules = Vec::new();
-        for (pattern, &rule) in regexes.iter().zip(rules) {
-            // Parsed once for the literals, the boundary test and the regex.
+        for ((pattern, &rule), plan) in regexes.iter().zip(rules).zip(plans) {
             let blame = |message: String| BuildError {
                 rule: Some(rule),
                 message,
-            };
-            // The embedded rules' plans were worked out when spamsift was
-            // built; other patterns are parsed here.
-            let plan = match super::plan::of(pattern) {
-                Some(plan) => plan,
-                None => super::regex_prep::plan(pattern).map_err(blame)?,
             };
             match plan.literals {
                 Some(lits) => {
