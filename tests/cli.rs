@@ -233,3 +233,58 @@ fn rules_command_lists_brands_with_local_ones() {
         "{text}"
     );
 }
+
+/// Lines of a channel the stream did not start with build that channel's
+/// matchers when the first of them comes, on a worker, while the other
+/// workers classify the batch (and may meet the same channel; such a build
+/// does not spread over the workers, which could make one wait on itself):
+/// every line is answered, in order, within a minute, and the IM lines get
+/// the verdict a stream of IM alone gives them.
+#[test]
+fn stream_builds_a_channel_met_mid_batch_without_stalling() {
+    let im = |i: usize| {
+        serde_json::json!({"channel": "im", "from": "@x", "text": format!("check out my channel and subscribe!! http://x{i}.example")})
+            .to_string()
+    };
+    let mut input = String::new();
+    let mut im_only = String::new();
+    for i in 0..2000 {
+        if i % 10 == 3 {
+            input += &im(i);
+            im_only += &im(i);
+            im_only.push('\n');
+        } else {
+            input += &serde_json::json!({"channel": "sms", "text": format!("see you at {i}")})
+                .to_string();
+        }
+        input.push('\n');
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let data = input.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(run(
+            &["stream", "--jobs", "2", "--channel", "sms"],
+            data.as_bytes(),
+        ));
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("stream answered within a minute");
+    assert!(out.status.success());
+    let answers = common::json_lines(&out.stdout);
+    assert_eq!(answers.len(), 2000);
+    let alone = run(&["stream", "--channel", "im"], im_only.as_bytes());
+    let alone = common::json_lines(&alone.stdout);
+    let mixed_im: Vec<&serde_json::Value> = answers
+        .iter()
+        .enumerate()
+        .inspect(|(i, v)| assert_eq!(v["line"], i + 1))
+        .filter(|(i, _)| i % 10 == 3)
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(mixed_im.len(), alone.len());
+    for (m, a) in mixed_im.iter().zip(&alone) {
+        assert_eq!(m["channel"], "im");
+        assert_eq!((&m["score"], &m["hits"]), (&a["score"], &a["hits"]));
+    }
+}

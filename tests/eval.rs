@@ -447,11 +447,7 @@ fn scan_streams_jsonl_from_stdin_in_batches_with_overlong_lines_reported() {
         input.as_bytes(),
     );
     assert_eq!(out.status.code(), Some(3), "one line was not classified");
-    let v: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let v: Vec<serde_json::Value> = common::json_lines(&out.stdout);
     assert_eq!(v.len(), 2500);
     for (i, r) in v.iter().enumerate() {
         assert_eq!(r["origin"], format!("stdin:{}", i + 1));

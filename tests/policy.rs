@@ -206,11 +206,7 @@ fn stream_answers_every_line_in_order() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines: Vec<serde_json::Value> = common::json_lines(&out.stdout);
     assert_eq!(lines.len(), 303, "one answer per non-empty line");
     for (i, v) in lines.iter().take(300).enumerate() {
         assert_eq!(v["id"], i);

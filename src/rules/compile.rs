@@ -1004,9 +1004,23 @@ fn build(
     })
 }
 
+/// What one field's matchers are built from: its phrases (each with its
+/// rule and whole-word flag), its regexes (running form, with their rules)
+/// and the words of its `obfuscated` rules.
+struct FieldInputs<'a> {
+    field: Field,
+    phrases: Vec<&'a str>,
+    pattern_rule: Vec<u32>,
+    whole_word: Vec<bool>,
+    regexes: Vec<&'a str>,
+    set_rule: Vec<u32>,
+    obfuscated: Vec<(&'a str, u32)>,
+}
+
 /// The matchers of one channel, and the errors building them (a field
 /// whose matchers cannot be built gets none). With `defer`, each field's
-/// are compiled when first needed (see [`FieldMatcher::deferred`]).
+/// are compiled when first needed (see [`FieldMatcher::deferred`]); built
+/// for many messages, the fields are built on all cores.
 pub(crate) fn build_channel(
     ch: Channel,
     rules: &[Rule],
@@ -1028,6 +1042,9 @@ pub(crate) fn build_channel(
             fields.push(field.clone());
         }
     }
+    // The fields to compile now, in order: built below, on all cores when
+    // built for many messages.
+    let mut pending: Vec<FieldInputs> = Vec::new();
     for field in fields {
         let mut patterns: Vec<&str> = Vec::new();
         let mut pattern_rule = Vec::new();
@@ -1074,7 +1091,7 @@ pub(crate) fn build_channel(
                     whole.clone(),
                     &regexes,
                     set_rule.clone(),
-                    (build, true),
+                    (build, true, false),
                 )
             };
             out.fields.push(
@@ -1087,15 +1104,49 @@ pub(crate) fn build_channel(
             .into_iter()
             .map(pattern::RulePattern::running)
             .collect();
-        let built = field_matchers(
-            &field,
-            &patterns,
+        pending.push(FieldInputs {
+            field,
+            phrases: patterns,
             pattern_rule,
-            whole,
-            &regexes,
+            whole_word: whole,
+            regexes,
             set_rule,
-            (build, false),
-        );
+            obfuscated,
+        });
+    }
+    // Building a channel's automata for many messages took `stream` 60 ms
+    // on one core before its first answer; the fields (and within a long
+    // text, its phrase and literal automata) build independently.
+    // Not from inside a thread pool's worker: a channel built when a
+    // message of it first comes is built inside a `OnceLock` on such a
+    // worker, and a worker waiting for parallel work may pick up another
+    // message of the same channel, which would wait on that `OnceLock`
+    // in the same thread for ever.
+    let parallel = build == BuildFor::Throughput && rayon::current_thread_index().is_none();
+    let compile = |f: &FieldInputs| {
+        field_matchers(
+            &f.field,
+            &f.phrases,
+            f.pattern_rule.clone(),
+            f.whole_word.clone(),
+            &f.regexes,
+            f.set_rule.clone(),
+            (build, false, parallel),
+        )
+    };
+    let built: Vec<_> = if parallel {
+        use rayon::prelude::*;
+        pending.par_iter().map(compile).collect()
+    } else {
+        pending.iter().map(compile).collect()
+    };
+    for (
+        FieldInputs {
+            field, obfuscated, ..
+        },
+        built,
+    ) in pending.into_iter().zip(built)
+    {
         let matchers = match built {
             Ok(m) => m,
             Err(e) => {
@@ -1180,7 +1231,7 @@ fn check_regex(pattern: &str) -> Result<(), String> {
 /// regexes' leading literals join the phrase automaton, so one pass finds
 /// both; other fields get one RegexSet, searched once per value. Built for
 /// `build`; with `defer`, such regexes compile when their literal is first
-/// found.
+/// found; with `parallel`, independent automata build on two cores.
 fn field_matchers(
     field: &Field,
     phrases: &[&str],
@@ -1188,7 +1239,7 @@ fn field_matchers(
     whole_word: Vec<bool>,
     regexes: &[&str],
     set_rule: Vec<u32>,
-    (build, defer): (BuildFor, bool),
+    (build, defer, parallel): (BuildFor, bool, bool),
 ) -> Result<(Option<PhraseMatcher>, Option<RegexMatcher>), BuildError> {
     // Many messages: a short field's regexes run as one RegexSet per value.
     // One message per process: like a long text's, found by their leading
@@ -1226,16 +1277,30 @@ fn field_matchers(
         BuildFor::Throughput => config,
         BuildFor::StartUp => config.dfa(false).onepass(false).backtrack(false),
     };
-    let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config, (build, defer))?;
     if needs_unicode_folding(phrases) {
         // Phrases scan a lower-cased copy; regexes need the text as it is.
-        let phrases = PhraseMatcher::new(phrases, pattern_rule, whole_word, None, build)?;
-        let literals = PhraseMatcher::new(&[], Vec::new(), Vec::new(), Some(prefixed), build)?;
+        // Two automata (and the regexes) that build independently: on two
+        // cores at once when built for many messages.
+        let build_phrases = || PhraseMatcher::new(phrases, pattern_rule, whole_word, None, build);
+        let build_literals = || {
+            let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config, (build, defer))?;
+            PhraseMatcher::new(&[], Vec::new(), Vec::new(), Some(prefixed), build)
+                .map_err(BuildError::from)
+        };
+        let (phrases, literals) = if parallel {
+            rayon::join(build_phrases, build_literals)
+        } else {
+            (build_phrases(), build_literals())
+        };
+        // The regexes' errors first, as when these were built in turn.
+        let literals = literals?;
+        let phrases = phrases?;
         return Ok((
             Some(phrases),
             Some(RegexMatcher::Prefixed(Box::new(literals))),
         ));
     }
+    let prefixed = PrefixedRegexes::new(regexes, &set_rule, &config, (build, defer))?;
     let both = PhraseMatcher::new(phrases, pattern_rule, whole_word, Some(prefixed), build)?;
     Ok((Some(both), None))
 }

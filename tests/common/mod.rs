@@ -43,6 +43,15 @@ pub fn run(args: &[&str], input: &[u8]) -> Output {
     out
 }
 
+/// The JSON objects a command wrote, one per line (as `stream` and `scan`
+/// answer).
+pub fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect()
+}
+
 /// A daemon started by a test, killed when dropped. When [`daemon`]
 /// started it, its stderr goes to a file that is printed if the test
 /// fails, so a daemon's own account of a failure is not lost.
