@@ -205,10 +205,10 @@ impl PrefixedRegexes {
                 }),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        // Sized for every literal: a process that builds these for one
-        // message spent an eighth of this build growing the table (a
-        // case-folded literal has several spellings, so a field's regexes
-        // average far more than one or two each).
+        // Sized for every literal: sized for two per regex, the table was
+        // rehashed over and over, a quarter of this build in a process that
+        // builds it for one message (a case-folded literal has several
+        // spellings, so a field's regexes average far more than two).
         let n_literals: usize = plans
             .iter()
             .map(|p| p.literals.as_ref().map_or(0, Vec::len))
