@@ -201,8 +201,9 @@ fn main() {
         let required: Vec<String> = plan.required.iter().map(|c| format!("&{c:?}")).collect();
         let _ = writeln!(
             out,
-            "    ({r:?}, {literals}, {}, &[{}]),",
+            "    ({r:?}, {literals}, {}, {}, &[{}]),",
             plan.starts_at_boundary,
+            plan.at_start,
             required.join(", ")
         );
     }

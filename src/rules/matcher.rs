@@ -419,14 +419,14 @@ impl PhraseMatcher {
                 Phrases::Dfa(_) => {
                     self.scan(value, (value, None), hits, &mut attempts);
                     if let Some(r) = &self.regexes {
-                        r.run_scanned(value, None, hits);
+                        r.run_scanned(value, None, hits, &mut attempts);
                     }
                 }
                 Phrases::Table(_) => {
                     let lowered = value.to_ascii_lowercase();
                     self.scan(&lowered, (value, Some(&lowered)), hits, &mut attempts);
                     if let Some(r) = &self.regexes {
-                        r.run_scanned(value, Some(&lowered), hits);
+                        r.run_scanned(value, Some(&lowered), hits, &mut attempts);
                     }
                 }
             }
@@ -435,7 +435,7 @@ impl PhraseMatcher {
             let lower = value.to_lowercase();
             self.scan(&lower, (&lower, None), hits, &mut attempts);
             if let Some(r) = &self.regexes {
-                r.run_scanned(value, None, hits);
+                r.run_scanned(value, None, hits, &mut attempts);
             }
         }
     }

@@ -11,8 +11,9 @@ use super::regex_prep::{Literal, RegexPlan};
 // `RULE_FILES: &[(&str, u64, fn() -> LinedFile)]`: see `embedded_rule_file`.
 // `RUNNING: &[(&str, &str)]`: (pattern as written, as it runs), sorted by
 // the first; `PLANS: &[Plan]`: (pattern as it runs, its leading literals,
-// whether it starts at a word boundary, the literals a text must hold for
-// it to match), sorted by the first.
+// whether it starts at a word boundary, whether a branch matches only at
+// the start of a text, the literals a text must hold for it to match),
+// sorted by the first.
 include!(concat!(env!("OUT_DIR"), "/embedded_regex_plan.rs"));
 
 /// One row of `RULE_FILES`: a file's name, the xxh3 of its TOML text, and
@@ -23,6 +24,7 @@ type EmbeddedFile = (&'static str, u64, fn() -> super::format::LinedFile);
 type Plan = (
     &'static str,
     Option<&'static [&'static str]>,
+    bool,
     bool,
     &'static [&'static [&'static str]],
 );
@@ -72,10 +74,11 @@ pub(super) fn running(written: &str) -> Option<&'static str> {
 /// The plan of an embedded rule's pattern as it runs.
 pub(super) fn of(running: &str) -> Option<RegexPlan> {
     let i = PLANS.binary_search_by(|(r, ..)| (*r).cmp(running)).ok()?;
-    let (_, literals, starts_at_boundary, required) = PLANS[i];
+    let (_, literals, starts_at_boundary, at_start, required) = PLANS[i];
     Some(RegexPlan {
         literals: literals.map(|l| l.iter().map(|&s| Literal::Borrowed(s)).collect()),
         starts_at_boundary,
+        at_start,
         required: required
             .iter()
             .map(|c| c.iter().map(|&s| Literal::Borrowed(s)).collect())
@@ -173,7 +176,7 @@ mod tests {
     fn required_literals_are_in_every_match() {
         let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
         let (mut with_clauses, mut matched_some) = (0, 0);
-        for (pattern, _, _, required) in PLANS {
+        for (pattern, _, _, _, required) in PLANS {
             if required.is_empty() {
                 continue;
             }

@@ -44,6 +44,10 @@ pub struct PrefixedRegexes {
     starts_at_boundary: Vec<bool>,
     /// For each literal: it begins with an ASCII word character.
     literal_starts_word: Vec<bool>,
+    /// Anchored regexes with a branch that matches only at the start of a
+    /// text (`^\s*adv\s*:`): tried there once per text, not at every
+    /// literal that branch may start with (each space, for `^\s*`).
+    at_text_start: Vec<u32>,
     /// Regexes with no leading literals, run over the whole text.
     scanned: Option<Scanned>,
 }
@@ -220,6 +224,7 @@ impl PrefixedRegexes {
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n_literals);
         let mut anchored = Vec::new();
         let mut starts_at_boundary = Vec::new();
+        let mut at_text_start = Vec::new();
         let mut scanned: Vec<(&str, Vec<Vec<Literal>>)> = Vec::new();
         let mut scanned_rules = Vec::new();
         for ((pattern, &rule), plan) in regexes.iter().zip(rules).zip(plans) {
@@ -251,6 +256,9 @@ impl PrefixedRegexes {
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
                     starts_at_boundary.push(plan.starts_at_boundary);
+                    if plan.at_start {
+                        at_text_start.push(id);
+                    }
                     for lit in lits {
                         let next = literal_ids.len() as u32;
                         let i = match literal_index.get(&lit) {
@@ -308,6 +316,7 @@ impl PrefixedRegexes {
             anchored,
             starts_at_boundary,
             literal_starts_word,
+            at_text_start,
             scanned,
         })
     }
@@ -349,50 +358,77 @@ impl PrefixedRegexes {
             && start > 0
             && is_ascii_word_byte(text.as_bytes()[start - 1]);
         for &id in self.literal_regexes.get(literal) {
-            let (re, rule) = &self.anchored[id as usize];
-            let rule = *rule as usize;
-            if hits.get(rule) || (inside_word && self.starts_at_boundary[id as usize]) {
+            if inside_word && self.starts_at_boundary[id as usize] {
                 continue;
             }
-            let tried = &mut attempts[id as usize];
-            if *tried == SETTLED {
-                continue;
-            }
-            if *tried == 0
-                && let Some(lowered) = lowered
-                && !re.may_match(lowered)
-            {
-                *tried = SETTLED;
-                continue;
-            }
-            let Some(re) = re.get() else {
-                *tried = SETTLED;
-                continue;
-            };
-            let input = if *tried < MAX_ANCHORED_ATTEMPTS {
-                *tried += 1;
-                Input::new(text)
-                    .range(start..)
-                    .earliest(true)
-                    .anchored(Anchored::Yes)
-            } else {
-                // Over the whole text, not from here: literals are not
-                // always reported in text order (a long text is scanned
-                // as two halves in lock-step), and a search from here
-                // missed a match in the first half once the second half
-                // had used up the attempts.
-                *tried = SETTLED;
-                Input::new(text).earliest(true).anchored(Anchored::No)
-            };
-            if re.matches(&input) {
-                hits.set(rule);
-            }
+            self.attempt(id as usize, (text, lowered), start, hits, attempts);
         }
     }
 
-    /// Run the regexes that have no leading literals over all of `text`
-    /// (`lowered`: as for [`check`](Self::check)).
-    pub fn run_scanned(&self, text: &str, lowered: Option<&str>, hits: &mut HitSet) {
+    /// Run anchored regex `id` at `text[start..]`, within its attempts.
+    #[inline]
+    fn attempt(
+        &self,
+        id: usize,
+        (text, lowered): (&str, Option<&str>),
+        start: usize,
+        hits: &mut HitSet,
+        attempts: &mut [u16],
+    ) {
+        let (re, rule) = &self.anchored[id];
+        let rule = *rule as usize;
+        if hits.get(rule) {
+            return;
+        }
+        let tried = &mut attempts[id];
+        if *tried == SETTLED {
+            return;
+        }
+        if *tried == 0
+            && let Some(lowered) = lowered
+            && !re.may_match(lowered)
+        {
+            *tried = SETTLED;
+            return;
+        }
+        let Some(re) = re.get() else {
+            *tried = SETTLED;
+            return;
+        };
+        let input = if *tried < MAX_ANCHORED_ATTEMPTS {
+            *tried += 1;
+            Input::new(text)
+                .range(start..)
+                .earliest(true)
+                .anchored(Anchored::Yes)
+        } else {
+            // Over the whole text, not from here: literals are not
+            // always reported in text order (a long text is scanned
+            // as two halves in lock-step), and a search from here
+            // missed a match in the first half once the second half
+            // had used up the attempts.
+            *tried = SETTLED;
+            Input::new(text).earliest(true).anchored(Anchored::No)
+        };
+        if re.matches(&input) {
+            hits.set(rule);
+        }
+    }
+
+    /// Once per text, after its literals: try the regexes that may match
+    /// only at its start there, and run the regexes that have no leading
+    /// literals over all of `text` (`lowered`, `attempts`: as for
+    /// [`check`](Self::check)).
+    pub fn run_scanned(
+        &self,
+        text: &str,
+        lowered: Option<&str>,
+        hits: &mut HitSet,
+        attempts: &mut [u16],
+    ) {
+        for &id in &self.at_text_start {
+            self.attempt(id as usize, (text, lowered), 0, hits, attempts);
+        }
         match &self.scanned {
             None => {}
             Some(Scanned::Sets(sets)) => sets.run(text, hits),
@@ -484,6 +520,11 @@ mod tests {
             // One-letter literals behind `\b`: skipped inside words.
             r"(?i)\b(?:you|u|ur)\s+(?:have\s+)?won\b|\bwinner\b",
             r"(?i)u\s+won",
+            // A branch that matches only at the start of the text, beside
+            // ones found by their literals; and one with no other branch.
+            r"(?i)^\s*(?:adv|ad)\s*[:\-]|\(adv\)|\[adv\]",
+            r"^\s*(?:hi|hello)\s+there",
+            r"(^\d{3}|x$)",
         ];
         let rules: Vec<u32> = (0..patterns.len() as u32).collect();
         // Both kinds of phrase automaton (many messages, one message,
@@ -533,6 +574,17 @@ mod tests {
             "\u{e9}u won",
             "(u) won!",
             "awinner",
+            "  ADV: buy now",
+            "ad- buy now",
+            "buy now ADV: (adv)",
+            "buy now [ADV]",
+            "not an ad: really",
+            "hello there",
+            " \n hi   there, hi there",
+            "oh hi there",
+            "123 go",
+            "go 123 x",
+            "go 123",
         ];
         for (m, text) in matchers
             .iter()

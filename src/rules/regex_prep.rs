@@ -27,6 +27,12 @@ pub struct RegexPlan {
     pub literals: Option<Vec<Literal>>,
     /// Every match starts with a word-boundary assertion.
     pub starts_at_boundary: bool,
+    /// Some branch of the regex matches only at the start of the text
+    /// (`^` without `(?m)`): the regex is tried there once, and `literals`
+    /// are those of its other branches (none when every branch is such).
+    /// A branch's leading whitespace would otherwise make each space of a
+    /// text a candidate (`^\s*adv:` put 15 anchored searches into every SMS).
+    pub at_start: bool,
     /// Literals a text must hold for the regex to match in it: of each
     /// clause, at least one (see [`required_literals_of`]). Empty: none known.
     pub required: Vec<Vec<Literal>>,
@@ -40,11 +46,16 @@ pub type Literal = std::borrow::Cow<'static, str>;
 /// The plan of a running pattern (one that [`ascii_perl_classes`] made).
 pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
     let hir = parse(pattern)?;
-    let literals = leading_literals_of(&hir);
+    let (elsewhere, at_start) = split_start_branches(&hir);
+    let literals = match &elsewhere {
+        Some(rest) => leading_literals_of(rest),
+        None => Some(Vec::new()),
+    };
     let mut required = required_literals_of(&hir);
     // A clause the leading literals satisfy tells nothing more: the regex
-    // is only tried where one of them was found.
-    if let Some(lits) = &literals {
+    // is only tried where one of them was found (and not at the start of
+    // a text, where a match need not begin with one of them).
+    if let Some(lits) = literals.as_ref().filter(|_| !at_start) {
         required.retain(|clause| !lits.iter().all(|l| clause.iter().any(|c| l.contains(c))));
     }
     // Each literal may cost a search of the whole text: within a budget.
@@ -67,6 +78,7 @@ pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
     Ok(RegexPlan {
         literals: literals.map(|l| l.into_iter().map(Literal::Owned).collect()),
         starts_at_boundary: starts_with_word_boundary(&hir),
+        at_start,
         required: required
             .into_iter()
             .map(|c| c.into_iter().map(Literal::Owned).collect())
@@ -469,42 +481,90 @@ pub fn leading_literals_of(hir: &Hir) -> Option<Vec<String>> {
         .kind(ExtractKind::Prefix)
         .limit_total(4096)
         .extract(&hir);
-    // Lower-cased, case spellings collapse: deduplicate with a set.
-    let mut seen = std::collections::HashSet::new();
+    // Lower-cased, case spellings collapse (`shortest_cover` deduplicates).
     let mut full: Vec<String> = Vec::new();
     for lit in seq.literals()? {
         let text = std::str::from_utf8(lit.as_bytes()).ok()?;
         if text.is_empty() {
             return None; // some match starts with anything
         }
-        let lower = text.to_ascii_lowercase();
-        if seen.insert(lower.clone()) {
-            full.push(lower);
+        full.push(text.to_ascii_lowercase());
+    }
+    if full.is_empty() {
+        return None; // nothing known: scan
+    }
+    shortest_cover(full)
+}
+
+/// `literals` cut down to at most [`MAX_LITERALS`] prefixes that every one
+/// of them starts with, each kept as long as it can be: the literals that
+/// share the longest prefix merge into it first. `\$\s?\d` has 70
+/// spellings and becomes `$`; in `(?:vip|premium)\s+signals|\d{2,3}%`,
+/// the digit pairs merge into the ten digits and the words stay whole
+/// (cutting every literal to one length made them `v` and `p`, found
+/// inside most words). `None` when even one character each is too many.
+fn shortest_cover(mut literals: Vec<String>) -> Option<Vec<String>> {
+    literals.sort();
+    literals.dedup();
+    // A literal that extends another adds no candidate position: in sorted
+    // order it follows the shortest literal it extends.
+    let mut cover: Vec<String> = Vec::with_capacity(literals.len());
+    for lit in literals {
+        if !cover
+            .last()
+            .is_some_and(|kept| lit.starts_with(kept.as_str()))
+        {
+            cover.push(lit);
         }
     }
-    // Too many (`\$\s?\d` has 70 spellings): shorten them all until few
-    // enough distinct prefixes remain; `$` alone still finds every match.
-    let longest = full.iter().map(String::len).max()?;
-    (1..=longest).rev().find_map(|len| {
-        let mut out: Vec<String> = Vec::new();
-        let mut distinct = std::collections::HashSet::new();
-        for lit in &full {
-            let cut = (0..=len.min(lit.len()))
-                .rev()
-                .find(|&i| lit.is_char_boundary(i))?;
-            let short = &lit[..cut];
-            if short.is_empty() {
-                return None;
-            }
-            if distinct.insert(short) {
-                out.push(short.to_string());
-                if out.len() > MAX_LITERALS {
-                    return None; // too many at this length: try shorter
-                }
+    // The common prefix of two neighbours, in bytes, cut to a character.
+    fn common(a: &str, b: &str) -> usize {
+        let n = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+        (0..=n).rev().find(|&i| a.is_char_boundary(i)).unwrap_or(0)
+    }
+    while cover.len() > MAX_LITERALS {
+        let (at, len) = cover
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| (i, common(&w[0], &w[1])))
+            .max_by_key(|&(i, len)| (len, std::cmp::Reverse(i)))?;
+        if len == 0 {
+            return None; // too many distinct first characters
+        }
+        let prefix = cover[at][..len].to_string();
+        // Sorted: the literals with this prefix are one run around `at`.
+        let first = cover[..=at]
+            .iter()
+            .rposition(|l| !l.starts_with(prefix.as_str()))
+            .map_or(0, |i| i + 1);
+        let end = cover[at..]
+            .iter()
+            .position(|l| !l.starts_with(prefix.as_str()))
+            .map_or(cover.len(), |i| at + i);
+        cover.splice(first..end, [prefix]);
+    }
+    Some(cover)
+}
+
+/// The branches of `hir` that can match elsewhere than at the start of the
+/// text, and whether some branch matches only there (starts with `^`
+/// without `(?m)`). `None`: every branch matches only at the start.
+fn split_start_branches(hir: &Hir) -> (Option<Hir>, bool) {
+    use regex_syntax::hir::Look;
+    let only_at_start = |h: &Hir| h.properties().look_set_prefix().contains(Look::Start);
+    match hir.kind() {
+        HirKind::Capture(c) => split_start_branches(&c.sub),
+        HirKind::Alternation(subs) => {
+            let rest: Vec<Hir> = subs.iter().filter(|h| !only_at_start(h)).cloned().collect();
+            match rest.len() {
+                n if n == subs.len() => (Some(hir.clone()), false),
+                0 => (None, true),
+                _ => (Some(Hir::alternation(rest)), true),
             }
         }
-        Some(out)
-    })
+        _ if only_at_start(hir) => (None, true),
+        _ => (Some(hir.clone()), false),
+    }
 }
 
 /// `hir` with every class that is exactly an ASCII letter in both cases
@@ -574,6 +634,49 @@ pub fn starts_with_word_boundary(hir: &Hir) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literals_are_cut_only_where_there_are_too_many() {
+        let lits = |p: &str| leading_literals(p).expect("pattern has leading literals");
+        // Of 100 digit pairs, enough merge into their first digit to fit;
+        // the words stay whole.
+        let signals = lits(r"(?i)\b(?:vip|premium)\s+signals\b|\b[0-9]{2}\s?%");
+        assert!(signals.len() <= MAX_LITERALS, "{signals:?}");
+        assert!(signals.contains(&"vip".into()) && signals.contains(&"premium".into()));
+        assert!(
+            signals
+                .iter()
+                .filter(|l| !["vip", "premium"].contains(&l.as_str()))
+                .all(|l| (1..=2).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_digit())),
+            "{signals:?}"
+        );
+        // 1,000 digit triples: at most the ten digits and the pairs of a few.
+        let triples = lits(r"(?i)\bvip\s+signals\b|\b[0-9]{3}\s?%");
+        assert!(triples.len() <= MAX_LITERALS && triples.contains(&"vip".into()));
+        // A literal that extends another is left out.
+        assert_eq!(lits(r"(?i)\b(?:adv|ad)\s*:"), ["ad"]);
+        // Too many distinct first characters: none.
+        let many: Vec<String> = (0x4e00u32..0x4e00 + 70)
+            .filter_map(char::from_u32)
+            .map(String::from)
+            .collect();
+        assert!(leading_literals(&many.join("|")).is_none());
+    }
+
+    #[test]
+    fn branches_anchored_at_the_start_are_tried_there() {
+        let p = plan(r"(?i)^\s*(?:adv|ad)\s*[:\-]|\(adv\)|\[adv\]").expect("valid");
+        assert!(p.at_start);
+        assert_eq!(p.literals, Some(vec!["(adv)".into(), "[adv]".into()]));
+        let p = plan(r"^\s*hello").expect("valid");
+        assert!(p.at_start);
+        assert_eq!(p.literals, Some(vec![]));
+        // Multi-line `^` matches at every line start: found by literals.
+        let p = plan(r"(?m)^[ \t]*>").expect("valid");
+        assert!(!p.at_start);
+        assert!(p.literals.is_some_and(|l| l.contains(&">".into())));
+        assert!(!plan(r"\bfree\b").expect("valid").at_start);
+    }
 
     fn required(pattern: &str) -> Vec<Vec<String>> {
         required_literals_of(&parse(pattern).expect("valid pattern"))
