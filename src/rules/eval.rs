@@ -566,14 +566,16 @@ fn text_keyword(text: &str) -> bool {
     // Most texts hold none of the verbs: then the regex is not compiled
     // (that was a tenth of a `spamsift check` of an SMS). Only ASCII text
     // is settled this way; `(?i)` also folds non-ASCII letters (ſ for s).
-    if text.is_ascii() {
-        let lowered = text.to_ascii_lowercase();
-        if !["txt", "text", "reply", "send", "sms"]
-            .iter()
-            .any(|verb| memchr::memmem::find(lowered.as_bytes(), verb.as_bytes()).is_some())
-        {
-            return false;
-        }
+    // One automaton, not a lower-cased copy searched once per verb (which
+    // built a searcher for each verb in each text: 2.5% of `stream`).
+    static VERBS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(["txt", "text", "reply", "send", "sms"])
+            .expect("valid patterns")
+    });
+    if text.is_ascii() && !VERBS.is_match(text) {
+        return false;
     }
     KEYWORD
         .captures_iter(text)

@@ -354,12 +354,15 @@ impl FieldMatcher {
         })
     }
 
-    /// Run every matcher of this field over `msg`, recording hits.
-    pub fn run(&self, msg: &Message, hits: &mut HitSet) {
+    /// Run every matcher of this field over `msg`, recording hits; returns
+    /// how many bytes of text the matchers read.
+    pub fn run(&self, msg: &Message, hits: &mut HitSet) -> usize {
+        let mut read = 0;
         self.field.for_each_value(msg, |value| {
             if value.is_empty() {
                 return true;
             }
+            read += value.len();
             let (phrases, regexes) = self.matchers();
             if let Some(p) = phrases {
                 p.run(value, hits);
@@ -372,6 +375,7 @@ impl FieldMatcher {
             }
             true
         });
+        read
     }
 }
 
