@@ -498,8 +498,8 @@ pub fn leading_literals_of(hir: &Hir) -> Option<Vec<String>> {
 
 /// `literals` cut down to at most [`MAX_LITERALS`] prefixes that every one
 /// of them starts with, each kept as long as it can be: the literals that
-/// share the longest prefix merge into it first. `\$\s?\d` has 70
-/// spellings and becomes `$`; in `(?:vip|premium)\s+signals|\d{2,3}%`,
+/// share the longest prefix merge into it first. `\$\s?\d` with Unicode
+/// digits (hundreds of spellings) becomes `$`; in `(?:vip|premium)\s+signals|\d{2,3}%`,
 /// the digit pairs merge into the ten digits and the words stay whole
 /// (cutting every literal to one length made them `v` and `p`, found
 /// inside most words). `None` when even one character each is too many.
