@@ -70,7 +70,7 @@ fn lined_code(text: &str, file: format::RuleFile) -> Option<(String, Vec<String>
         let _ = writeln!(
             code,
             "        ({at}, super::format::RawRule {{ id: {}, description: {}, score: {}, \
-             evidence: {}, channels: {}, field: {}, phrases: {}, whole_word: {}, regex: {}, \
+             evidence: {}, channels: {}, field: {}, phrases: {}, whole_word: {}, plain_spellings: {}, regex: {}, \
              obfuscated: {}, eval: {}, threshold: {}, meta: {} }}),",
             string(&r.id),
             string(&r.description),
@@ -80,6 +80,7 @@ fn lined_code(text: &str, file: format::RuleFile) -> Option<(String, Vec<String>
             option(&r.field, |f| string(f)),
             option(&r.phrases, |p| strings(p)),
             r.whole_word,
+            r.plain_spellings,
             option(&r.regex, |x| string(x)),
             option(&r.obfuscated, |o| strings(o)),
             option(&r.eval, |e| string(e)),

@@ -225,6 +225,34 @@ fn phrases_match_case_insensitively_in_any_script() {
 }
 
 #[test]
+fn plain_spellings_match_phrases_written_without_their_accents() {
+    let engine = engine_with(
+        "[[rule]]\nid = \"PLAIN\"\nscore = 1.0\nfield = \"body\"\nplain_spellings = true\nphrases = [\"Sua conta será bloqueada\", \"Konto wird gelöscht\"]\n\n[[rule]]\nid = \"AS_WRITTEN\"\nscore = 1.0\nfield = \"body\"\nphrases = [\"sua conta será bloqueada\"]\n",
+    );
+    for (text, plain, as_written) in [
+        ("Sua conta será bloqueada hoje", true, true),
+        ("Sua conta sera bloqueada hoje", true, false),
+        ("SUA CONTA SERA BLOQUEADA", true, false),
+        ("Ihr Konto wird gelöscht", true, false),
+        ("Ihr Konto wird geloscht", true, false),
+        ("Ihr Konto wird geloescht", true, false),
+        ("Sua conta será desbloqueada amanhã", false, false),
+    ] {
+        let v = engine.classify(&sms(text));
+        assert_eq!(v.hit("PLAIN"), plain, "{text}");
+        assert_eq!(v.hit("AS_WRITTEN"), as_written, "{text}");
+    }
+    let e = one(&[(
+        "t.toml",
+        "[[rule]]\nid = \"A\"\nfield = \"body\"\nregex = \"x\"\nplain_spellings = true\n",
+    )]);
+    assert!(
+        e.message.contains("plain_spellings is only for phrases"),
+        "{e}"
+    );
+}
+
+#[test]
 fn rules_only_apply_to_their_channels() {
     let engine = engine_with(
         "[[rule]]\nid = \"MAIL_ONLY\"\nscore = 1.0\nchannels = [\"email\"]\nfield = \"body\"\nphrases = [\"x\"]\n",

@@ -2,7 +2,7 @@
 
 use super::eval::EvalTest;
 use super::field::Field;
-use super::format::{LinedFile, RawRule, RuleFile};
+use super::format::{LinedFile, RawRule, RuleFile, Text};
 use super::matcher::{
     BuildError, BuildFor, Deferred, FieldMatcher, PhraseMatcher, RegexMatcher, RegexSets,
     needs_unicode_folding,
@@ -443,6 +443,9 @@ fn check_rule(
     if raw.whole_word && raw.phrases.is_none() {
         errs.push("whole_word is only for phrases rules".into());
     }
+    if raw.plain_spellings && raw.phrases.is_none() {
+        errs.push("plain_spellings is only for phrases rules".into());
+    }
     if raw.threshold.is_some() && raw.eval.is_none() {
         errs.push("threshold is only for eval rules".into());
     }
@@ -453,7 +456,7 @@ fn check_rule(
         // each of some 2,400 was a twentieth of `spamsift check`.
         field.map(|field| Matcher::Phrases {
             field,
-            phrases,
+            phrases: with_plain_spellings(phrases, raw.plain_spellings),
             whole_word: raw.whole_word,
         })
     } else if let Some(phrases) = raw.phrases {
@@ -473,27 +476,30 @@ fn check_rule(
             field,
             // Most phrases are written in lower case already: those are
             // kept, not copied.
-            phrases: phrases
-                .into_iter()
-                .map(|p| {
-                    // ASCII phrases (nearly all) are checked a byte at a
-                    // time: asking every character for its lower case was
-                    // a tenth of `spamsift check` on an SMS.
-                    let lower_already = if p.is_ascii() {
-                        !p.bytes().any(|b| b.is_ascii_uppercase())
-                    } else {
-                        p.chars().all(|c| {
-                            let mut lower = c.to_lowercase();
-                            lower.next() == Some(c) && lower.next().is_none()
-                        })
-                    };
-                    if lower_already {
-                        p
-                    } else {
-                        p.to_lowercase().into()
-                    }
-                })
-                .collect(),
+            phrases: with_plain_spellings(
+                phrases
+                    .into_iter()
+                    .map(|p| {
+                        // ASCII phrases (nearly all) are checked a byte at a
+                        // time: asking every character for its lower case was
+                        // a tenth of `spamsift check` on an SMS.
+                        let lower_already = if p.is_ascii() {
+                            !p.bytes().any(|b| b.is_ascii_uppercase())
+                        } else {
+                            p.chars().all(|c| {
+                                let mut lower = c.to_lowercase();
+                                lower.next() == Some(c) && lower.next().is_none()
+                            })
+                        };
+                        if lower_already {
+                            p
+                        } else {
+                            p.to_lowercase().into()
+                        }
+                    })
+                    .collect(),
+                raw.plain_spellings,
+            ),
             whole_word: raw.whole_word,
         })
     } else if let Some(regex) = raw.regex {
@@ -1002,6 +1008,24 @@ fn build(
         defer,
         brands,
     })
+}
+
+/// `phrases` (lower case), followed with `plain` by the spellings of each
+/// without its accents that the list does not hold already (see
+/// [`super::spelling`]).
+fn with_plain_spellings(mut phrases: Vec<Text>, plain: bool) -> Vec<Text> {
+    if !plain {
+        return phrases;
+    }
+    let written = phrases.len();
+    for i in 0..written {
+        for spelling in super::spelling::plain_spellings(&phrases[i]) {
+            if !phrases.iter().any(|p| *p == spelling) {
+                phrases.push(spelling.into());
+            }
+        }
+    }
+    phrases
 }
 
 /// What one field's matchers are built from: its phrases (each with its

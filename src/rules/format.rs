@@ -254,6 +254,11 @@ pub struct RawRule {
     /// Phrases must start and end at word boundaries.
     #[serde(default)]
     pub whole_word: bool,
+    /// Each phrase written with accents also matches without them
+    /// (`será bloqueada` → `sera bloqueada`; German umlauts also as `ue`),
+    /// as texts in the GSM alphabet and typed without accents come.
+    #[serde(default)]
+    pub plain_spellings: bool,
     /// A regular expression (Rust `regex` syntax).
     #[serde(default)]
     pub regex: Option<Text>,

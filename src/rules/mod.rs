@@ -22,6 +22,7 @@ pub mod prefixed;
 mod profile;
 mod regex_prep;
 pub mod reputation;
+mod spelling;
 
 use crate::message::{Channel, Message};
 use eval::EvalTest;
