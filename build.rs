@@ -202,9 +202,10 @@ fn main() {
         let required: Vec<String> = plan.required.iter().map(|c| format!("&{c:?}")).collect();
         let _ = writeln!(
             out,
-            "    ({r:?}, {literals}, {}, {}, &[{}]),",
+            "    ({r:?}, {literals}, {}, {}, {}, &[{}]),",
             plan.starts_at_boundary,
             plan.at_start,
+            plan.line_start,
             required.join(", ")
         );
     }

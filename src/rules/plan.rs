@@ -12,7 +12,8 @@ use super::regex_prep::{Literal, RegexPlan};
 // `RUNNING: &[(&str, &str)]`: (pattern as written, as it runs), sorted by
 // the first; `PLANS: &[Plan]`: (pattern as it runs, its leading literals,
 // whether it starts at a word boundary, whether a branch matches only at
-// the start of a text, the literals a text must hold for it to match),
+// the start of a text, whether every branch starts at a line start, the
+// literals a text must hold for it to match),
 // sorted by the first.
 include!(concat!(env!("OUT_DIR"), "/embedded_regex_plan.rs"));
 
@@ -24,6 +25,7 @@ type EmbeddedFile = (&'static str, u64, fn() -> super::format::LinedFile);
 type Plan = (
     &'static str,
     Option<&'static [&'static str]>,
+    bool,
     bool,
     bool,
     &'static [&'static [&'static str]],
@@ -74,11 +76,12 @@ pub(super) fn running(written: &str) -> Option<&'static str> {
 /// The plan of an embedded rule's pattern as it runs.
 pub(super) fn of(running: &str) -> Option<RegexPlan> {
     let i = PLANS.binary_search_by(|(r, ..)| (*r).cmp(running)).ok()?;
-    let (_, literals, starts_at_boundary, at_start, required) = PLANS[i];
+    let (_, literals, starts_at_boundary, at_start, line_start, required) = PLANS[i];
     Some(RegexPlan {
         literals: literals.map(|l| l.iter().map(|&s| Literal::Borrowed(s)).collect()),
         starts_at_boundary,
         at_start,
+        line_start,
         required: required
             .iter()
             .map(|c| c.iter().map(|&s| Literal::Borrowed(s)).collect())
@@ -176,7 +179,7 @@ mod tests {
     fn required_literals_are_in_every_match() {
         let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
         let (mut with_clauses, mut matched_some) = (0, 0);
-        for (pattern, _, _, _, required) in PLANS {
+        for (pattern, _, _, _, _, required) in PLANS {
             if required.is_empty() {
                 continue;
             }

@@ -42,6 +42,11 @@ pub struct PrefixedRegexes {
     /// (`\b`), so where a literal that begins with a word character
     /// follows one, the regex cannot match there.
     starts_at_boundary: Vec<bool>,
+    /// For each anchored regex: every branch starts at a line start and
+    /// its literals are of what follows (see
+    /// [`RegexPlan::line_start`](super::regex_prep::RegexPlan::line_start)),
+    /// so it is tried from the start of the line a literal is found on.
+    from_line_start: Vec<bool>,
     /// For each literal: it begins with an ASCII word character.
     literal_starts_word: Vec<bool>,
     /// Anchored regexes with a branch that matches only at the start of a
@@ -224,6 +229,7 @@ impl PrefixedRegexes {
         let mut pairs: Vec<(u32, u32)> = Vec::with_capacity(n_literals);
         let mut anchored = Vec::new();
         let mut starts_at_boundary = Vec::new();
+        let mut from_line_start = Vec::new();
         let mut at_text_start = Vec::new();
         let mut scanned: Vec<(&str, Vec<Vec<Literal>>)> = Vec::new();
         let mut scanned_rules = Vec::new();
@@ -256,6 +262,7 @@ impl PrefixedRegexes {
                     let id = anchored.len() as u32;
                     anchored.push((re, rule));
                     starts_at_boundary.push(plan.starts_at_boundary);
+                    from_line_start.push(plan.line_start);
                     if plan.at_start {
                         at_text_start.push(id);
                     }
@@ -315,6 +322,7 @@ impl PrefixedRegexes {
             literal_regexes,
             anchored,
             starts_at_boundary,
+            from_line_start,
             literal_starts_word,
             at_text_start,
             scanned,
@@ -361,6 +369,11 @@ impl PrefixedRegexes {
             if inside_word && self.starts_at_boundary[id as usize] {
                 continue;
             }
+            let start = if self.from_line_start[id as usize] {
+                memchr::memrchr(b'\n', &text.as_bytes()[..start]).map_or(0, |nl| nl + 1)
+            } else {
+                start
+            };
             self.attempt(id as usize, (text, lowered), start, hits, attempts);
         }
     }
@@ -525,6 +538,11 @@ mod tests {
             r"(?i)^\s*(?:adv|ad)\s*[:\-]|\(adv\)|\[adv\]",
             r"^\s*(?:hi|hello)\s+there",
             r"(^\d{3}|x$)",
+            // Branches at line starts, found by what follows their runs
+            // and tried from the start of that line.
+            r"(?m)^[ \t]*>",
+            r"(?im)^\s*(?:share\s+|stock\s+)?price\s*[:\-]\s*\$\s*0?\.\d{2,4}\b",
+            r"(?m)^-- ?$|(?m)^\s*_{5,}",
         ];
         let rules: Vec<u32> = (0..patterns.len() as u32).collect();
         // Both kinds of phrase automaton (many messages, one message,
@@ -585,6 +603,18 @@ mod tests {
             "123 go",
             "go 123 x",
             "go 123",
+            "> quoted",
+            "text\n  \t> quoted",
+            "a > b\nc >> d",
+            "text\n x > y",
+            "Price: $0.12",
+            "intro\n\n   \n  Stock Price: $ .125 now",
+            "the price: $0.12",
+            "line\nshare  price - $0.0123",
+            "sig\n-- \nme",
+            "sig -- \n--x",
+            "a\n \n\t______ b",
+            "a ______",
         ];
         for (m, text) in matchers
             .iter()

@@ -33,6 +33,12 @@ pub struct RegexPlan {
     /// A branch's leading whitespace would otherwise make each space of a
     /// text a candidate (`^\s*adv:` put 15 anchored searches into every SMS).
     pub at_start: bool,
+    /// Every branch of the regex starts at a line start (`(?m)^`), then
+    /// optional runs of classes (`[ \t]*`, `\s*`): `literals` are those of
+    /// what follows, and the regex is tried from the start of the line each
+    /// is found on. The runs' literals would otherwise be each space of a
+    /// text (`(?m)^[ \t]*>` made every space of every email a candidate).
+    pub line_start: bool,
     /// Literals a text must hold for the regex to match in it: of each
     /// clause, at least one (see [`required_literals_of`]). Empty: none known.
     pub required: Vec<Vec<Literal>>,
@@ -47,10 +53,15 @@ pub type Literal = std::borrow::Cow<'static, str>;
 pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
     let hir = parse(pattern)?;
     let (elsewhere, at_start) = split_start_branches(&hir);
-    let literals = match &elsewhere {
-        Some(rest) => leading_literals_of(rest),
-        None => Some(Vec::new()),
+    let after_line_start = elsewhere.as_ref().and_then(after_line_starts);
+    let line_start = after_line_start.is_some();
+    let literals = match (&after_line_start, &elsewhere) {
+        (Some(rest), _) | (None, Some(rest)) => leading_literals_of(rest),
+        (None, None) => Some(Vec::new()),
     };
+    // A regex found by the literals after its line starts but that has
+    // none there scans as before.
+    let line_start = line_start && literals.is_some();
     let mut required = required_literals_of(&hir);
     // A clause the leading literals satisfy tells nothing more: the regex
     // is only tried where one of them was found (and not at the start of
@@ -79,6 +90,7 @@ pub fn plan(pattern: &str) -> Result<RegexPlan, String> {
         literals: literals.map(|l| l.into_iter().map(Literal::Owned).collect()),
         starts_at_boundary: starts_with_word_boundary(&hir),
         at_start,
+        line_start,
         required: required
             .into_iter()
             .map(|c| c.into_iter().map(Literal::Owned).collect())
@@ -567,6 +579,66 @@ fn split_start_branches(hir: &Hir) -> (Option<Hir>, bool) {
     }
 }
 
+/// When every branch of `hir` starts with a line start (`(?m)^`, not its
+/// CRLF form), what follows it with leading optional runs of a class
+/// (`[ \t]*`, `\s*?`) left out; `None` otherwise, or when nothing would
+/// be left.
+///
+/// A match of such a branch that goes on at position `p` with what
+/// follows can start at the line start nearest before `p`: what lies
+/// between the two is a suffix of what the runs matched, and a suffix of
+/// runs of classes is such runs too. So the regex, tried anchored at the
+/// start of the line where a literal of what follows is found, finds
+/// every match there is.
+fn after_line_starts(hir: &Hir) -> Option<Hir> {
+    use regex_syntax::hir::Look;
+    match hir.kind() {
+        HirKind::Capture(c) => after_line_starts(&c.sub),
+        HirKind::Alternation(subs) => Some(Hir::alternation(
+            subs.iter()
+                .map(after_line_starts)
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        HirKind::Concat(subs) => {
+            let (first, rest) = subs.split_first()?;
+            if !matches!(first.kind(), HirKind::Look(Look::StartLF)) || rest.is_empty() {
+                return None;
+            }
+            Some(without_leading_runs(&Hir::concat(rest.to_vec())))
+        }
+        _ => None,
+    }
+}
+
+/// `hir` without the optional runs of a class it starts with, in each
+/// branch where it starts with an alternation (regex-syntax factors
+/// `(?m)^\s*a|(?m)^[ \t]*b` into `(?m)^(?:\s*a|[ \t]*b)`).
+fn without_leading_runs(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Repetition(r) if r.min == 0 && matches!(r.sub.kind(), HirKind::Class(_)) => {
+            Hir::empty()
+        }
+        HirKind::Capture(c) => without_leading_runs(&c.sub),
+        HirKind::Alternation(subs) => {
+            Hir::alternation(subs.iter().map(without_leading_runs).collect())
+        }
+        HirKind::Concat(subs) => {
+            let mut rest: Vec<Hir> = subs
+                .iter()
+                .skip_while(|h| matches!(h.kind(), HirKind::Repetition(r) if r.min == 0 && matches!(r.sub.kind(), HirKind::Class(_))))
+                .cloned()
+                .collect();
+            if let Some(first) = rest.first_mut()
+                && matches!(first.kind(), HirKind::Alternation(_) | HirKind::Capture(_))
+            {
+                *first = without_leading_runs(first);
+            }
+            Hir::concat(rest)
+        }
+        _ => hir.clone(),
+    }
+}
+
 /// `hir` with every class that is exactly an ASCII letter in both cases
 /// replaced by the lower-case letter (classes with more members, such as
 /// `(?i)k`, which also matches KELVIN SIGN, are kept).
@@ -676,6 +748,35 @@ mod tests {
         assert!(!p.at_start);
         assert!(p.literals.is_some_and(|l| l.contains(&">".into())));
         assert!(!plan(r"\bfree\b").expect("valid").at_start);
+    }
+
+    #[test]
+    fn line_start_branches_are_found_by_what_follows_their_runs() {
+        let table: &[(&str, Option<&[&str]>)] = &[
+            (r"(?m)^[ \t]*>", Some(&[">"])),
+            (
+                r"(?m)^\s*(?:share\s+|stock\s+)?price\s*:",
+                Some(&["price", "share", "stock"]),
+            ),
+            (r"(?m)^\s*-{2,}\s*$|(?m)^[ \t]*>", Some(&["--", ">"])),
+            // Not every branch at a line start, or nothing after the runs,
+            // or a run that must match: found as before.
+            (r"(?m)^[ \t]*>|\bfree\b", None),
+            (r"(?m)^\s*$", None),
+            (r"(?m)^\s+>", None),
+            (r"^[ \t]*>", None),
+        ];
+        for (pattern, want) in table {
+            let p = plan(pattern).expect("valid");
+            match want {
+                Some(want) => {
+                    assert!(p.line_start, "{pattern}");
+                    let want: Vec<Literal> = want.iter().map(|l| Literal::from(*l)).collect();
+                    assert_eq!(p.literals, Some(want), "{pattern}");
+                }
+                None => assert!(!p.line_start, "{pattern}"),
+            }
+        }
     }
 
     fn required(pattern: &str) -> Vec<Vec<String>> {
