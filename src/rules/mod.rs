@@ -371,23 +371,22 @@ impl RuleSet {
         let mut hits = HitSet::new(self.rules.len());
         let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d);
         let mut complete = !out_of_time();
-        // Bytes read since the clock was last read.
-        let mut unclocked = 0;
-        for fm in &rules.fields {
-            if !complete {
-                break;
-            }
-            if unclocked >= CLOCK_EVERY_BYTES {
-                unclocked = 0;
-                if out_of_time() {
-                    complete = false;
-                    break;
+        if complete {
+            // Bytes read since the clock was last read.
+            let mut unclocked = 0;
+            for fm in &rules.fields {
+                if unclocked >= CLOCK_EVERY_BYTES {
+                    unclocked = 0;
+                    if out_of_time() {
+                        complete = false;
+                        break;
+                    }
                 }
+                unclocked += fm.run(msg, &mut hits);
             }
-            unclocked += fm.run(msg, &mut hits);
-        }
-        if complete && unclocked >= CLOCK_EVERY_BYTES && out_of_time() {
-            complete = false;
+            if complete && unclocked >= CLOCK_EVERY_BYTES && out_of_time() {
+                complete = false;
+            }
         }
         if complete {
             for (i, test) in &rules.evals {
