@@ -125,6 +125,13 @@ fn cases() -> Vec<(&'static str, Channel, Maker)> {
         ("one run of look-alikes (SMS)", Channel::Sms, |n| {
             sms_text(&repeat_to("@1|!0", n))
         }),
+        // One line of the literals of regexes tried from the start of
+        // their line (`(?m)^[ \t]*>`, a share price on a line of its own).
+        (
+            "one long line of line-start literals (email)",
+            Channel::Email,
+            |n| email_with_text(&("x ".to_string() + &repeat_to("a> share price ", n))),
+        ),
         // One run of Japanese without any ASCII separator: the dictionary
         // word segmenter and the CJK phrase rules.
         ("Japanese without separators (email)", Channel::Email, |n| {

@@ -369,11 +369,6 @@ impl PrefixedRegexes {
             if inside_word && self.starts_at_boundary[id as usize] {
                 continue;
             }
-            let start = if self.from_line_start[id as usize] {
-                memchr::memrchr(b'\n', &text.as_bytes()[..start]).map_or(0, |nl| nl + 1)
-            } else {
-                start
-            };
             self.attempt(id as usize, (text, lowered), start, hits, attempts);
         }
     }
@@ -410,6 +405,14 @@ impl PrefixedRegexes {
         };
         let input = if *tried < MAX_ANCHORED_ATTEMPTS {
             *tried += 1;
+            // From the start of the line, found only for an attempt that
+            // is made: a search back for each of a long line's literals
+            // would cost time quadratic in its length.
+            let start = if self.from_line_start[id] {
+                memchr::memrchr(b'\n', &text.as_bytes()[..start]).map_or(0, |nl| nl + 1)
+            } else {
+                start
+            };
             Input::new(text)
                 .range(start..)
                 .earliest(true)
